@@ -1,0 +1,87 @@
+/* chainscope: one binary, one subcommand per job. */
+#include "cli/cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const cs_command commands[] = {
+    {"run", "start the components a config file names, on one event loop", cs_cmd_run},
+    {"check-config", "validate a config file without starting anything", cs_cmd_check_config},
+    {"publish", "publish events into a running log server", cs_cmd_publish},
+    {"tail", "print events from a running log server as they arrive", cs_cmd_tail},
+    {"events", "list every event type and its fields", cs_cmd_events},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: chainscope [--version] [--help] COMMAND [ARGS]\n\n"
+               "chainscope watches blockchain networks: every source becomes one stream of\n"
+               "typed events, and metrics, audits, monitors, alerts and archives are built\n"
+               "on that stream.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'chainscope COMMAND --help' explains a command.\n"
+               "exit codes: 0 ok, 1 a problem was found, 2 usage, 3 config, 4 runtime failure\n");
+}
+
+bool cs_cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return false;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return true;
+    }
+    return false;
+}
+
+int cs_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "chainscope %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see 'chainscope %s --help')\n", cmd);
+    return CS_EXIT_USAGE;
+}
+
+const char *cs_cli_default_socket(void)
+{
+    static char path[512];
+    const char *env = getenv("CHAINSCOPE_SOCKET");
+    if (env && *env)
+        return env;
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    if (xdg && *xdg)
+        snprintf(path, sizeof path, "%s/chainscope/bus.sock", xdg);
+    else
+        snprintf(path, sizeof path, "/tmp/chainscope-%u/bus.sock", (unsigned)getuid());
+    return path;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CS_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return CS_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("chainscope %s\n", CS_VERSION);
+        return CS_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "chainscope: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return CS_EXIT_USAGE;
+}
