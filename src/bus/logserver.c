@@ -57,6 +57,8 @@ struct cs_logserver {
     uint64_t next_id;
     void (*done)(void *);
     void *done_arg;
+    cs_publisher pub;
+    char origin[300];
     cs_mseries *m_clients, *m_in, *m_out, *m_cutoffs, *m_malformed, *m_rejected;
 };
 
@@ -71,6 +73,7 @@ static void maybe_free(cs_logserver *ls)
         return;
     void (*done)(void *) = ls->done;
     void *arg = ls->done_arg;
+    cs_publisher_free(&ls->pub);
     free(ls->socket_path);
     free(ls->token);
     free(ls->name);
@@ -129,6 +132,13 @@ static void client_fail(struct client *c, const char *fmt, ...)
     va_end(ap);
     CS_WARN("logserver", "client %llu (%s) disconnected: %s", (unsigned long long)c->id, c->name,
             reason);
+    if (c->hello && !c->ls->stopping) {
+        cs_vw *w = cs_publisher_begin(&c->ls->pub);
+        cs_vw_kv_u64(w, "client", c->id);
+        cs_vw_kv_str(w, "name", c->name);
+        cs_vw_kv_str(w, "reason", reason);
+        cs_publisher_emit(&c->ls->pub, "logserver.client.dropped", NULL, c->name, NULL);
+    }
     cs_buf b;
     cs_buf_init(&b, 0);
     if (cs_frame_put_str(&b, CS_FRAME_ERROR, reason) == 0) {
@@ -524,6 +534,8 @@ int cs_logserver_start(uv_loop_t *loop, cs_bus *bus, cs_metrics *metrics,
     ls->client_buffer = o->client_buffer ? o->client_buffer : (8u << 20);
     ls->max_clients = o->max_clients ? o->max_clients : 1024;
     ls->name = strdup(o->name ? o->name : "chainscope");
+    snprintf(ls->origin, sizeof ls->origin, "logserver@%s", ls->name);
+    cs_publisher_init(&ls->pub, bus, ls->origin, "");
     ls->token = o->token ? strdup(o->token) : NULL;
     if (metrics) {
         ls->m_clients = cs_metrics_gauge(metrics, "chainscope_logserver_clients",
