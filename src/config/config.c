@@ -547,13 +547,35 @@ static void yaml_errors(cs_cfg *c, struct fy_diag *diag)
     while ((e = fy_diag_errors_iterate(diag, &it))) {
         if (e->type < FYET_ERROR)
             continue;
-        snprintf(c->err, sizeof c->err, "%s:%d:%d: invalid YAML: %s", c->file, e->line + 1,
-                 e->column + 1, e->msg);
+        /* Collected diagnostics count lines and columns from 1. */
+        snprintf(c->err, sizeof c->err, "%s:%d:%d: invalid YAML: %s", c->file, e->line,
+                 e->column, e->msg);
         c->failed = 1;
         return;
     }
     snprintf(c->err, sizeof c->err, "%s: invalid YAML", c->file);
     c->failed = 1;
+}
+
+/* True when the file holds nothing but blank lines and comments (libfyaml
+ * reports such a stream as an error; for us it means "all defaults"). */
+static bool blank_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    int ch;
+    bool blank = true, comment = false;
+    while (blank && (ch = fgetc(f)) != EOF) {
+        if (ch == '\n')
+            comment = false;
+        else if (ch == '#')
+            comment = true;
+        else if (!comment && ch != ' ' && ch != '\t' && ch != '\r')
+            blank = false;
+    }
+    fclose(f);
+    return blank;
 }
 
 int cs_config_load(const char *path, const cs_cfg_section *table, size_t ntable, cs_config **out,
@@ -579,8 +601,10 @@ int cs_config_load(const char *path, const cs_cfg_section *table, size_t ntable,
     struct fy_parse_cfg pcfg = {
         .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_DEFAULT_VERSION_1_2 | FYPCF_RESOLVE_DOCUMENT,
         .diag = diag};
-    struct fy_document *doc = fy_document_build_from_file(&pcfg, path);
-    if (!doc || fy_diag_got_error(diag)) {
+    struct fy_document *doc = blank_file(path) ? NULL : fy_document_build_from_file(&pcfg, path);
+    if (!doc && !fy_diag_got_error(diag)) {
+        /* An empty file (or only comments): every default. */
+    } else if (!doc || fy_diag_got_error(diag)) {
         yaml_errors(&c, diag);
         snprintf(err, errlen, "%s", c.err);
         if (doc)
@@ -597,7 +621,7 @@ int cs_config_load(const char *path, const cs_cfg_section *table, size_t ntable,
     }
     cfg->file = strdup(path);
     set_defaults(cfg);
-    struct fy_node *root = fy_document_root(doc);
+    struct fy_node *root = doc ? fy_document_root(doc) : NULL;
     int rc = 0;
     if (!root) {
         /* An empty file: every default. */
@@ -655,7 +679,8 @@ int cs_config_load(const char *path, const cs_cfg_section *table, size_t ntable,
     }
     if (!cfg->logserver_socket)
         cfg->logserver_socket = NULL; /* the CLI fills in its default */
-    fy_document_destroy(doc);
+    if (doc)
+        fy_document_destroy(doc);
     fy_diag_destroy(diag);
     if (rc || c.failed) {
         snprintf(err, errlen, "%s", c.err[0] ? c.err : cs_strerror(rc));
