@@ -212,7 +212,9 @@ static void on_signal(uv_signal_t *h, int signum)
         cs_vw_kv_bool(w, "ok", ok);
         if (!ok)
             cs_vw_kv_str(w, "error", err);
-        cs_publisher_emit(&r->pub, "chainscope.reloaded", NULL, r->cfg->node, NULL);
+        int erc = cs_publisher_emit(&r->pub, "chainscope.reloaded", NULL, r->cfg->node, NULL);
+        if (erc)
+            CS_WARN("run", "cannot publish chainscope.reloaded: %s", cs_strerror(erc));
         return;
     }
     begin_stop(r, signum == SIGINT ? "SIGINT" : "SIGTERM");
