@@ -12,7 +12,13 @@
 
 #include <stdbool.h>
 
-enum { CS_EXIT_OK = 0, CS_EXIT_PROBLEM = 1, CS_EXIT_USAGE = 2, CS_EXIT_CONFIG = 3, CS_EXIT_FAIL = 4 };
+enum {
+    CS_EXIT_OK = 0,
+    CS_EXIT_PROBLEM = 1,
+    CS_EXIT_USAGE = 2,
+    CS_EXIT_CONFIG = 3,
+    CS_EXIT_FAIL = 4
+};
 
 typedef struct cs_command {
     const char *name;
