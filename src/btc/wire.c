@@ -368,8 +368,8 @@ int cs_wire_header_parse(const uint8_t *p, size_t n, const cs_wire_net *net, cs_
     if (n < CS_WIRE_HEADER_SIZE)
         return cs_wire_fail(err, CS_ETRUNC, "truncated header (%zu of 24 bytes)", n);
     if (net ? memcmp(p, net->magic, 4) != 0 : cs_wire_net_by_magic(p) == NULL)
-        return cs_wire_fail(err, CS_EPROTO, "bad magic %02x%02x%02x%02x%s%s", p[0], p[1], p[2],
-                            p[3], net ? " (expected " : "", net ? net->name : "");
+        return cs_wire_fail(err, CS_EPROTO, "bad magic %02x%02x%02x%02x%s%s%s", p[0], p[1], p[2],
+                            p[3], net ? " (expected " : "", net ? net->name : "", net ? ")" : "");
     memcpy(h->magic, p, 4);
     size_t i = 0;
     for (; i < 12 && p[4 + i]; i++) {
