@@ -148,15 +148,15 @@ int cs_msg_tx(cs_wire_ctx *ctx, cs_rd *r, const uint8_t *hash, cs_vw *w)
     if (t.segwit) {
         /* txid: version | inputs and outputs | locktime, without witness */
         uint8_t h1[32];
-        unsigned int hl;
-        EVP_DigestInit_ex2(ctx->md, ctx->sha256, NULL);
-        EVP_DigestUpdate(ctx->md, t.start, 4);
-        EVP_DigestUpdate(ctx->md, t.vin, (size_t)(t.outs_end - t.vin));
-        EVP_DigestUpdate(ctx->md, t.end - 4, 4);
-        EVP_DigestFinal_ex(ctx->md, h1, &hl);
-        EVP_DigestInit_ex2(ctx->md, ctx->sha256, NULL);
-        EVP_DigestUpdate(ctx->md, h1, 32);
-        EVP_DigestFinal_ex(ctx->md, txid, &hl);
+        SHA256_CTX s;
+        SHA256_Init(&s);
+        SHA256_Update(&s, t.start, 4);
+        SHA256_Update(&s, t.vin, (size_t)(t.outs_end - t.vin));
+        SHA256_Update(&s, t.end - 4, 4);
+        SHA256_Final(h1, &s);
+        SHA256_Init(&s);
+        SHA256_Update(&s, h1, 32);
+        SHA256_Final(txid, &s);
         stripped = 8 + (size_t)(t.outs_end - t.vin);
     } else {
         memcpy(txid, wtxid, 32);
@@ -177,40 +177,62 @@ int cs_msg_tx(cs_wire_ctx *ctx, cs_rd *r, const uint8_t *hash, cs_vw *w)
     cs_vw_key(w, "inputs");
     cs_vw_array_begin(w);
     for (uint64_t i = 0; i < t.nin; i++) {
-        cs_vw_object_begin(w);
-        cs_vw_kv_hash(w, "txid", p);
-        cs_vw_kv_u64(w, "vout", ld32(p + 32));
-        p += 36;
-        uint64_t len = cs_take(&p);
-        cs_vw_kv_bytes(w, "script_sig", p, len);
-        p += len;
-        cs_vw_kv_u64(w, "sequence", ld32(p));
+        const uint8_t *sp = p + 36;
+        uint64_t slen = cs_take(&sp);
+        /* the witness stack of this input: its items and its end */
+        uint64_t items = 0;
+        const uint8_t *wend = wit;
+        if (t.segwit) {
+            items = cs_take(&wend);
+            for (uint64_t j = 0; j < items; j++) {
+                uint64_t il = cs_take(&wend);
+                wend += il;
+            }
+        }
+        uint8_t *q = fw_begin(w, 200 + slen + (size_t)(wend - wit) + items * 10), *o, *a;
+        if (!q)
+            return 0;
+        q = fw_open(q, CS_VT_OBJECT, &o);
+        q = FW_KEY(q, "txid");
+        q = fw_hash(q, p);
+        q = FW_KEY(q, "vout");
+        q = fw_uint(q, ld32(p + 32));
+        q = FW_KEY(q, "script_sig");
+        q = fw_bytes(q, sp, slen);
+        p = sp + slen;
+        q = FW_KEY(q, "sequence");
+        q = fw_uint(q, ld32(p));
         p += 4;
         if (t.segwit) {
-            cs_vw_key(w, "witness");
-            cs_vw_array_begin(w);
-            uint64_t items = cs_take(&wit);
+            q = FW_KEY(q, "witness");
+            q = fw_open(q, CS_VT_ARRAY, &a);
+            cs_take(&wit);
             for (uint64_t j = 0; j < items; j++) {
                 uint64_t il = cs_take(&wit);
-                cs_vw_bytes(w, wit, il);
+                q = fw_bytes(q, wit, il);
                 wit += il;
             }
-            cs_vw_array_end(w);
+            q = fw_close(q, a, (uint32_t)items);
         }
-        cs_vw_object_end(w);
+        fw_commit(w, fw_close(q, o, t.segwit ? 5 : 4));
     }
     cs_vw_array_end(w);
     cs_take(&p); /* output count */
     cs_vw_key(w, "outputs");
     cs_vw_array_begin(w);
     for (uint64_t i = 0; i < t.nout; i++) {
-        cs_vw_object_begin(w);
-        cs_vw_kv_i64(w, "value", (int64_t)ld64(p));
-        p += 8;
-        uint64_t len = cs_take(&p);
-        cs_vw_kv_bytes(w, "script_pubkey", p, len);
-        p += len;
-        cs_vw_object_end(w);
+        const uint8_t *sp = p + 8;
+        uint64_t slen = cs_take(&sp);
+        uint8_t *q = fw_begin(w, 64 + slen), *o;
+        if (!q)
+            return 0;
+        q = fw_open(q, CS_VT_OBJECT, &o);
+        q = FW_KEY(q, "value");
+        q = fw_int(q, (int64_t)ld64(p));
+        q = FW_KEY(q, "script_pubkey");
+        q = fw_bytes(q, sp, slen);
+        fw_commit(w, fw_close(q, o, 2));
+        p = sp + slen;
     }
     cs_vw_array_end(w);
     return 0;
@@ -220,13 +242,27 @@ void cs_msg_header_fields(cs_wire_ctx *ctx, const uint8_t *h, cs_vw *w)
 {
     uint8_t hash[32];
     cs_wire_hash256(ctx, h, 80, hash);
-    cs_vw_kv_hash(w, "hash", hash);
-    cs_vw_kv_i64(w, "version", (int32_t)ld32(h));
-    cs_vw_kv_hash(w, "prev_block", h + 4);
-    cs_vw_kv_hash(w, "merkle_root", h + 36);
-    cs_vw_kv_u64(w, "time", ld32(h + 68));
-    cs_vw_kv_u64(w, "bits", ld32(h + 72));
-    cs_vw_kv_u64(w, "nonce", ld32(h + 76));
+    uint8_t *q = fw_begin(w, 300);
+    if (!q)
+        return;
+    q = FW_KEY(q, "hash");
+    q = fw_hash(q, hash);
+    q = FW_KEY(q, "version");
+    q = fw_int(q, (int32_t)ld32(h));
+    q = FW_KEY(q, "prev_block");
+    q = fw_hash(q, h + 4);
+    q = FW_KEY(q, "merkle_root");
+    q = fw_hash(q, h + 36);
+    q = FW_KEY(q, "time");
+    q = fw_uint(q, ld32(h + 68));
+    q = FW_KEY(q, "bits");
+    q = fw_uint(q, ld32(h + 72));
+    q = FW_KEY(q, "nonce");
+    q = fw_uint(q, ld32(h + 76));
+    fw_commit(w, q);
+    /* fw_commit counted one item; a header is seven */
+    if (w->depth)
+        w->count[w->depth - 1] += 6;
 }
 
 int cs_msg_block(cs_wire_ctx *ctx, cs_rd *r, cs_vw *w)

@@ -126,45 +126,122 @@ void cs_wire_ctx_free(cs_wire_ctx *ctx)
 void cs_wire_hash256(cs_wire_ctx *ctx, const void *p, size_t n, uint8_t out[32])
 {
     uint8_t h1[32];
-    unsigned int len;
-    EVP_DigestInit_ex2(ctx->md, ctx->sha256, NULL);
-    EVP_DigestUpdate(ctx->md, p, n);
-    EVP_DigestFinal_ex(ctx->md, h1, &len);
-    EVP_DigestInit_ex2(ctx->md, ctx->sha256, NULL);
-    EVP_DigestUpdate(ctx->md, h1, 32);
-    EVP_DigestFinal_ex(ctx->md, out, &len);
+    SHA256_CTX s;
+    (void)ctx;
+    SHA256_Init(&s);
+    SHA256_Update(&s, p, n);
+    SHA256_Final(h1, &s);
+    SHA256_Init(&s);
+    SHA256_Update(&s, h1, 32);
+    SHA256_Final(out, &s);
 }
 
 /* ---- small helpers ----------------------------------------------------- */
 
-static const char hexd[] = "0123456789abcdef";
+#define H16(x)                                                                                     \
+#x "0" #x "1" #x "2" #x "3" #x "4" #x "5" #x "6" #x "7" #x "8" #x "9" #x "a" #x "b" #x "c" #x  \
+       "d" #x "e" #x "f"
+const char cs_hex_pairs[513] = H16(0) H16(1) H16(2) H16(3) H16(4) H16(5) H16(6) H16(7) H16(8) H16(9)
+    H16(a) H16(b) H16(c) H16(d) H16(e) H16(f);
+
+/* Each byte value as up to 3 digits then '.', and its digit count. */
+static char dec_dot[256][4];
+static uint8_t dec_len[256];
+
+__attribute__((constructor)) static void dec_table_init(void)
+{
+    for (int v = 0; v < 256; v++) {
+        char tmp[8];
+        int n = snprintf(tmp, sizeof tmp, "%d.", v);
+        memcpy(dec_dot[v], tmp, 4);
+        dec_len[v] = (uint8_t)(n - 1);
+    }
+}
+
+uint8_t *cs_fw_ipv4(uint8_t *q, const uint8_t *a)
+{
+    /* writes 4 bytes per part and advances by the part's length */
+    for (int i = 0; i < 4; i++) {
+        memcpy(q, dec_dot[a[i]], 4);
+        q += dec_len[a[i]] + 1;
+    }
+    return q - 1;
+}
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+/* 16 bytes into 32 hex digits with SSE2: split nibbles, map 0-9 to '0'-'9'
+ * and 10-15 to 'a'-'f', interleave high and low nibbles. */
+static inline void hex16(uint8_t *out, __m128i x)
+{
+    const __m128i m = _mm_set1_epi8(0x0f);
+    __m128i hi = _mm_and_si128(_mm_srli_epi16(x, 4), m);
+    __m128i lo = _mm_and_si128(x, m);
+    const __m128i nine = _mm_set1_epi8(9), zero = _mm_set1_epi8('0'),
+                  gap = _mm_set1_epi8('a' - '0' - 10);
+    hi = _mm_add_epi8(_mm_add_epi8(hi, zero), _mm_and_si128(_mm_cmpgt_epi8(hi, nine), gap));
+    lo = _mm_add_epi8(_mm_add_epi8(lo, zero), _mm_and_si128(_mm_cmpgt_epi8(lo, nine), gap));
+    _mm_storeu_si128((__m128i *)out, _mm_unpacklo_epi8(hi, lo));
+    _mm_storeu_si128((__m128i *)(out + 16), _mm_unpackhi_epi8(hi, lo));
+}
+#endif
+
+void cs_hex_rev32(uint8_t *out, const uint8_t *h)
+{
+#if defined(__SSE2__)
+    uint64_t w0, w1, w2, w3;
+    memcpy(&w0, h + 24, 8);
+    memcpy(&w1, h + 16, 8);
+    memcpy(&w2, h + 8, 8);
+    memcpy(&w3, h, 8);
+    hex16(out, _mm_set_epi64x((long long)__builtin_bswap64(w1), (long long)__builtin_bswap64(w0)));
+    hex16(out + 32,
+          _mm_set_epi64x((long long)__builtin_bswap64(w3), (long long)__builtin_bswap64(w2)));
+#else
+    for (int i = 0; i < 32; i++)
+        memcpy(out + 2 * i, cs_hex_pairs + 2 * h[31 - i], 2);
+#endif
+}
+
+static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+uint8_t *cs_fw_ip16(uint8_t *q, const uint8_t *ip)
+{
+    if (memcmp(ip, v4mapped, 12) == 0)
+        return cs_fw_ipv4(q, ip + 12);
+    char buf[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, ip, buf, sizeof buf);
+    size_t n = strlen(buf);
+    memcpy(q, buf, n);
+    return q + n;
+}
 
 void cs_wire_hash_hex(const uint8_t h[32], char out[65])
 {
-    for (int i = 0; i < 32; i++) {
-        uint8_t b = h[31 - i];
-        out[2 * i] = hexd[b >> 4];
-        out[2 * i + 1] = hexd[b & 15];
-    }
+    cs_hex_rev32((uint8_t *)out, h);
     out[64] = 0;
 }
 
 void cs_vw_kv_hash(cs_vw *w, const char *k, const uint8_t h[32])
 {
-    char hex[65];
-    cs_wire_hash_hex(h, hex);
-    cs_vw_key(w, k);
-    cs_vw_str(w, hex, 64);
+    size_t kl = strlen(k);
+    uint8_t *q = fw_begin(w, kl + 1 + 66);
+    if (!q)
+        return;
+    q = fw_key(q, k, kl);
+    fw_commit(w, fw_hash(q, h));
 }
-
-static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 void cs_wire_ip_str(const uint8_t ip[16], char *buf, size_t len)
 {
-    if (memcmp(ip, v4mapped, 12) == 0)
-        inet_ntop(AF_INET, ip + 12, buf, (socklen_t)len);
-    else
+    if (memcmp(ip, v4mapped, 12) == 0) {
+        if (len >= 16)
+            *cs_fw_ipv4((uint8_t *)buf, ip + 12) = 0;
+        else if (len)
+            buf[0] = 0;
+    } else {
         inet_ntop(AF_INET6, ip, buf, (socklen_t)len);
+    }
 }
 
 int cs_wire_ip_parse(const char *s, uint8_t ip[16])
@@ -350,6 +427,8 @@ static const struct {
     {0x40000003, "filtered_witness_block"},
 };
 
+static const uint8_t inv_len[6] = {5, 2, 5, 14, 11, 3};
+
 const char *cs_wire_inv_name(uint32_t type)
 {
     if (type <= 5)
@@ -518,9 +597,25 @@ static int msg_addr(cs_rd *r, cs_vw *w)
     cs_vw_key(w, "addresses");
     cs_vw_array_begin(w);
     for (uint64_t i = 0; i < n; i++) {
-        cs_vw_object_begin(w);
-        netaddr(r, w, true);
-        cs_vw_object_end(w);
+        /* 9 + 5+6 + 9+11 + 5+2+40 + 5+4: under 100 bytes */
+        uint8_t *q = fw_begin(w, 112), *o;
+        if (!q)
+            return 0;
+        const uint8_t *p = r->p;
+        q = fw_open(q, CS_VT_OBJECT, &o);
+        q = FW_KEY(q, "time");
+        q = fw_uint(q, ld32(p));
+        q = FW_KEY(q, "services");
+        q = fw_uint(q, ld64(p + 4));
+        q = FW_KEY(q, "addr");
+        uint8_t *len = q + 1;
+        *q = CS_VT_STR;
+        uint8_t *end = cs_fw_ip16(q + 2, p + 12);
+        *len = (uint8_t)(end - (q + 2));
+        q = FW_KEY(end, "port");
+        q = fw_uint(q, (uint64_t)((p[28] << 8) | p[29]));
+        fw_commit(w, fw_close(q, o, 4));
+        r->p += 30;
     }
     cs_vw_array_end(w);
     return 0;
@@ -586,12 +681,21 @@ static int msg_inv(cs_rd *r, cs_vw *w)
     for (uint64_t i = 0; i < n; i++) {
         uint32_t type = ld32(r->p);
         const char *name = cs_wire_inv_name(type);
-        cs_vw_object_begin(w);
-        cs_vw_kv_str(w, "type", name ? name : "unknown");
-        if (!name)
-            cs_vw_kv_u64(w, "type_id", type);
-        cs_vw_kv_hash(w, "hash", r->p + 4);
-        cs_vw_object_end(w);
+        uint8_t *q = fw_begin(w, 9 + 5 + 2 + 24 + 8 + 6 + 5 + 66), *o;
+        if (!q)
+            return 0;
+        q = fw_open(q, CS_VT_OBJECT, &o);
+        q = FW_KEY(q, "type");
+        if (name) {
+            q = fw_str(q, name, type <= 5 ? inv_len[type] : strlen(name));
+        } else {
+            q = fw_str(q, "unknown", 7);
+            q = FW_KEY(q, "type_id");
+            q = fw_uint(q, type);
+        }
+        q = FW_KEY(q, "hash");
+        q = fw_hash(q, r->p + 4);
+        fw_commit(w, fw_close(q, o, name ? 2 : 3));
         r->p += 36;
     }
     cs_vw_array_end(w);
@@ -610,10 +714,11 @@ static int msg_locator(cs_rd *r, cs_vw *w)
     cs_vw_kv_u64(w, "version", version);
     cs_vw_key(w, "locator");
     cs_vw_array_begin(w);
-    char hex[65];
     for (uint64_t i = 0; i < n; i++) {
-        cs_wire_hash_hex(r->p, hex);
-        cs_vw_str(w, hex, 64);
+        uint8_t *q = fw_begin(w, 66);
+        if (!q)
+            return 0;
+        fw_commit(w, fw_hash(q, r->p));
         r->p += 32;
     }
     cs_vw_array_end(w);
