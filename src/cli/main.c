@@ -13,6 +13,7 @@ static const cs_command commands[] = {
     {"publish", "publish events into a running log server", cs_cmd_publish},
     {"tail", "print events from a running log server as they arrive", cs_cmd_tail},
     {"events", "list every event type and its fields", cs_cmd_events},
+    {"p2p", "decode and encode Bitcoin P2P messages", cs_cmd_p2p},
 };
 
 static void usage(FILE *f)
