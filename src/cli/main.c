@@ -13,6 +13,7 @@ static const cs_command commands[] = {
     {"publish", "publish events into a running log server", cs_cmd_publish},
     {"tail", "print events from a running log server as they arrive", cs_cmd_tail},
     {"events", "list every event type and its fields", cs_cmd_events},
+    {"abi", "contract ABI: selectors, topics, decode logs and calldata", cs_cmd_abi},
 };
 
 static void usage(FILE *f)
