@@ -14,6 +14,7 @@ static const cs_command commands[] = {
     {"tail", "print events from a running log server as they arrive", cs_cmd_tail},
     {"events", "list every event type and its fields", cs_cmd_events},
     {"p2p", "decode and encode Bitcoin P2P messages", cs_cmd_p2p},
+    {"abi", "contract ABI: selectors, topics, decode logs and calldata", cs_cmd_abi},
 };
 
 static void usage(FILE *f)
