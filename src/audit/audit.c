@@ -40,9 +40,21 @@ int cs_audit_kind_parse(const char *s)
     return -1;
 }
 
-cs_audit_limits cs_audit_limits_effective(const cs_audit_limits *l)
+cs_audit_limits cs_audit_limits_effective(const cs_audit_limits *l, int kind)
 {
     cs_audit_limits e = *l;
+    /* Bitcoin blocks come every 10 minutes, and an hour without one
+     * happens; Antelope produces every 0.5 s. */
+    if (kind == CS_AUDIT_BITCOIN && !e.head_max_age)
+        e.head_max_age = 7200;
+    if (kind == CS_AUDIT_ANTELOPE) {
+        if (!e.head_max_age)
+            e.head_max_age = 30;
+        if (!e.lag_blocks)
+            e.lag_blocks = 20;
+        if (!e.lag_seconds)
+            e.lag_seconds = 10;
+    }
 #define DEF(f, v)                                                                                  \
     if (!e.f)                                                                                      \
     e.f = (v)

@@ -131,8 +131,8 @@ const char *cs_audit_role_name(int role);   /* "miner", ... */
 int cs_audit_role_parse(const char *s);     /* -1 if unknown */
 int cs_audit_kind_parse(const char *s);     /* -1 if unknown */
 
-/* The limits with every 0 replaced by its default. */
-cs_audit_limits cs_audit_limits_effective(const cs_audit_limits *l);
+/* The limits with every 0 replaced by its default for the network kind. */
+cs_audit_limits cs_audit_limits_effective(const cs_audit_limits *l, int kind);
 
 /* Whether `check` applies to node n of network net: the node's `checks:`
  * list when given, else the defaults for its kind, role and endpoints. */
