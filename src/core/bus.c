@@ -399,3 +399,13 @@ int cs_publisher_emit(cs_publisher *p, const char *type, const char *network, co
         cs_event_unref(ev);
     return 0;
 }
+
+void cs_bus_foreach_sub(cs_bus *bus, void (*fn)(cs_sub *sub, void *arg), void *arg)
+{
+    bus->draining++;
+    for (cs_sub *s = bus->subs; s; s = s->next)
+        if (!s->dead)
+            fn(s, arg);
+    bus->draining--;
+    reap(bus);
+}

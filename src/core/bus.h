@@ -72,6 +72,8 @@ uint64_t cs_sub_dropped(const cs_sub *sub);
 size_t cs_sub_queued(const cs_sub *sub);
 const char *cs_sub_name(const cs_sub *sub);
 uint64_t cs_bus_published(const cs_bus *bus);
+/* Calls fn for every live subscription (for metrics). */
+void cs_bus_foreach_sub(cs_bus *bus, void (*fn)(cs_sub *sub, void *arg), void *arg);
 
 /* A publisher: an origin and network that stamp events with a per-origin
  * sequence number. Embedded by each component instance. */

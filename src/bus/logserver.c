@@ -1,0 +1,667 @@
+#include "bus/logserver.h"
+#include "bus/frame.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/subject.h"
+#include "net/addr.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define MAX_FILTERS 64
+#define READ_CHUNK 65536
+#define BUS_QUEUE (1u << 18)
+
+struct client {
+    cs_logserver *ls;
+    struct client *next, **pprev;
+    union {
+        uv_pipe_t pipe;
+        uv_tcp_t tcp;
+        uv_handle_t handle;
+        uv_stream_t stream;
+    } h;
+    uint64_t id;
+    char name[64];
+    bool is_tcp, hello, closing, writing, paused;
+    char *filters[MAX_FILTERS];
+    size_t flen[MAX_FILTERS];
+    size_t nfilters;
+    cs_buf in, out, wbuf;
+    uv_write_t wreq;
+};
+
+struct cs_logserver {
+    uv_loop_t *loop;
+    cs_bus *bus;
+    cs_sub *sub;
+    uv_pipe_t pipe;
+    uv_tcp_t tcp;
+    uv_check_t check;
+    uv_idle_t kick; /* keeps the next poll from blocking while output waits */
+    bool has_pipe, has_tcp, stopping;
+    int open_handles;
+    char *socket_path;
+    char *token;
+    char *name;
+    char tcp_address[64];
+    size_t client_buffer, max_clients;
+    struct client *clients;
+    size_t nclients, npaused;
+    uint64_t next_id;
+    void (*done)(void *);
+    void *done_arg;
+    cs_publisher pub;
+    char origin[300];
+    cs_mseries *m_clients, *m_in, *m_out, *m_cutoffs, *m_malformed, *m_rejected;
+};
+
+static void client_close(struct client *c);
+static void flush(struct client *c);
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b);
+static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b);
+
+static void maybe_free(cs_logserver *ls)
+{
+    if (ls->open_handles > 0)
+        return;
+    void (*done)(void *) = ls->done;
+    void *arg = ls->done_arg;
+    cs_publisher_free(&ls->pub);
+    free(ls->socket_path);
+    free(ls->token);
+    free(ls->name);
+    free(ls);
+    if (done)
+        done(arg);
+}
+
+static void server_handle_closed(uv_handle_t *h)
+{
+    cs_logserver *ls = h->data;
+    ls->open_handles--;
+    maybe_free(ls);
+}
+
+static void client_closed(uv_handle_t *h)
+{
+    struct client *c = h->data;
+    cs_logserver *ls = c->ls;
+    for (size_t i = 0; i < c->nfilters; i++)
+        free(c->filters[i]);
+    cs_buf_free(&c->in);
+    cs_buf_free(&c->out);
+    cs_buf_free(&c->wbuf);
+    free(c);
+    ls->open_handles--;
+    maybe_free(ls);
+}
+
+static void client_close(struct client *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    cs_logserver *ls = c->ls;
+    if (c->paused)
+        ls->npaused--;
+    *c->pprev = c->next;
+    if (c->next)
+        c->next->pprev = c->pprev;
+    ls->nclients--;
+    cs_mseries_set(ls->m_clients, (double)ls->nclients);
+    CS_DEBUG("logserver", "client %llu (%s) closed", (unsigned long long)c->id, c->name);
+    uv_close(&c->h.handle, client_closed);
+}
+
+/* Sends an ERROR frame if the socket takes it now, then closes. */
+static void client_fail(struct client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void client_fail(struct client *c, const char *fmt, ...)
+{
+    char reason[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    CS_WARN("logserver", "client %llu (%s) disconnected: %s", (unsigned long long)c->id, c->name,
+            reason);
+    if (c->hello && !c->ls->stopping) {
+        cs_vw *w = cs_publisher_begin(&c->ls->pub);
+        cs_vw_kv_u64(w, "client", c->id);
+        cs_vw_kv_str(w, "name", c->name);
+        cs_vw_kv_str(w, "reason", reason);
+        cs_publisher_emit(&c->ls->pub, "logserver.client.dropped", NULL, c->name, NULL);
+    }
+    cs_buf b;
+    cs_buf_init(&b, 0);
+    if (cs_frame_put_str(&b, CS_FRAME_ERROR, reason) == 0) {
+        uv_buf_t ub = uv_buf_init((char *)b.data, (unsigned)b.len);
+        if (!c->writing)
+            uv_try_write(&c->h.stream, &ub, 1);
+    }
+    cs_buf_free(&b);
+    client_close(c);
+}
+
+static void check_cb(uv_check_t *h);
+
+static void kick_cb(uv_idle_t *h)
+{
+    (void)h;
+}
+
+/* Output is written in the check phase, after the loop's I/O, so that one
+ * write carries every event of the iteration. The idle handle makes the
+ * poll return at once when the events came from a timer or the bus. */
+static void arm_check(cs_logserver *ls)
+{
+    if (!uv_is_active((uv_handle_t *)&ls->check))
+        uv_check_start(&ls->check, check_cb);
+    if (!uv_is_active((uv_handle_t *)&ls->kick))
+        uv_idle_start(&ls->kick, kick_cb);
+}
+
+/* Queues a frame for c, or cuts c off at its bound. */
+static void enqueue(struct client *c, uint8_t type, const uint8_t *body, size_t len)
+{
+    cs_logserver *ls = c->ls;
+    size_t need = CS_FRAME_HEADER + len;
+    if (c->closing)
+        return;
+    if (c->out.len + c->wbuf.len + need > ls->client_buffer) {
+        cs_mseries_inc(ls->m_cutoffs, 1);
+        client_fail(c, "too slow: %zu bytes unsent, past the bound of %zu bytes",
+                    c->out.len + c->wbuf.len, ls->client_buffer);
+        return;
+    }
+    if (cs_buf_reserve(&c->out, need)) {
+        client_fail(c, "out of memory");
+        return;
+    }
+    cs_frame_header(c->out.data + c->out.len, type, len);
+    memcpy(c->out.data + c->out.len + CS_FRAME_HEADER, body, len);
+    c->out.len += need;
+    arm_check(ls);
+}
+
+static void write_done(uv_write_t *w, int status)
+{
+    struct client *c = w->data;
+    c->writing = false;
+    c->wbuf.len = 0;
+    if (c->closing)
+        return;
+    if (status < 0) {
+        client_close(c);
+        return;
+    }
+    if (c->out.len)
+        flush(c);
+}
+
+static void flush(struct client *c)
+{
+    if (c->writing || c->closing || c->out.len == 0)
+        return;
+    cs_buf t = c->wbuf;
+    c->wbuf = c->out;
+    c->out = t;
+    c->out.len = 0;
+    uv_buf_t b = uv_buf_init((char *)c->wbuf.data, (unsigned)c->wbuf.len);
+    c->wreq.data = c;
+    c->writing = true;
+    cs_mseries_inc(c->ls->m_out, 0); /* keeps the series visible */
+    if (uv_write(&c->wreq, &c->h.stream, &b, 1, write_done)) {
+        c->writing = false;
+        client_close(c);
+    }
+}
+
+/* After each poll: write what the bus delivered, resume paused publishers. */
+static void check_cb(uv_check_t *h)
+{
+    cs_logserver *ls = h->data;
+    struct client *c = ls->clients;
+    while (c) {
+        struct client *next = c->next;
+        if (c->out.len && !c->writing)
+            flush(c);
+        c = next;
+    }
+    if (ls->npaused && cs_sub_queued(ls->sub) < BUS_QUEUE / 4) {
+        for (c = ls->clients; c; c = c->next) {
+            if (c->paused) {
+                c->paused = false;
+                ls->npaused--;
+                uv_read_start(&c->h.stream, alloc_cb, read_cb);
+            }
+        }
+    }
+    uv_idle_stop(&ls->kick);
+    if (!ls->npaused)
+        uv_check_stop(&ls->check);
+}
+
+static bool client_wants(const struct client *c, const char *type, size_t tlen)
+{
+    for (size_t i = 0; i < c->nfilters; i++)
+        if (cs_subject_match(c->filters[i], c->flen[i], type, tlen))
+            return true;
+    return false;
+}
+
+static void on_bus_event(cs_sub *sub, cs_event *ev, void *arg)
+{
+    cs_logserver *ls = arg;
+    (void)sub;
+    size_t tlen = strlen(ev->type);
+    struct client *c = ls->clients;
+    while (c) {
+        struct client *next = c->next;
+        if (c->hello && c->nfilters && client_wants(c, ev->type, tlen)) {
+            enqueue(c, CS_FRAME_EVENT, ev->wire, ev->wire_len);
+            cs_mseries_inc(ls->m_out, 1);
+        }
+        c = next;
+    }
+}
+
+static bool token_ok(const char *want, const char *got, size_t gl)
+{
+    size_t wl = strlen(want);
+    unsigned char d = (unsigned char)(wl != gl);
+    for (size_t i = 0; i < wl; i++)
+        d |= (unsigned char)(want[i] ^ (i < gl ? got[i] : 0));
+    return d == 0;
+}
+
+/* Handles one frame. Returns false when the client was closed. */
+static bool handle_frame(struct client *c, uint8_t type, const uint8_t *body, size_t len)
+{
+    cs_logserver *ls = c->ls;
+    const uint8_t *p = body, *end = body + len;
+    const char *s;
+    size_t sl;
+    if (!c->hello && type != CS_FRAME_HELLO) {
+        cs_mseries_inc(ls->m_malformed, 1);
+        client_fail(c, "protocol: the first frame must be HELLO, got %s", cs_frame_type_name(type));
+        return false;
+    }
+    switch (type) {
+    case CS_FRAME_HELLO: {
+        const char *tok;
+        size_t tl;
+        if (c->hello || len < 1 || body[0] != CS_FRAME_VERSION) {
+            cs_mseries_inc(ls->m_malformed, 1);
+            client_fail(c, c->hello ? "protocol: HELLO sent twice"
+                                    : "protocol: unsupported version (this server speaks 1)");
+            return false;
+        }
+        p++;
+        if (cs_frame_get_str(&p, end, &s, &sl) || cs_frame_get_str(&p, end, &tok, &tl) ||
+            p != end) {
+            cs_mseries_inc(ls->m_malformed, 1);
+            client_fail(c, "protocol: malformed HELLO");
+            return false;
+        }
+        snprintf(c->name, sizeof c->name, "%.*s", (int)(sl < 63 ? sl : 63), s);
+        for (char *q = c->name; *q; q++)
+            if ((unsigned char)*q < 0x20)
+                *q = '?';
+        if (c->is_tcp && !token_ok(ls->token, tok, tl)) {
+            cs_mseries_inc(ls->m_rejected, 1);
+            client_fail(c, "authentication failed: wrong or missing token");
+            return false;
+        }
+        c->hello = true;
+        uint8_t w[CS_FRAME_MAX_STR + 16];
+        size_t nl = strlen(ls->name);
+        w[0] = CS_FRAME_VERSION;
+        size_t off = 1 + cs_varint_put(w + 1, nl);
+        memcpy(w + off, ls->name, nl);
+        enqueue(c, CS_FRAME_WELCOME, w, off + nl);
+        return !c->closing;
+    }
+    case CS_FRAME_SUB:
+    case CS_FRAME_UNSUB:
+        if (cs_frame_get_str(&p, end, &s, &sl) || p != end ||
+            !cs_subject_filter_valid(s, sl)) {
+            cs_mseries_inc(ls->m_malformed, 1);
+            client_fail(c, "protocol: malformed subject filter in %s", cs_frame_type_name(type));
+            return false;
+        }
+        if (type == CS_FRAME_SUB) {
+            for (size_t i = 0; i < c->nfilters; i++)
+                if (c->flen[i] == sl && memcmp(c->filters[i], s, sl) == 0)
+                    return true;
+            if (c->nfilters == MAX_FILTERS) {
+                client_fail(c, "limit: at most %d subject filters per client", MAX_FILTERS);
+                return false;
+            }
+            c->filters[c->nfilters] = strndup(s, sl);
+            c->flen[c->nfilters] = sl;
+            if (c->filters[c->nfilters])
+                c->nfilters++;
+        } else {
+            for (size_t i = 0; i < c->nfilters; i++)
+                if (c->flen[i] == sl && memcmp(c->filters[i], s, sl) == 0) {
+                    free(c->filters[i]);
+                    c->filters[i] = c->filters[c->nfilters - 1];
+                    c->flen[i] = c->flen[c->nfilters - 1];
+                    c->nfilters--;
+                    break;
+                }
+        }
+        return true;
+    case CS_FRAME_PUB: {
+        cs_event *ev;
+        int rc = cs_event_decode(body, len, &ev);
+        if (rc) {
+            cs_mseries_inc(ls->m_malformed, 1);
+            client_fail(c, "protocol: malformed event record: %s", cs_strerror(rc));
+            return false;
+        }
+        cs_mseries_inc(ls->m_in, 1);
+        cs_bus_publish(ls->bus, ev);
+        cs_event_unref(ev);
+        return true;
+    }
+    case CS_FRAME_PING:
+        if (len != 8) {
+            cs_mseries_inc(ls->m_malformed, 1);
+            client_fail(c, "protocol: PING body must be 8 bytes");
+            return false;
+        }
+        /* Answer after everything published so far has been delivered:
+         * the PONG is a barrier a publisher can wait on. */
+        cs_bus_drain(ls->bus, 0);
+        enqueue(c, CS_FRAME_PONG, body, len);
+        return !c->closing;
+    case CS_FRAME_PONG:
+        return true;
+    default:
+        cs_mseries_inc(ls->m_malformed, 1);
+        client_fail(c, "protocol: a client may not send %s", cs_frame_type_name(type));
+        return false;
+    }
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    struct client *c = h->data;
+    (void)suggested;
+    if (cs_buf_reserve(&c->in, READ_CHUNK)) {
+        *b = uv_buf_init(NULL, 0);
+        return;
+    }
+    *b = uv_buf_init((char *)c->in.data + c->in.len, READ_CHUNK);
+}
+
+static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
+{
+    struct client *c = st->data;
+    cs_logserver *ls = c->ls;
+    (void)b;
+    if (nread == UV_ENOBUFS) {
+        client_fail(c, "out of memory for input");
+        return;
+    }
+    if (nread < 0) {
+        client_close(c);
+        return;
+    }
+    c->in.len += (size_t)nread;
+    size_t off = 0;
+    for (;;) {
+        uint8_t type;
+        const uint8_t *body;
+        size_t blen, flen;
+        int rc = cs_frame_peek(c->in.data + off, c->in.len - off, &type, &body, &blen, &flen);
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            cs_mseries_inc(ls->m_malformed, 1);
+            client_fail(c, "protocol: malformed frame header (length or type out of range)");
+            return;
+        }
+        if (!handle_frame(c, type, body, blen))
+            return;
+        off += flen;
+    }
+    cs_buf_consume(&c->in, off);
+    /* Back-pressure: stop reading publishers while the bus is backed up. */
+    if (!c->paused && cs_sub_queued(ls->sub) > BUS_QUEUE / 2) {
+        uv_read_stop(&c->h.stream);
+        c->paused = true;
+        ls->npaused++;
+        arm_check(ls);
+    }
+}
+
+static void accept_client(cs_logserver *ls, uv_stream_t *server, bool tcp)
+{
+    struct client *c = calloc(1, sizeof *c);
+    if (!c)
+        return;
+    c->ls = ls;
+    c->is_tcp = tcp;
+    c->id = ++ls->next_id;
+    snprintf(c->name, sizeof c->name, "?");
+    cs_buf_init(&c->in, CS_FRAME_MAX + READ_CHUNK);
+    cs_buf_init(&c->out, 0);
+    cs_buf_init(&c->wbuf, 0);
+    if (tcp)
+        uv_tcp_init(ls->loop, &c->h.tcp);
+    else
+        uv_pipe_init(ls->loop, &c->h.pipe, 0);
+    c->h.handle.data = c;
+    ls->open_handles++;
+    c->pprev = &c->next;
+    if (uv_accept(server, &c->h.stream)) {
+        c->closing = true;
+        uv_close(&c->h.handle, client_closed);
+        return;
+    }
+    c->next = ls->clients;
+    if (ls->clients)
+        ls->clients->pprev = &c->next;
+    ls->clients = c;
+    c->pprev = &ls->clients;
+    ls->nclients++;
+    cs_mseries_set(ls->m_clients, (double)ls->nclients);
+    if (ls->nclients > ls->max_clients) {
+        client_fail(c, "limit: the server has %zu clients already", ls->max_clients);
+        return;
+    }
+    uv_read_start(&c->h.stream, alloc_cb, read_cb);
+}
+
+static void on_pipe_conn(uv_stream_t *s, int status)
+{
+    if (status == 0)
+        accept_client(s->data, s, false);
+}
+
+static void on_tcp_conn(uv_stream_t *s, int status)
+{
+    if (status == 0)
+        accept_client(s->data, s, true);
+}
+
+/* A socket file left by a process that is gone is removed; one that answers
+ * means another server runs there. */
+static int clear_stale_socket(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return 0;
+    if (!S_ISSOCK(st.st_mode))
+        return CS_EEXIST;
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0)
+        return CS_EIO;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+    close(fd);
+    if (rc == 0)
+        return CS_EEXIST;
+    unlink(path);
+    return 0;
+}
+
+/* Creates the socket's directory (0700) when it does not exist. */
+static void make_parent(const char *path)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return;
+    *slash = 0;
+    mkdir(dir, 0700);
+}
+
+int cs_logserver_start(uv_loop_t *loop, cs_bus *bus, cs_metrics *metrics,
+                       const cs_logserver_opts *o, cs_logserver **out)
+{
+    int rc;
+    if (!o->socket_path && !o->tcp_listen)
+        return CS_EINVAL;
+    if (o->tcp_listen && (!o->token || strlen(o->token) < 16))
+        return CS_EAUTH;
+    cs_logserver *ls = calloc(1, sizeof *ls);
+    if (!ls)
+        return CS_ENOMEM;
+    ls->loop = loop;
+    ls->bus = bus;
+    ls->client_buffer = o->client_buffer ? o->client_buffer : (8u << 20);
+    ls->max_clients = o->max_clients ? o->max_clients : 1024;
+    ls->name = strdup(o->name ? o->name : "chainscope");
+    snprintf(ls->origin, sizeof ls->origin, "logserver@%s", ls->name);
+    cs_publisher_init(&ls->pub, bus, ls->origin, "");
+    ls->token = o->token ? strdup(o->token) : NULL;
+    if (metrics) {
+        ls->m_clients = cs_metrics_gauge(metrics, "chainscope_logserver_clients",
+                                         "Clients connected to the log server.");
+        ls->m_in = cs_metrics_counter(metrics, "chainscope_logserver_events_in_total",
+                                      "Events published by log server clients.");
+        ls->m_out = cs_metrics_counter(metrics, "chainscope_logserver_events_out_total",
+                                       "Events queued to log server clients.");
+        ls->m_cutoffs = cs_metrics_counter(metrics, "chainscope_logserver_cutoffs_total",
+                                           "Clients cut off for falling behind their bound.");
+        ls->m_malformed = cs_metrics_counter(metrics, "chainscope_logserver_malformed_total",
+                                             "Clients disconnected for malformed frames.");
+        ls->m_rejected = cs_metrics_counter(metrics, "chainscope_logserver_auth_failures_total",
+                                            "Clients that gave a wrong token.");
+    }
+    uv_check_init(loop, &ls->check);
+    ls->check.data = ls;
+    uv_idle_init(loop, &ls->kick);
+    ls->kick.data = ls;
+    ls->open_handles = 2;
+    if (o->socket_path) {
+        ls->socket_path = strdup(o->socket_path);
+        make_parent(o->socket_path);
+        if ((rc = clear_stale_socket(o->socket_path)))
+            goto fail;
+        uv_pipe_init(loop, &ls->pipe, 0);
+        ls->pipe.data = ls;
+        ls->has_pipe = true;
+        ls->open_handles++;
+        mode_t old = umask(0177); /* the socket is born 0600 */
+        rc = uv_pipe_bind(&ls->pipe, o->socket_path);
+        umask(old);
+        if (rc)
+            goto fail;
+        chmod(o->socket_path, 0600);
+        if ((rc = uv_listen((uv_stream_t *)&ls->pipe, 128, on_pipe_conn)))
+            goto fail;
+    }
+    if (o->tcp_listen) {
+        struct sockaddr_storage ss;
+        if ((rc = cs_addr_parse(o->tcp_listen, 0, &ss)))
+            goto fail;
+        uv_tcp_init(loop, &ls->tcp);
+        ls->tcp.data = ls;
+        ls->has_tcp = true;
+        ls->open_handles++;
+        if ((rc = uv_tcp_bind(&ls->tcp, (struct sockaddr *)&ss, 0)) ||
+            (rc = uv_listen((uv_stream_t *)&ls->tcp, 128, on_tcp_conn)))
+            goto fail;
+        struct sockaddr_storage bound;
+        int blen = sizeof bound;
+        uv_tcp_getsockname(&ls->tcp, (struct sockaddr *)&bound, &blen);
+        cs_addr_format((struct sockaddr *)&bound, ls->tcp_address, sizeof ls->tcp_address);
+    }
+    cs_sub_opts so = {.queue_max = BUS_QUEUE,
+                      .policy = CS_SUB_DROP,
+                      .cb = on_bus_event,
+                      .arg = ls,
+                      .name = "logserver"};
+    if ((rc = cs_bus_subscribe(bus, &so, &ls->sub)))
+        goto fail;
+    *out = ls;
+    return 0;
+fail:
+    if (ls->has_pipe && ls->socket_path) {
+        struct stat st;
+        if (rc != CS_EEXIST && lstat(ls->socket_path, &st) == 0 && S_ISSOCK(st.st_mode))
+            unlink(ls->socket_path);
+    }
+    ls->stopping = true;
+    uv_close((uv_handle_t *)&ls->check, server_handle_closed);
+    uv_close((uv_handle_t *)&ls->kick, server_handle_closed);
+    if (ls->has_pipe)
+        uv_close((uv_handle_t *)&ls->pipe, server_handle_closed);
+    if (ls->has_tcp)
+        uv_close((uv_handle_t *)&ls->tcp, server_handle_closed);
+    return rc;
+}
+
+void cs_logserver_stop(cs_logserver *ls, void (*done)(void *arg), void *arg)
+{
+    if (!ls || ls->stopping)
+        return;
+    ls->stopping = true;
+    ls->done = done;
+    ls->done_arg = arg;
+    cs_bus_drain(ls->bus, 0);
+    cs_bus_unsubscribe(ls->sub);
+    /* Hand what is queued (the shutdown events) to the kernel if it takes
+     * it now; nothing waits for slow clients at shutdown. */
+    for (struct client *c = ls->clients; c; c = c->next) {
+        if (c->writing || !c->out.len)
+            continue;
+        uv_buf_t b = uv_buf_init((char *)c->out.data, (unsigned)c->out.len);
+        uv_try_write(&c->h.stream, &b, 1);
+    }
+    while (ls->clients)
+        client_close(ls->clients);
+    if (ls->has_pipe) {
+        unlink(ls->socket_path);
+        uv_close((uv_handle_t *)&ls->pipe, server_handle_closed);
+    }
+    if (ls->has_tcp)
+        uv_close((uv_handle_t *)&ls->tcp, server_handle_closed);
+    uv_close((uv_handle_t *)&ls->check, server_handle_closed);
+    uv_close((uv_handle_t *)&ls->kick, server_handle_closed);
+}
+
+size_t cs_logserver_clients(const cs_logserver *ls)
+{
+    return ls->nclients;
+}
+
+const char *cs_logserver_tcp_address(const cs_logserver *ls)
+{
+    return ls->tcp_address;
+}

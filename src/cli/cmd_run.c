@@ -1,0 +1,392 @@
+/* chainscope run: every component a config file names, on one loop. */
+#include "bus/logserver.h"
+#include "cli/cli.h"
+#include "cli/components.h"
+#include "core/bus.h"
+#include "core/error.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "net/http_server.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_COMPONENTS 64
+
+typedef struct runner {
+    uv_loop_t loop;
+    cs_config *cfg;
+    cs_bus *bus;
+    cs_metrics *metrics;
+    cs_http_server *http;
+    cs_logserver *ls;
+    cs_runtime rt;
+    cs_publisher pub;
+    char origin[300];
+    cs_sub *console;
+    bool console_json;
+    cs_buf console_out;
+    uv_signal_t sigint, sigterm, sighup;
+    const cs_component *running[MAX_COMPONENTS];
+    void *states[MAX_COMPONENTS];
+    size_t nrunning;
+    size_t pending_stops;
+    bool stopping;
+    int exit_code;
+    cs_mfamily *m_dropped, *m_queued;
+    cs_mseries *m_published, *m_up;
+    const char *socket_path;
+} runner;
+
+static void help(void)
+{
+    printf("usage: chainscope run -c FILE [options]\n"
+           "\n"
+           "Starts the components FILE names, in one process on one event loop: the\n"
+           "local log server (publish/tail/other processes connect to it), the HTTP\n"
+           "server for /metrics and /healthz, and every component section in the file\n"
+           "(see docs/config.md). Runs until SIGINT or SIGTERM, then closes everything\n"
+           "cleanly. SIGHUP re-reads FILE and applies what can change without a\n"
+           "restart (log level, and each component's reloadable settings).\n"
+           "\n"
+           "options:\n"
+           "  -c, --config FILE     the config file (required)\n"
+           "  -s, --socket PATH     log server socket (overrides logserver.socket)\n"
+           "      --log-level LVL   debug, info, warn or error (overrides log.level)\n"
+           "\n"
+           "example:\n"
+           "  chainscope run -c examples/minimal.yaml\n"
+           "\n"
+           "exit status: 0 after a clean shutdown, 3 config error, 4 start failure.\n");
+}
+
+/* ---- console sink ---------------------------------------------------- */
+
+static void console_cb(cs_sub *sub, cs_event *ev, void *arg)
+{
+    runner *r = arg;
+    (void)sub;
+    cs_buf *o = &r->console_out;
+    o->len = 0;
+    if (r->console_json) {
+        cs_json_event(o, ev);
+    } else {
+        cs_buf_printf(o, "%s %s%s%s ", ev->type, ev->key[0] ? "[" : "", ev->key,
+                      ev->key[0] ? "]" : "");
+        cs_json_value(o, &ev->payload);
+    }
+    cs_buf_putc(o, '\n');
+    fwrite(o->data, 1, o->len, stdout);
+    fflush(stdout);
+}
+
+/* ---- metrics and health ----------------------------------------------- */
+
+static void sub_metrics(cs_sub *sub, void *arg)
+{
+    runner *r = arg;
+    const char *v[] = {cs_sub_name(sub), NULL};
+    cs_mseries_set(cs_mfamily_series(r->m_dropped, v), (double)cs_sub_dropped(sub));
+    cs_mseries_set(cs_mfamily_series(r->m_queued, v), (double)cs_sub_queued(sub));
+}
+
+static void collect(cs_metrics *m, void *arg)
+{
+    runner *r = arg;
+    (void)m;
+    cs_mseries_set(r->m_published, (double)cs_bus_published(r->bus));
+    cs_bus_foreach_sub(r->bus, sub_metrics, r);
+}
+
+static void metrics_handler(const cs_http_req *req, void *arg)
+{
+    runner *r = arg;
+    cs_buf out;
+    cs_buf_init(&out, 0);
+    cs_metrics_render(r->metrics, &out);
+    cs_http_respond(req->conn, 200, "text/plain; version=0.0.4; charset=utf-8", out.data,
+                    out.len);
+    cs_buf_free(&out);
+}
+
+static void health_handler(const cs_http_req *req, void *arg)
+{
+    runner *r = arg;
+    if (r->stopping) {
+        static const char msg[] = "stopping\n";
+        cs_http_respond(req->conn, 503, NULL, msg, sizeof msg - 1);
+        return;
+    }
+    static const char msg[] = "ok\n";
+    cs_http_respond(req->conn, 200, NULL, msg, sizeof msg - 1);
+}
+
+/* ---- shutdown ------------------------------------------------------------ */
+
+static void close_rest(runner *r)
+{
+    if (r->http)
+        cs_http_server_close(r->http);
+    r->http = NULL;
+    if (r->console)
+        cs_bus_unsubscribe(r->console);
+    r->console = NULL;
+    cs_publisher_free(&r->pub);
+    cs_bus_close(r->bus);
+    uv_close((uv_handle_t *)&r->sigint, NULL);
+    uv_close((uv_handle_t *)&r->sigterm, NULL);
+    uv_close((uv_handle_t *)&r->sighup, NULL);
+}
+
+static void logserver_stopped(void *arg)
+{
+    close_rest(arg);
+}
+
+static void component_stopped(void *arg)
+{
+    runner *r = arg;
+    if (--r->pending_stops > 0)
+        return;
+    if (r->ls) {
+        cs_logserver *ls = r->ls;
+        r->ls = NULL;
+        cs_logserver_stop(ls, logserver_stopped, r);
+    } else {
+        close_rest(r);
+    }
+}
+
+static void begin_stop(runner *r, const char *why)
+{
+    if (r->stopping)
+        return;
+    r->stopping = true;
+    CS_INFO("run", "%s: shutting down", why);
+    cs_vw *w = cs_publisher_begin(&r->pub);
+    cs_vw_kv_str(w, "signal", why);
+    cs_publisher_emit(&r->pub, "chainscope.stopping", NULL, r->cfg->node, NULL);
+    cs_bus_drain(r->bus, 0);
+    /* Components stop in reverse start order; the guard count keeps the
+     * last callback from running before every stop was asked. */
+    r->pending_stops = r->nrunning + 1;
+    for (size_t i = r->nrunning; i-- > 0;)
+        r->running[i]->def.stop(r->states[i], component_stopped, r);
+    component_stopped(r);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    runner *r = h->data;
+    if (signum == SIGHUP) {
+        cs_config *nc;
+        char err[1024];
+        bool ok = cs_cli_load_config(r->cfg->file, &nc, err, sizeof err) == 0;
+        if (ok) {
+            cs_log_set_level((enum cs_log_level)nc->log_level);
+            for (size_t i = 0; i < r->nrunning; i++) {
+                const cs_component *c = r->running[i];
+                if (!c->def.reload)
+                    continue;
+                void *conf = NULL;
+                for (size_t k = 0; k < nc->nsections; k++)
+                    if (nc->sections[k].def->name == c->section.name ||
+                        strcmp(nc->sections[k].def->name, c->section.name) == 0) {
+                        conf = nc->sections[k].conf;
+                        nc->sections[k].conf = NULL; /* the component owns it now */
+                        nc->sections[k].def = &cs_components[cs_ncomponents].section;
+                    }
+                if (conf && c->def.reload(r->states[i], conf))
+                    CS_WARN("run", "%s: reload failed; the old settings stay", c->section.name);
+            }
+            cs_config_free(nc);
+            CS_INFO("run", "reloaded %s", r->cfg->file);
+        } else {
+            CS_WARN("run", "reload refused: %s", err);
+        }
+        cs_vw *w = cs_publisher_begin(&r->pub);
+        cs_vw_kv_bool(w, "ok", ok);
+        if (!ok)
+            cs_vw_kv_str(w, "error", err);
+        int erc = cs_publisher_emit(&r->pub, "chainscope.reloaded", NULL, r->cfg->node, NULL);
+        if (erc)
+            CS_WARN("run", "cannot publish chainscope.reloaded: %s", cs_strerror(erc));
+        return;
+    }
+    begin_stop(r, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+/* ---- start ---------------------------------------------------------------- */
+
+static int start(runner *r, const char *socket_override)
+{
+    int rc;
+    cs_config *cfg = r->cfg;
+    if ((rc = cs_metrics_new(&r->metrics)) || (rc = cs_bus_new(&r->loop, &r->bus)))
+        return rc;
+    snprintf(r->origin, sizeof r->origin, "run@%s", cfg->node);
+    cs_publisher_init(&r->pub, r->bus, r->origin, "");
+    static const char *const sublabel[] = {"subscriber", NULL};
+    r->m_dropped = cs_metrics_family(r->metrics, CS_METRIC_COUNTER,
+                                     "chainscope_bus_dropped_total",
+                                     "Events a subscriber lost because its queue was full.",
+                                     sublabel, NULL, 0);
+    r->m_queued = cs_metrics_family(r->metrics, CS_METRIC_GAUGE, "chainscope_bus_queued",
+                                    "Events waiting in a subscriber's queue.", sublabel, NULL, 0);
+    r->m_published = cs_metrics_counter(r->metrics, "chainscope_bus_published_total",
+                                        "Events published on the in-process bus.");
+    r->m_up = cs_metrics_gauge(r->metrics, "chainscope_up", "1 while chainscope runs.");
+    cs_mseries_set(r->m_up, 1);
+    cs_metrics_on_collect(r->metrics, collect, r);
+
+    r->rt = (cs_runtime){.loop = &r->loop, .bus = r->bus, .metrics = r->metrics,
+                         .config = cfg, .node = cfg->node};
+    if (cfg->http_enabled) {
+        if ((rc = cs_http_server_new(&r->loop, cfg->http_listen, cfg->http_token, &r->http))) {
+            CS_ERROR("run", "http: cannot listen on %s: %s", cfg->http_listen, cs_strerror(rc));
+            r->http = NULL;
+            return rc;
+        }
+        cs_http_route(r->http, "/metrics", metrics_handler, r);
+        cs_http_route(r->http, "/healthz", health_handler, r);
+        r->rt.http = r->http;
+        CS_INFO("run", "http: metrics on http://%s/metrics", cs_http_server_address(r->http));
+    }
+    if (cfg->logserver_enabled) {
+        r->socket_path = socket_override   ? socket_override
+                         : cfg->logserver_socket ? cfg->logserver_socket
+                                                 : cs_cli_default_socket();
+        cs_logserver_opts lo = {.socket_path = r->socket_path,
+                                .tcp_listen = cfg->logserver_tcp,
+                                .token = cfg->logserver_token,
+                                .client_buffer = cfg->logserver_buffer,
+                                .name = cfg->node};
+        if ((rc = cs_logserver_start(&r->loop, r->bus, r->metrics, &lo, &r->ls))) {
+            CS_ERROR("run", "logserver: cannot listen on %s: %s", r->socket_path,
+                     rc == CS_EEXIST ? "another server is running there" : cs_strerror(rc));
+            r->ls = NULL;
+            return rc;
+        }
+        CS_INFO("run", "logserver: listening on %s%s%s", r->socket_path,
+                cfg->logserver_tcp ? " and tcp " : "",
+                cfg->logserver_tcp ? cs_logserver_tcp_address(r->ls) : "");
+    }
+    if (cfg->console_filters) {
+        cs_sub_opts so = {.filters = (const char *const *)cfg->console_filters,
+                          .nfilters = cfg->nconsole_filters,
+                          .queue_max = cfg->bus_queue,
+                          .cb = console_cb,
+                          .arg = r,
+                          .name = "console"};
+        r->console_json = cfg->console_json;
+        if ((rc = cs_bus_subscribe(r->bus, &so, &r->console)))
+            return rc;
+    }
+    for (size_t i = 0; i < cs_ncomponents; i++) {
+        const cs_component *c = &cs_components[i];
+        void *conf = cs_config_section(cfg, c->section.name);
+        if (!conf || !c->def.start)
+            continue;
+        if (r->nrunning == MAX_COMPONENTS)
+            return CS_ELIMIT;
+        void *state = NULL;
+        if ((rc = c->def.start(&r->rt, conf, &state))) {
+            CS_ERROR("run", "%s: cannot start: %s", c->section.name, cs_strerror(rc));
+            return rc;
+        }
+        r->running[r->nrunning] = c;
+        r->states[r->nrunning++] = state;
+        CS_INFO("run", "%s: started", c->section.name);
+    }
+    cs_vw *w = cs_publisher_begin(&r->pub);
+    cs_vw_kv_str(w, "version", CS_VERSION);
+    cs_vw_kv_str(w, "node", cfg->node);
+    cs_vw_key(w, "components");
+    cs_vw_array_begin(w);
+    for (size_t i = 0; i < r->nrunning; i++)
+        cs_vw_cstr(w, r->running[i]->section.name);
+    cs_vw_array_end(w);
+    cs_publisher_emit(&r->pub, "chainscope.started", NULL, cfg->node, NULL);
+    return 0;
+}
+
+int cs_cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"socket", required_argument, NULL, 's'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *file = NULL, *sock = NULL, *level = NULL;
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:s:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': file = optarg; break;
+        case 's': sock = optarg; break;
+        case 'L': level = optarg; break;
+        case 'h': help(); return CS_EXIT_OK;
+        default: return cs_cli_usage_error("run", "unknown option");
+        }
+    }
+    if (optind < argc)
+        return cs_cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
+    if (!file)
+        return cs_cli_usage_error("run", "which config file? (-c FILE)");
+    if (level && cs_log_parse_level(level) < 0)
+        return cs_cli_usage_error("run", "--log-level: debug, info, warn or error");
+
+    runner *r = calloc(1, sizeof *r);
+    if (!r)
+        return CS_EXIT_FAIL;
+    char err[1024];
+    if (cs_cli_load_config(file, &r->cfg, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        free(r);
+        return CS_EXIT_CONFIG;
+    }
+    cs_log_set_level((enum cs_log_level)(level ? cs_log_parse_level(level) : r->cfg->log_level));
+    cs_buf_init(&r->console_out, 0);
+    uv_loop_init(&r->loop);
+    uv_signal_init(&r->loop, &r->sigint);
+    uv_signal_init(&r->loop, &r->sigterm);
+    uv_signal_init(&r->loop, &r->sighup);
+    r->sigint.data = r->sigterm.data = r->sighup.data = r;
+    uv_signal_start(&r->sigint, on_signal, SIGINT);
+    uv_signal_start(&r->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&r->sighup, on_signal, SIGHUP);
+    signal(SIGPIPE, SIG_IGN);
+
+    int rc = start(r, sock);
+    if (rc) {
+        r->exit_code = CS_EXIT_FAIL;
+        if (!r->bus) {
+            uv_close((uv_handle_t *)&r->sigint, NULL);
+            uv_close((uv_handle_t *)&r->sigterm, NULL);
+            uv_close((uv_handle_t *)&r->sighup, NULL);
+        } else {
+            begin_stop(r, "start failure");
+        }
+    } else {
+        CS_INFO("run", "%s: running %zu component%s; SIGINT or SIGTERM stops", r->cfg->node,
+                r->nrunning, r->nrunning == 1 ? "" : "s");
+    }
+    uv_run(&r->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&r->loop) != 0)
+        CS_WARN("run", "handles still open at exit");
+    if (r->metrics)
+        cs_metrics_free(r->metrics);
+    cs_buf_free(&r->console_out);
+    cs_config_free(r->cfg);
+    int code = r->exit_code;
+    free(r);
+    if (code == 0)
+        CS_INFO("run", "stopped cleanly");
+    return code;
+}

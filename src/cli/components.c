@@ -1,0 +1,23 @@
+#include "cli/components.h"
+
+#include <stdlib.h>
+
+/* One entry per component, in start order. */
+const cs_component cs_components[] = {
+    {{NULL, NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}},
+};
+
+const size_t cs_ncomponents = sizeof cs_components / sizeof *cs_components - 1;
+
+const cs_cfg_section *cs_component_sections(void)
+{
+    static cs_cfg_section table[sizeof cs_components / sizeof *cs_components];
+    for (size_t i = 0; i < cs_ncomponents; i++)
+        table[i] = cs_components[i].section;
+    return table;
+}
+
+int cs_cli_load_config(const char *path, cs_config **out, char *err, size_t errlen)
+{
+    return cs_config_load(path, cs_component_sections(), cs_ncomponents, out, err, errlen);
+}

@@ -1,0 +1,18 @@
+/* Socket addresses from text: "127.0.0.1:9464", "[::1]:8333", "localhost:80"
+ * (localhost only: no DNS here, so nothing blocks), and back. */
+#ifndef CS_NET_ADDR_H
+#define CS_NET_ADDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* Parses host:port. default_port is used when the text has no port
+ * (0: a port is required). */
+int cs_addr_parse(const char *text, uint16_t default_port, struct sockaddr_storage *out);
+/* "1.2.3.4:8333" or "[::1]:8333". Returns out. */
+const char *cs_addr_format(const struct sockaddr *sa, char *out, size_t len);
+bool cs_addr_is_loopback(const struct sockaddr *sa);
+
+#endif

@@ -1,0 +1,547 @@
+#include "net/http_server.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "net/addr.h"
+
+#include <http_parser.h>
+#include <limits.h>
+#include <strings.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_HEAD (16 * 1024)
+#define MAX_BODY (1024 * 1024)
+#define MAX_CONNS 256
+#define IDLE_MS 30000
+#define MAX_STREAM_QUEUE (4u << 20)
+
+struct route {
+    char *path;
+    size_t len;
+    bool prefix;
+    cs_http_handler h;
+    void *arg;
+};
+
+struct cs_http_server {
+    uv_loop_t *loop;
+    uv_tcp_t listener;
+    uv_timer_t sweep;
+    char *token;
+    char address[64];
+    struct route *routes;
+    size_t nroutes;
+    cs_http_conn *conns;
+    size_t nconns;
+    int open_handles;
+    bool closing;
+};
+
+struct cs_http_conn {
+    cs_http_server *srv;
+    cs_http_conn *next, **pprev;
+    uv_tcp_t tcp;
+    http_parser parser;
+    cs_buf url, body, hfield, hvalue;
+    bool in_value;
+    bool authorized;
+    size_t head_bytes;
+    bool complete;     /* a message was parsed, awaiting the handler */
+    bool responded;
+    bool keep_alive;
+    bool streaming;
+    bool closing;
+    size_t queued;     /* bytes written but not yet acknowledged */
+    uint64_t last_active;
+    void (*on_close)(cs_http_conn *c, void *arg);
+    void *close_arg;
+};
+
+struct wreq {
+    uv_write_t w;
+    cs_http_conn *c;
+    size_t len;
+    char data[];
+};
+
+static void handle_closed(uv_handle_t *h);
+
+static void conn_free(cs_http_conn *c)
+{
+    cs_buf_free(&c->url);
+    cs_buf_free(&c->body);
+    cs_buf_free(&c->hfield);
+    cs_buf_free(&c->hvalue);
+    free(c);
+}
+
+static void conn_closed(uv_handle_t *h)
+{
+    cs_http_conn *c = h->data;
+    cs_http_server *s = c->srv;
+    conn_free(c);
+    handle_closed((uv_handle_t *)&s->listener);
+}
+
+static void conn_close(cs_http_conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    if (c->on_close) {
+        void (*cb)(cs_http_conn *, void *) = c->on_close;
+        c->on_close = NULL;
+        cb(c, c->close_arg);
+    }
+    *c->pprev = c->next;
+    if (c->next)
+        c->next->pprev = c->pprev;
+    c->srv->nconns--;
+    c->srv->open_handles++;
+    uv_close((uv_handle_t *)&c->tcp, conn_closed);
+}
+
+static void write_done(uv_write_t *w, int status)
+{
+    struct wreq *r = (struct wreq *)w;
+    cs_http_conn *c = r->c;
+    c->queued -= r->len;
+    free(r);
+    if (status < 0)
+        conn_close(c);
+}
+
+static int send_bytes(cs_http_conn *c, const void *p, size_t len)
+{
+    if (c->closing)
+        return CS_ECLOSED;
+    struct wreq *r = malloc(sizeof *r + len);
+    if (!r)
+        return CS_ENOMEM;
+    memcpy(r->data, p, len);
+    r->c = c;
+    r->len = len;
+    uv_buf_t b = uv_buf_init(r->data, (unsigned)len);
+    int rc = uv_write(&r->w, (uv_stream_t *)&c->tcp, &b, 1, write_done);
+    if (rc) {
+        free(r);
+        conn_close(c);
+        return rc;
+    }
+    c->queued += len;
+    return 0;
+}
+
+static void shutdown_done(uv_shutdown_t *req, int status)
+{
+    cs_http_conn *c = req->data;
+    (void)status;
+    free(req);
+    conn_close(c);
+}
+
+/* Ends the connection once everything queued has been written. */
+static void conn_finish(cs_http_conn *c)
+{
+    if (c->closing)
+        return;
+    uv_shutdown_t *req = malloc(sizeof *req);
+    if (!req || uv_shutdown(req, (uv_stream_t *)&c->tcp, shutdown_done)) {
+        free(req);
+        conn_close(c);
+        return;
+    }
+    req->data = c;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Status";
+    }
+}
+
+static void reset_request(cs_http_conn *c)
+{
+    c->url.len = 0;
+    c->body.len = 0;
+    c->hfield.len = 0;
+    c->hvalue.len = 0;
+    c->in_value = false;
+    c->head_bytes = 0;
+    c->complete = false;
+    c->responded = false;
+    c->authorized = c->srv->token == NULL;
+}
+
+void cs_http_respond(cs_http_conn *c, int status, const char *ctype, const void *body, size_t len)
+{
+    if (c->responded)
+        return;
+    c->responded = true;
+    cs_buf out;
+    cs_buf_init(&out, 0);
+    cs_buf_printf(&out,
+                  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                  "Cache-Control: no-store\r\nConnection: %s\r\n\r\n",
+                  status, reason(status), ctype ? ctype : "text/plain; charset=utf-8", len,
+                  c->keep_alive ? "keep-alive" : "close");
+    cs_buf_append(&out, body, len);
+    int rc = send_bytes(c, out.data, out.len);
+    cs_buf_free(&out);
+    if (rc)
+        return;
+    if (!c->keep_alive) {
+        conn_finish(c);
+        return;
+    }
+    reset_request(c);
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+}
+
+int cs_http_stream_begin(cs_http_conn *c, const char *ctype,
+                         void (*on_close)(cs_http_conn *c, void *arg), void *arg)
+{
+    if (c->responded)
+        return CS_EINVAL;
+    c->responded = true;
+    c->streaming = true;
+    c->keep_alive = false;
+    c->on_close = on_close;
+    c->close_arg = arg;
+    char head[256];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nCache-Control: no-store\r\n"
+                     "Connection: close\r\n\r\n",
+                     ctype);
+    return send_bytes(c, head, (size_t)n);
+}
+
+int cs_http_stream_write(cs_http_conn *c, const void *p, size_t len)
+{
+    if (!c->streaming || c->closing)
+        return CS_ECLOSED;
+    if (c->queued + len > MAX_STREAM_QUEUE) {
+        CS_WARN("http", "stream client too slow: %zu bytes unsent, closing", c->queued);
+        conn_close(c);
+        return CS_ELIMIT;
+    }
+    c->last_active = uv_now(c->srv->loop);
+    return send_bytes(c, p, len);
+}
+
+void cs_http_stream_end(cs_http_conn *c)
+{
+    c->on_close = NULL;
+    conn_finish(c);
+}
+
+/* ---- parsing ----------------------------------------------------------- */
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+    cs_http_conn *c = p->data;
+    c->head_bytes += len;
+    return c->head_bytes > MAX_HEAD || cs_buf_append(&c->url, at, len) ? -1 : 0;
+}
+
+static void header_done(cs_http_conn *c)
+{
+    if (!c->hfield.len)
+        return;
+    const char *f = cs_buf_cstr(&c->hfield);
+    const char *v = cs_buf_cstr(&c->hvalue);
+    if (c->srv->token && strcasecmp(f, "authorization") == 0) {
+        size_t tl = strlen(c->srv->token);
+        if (strncmp(v, "Bearer ", 7) == 0 && strlen(v + 7) == tl) {
+            /* Constant-time comparison. */
+            unsigned char d = 0;
+            for (size_t i = 0; i < tl; i++)
+                d |= (unsigned char)(v[7 + i] ^ c->srv->token[i]);
+            c->authorized = d == 0;
+        }
+    }
+    c->hfield.len = 0;
+    c->hvalue.len = 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+    cs_http_conn *c = p->data;
+    c->head_bytes += len;
+    if (c->in_value) {
+        header_done(c);
+        c->in_value = false;
+    }
+    return c->head_bytes > MAX_HEAD || cs_buf_append(&c->hfield, at, len) ? -1 : 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+    cs_http_conn *c = p->data;
+    c->head_bytes += len;
+    c->in_value = true;
+    return c->head_bytes > MAX_HEAD || cs_buf_append(&c->hvalue, at, len) ? -1 : 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    cs_http_conn *c = p->data;
+    header_done(c);
+    if (p->content_length != ULLONG_MAX && p->content_length > MAX_BODY)
+        return -1;
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+    cs_http_conn *c = p->data;
+    return cs_buf_append(&c->body, at, len) ? -1 : 0;
+}
+
+static void dispatch(cs_http_conn *c)
+{
+    cs_http_server *s = c->srv;
+    char *url = (char *)cs_buf_cstr(&c->url);
+    char *q = strchr(url, '?');
+    if (q)
+        *q++ = 0;
+    cs_http_req req = {.method = http_method_str((enum http_method)c->parser.method),
+                       .path = url,
+                       .query = q ? q : "",
+                       .body = cs_buf_cstr(&c->body),
+                       .body_len = c->body.len,
+                       .conn = c};
+    if (!c->authorized && strcmp(url, "/healthz") != 0) {
+        static const char msg[] = "missing or wrong bearer token\n";
+        cs_http_respond(c, 401, NULL, msg, sizeof msg - 1);
+        return;
+    }
+    const struct route *best = NULL;
+    for (size_t i = 0; i < s->nroutes; i++) {
+        const struct route *r = &s->routes[i];
+        bool hit = r->prefix ? strncmp(url, r->path, r->len) == 0 : strcmp(url, r->path) == 0;
+        if (hit && (!best || r->len >= best->len))
+            best = r;
+    }
+    if (!best) {
+        static const char msg[] = "not found\n";
+        cs_http_respond(c, 404, NULL, msg, sizeof msg - 1);
+        return;
+    }
+    best->h(&req, best->arg);
+    if (!c->responded) {
+        static const char msg[] = "handler gave no answer\n";
+        cs_http_respond(c, 500, NULL, msg, sizeof msg - 1);
+    }
+}
+
+static int on_message_complete(http_parser *p)
+{
+    cs_http_conn *c = p->data;
+    c->complete = true;
+    c->keep_alive = http_should_keep_alive(p);
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+static const http_parser_settings settings = {
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    static char slab[65536];
+    (void)h;
+    (void)suggested;
+    *b = uv_buf_init(slab, sizeof slab);
+}
+
+static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
+{
+    cs_http_conn *c = st->data;
+    if (nread < 0) {
+        conn_close(c);
+        return;
+    }
+    c->last_active = uv_now(c->srv->loop);
+    size_t off = 0;
+    while (off < (size_t)nread && !c->closing) {
+        if (c->streaming || (c->complete && !c->responded))
+            return; /* ignore pipelined input while busy */
+        size_t used = http_parser_execute(&c->parser, &settings, b->base + off, (size_t)nread - off);
+        off += used;
+        enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+        if (c->complete) {
+            http_parser_pause(&c->parser, 0);
+            dispatch(c);
+            continue;
+        }
+        if (e != HPE_OK) {
+            int status = c->head_bytes > MAX_HEAD ? 431 : (c->body.len || e == HPE_CB_headers_complete) ? 413 : 400;
+            char msg[128];
+            int n = snprintf(msg, sizeof msg, "bad request: %s\n", http_errno_name(e));
+            c->keep_alive = false;
+            cs_http_respond(c, status, NULL, msg, (size_t)n);
+            return;
+        }
+        if (used == 0)
+            break;
+    }
+}
+
+static void on_connection(uv_stream_t *l, int status)
+{
+    cs_http_server *s = l->data;
+    if (status < 0)
+        return;
+    cs_http_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return;
+    c->srv = s;
+    cs_buf_init(&c->url, MAX_HEAD);
+    cs_buf_init(&c->body, MAX_BODY);
+    cs_buf_init(&c->hfield, MAX_HEAD);
+    cs_buf_init(&c->hvalue, MAX_HEAD);
+    uv_tcp_init(s->loop, &c->tcp);
+    c->tcp.data = c;
+    if (uv_accept(l, (uv_stream_t *)&c->tcp)) {
+        s->open_handles++;
+        c->pprev = &c->next;
+        uv_close((uv_handle_t *)&c->tcp, conn_closed);
+        return;
+    }
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->pprev = &c->next;
+    s->conns = c;
+    c->pprev = &s->conns;
+    s->nconns++;
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    reset_request(c);
+    c->last_active = uv_now(s->loop);
+    if (s->nconns > MAX_CONNS) {
+        static const char msg[] = "too many connections\n";
+        c->keep_alive = false;
+        cs_http_respond(c, 503, NULL, msg, sizeof msg - 1);
+        return;
+    }
+    uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+}
+
+/* One timer for every connection: close the idle ones. */
+static void sweep_cb(uv_timer_t *t)
+{
+    cs_http_server *s = t->data;
+    uint64_t now = uv_now(s->loop);
+    cs_http_conn *c = s->conns;
+    while (c) {
+        cs_http_conn *next = c->next;
+        if (!c->streaming && now - c->last_active > IDLE_MS)
+            conn_close(c);
+        c = next;
+    }
+}
+
+int cs_http_server_new(uv_loop_t *loop, const char *listen, const char *token,
+                       cs_http_server **out)
+{
+    struct sockaddr_storage ss;
+    int rc = cs_addr_parse(listen, 0, &ss);
+    if (rc)
+        return rc;
+    if (!cs_addr_is_loopback((struct sockaddr *)&ss) && (!token || strlen(token) < 16))
+        return CS_EAUTH;
+    cs_http_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return CS_ENOMEM;
+    s->loop = loop;
+    s->token = token ? strdup(token) : NULL;
+    uv_tcp_init(loop, &s->listener);
+    s->listener.data = s;
+    s->open_handles = 1;
+    if ((rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&ss, 0)) ||
+        (rc = uv_listen((uv_stream_t *)&s->listener, 128, on_connection))) {
+        s->closing = true;
+        uv_close((uv_handle_t *)&s->listener, handle_closed);
+        return rc;
+    }
+    struct sockaddr_storage bound;
+    int len = sizeof bound;
+    uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &len);
+    cs_addr_format((struct sockaddr *)&bound, s->address, sizeof s->address);
+    uv_timer_init(loop, &s->sweep);
+    s->sweep.data = s;
+    s->open_handles++;
+    uv_timer_start(&s->sweep, sweep_cb, 5000, 5000);
+    uv_unref((uv_handle_t *)&s->sweep);
+    *out = s;
+    return 0;
+}
+
+const char *cs_http_server_address(const cs_http_server *s)
+{
+    return s->address;
+}
+
+int cs_http_route(cs_http_server *s, const char *path, cs_http_handler h, void *arg)
+{
+    for (size_t i = 0; i < s->nroutes; i++)
+        if (strcmp(s->routes[i].path, path) == 0) {
+            s->routes[i].h = h;
+            s->routes[i].arg = arg;
+            return 0;
+        }
+    struct route *r = realloc(s->routes, (s->nroutes + 1) * sizeof *r);
+    if (!r)
+        return CS_ENOMEM;
+    s->routes = r;
+    size_t len = strlen(path);
+    r[s->nroutes] = (struct route){strdup(path), len, len > 1 && path[len - 1] == '/', h, arg};
+    if (!r[s->nroutes].path)
+        return CS_ENOMEM;
+    s->nroutes++;
+    return 0;
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+    cs_http_server *s = h->data; /* the listener's and the timer's data */
+    if (--s->open_handles > 0)
+        return;
+    for (size_t i = 0; i < s->nroutes; i++)
+        free(s->routes[i].path);
+    free(s->routes);
+    free(s->token);
+    free(s);
+}
+
+void cs_http_server_close(cs_http_server *s)
+{
+    if (!s || s->closing)
+        return;
+    s->closing = true;
+    while (s->conns)
+        conn_close(s->conns);
+    uv_close((uv_handle_t *)&s->listener, handle_closed);
+    uv_close((uv_handle_t *)&s->sweep, handle_closed);
+}

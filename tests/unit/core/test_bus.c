@@ -1,0 +1,212 @@
+/* Tests src/core/bus.c and src/core/event.c: delivery, filters, bounds. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "core/bus.h"
+#include "core/error.h"
+#include "core/schema.h"
+
+typedef struct seen {
+    int n;
+    uint64_t last_seq;
+    char last_type[64];
+    bool cutoff;
+    cs_sub *unsub_self_after; /* unsubscribes itself after 2 events */
+} seen;
+
+static void on_event(cs_sub *sub, cs_event *ev, void *arg)
+{
+    seen *s = arg;
+    s->n++;
+    s->last_seq = ev->seq;
+    snprintf(s->last_type, sizeof s->last_type, "%s", ev->type);
+    if (s->unsub_self_after == sub && s->n == 2)
+        cs_bus_unsubscribe(sub);
+}
+
+static void on_cutoff(cs_sub *sub, void *arg)
+{
+    (void)sub;
+    ((seen *)arg)->cutoff = true;
+}
+
+static void emit(cs_publisher *p, const char *type, uint64_t n)
+{
+    cs_vw *w = cs_publisher_begin(p);
+    cs_vw_kv_u64(w, "n", n);
+    assert_int_equal(cs_publisher_emit(p, type, NULL, "k", NULL), 0);
+}
+
+static void test_filters_and_order(void **state)
+{
+    (void)state;
+    cs_bus *bus;
+    assert_int_equal(cs_bus_new(NULL, &bus), 0);
+    seen a = {0}, b = {0};
+    const char *fa[] = {"p2p.msg.*"};
+    const char *fb[] = {"evm.>", "p2p.msg.ping"};
+    cs_sub *sa, *sb;
+    cs_sub_opts oa = {.filters = fa, .nfilters = 1, .cb = on_event, .arg = &a};
+    cs_sub_opts ob = {.filters = fb, .nfilters = 2, .cb = on_event, .arg = &b};
+    assert_int_equal(cs_bus_subscribe(bus, &oa, &sa), 0);
+    assert_int_equal(cs_bus_subscribe(bus, &ob, &sb), 0);
+    cs_publisher p;
+    cs_publisher_init(&p, bus, "test@here", "net");
+    emit(&p, "p2p.msg.ping", 1);
+    emit(&p, "p2p.msg.addr", 2);
+    emit(&p, "evm.log", 3);
+    emit(&p, "p2p.conn.open", 4);
+    /* Nothing is delivered during publish. */
+    assert_int_equal(a.n + b.n, 0);
+    assert_int_equal(cs_bus_drain(bus, 0), 4);
+    assert_int_equal(a.n, 2);
+    assert_int_equal(a.last_seq, 2);
+    assert_int_equal(b.n, 2);
+    assert_string_equal(b.last_type, "evm.log");
+    cs_publisher_free(&p);
+    cs_bus_close(bus);
+}
+
+static void test_bound_drops_and_counts(void **state)
+{
+    (void)state;
+    cs_bus *bus;
+    assert_int_equal(cs_bus_new(NULL, &bus), 0);
+    seen a = {0};
+    cs_sub *sa;
+    cs_sub_opts oa = {.queue_max = 10, .cb = on_event, .arg = &a};
+    assert_int_equal(cs_bus_subscribe(bus, &oa, &sa), 0);
+    cs_publisher p;
+    cs_publisher_init(&p, bus, "test", "");
+    for (int i = 0; i < 25; i++)
+        emit(&p, "demo.sample", (uint64_t)i);
+    assert_int_equal(cs_sub_queued(sa), 10);
+    assert_int_equal(cs_sub_dropped(sa), 15);
+    cs_bus_drain(bus, 0);
+    assert_int_equal(a.n, 10);
+    assert_int_equal(a.last_seq, 10); /* the first ten were kept */
+    cs_publisher_free(&p);
+    cs_bus_close(bus);
+}
+
+static void test_cutoff_policy(void **state)
+{
+    (void)state;
+    cs_bus *bus;
+    assert_int_equal(cs_bus_new(NULL, &bus), 0);
+    seen a = {0}, b = {0};
+    cs_sub *sa, *sb;
+    cs_sub_opts oa = {.queue_max = 4, .policy = CS_SUB_CUTOFF, .cb = on_event,
+                      .on_cutoff = on_cutoff, .arg = &a};
+    cs_sub_opts ob = {.cb = on_event, .arg = &b};
+    assert_int_equal(cs_bus_subscribe(bus, &oa, &sa), 0);
+    assert_int_equal(cs_bus_subscribe(bus, &ob, &sb), 0);
+    cs_publisher p;
+    cs_publisher_init(&p, bus, "test", "");
+    for (int i = 0; i < 6; i++)
+        emit(&p, "demo.sample", (uint64_t)i);
+    assert_true(a.cutoff);
+    cs_bus_drain(bus, 0);
+    assert_int_equal(a.n, 0); /* its queue went with it */
+    assert_int_equal(b.n, 6); /* the other subscriber did not notice */
+    cs_publisher_free(&p);
+    cs_bus_close(bus);
+}
+
+static void test_unsubscribe_inside_callback(void **state)
+{
+    (void)state;
+    cs_bus *bus;
+    assert_int_equal(cs_bus_new(NULL, &bus), 0);
+    seen a = {0};
+    cs_sub *sa;
+    cs_sub_opts oa = {.cb = on_event, .arg = &a};
+    assert_int_equal(cs_bus_subscribe(bus, &oa, &sa), 0);
+    a.unsub_self_after = sa;
+    cs_publisher p;
+    cs_publisher_init(&p, bus, "test", "");
+    for (int i = 0; i < 5; i++)
+        emit(&p, "demo.sample", (uint64_t)i);
+    cs_bus_drain(bus, 0);
+    assert_int_equal(a.n, 2);
+    emit(&p, "demo.sample", 9);
+    assert_int_equal(cs_bus_drain(bus, 0), 0);
+    cs_publisher_free(&p);
+    cs_bus_close(bus);
+}
+
+static void test_bad_filter_rejected(void **state)
+{
+    (void)state;
+    cs_bus *bus;
+    assert_int_equal(cs_bus_new(NULL, &bus), 0);
+    const char *f[] = {"evm.>.x"};
+    cs_sub *s;
+    cs_sub_opts o = {.filters = f, .nfilters = 1, .cb = on_event};
+    assert_int_equal(cs_bus_subscribe(bus, &o, &s), CS_EINVAL);
+    cs_bus_close(bus);
+}
+
+static void test_event_record_roundtrip(void **state)
+{
+    (void)state;
+    cs_vw w;
+    cs_vw_init(&w, 0);
+    cs_vw_object_begin(&w);
+    cs_vw_kv_u64(&w, "n", 42);
+    cs_vw_kv_str(&w, "text", "hi");
+    cs_vw_object_end(&w);
+    cs_event_hdr h = {.seq = 7, .time_ns = 1234567890123456789, .origin = "o", .network = "net",
+                      .type = "demo.sample", .key = "peer 1.2.3.4:8333"};
+    cs_event *e = cs_event_new(&h, w.buf.data, w.buf.len);
+    assert_non_null(e);
+    cs_event *d;
+    assert_int_equal(cs_event_decode(e->wire, e->wire_len, &d), 0);
+    assert_int_equal(d->seq, 7);
+    assert_int_equal(d->time_ns, 1234567890123456789);
+    assert_string_equal(d->type, "demo.sample");
+    assert_string_equal(d->key, "peer 1.2.3.4:8333");
+    assert_string_equal(d->network, "net");
+    cs_val v;
+    assert_int_equal(cs_event_field(d, "n", 1, &v), 0);
+    assert_int_equal(v.u, 42);
+    assert_int_equal(cs_event_field(d, "payload.text", 12, &v), 0);
+    assert_true(cs_val_str_eq(&v, "hi"));
+    assert_int_equal(cs_event_field(d, "network", 7, &v), 0);
+    assert_true(cs_val_str_eq(&v, "net"));
+    assert_int_equal(cs_event_field(d, "nope", 4, &v), CS_ENOTFOUND);
+    char err[128];
+    assert_int_equal(cs_schema_check(d, err, sizeof err), 0);
+    cs_event_unref(d);
+    /* Every truncation and a flipped version byte are refused. */
+    for (size_t n = 0; n < e->wire_len; n++) {
+        cs_event *x;
+        assert_int_not_equal(cs_event_decode(e->wire, n, &x), 0);
+    }
+    uint8_t copy[256];
+    memcpy(copy, e->wire, e->wire_len);
+    copy[0] = 9;
+    assert_int_equal(cs_event_decode(copy, e->wire_len, &d), CS_EUNSUPPORTED);
+    assert_null(d);
+    cs_event_unref(e);
+    /* Bad types are refused at creation. */
+    h.type = "p2p.msg.*";
+    assert_null(cs_event_new(&h, w.buf.data, w.buf.len));
+    h.type = "";
+    assert_null(cs_event_new(&h, w.buf.data, w.buf.len));
+    cs_vw_free(&w);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_filters_and_order),  cmocka_unit_test(test_bound_drops_and_counts),
+        cmocka_unit_test(test_cutoff_policy),      cmocka_unit_test(test_unsubscribe_inside_callback),
+        cmocka_unit_test(test_bad_filter_rejected), cmocka_unit_test(test_event_record_roundtrip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
