@@ -19,6 +19,7 @@ enum {
     ST_FIRST_AFTER,
     ST_FIRST,
     ST_NODES,
+    ST_LAST_STATE,
     ST_COUNT
 };
 
@@ -42,6 +43,8 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_FIRST_AFTER] = "SELECT min(time) FROM results WHERE network=?1 AND node=?2 AND "
                        "check_name=?3 AND time>?4",
     [ST_FIRST] = "SELECT min(time) FROM results WHERE network=?1 AND node=?2 AND check_name=?3",
+    [ST_LAST_STATE] = "SELECT state, time FROM results WHERE network=?1 AND node=?2 AND "
+                      "check_name=?3 AND state<>2 AND time<?4 ORDER BY time DESC, id DESC LIMIT 1",
     [ST_NODES] = "SELECT DISTINCT network, node FROM results WHERE check_name=?1 AND time>=?2 "
                  "AND time<?3 ORDER BY network, node",
 };
@@ -404,4 +407,19 @@ int cs_ledger_nodes(cs_ledger *l, const char *check, int64_t from, int64_t to, c
     }
     int err = finish(l, s, rc);
     return stop ? stop : err;
+}
+
+int cs_ledger_last_state(cs_ledger *l, const char *network, const char *node, const char *check,
+                         int64_t before, int *state, int64_t *time)
+{
+    sqlite3_stmt *s = l->st[ST_LAST_STATE];
+    bind_key(s, network, node, check);
+    sqlite3_bind_int64(s, 4, before);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *state = sqlite3_column_int(s, 0);
+        *time = sqlite3_column_int64(s, 1);
+    }
+    int err = finish(l, s, rc);
+    return err ? err : rc == SQLITE_ROW ? 0 : CS_ENOTFOUND;
 }

@@ -70,6 +70,11 @@ void cs_ledger_row_free(cs_ledger_row *row);
 int cs_ledger_last(cs_ledger *l, const char *network, const char *node, const char *check,
                    int64_t before, cs_ledger_row *out);
 
+/* The newest state other than unknown of (network, node, check) with
+ * time < before, and its time. CS_ENOTFOUND if none. */
+int cs_ledger_last_state(cs_ledger *l, const char *network, const char *node, const char *check,
+                         int64_t before, int *state, int64_t *time);
+
 /* Time of the newest sweep of network (the largest time), or CS_ENOTFOUND. */
 int cs_ledger_last_sweep(cs_ledger *l, const char *network, int64_t *time);
 

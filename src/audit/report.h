@@ -42,8 +42,9 @@ int cs_report_daily(cs_ledger *l, const cs_audit_config *cfg, const cs_report_op
  * fail and unknown counts, availability, the ok count needed and the
  * threshold of its role, and PASS/FAIL; HTML adds per-day availability bars
  * as inline SVG, JSON per-day counts. cfg may be NULL: then every node found
- * in the ledger that month is listed with cfg-less defaults (99 %). */
+ * in the ledger that month is listed with cfg-less defaults (99 %).
+ * *failing (may be NULL) gets the number of nodes with data that fail. */
 int cs_report_sla(cs_ledger *l, const cs_audit_config *cfg, int year, int month,
-                  const cs_report_opts *o, cs_buf *out);
+                  const cs_report_opts *o, cs_buf *out, unsigned *failing);
 
 #endif

@@ -128,7 +128,7 @@ static const char explain[] =
     "that meet the threshold.";
 
 int cs_report_sla(cs_ledger *l, const cs_audit_config *cfg, int year, int month,
-                  const cs_report_opts *o, cs_buf *out)
+                  const cs_report_opts *o, cs_buf *out, unsigned *failing)
 {
     sla_model m = {.year = year, .month = month, .l = l, .cfg = cfg};
     int rc = cs_month_range(year, month, &m.start, &m.end, &m.ndays);
@@ -143,9 +143,13 @@ int cs_report_sla(cs_ledger *l, const cs_audit_config *cfg, int year, int month,
     } else {
         rc = cs_ledger_nodes(l, CS_AUDIT_AVAILABLE, m.start, m.end, add_line, &m);
     }
-    size_t pass = 0;
-    for (size_t i = 0; i < m.n; i++)
+    size_t pass = 0, fails = 0;
+    for (size_t i = 0; i < m.n; i++) {
         pass += m.lines[i].pass;
+        fails += !m.lines[i].pass && m.lines[i].total.ok + m.lines[i].total.fail > 0;
+    }
+    if (failing)
+        *failing = (unsigned)fails;
     char title[96];
     snprintf(title, sizeof title, "chainscope SLA report %04d-%02d", year, month);
     rt_table t = {0};

@@ -34,5 +34,7 @@ int cs_cmd_publish(int argc, char **argv);
 int cs_cmd_tail(int argc, char **argv);
 int cs_cmd_check_config(int argc, char **argv);
 int cs_cmd_events(int argc, char **argv);
+int cs_cmd_audit(int argc, char **argv);
+int cs_cmd_sla(int argc, char **argv);
 
 #endif

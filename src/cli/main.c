@@ -13,6 +13,8 @@ static const cs_command commands[] = {
     {"publish", "publish events into a running log server", cs_cmd_publish},
     {"tail", "print events from a running log server as they arrive", cs_cmd_tail},
     {"events", "list every event type and its fields", cs_cmd_events},
+    {"audit", "check every node of an inventory now and print the daily report", cs_cmd_audit},
+    {"sla", "print the monthly availability of each node against its SLA", cs_cmd_sla},
 };
 
 static void usage(FILE *f)
