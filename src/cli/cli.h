@@ -42,5 +42,7 @@ int cs_cmd_check_config(int argc, char **argv);
 int cs_cmd_events(int argc, char **argv);
 int cs_cmd_p2p(int argc, char **argv);
 int cs_cmd_abi(int argc, char **argv);
+int cs_cmd_audit(int argc, char **argv);
+int cs_cmd_sla(int argc, char **argv);
 
 #endif
