@@ -14,6 +14,8 @@ static const cs_command commands[] = {
     {"tail", "print events from a running log server as they arrive", cs_cmd_tail},
     {"events", "list every event type and its fields", cs_cmd_events},
     {"p2p", "decode and encode Bitcoin P2P messages", cs_cmd_p2p},
+    {"connector", "connect to Bitcoin peers; every message becomes an event", cs_cmd_connector},
+    {"ctl", "drive a running connector: connect, disconnect, send, peers", cs_cmd_ctl},
 };
 
 static void usage(FILE *f)
