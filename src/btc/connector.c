@@ -2,9 +2,11 @@
  * sweep timer, the blocklist. Per-peer I/O is in peer.c. */
 #include <arpa/inet.h>
 #include <assert.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "btc/connector_int.h"
 #include "core/error.h"
@@ -13,13 +15,14 @@
 
 void cs_peer_set_remote(cs_peer *p, const struct sockaddr *sa);
 void cs_peer_flush_delayed(cs_peer *p);
-int cs_peer_send_bytes(cs_peer *p, const uint8_t *msg, size_t n);
 
 static void on_sweep(uv_timer_t *t);
 
 int cs_connector_new(uv_loop_t *loop, cs_bus *bus, const cs_connector_opts *opts,
                      cs_connector **out)
 {
+    /* a peer that goes away mid-write must not kill the process */
+    signal(SIGPIPE, SIG_IGN);
     cs_connector *c = calloc(1, sizeof *c);
     if (!c)
         return CS_ENOMEM;
@@ -550,4 +553,17 @@ static void on_sweep(uv_timer_t *t)
             break;
         }
     }
+}
+
+long cs_connector_raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return -1;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return (long)rl.rlim_cur;
 }

@@ -158,6 +158,17 @@ void cs_peer_set_user(cs_peer *p, void *user);
 void cs_peer_delay_handshake(cs_peer *p, uint64_t ms);
 /* Closes one peer with a reason (copied). */
 void cs_peer_close(cs_peer *p, const char *reason);
+/* Closes one peer with a TCP reset (RST) instead of an orderly close. */
+void cs_peer_abort(cs_peer *p, const char *reason);
+/* Whether the peer asked for addrv2 (sent sendaddrv2, BIP155). */
+bool cs_peer_wants_addrv2(const cs_peer *p);
+/* Sends a framed message to this peer (bytes copied). */
+int cs_peer_send_bytes(cs_peer *p, const uint8_t *msg, size_t n);
+
+/* Raises this process's open-file soft limit to the hard limit (a process
+ * with thousands of peers needs one descriptor each). Returns the new soft
+ * limit. */
+long cs_connector_raise_nofile(void);
 
 /* The connector's publisher (for components that add their own events). */
 cs_publisher *cs_connector_publisher(cs_connector *c);

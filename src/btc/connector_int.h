@@ -17,6 +17,8 @@ enum {
     PF_DELAYED = 32,  /* our version reply waits for delay_until */
     PF_FAILED = 64,   /* never connected: report p2p.conn.failed */
     PF_BY_PEER = 128, /* the peer closed the connection */
+    PF_ADDRV2 = 256,  /* the peer sent sendaddrv2 (BIP155) */
+    PF_RESET = 512,   /* close with a TCP reset */
 };
 
 /* One connection. About 600 bytes while idle: no buffer is held between

@@ -180,7 +180,20 @@ void cs_peer_close(cs_peer *p, const char *reason)
     if (c->hooks.on_close)
         c->hooks.on_close(c, p, failed, p->reason, c->hooks.arg);
     cs_connector_remove(c, p);
+    if ((p->flags & PF_RESET) && !failed && uv_tcp_close_reset(&p->tcp, (uv_close_cb)on_close) == 0)
+        return;
     uv_close((uv_handle_t *)&p->tcp, on_close);
+}
+
+void cs_peer_abort(cs_peer *p, const char *reason)
+{
+    p->flags |= PF_RESET;
+    cs_peer_close(p, reason);
+}
+
+bool cs_peer_wants_addrv2(const cs_peer *p)
+{
+    return p->flags & PF_ADDRV2;
 }
 
 static void on_close(uv_handle_t *h)
@@ -279,7 +292,6 @@ static void send_raw(cs_peer *p, const uint8_t *msg, size_t n)
     }
 }
 
-int cs_peer_send_bytes(cs_peer *p, const uint8_t *msg, size_t n);
 int cs_peer_send_bytes(cs_peer *p, const uint8_t *msg, size_t n)
 {
     if (p->state == PS_CLOSING || p->state == PS_CONNECTING)
@@ -400,10 +412,11 @@ static void on_ready(cs_peer *p)
         cs_vw_kv_u64(w, "local_port", p->lport);
         emit(p, "p2p.handshake");
     }
-    if (c->hooks.on_handshake)
+    /* the first RTT right away (before whatever the hook asks for, so that
+     * its pong comes first); then every interval */
+    cs_peer_send_ping(p);
+    if (p->state == PS_READY && c->hooks.on_handshake)
         c->hooks.on_handshake(c, p, c->hooks.arg);
-    if (p->state == PS_READY)
-        cs_peer_send_ping(p); /* first RTT right away; then every interval */
 }
 
 static void on_version(cs_peer *p, const cs_val *f)
@@ -473,6 +486,8 @@ static bool handle(cs_peer *p, const uint8_t *msg, size_t n)
         on_version(p, &f);
     } else if (strcmp(cmd, "verack") == 0) {
         p->flags |= PF_GOT_VERACK;
+    } else if (strcmp(cmd, "sendaddrv2") == 0) {
+        p->flags |= PF_ADDRV2;
     } else if (strcmp(cmd, "ping") == 0) {
         cs_val v;
         if (cs_val_get(&f, "nonce", 5, &v) == 0 && v.kind == CS_VAL_INT) {
@@ -616,6 +631,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 void cs_peer_start_read(cs_peer *p)
 {
+    /* small messages go out at once: no Nagle delay on pings */
+    uv_tcp_nodelay(&p->tcp, 1);
     int rc = uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read);
     if (rc)
         cs_peer_close(p, uv_strerror(rc));

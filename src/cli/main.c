@@ -16,6 +16,8 @@ static const cs_command commands[] = {
     {"p2p", "decode and encode Bitcoin P2P messages", cs_cmd_p2p},
     {"connector", "connect to Bitcoin peers; every message becomes an event", cs_cmd_connector},
     {"ctl", "drive a running connector: connect, disconnect, send, peers", cs_cmd_ctl},
+    {"simnet", "run a simulated Bitcoin network on loopback", cs_cmd_simnet},
+    {"crawl", "map the reachable Bitcoin network from seed nodes", cs_cmd_crawl},
 };
 
 static void usage(FILE *f)
