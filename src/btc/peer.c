@@ -501,7 +501,10 @@ static bool handle(cs_peer *p, const uint8_t *msg, size_t n)
             v.kind == CS_VAL_INT && v.u == p->ping_nonce) {
             p->flags &= (uint16_t)~PF_PING_OUT;
             p->rtt_ms = (double)(uv_hrtime() - p->t_ping_sent) / 1e6;
-            p->t_next_ping = uv_now(c->loop) + c->o.ping_interval_ms;
+            /* +-10 % jitter, so that thousands of peers connected at once
+             * do not all ping in the same sweep */
+            uint64_t iv = c->o.ping_interval_ms;
+            p->t_next_ping = uv_now(c->loop) + iv - iv / 10 + (uint64_t)rand() % (iv / 5 + 1);
             if (events_on(c)) {
                 cs_vw *w = cs_publisher_begin(&c->pub);
                 write_peer(w, p);
