@@ -18,6 +18,9 @@ static const cs_command commands[] = {
     {"ctl", "drive a running connector: connect, disconnect, send, peers", cs_cmd_ctl},
     {"simnet", "run a simulated Bitcoin network on loopback", cs_cmd_simnet},
     {"crawl", "map the reachable Bitcoin network from seed nodes", cs_cmd_crawl},
+    {"abi", "contract ABI: selectors, topics, decode logs and calldata", cs_cmd_abi},
+    {"audit", "check every node of an inventory now and print the daily report", cs_cmd_audit},
+    {"sla", "print the monthly availability of each node against its SLA", cs_cmd_sla},
 };
 
 static void usage(FILE *f)
