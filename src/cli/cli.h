@@ -35,5 +35,6 @@ int cs_cmd_tail(int argc, char **argv);
 int cs_cmd_check_config(int argc, char **argv);
 int cs_cmd_events(int argc, char **argv);
 int cs_cmd_abi(int argc, char **argv);
+int cs_cmd_evm(int argc, char **argv);
 
 #endif

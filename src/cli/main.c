@@ -14,6 +14,7 @@ static const cs_command commands[] = {
     {"tail", "print events from a running log server as they arrive", cs_cmd_tail},
     {"events", "list every event type and its fields", cs_cmd_events},
     {"abi", "contract ABI: selectors, topics, decode logs and calldata", cs_cmd_abi},
+    {"evm", "follow an EVM chain (blocks, txs, decoded logs, reorgs); probe nodes", cs_cmd_evm},
 };
 
 static void usage(FILE *f)

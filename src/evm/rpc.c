@@ -245,7 +245,9 @@ void cs_rpc_close(cs_rpc *r, void (*done)(void *), void *arg)
     call *c = r->calls;
     while (c) {
         call *nx = c->next;
-        if (c->state == C_PARSING) {
+        if (c->state == C_DONE) {
+            /* Its callback is running (and closed us): freed when it returns. */
+        } else if (c->state == C_PARSING) {
             c->closing = true; /* finished from the work's completion */
         } else {
             if (c->http) {
