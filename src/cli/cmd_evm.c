@@ -81,12 +81,13 @@ typedef struct app {
 
 static void on_event(cs_sub *sub, cs_event *ev, void *arg)
 {
-    (void)sub;
     app *a = arg;
     a->out.len = 0;
     if (cs_json_event(&a->out, ev) == 0 && cs_buf_putc(&a->out, '\n') == 0)
         fwrite(a->out.data, 1, a->out.len, stdout);
     a->printed++;
+    if (cs_sub_queued(sub) == 0)
+        fflush(stdout); /* a pipe sees each batch as soon as it is complete */
 }
 
 static void closed_rpc(void *arg)
