@@ -769,24 +769,24 @@ static uint32_t batch_result(const cs_jsonr *j, uint8_t type)
     return 0;
 }
 
-/* The receipt of transaction hash h in a per-transaction batch response;
- * tries position k first. */
+/* The receipt of transaction hash h in a per-transaction batch response:
+ * the one with that hash, else the answer at position k (the request for
+ * it), whose mismatch the caller reports. */
 static uint32_t find_receipt(const cs_jsonr *j, const char *h, uint32_t k)
 {
-    uint32_t idx = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        idx = 0;
-        for (uint32_t it = cs_jsonr_first(j, 0); it; it = cs_jsonr_next_item(j, 0, it), idx++) {
-            if (pass == 0 && idx != k)
-                continue;
-            uint32_t r = cs_jsonr_get(j, it, "result");
-            uint32_t th = r ? cs_jsonr_get(j, r, "transactionHash") : 0;
-            char got[67];
-            if (th && cs_evm_hexstr(j, th, 32, got) == 0 && strcmp(got, h) == 0)
-                return r;
-        }
+    uint32_t idx = 0, at_k = 0;
+    for (uint32_t it = cs_jsonr_first(j, 0); it; it = cs_jsonr_next_item(j, 0, it), idx++) {
+        uint32_t r = cs_jsonr_get(j, it, "result");
+        if (!r || cs_jsonr_at(j, r)->type != CS_JT_OBJ)
+            continue;
+        if (idx == k)
+            at_k = r;
+        uint32_t th = cs_jsonr_get(j, r, "transactionHash");
+        char got[67];
+        if (th && cs_evm_hexstr(j, th, 32, got) == 0 && strcmp(got, h) == 0)
+            return r;
     }
-    return 0;
+    return at_k;
 }
 
 /* Publishes block s (the next one). Returns false when a reorg was found. */
