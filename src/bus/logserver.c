@@ -45,6 +45,7 @@ struct cs_logserver {
     uv_pipe_t pipe;
     uv_tcp_t tcp;
     uv_check_t check;
+    uv_idle_t kick; /* keeps the next poll from blocking while output waits */
     bool has_pipe, has_tcp, stopping;
     int open_handles;
     char *socket_path;
@@ -152,10 +153,20 @@ static void client_fail(struct client *c, const char *fmt, ...)
 
 static void check_cb(uv_check_t *h);
 
+static void kick_cb(uv_idle_t *h)
+{
+    (void)h;
+}
+
+/* Output is written in the check phase, after the loop's I/O, so that one
+ * write carries every event of the iteration. The idle handle makes the
+ * poll return at once when the events came from a timer or the bus. */
 static void arm_check(cs_logserver *ls)
 {
     if (!uv_is_active((uv_handle_t *)&ls->check))
         uv_check_start(&ls->check, check_cb);
+    if (!uv_is_active((uv_handle_t *)&ls->kick))
+        uv_idle_start(&ls->kick, kick_cb);
 }
 
 /* Queues a frame for c, or cuts c off at its bound. */
@@ -234,6 +245,7 @@ static void check_cb(uv_check_t *h)
             }
         }
     }
+    uv_idle_stop(&ls->kick);
     if (!ls->npaused)
         uv_check_stop(&ls->check);
 }
@@ -320,8 +332,7 @@ static bool handle_frame(struct client *c, uint8_t type, const uint8_t *body, si
     }
     case CS_FRAME_SUB:
     case CS_FRAME_UNSUB:
-        if (cs_frame_get_str(&p, end, &s, &sl) || p != end ||
-            !cs_subject_filter_valid(s, sl)) {
+        if (cs_frame_get_str(&p, end, &s, &sl) || p != end || !cs_subject_filter_valid(s, sl)) {
             cs_mseries_inc(ls->m_malformed, 1);
             client_fail(c, "protocol: malformed subject filter in %s", cs_frame_type_name(type));
             return false;
@@ -553,7 +564,9 @@ int cs_logserver_start(uv_loop_t *loop, cs_bus *bus, cs_metrics *metrics,
     }
     uv_check_init(loop, &ls->check);
     ls->check.data = ls;
-    ls->open_handles = 1;
+    uv_idle_init(loop, &ls->kick);
+    ls->kick.data = ls;
+    ls->open_handles = 2;
     if (o->socket_path) {
         ls->socket_path = strdup(o->socket_path);
         make_parent(o->socket_path);
@@ -605,6 +618,7 @@ fail:
     }
     ls->stopping = true;
     uv_close((uv_handle_t *)&ls->check, server_handle_closed);
+    uv_close((uv_handle_t *)&ls->kick, server_handle_closed);
     if (ls->has_pipe)
         uv_close((uv_handle_t *)&ls->pipe, server_handle_closed);
     if (ls->has_tcp)
@@ -619,7 +633,16 @@ void cs_logserver_stop(cs_logserver *ls, void (*done)(void *arg), void *arg)
     ls->stopping = true;
     ls->done = done;
     ls->done_arg = arg;
+    cs_bus_drain(ls->bus, 0);
     cs_bus_unsubscribe(ls->sub);
+    /* Hand what is queued (the shutdown events) to the kernel if it takes
+     * it now; nothing waits for slow clients at shutdown. */
+    for (struct client *c = ls->clients; c; c = c->next) {
+        if (c->writing || !c->out.len)
+            continue;
+        uv_buf_t b = uv_buf_init((char *)c->out.data, (unsigned)c->out.len);
+        uv_try_write(&c->h.stream, &b, 1);
+    }
     while (ls->clients)
         client_close(ls->clients);
     if (ls->has_pipe) {
@@ -629,6 +652,7 @@ void cs_logserver_stop(cs_logserver *ls, void (*done)(void *arg), void *arg)
     if (ls->has_tcp)
         uv_close((uv_handle_t *)&ls->tcp, server_handle_closed);
     uv_close((uv_handle_t *)&ls->check, server_handle_closed);
+    uv_close((uv_handle_t *)&ls->kick, server_handle_closed);
 }
 
 size_t cs_logserver_clients(const cs_logserver *ls)

@@ -2,8 +2,14 @@
 
 #include <stdlib.h>
 
+#include "audit/audit_config.h"
+#include "audit/component.h"
+
 /* One entry per component, in start order. */
 const cs_component cs_components[] = {
+    {{"audit", "node audit: scheduled checks, ledger, daily report, SLA", cs_audit_config_parse,
+      cs_audit_config_section_free},
+     {"audit", cs_audit_component_start, cs_audit_component_stop, NULL}},
     {{NULL, NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}},
 };
 

@@ -13,8 +13,11 @@ static const cs_command commands[] = {
     {"publish", "publish events into a running log server", cs_cmd_publish},
     {"tail", "print events from a running log server as they arrive", cs_cmd_tail},
     {"events", "list every event type and its fields", cs_cmd_events},
+    {"p2p", "decode and encode Bitcoin P2P messages", cs_cmd_p2p},
     {"abi", "contract ABI: selectors, topics, decode logs and calldata", cs_cmd_abi},
     {"evm", "follow an EVM chain (blocks, txs, decoded logs, reorgs); probe nodes", cs_cmd_evm},
+    {"audit", "check every node of an inventory now and print the daily report", cs_cmd_audit},
+    {"sla", "print the monthly availability of each node against its SLA", cs_cmd_sla},
 };
 
 static void usage(FILE *f)

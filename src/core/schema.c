@@ -48,8 +48,11 @@ const cs_event_def cs_schema_core[] = {
     {NULL, NULL, NULL, NULL},
 };
 
+extern const cs_event_def cs_schema_audit[]; /* src/audit/schema_audit.c */
+
 const cs_event_def *const cs_schema_groups[] = {
     cs_schema_core,
+    cs_schema_audit,
     NULL,
 };
 

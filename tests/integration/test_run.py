@@ -1,0 +1,153 @@
+"""chainscope run as a whole: /metrics through promtool, /healthz, SIGHUP,
+clean shutdown without leaks (valgrind), check-config errors, the CLI's
+help and exit codes."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import unittest
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(__file__))
+from cslib import SANITIZED, CHAINSCOPE, Server, TempDir, cs, free_port, main, start, stop, wait_for
+
+
+def get(url, headers=None):
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+class RunTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = TempDir()
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_metrics_pass_promtool_and_health(self):
+        srv = Server(self.tmp, http=True)
+        try:
+            r = cs("publish", "--socket", srv.socket, "--type", "demo.sample", "--json",
+                   '{"n":1}', "--count", "5")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            base = "http://127.0.0.1:%d" % srv.http_port
+            status, body = get(base + "/metrics")
+            self.assertEqual(status, 200)
+            self.assertIn("chainscope_logserver_events_in_total 5", body)
+            self.assertIn('chainscope_bus_dropped_total{subscriber="logserver"} 0', body)
+            p = subprocess.run(["promtool", "check", "metrics"], input=body, text=True,
+                               capture_output=True)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertEqual(get(base + "/healthz"), (200, "ok\n"))
+            self.assertEqual(get(base + "/nope")[0], 404)
+        finally:
+            self.assertEqual(srv.stop(), 0)
+
+    def test_http_token_when_wider(self):
+        port = free_port()
+        os.environ["CS_HTTP_TOKEN"] = "http-token-0123456789"
+        # Loopback with a token: the token is then required too.
+        srv = Server(self.tmp, "http:\n  listen: 127.0.0.1:%d\n  token: ${CS_HTTP_TOKEN}\n"
+                     % port)
+        try:
+            base = "http://127.0.0.1:%d" % port
+            self.assertEqual(get(base + "/metrics")[0], 401)
+            self.assertEqual(get(base + "/healthz")[0], 200)
+            st, body = get(base + "/metrics",
+                           {"Authorization": "Bearer http-token-0123456789"})
+            self.assertEqual(st, 200)
+            self.assertIn("chainscope_up 1", body)
+        finally:
+            srv.stop()
+
+    def test_sighup_reloads_and_survives_a_broken_file(self):
+        srv = Server(self.tmp)
+        try:
+            t = start([CHAINSCOPE, "tail", "--socket", srv.socket, "--json", "--count", "2",
+                       "--filter", "chainscope.reloaded"], text=True)
+            self.assertIn("connected", t.stderr.readline())
+            srv.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: "reloaded" in srv.logtext(), what="reload")
+            good = open(srv.config).read()
+            with open(srv.config, "a") as f:
+                f.write("log:\n  level: [oops\n")
+            srv.proc.send_signal(signal.SIGHUP)
+            out, _ = t.communicate(timeout=10)
+            evs = [json.loads(l)["payload"] for l in out.splitlines()]
+            self.assertEqual(evs[0], {"ok": True})
+            self.assertFalse(evs[1]["ok"])
+            self.assertIn("chainscope.yaml:", evs[1]["error"])
+            self.assertTrue(srv.alive())
+            with open(srv.config, "w") as f:
+                f.write(good)
+        finally:
+            self.assertEqual(srv.stop(), 0)
+
+    @unittest.skipIf(SANITIZED, "valgrind cannot run an ASan binary; the plain build runs this")
+    def test_shutdown_closes_everything_without_leaks(self):
+        sock = self.tmp.file("vg.sock")
+        port = free_port()
+        cfg = self.tmp.file("vg.yaml", "node: vg\nlogserver:\n  socket: %s\nhttp:\n"
+                            "  listen: 127.0.0.1:%d\nconsole:\n  filter: demo.>\n" % (sock, port))
+        log = self.tmp.file("vg.log")
+        p = start(["valgrind", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect",
+                   "--error-exitcode=99", "--log-file=" + log, CHAINSCOPE, "run", "-c", cfg],
+                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_for(lambda: os.path.exists(sock), timeout=60, what="socket under valgrind")
+        r = cs("publish", "--socket", sock, "--type", "demo.sample", "--json", '{"n":1}',
+               "--count", "100")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        tail = start([CHAINSCOPE, "tail", "--socket", sock])  # left connected at shutdown
+        time.sleep(0.5)
+        get("http://127.0.0.1:%d/metrics" % port)
+        rc = stop(p, signal.SIGINT, timeout=60)
+        report = open(log).read()
+        self.assertEqual(rc, 0, report[-3000:])
+        self.assertIn("ERROR SUMMARY: 0 errors", report)
+        self.assertEqual(tail.wait(timeout=10), 4)  # the server closed on it
+
+    def test_check_config_names_the_position(self):
+        bad = self.tmp.file("bad.yaml", "node: a\nlogserver:\n  buffer: 12 parsecs\n")
+        r = cs("check-config", "-c", bad)
+        self.assertEqual(r.returncode, 3)
+        self.assertEqual(r.stderr.strip(), bad + ":3:11: logserver.buffer: expected a size like "
+                         "4096, 64KiB, 8MiB or 1GiB, got \"12 parsecs\"")
+        good = self.tmp.file("good.yaml", "node: a\n")
+        r = cs("check-config", "-c", good)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("valid", r.stdout)
+        r = cs("run", "-c", bad)
+        self.assertEqual(r.returncode, 3)
+
+    def test_cli_help_and_exit_codes(self):
+        r = cs("--help")
+        self.assertEqual(r.returncode, 0)
+        for name in ("run", "publish", "tail", "check-config", "events"):
+            self.assertIn(name, r.stdout)
+            h = cs(name, "--help")
+            self.assertEqual(h.returncode, 0, name)
+            self.assertIn("usage: chainscope " + name, h.stdout)
+        self.assertEqual(cs("no-such-command").returncode, 2)
+        self.assertEqual(cs("tail", "--bogus").returncode, 2)
+        self.assertRegex(cs("--version").stdout, r"^chainscope \d+\.\d+\.\d+")
+        r = cs("tail", "--socket", self.tmp.file("none.sock"))
+        self.assertEqual(r.returncode, 4)
+        self.assertIn("cannot connect", r.stderr)
+
+    def test_events_doc_matches_schema(self):
+        r = cs("events", "--markdown")
+        self.assertEqual(r.returncode, 0)
+        with open(os.path.join(os.environ.get("CS_SOURCE_DIR", "."), "docs", "events.md")) as f:
+            self.assertEqual(f.read(), r.stdout,
+                             "docs/events.md is stale: chainscope events --markdown > docs/events.md")
+
+
+if __name__ == "__main__":
+    main()
