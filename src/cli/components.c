@@ -4,12 +4,16 @@
 
 #include "audit/audit_config.h"
 #include "audit/component.h"
+#include "evm/component.h"
 
 /* One entry per component, in start order. */
 const cs_component cs_components[] = {
     {{"audit", "node audit: scheduled checks, ledger, daily report, SLA", cs_audit_config_parse,
       cs_audit_config_section_free},
      {"audit", cs_audit_component_start, cs_audit_component_stop, NULL}},
+    {{"evm", "EVM chain follower (blocks, txs, decoded logs, reorgs) and node probes",
+      cs_evm_config_parse, cs_evm_config_free},
+     {"evm", cs_evm_component_start, cs_evm_component_stop, NULL}},
     {{NULL, NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}},
 };
 
