@@ -10,6 +10,7 @@
 #include "evm/rpc.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,11 @@ static void on_until(void *arg)
         cs_follower_stats st;
         cs_follower_stats_get(a->follower, &st);
         double secs = (double)(uv_hrtime() - a->t0) / 1e9;
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                     (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+        fprintf(stderr, "evm_follow_cpu_seconds: %.3f s\n", cpu);
         fprintf(stderr,
                 "evm_follow_blocks: %llu blocks\nevm_follow_txs: %llu txs\n"
                 "evm_follow_logs: %llu logs\nevm_follow_seconds: %.3f s\n"

@@ -11,6 +11,8 @@
 //   node evm_helper.js raw URL ADDRESS JSON BLOCK -> signed raw transactions (hex) for
 //       the same calls, nonces continuing from the account's nonce at BLOCK (for
 //       anvil_reorg, which rebuilds the chain from that block)
+//   node evm_helper.js fill URL ADDRESS BLOCKS TXS -> BLOCKS blocks of TXS transfer()
+//       calls each (one log per call), mined with evm_mine; {"first": N, "last": M}
 //
 // Run with NODE_PATH=tests/node/node_modules.
 "use strict";
@@ -103,6 +105,32 @@ function SOURCE_ABI() {
   ];
 }
 
+async function fill(url, address, blocks, perBlock) {
+  const provider = new ethers.JsonRpcProvider(url, undefined, { staticNetwork: true, batchMaxCount: 1 });
+  const wallet = new ethers.Wallet(KEY, provider);
+  const iface = new ethers.Interface(SOURCE_ABI());
+  const chainId = (await provider.getNetwork()).chainId;
+  let nonce = await provider.getTransactionCount(wallet.address, "pending");
+  const fee = await provider.getFeeData();
+  await provider.send("evm_setAutomine", [false]);
+  const first = (await provider.getBlockNumber()) + 1;
+  for (let b = 0; b < blocks; b++) {
+    const batch = [];
+    for (let i = 0; i < perBlock; i++) {
+      const tx = { to: address, data: iface.encodeFunctionData("transfer", ["0x" + "00".repeat(19) + "01", BigInt(b * perBlock + i)]),
+                   nonce: nonce++, gasLimit: 60000, chainId, maxFeePerGas: fee.maxFeePerGas * 4n,
+                   maxPriorityFeePerGas: 1n };
+      batch.push({ jsonrpc: "2.0", id: i, method: "eth_sendRawTransaction", params: [await wallet.signTransaction(tx)] });
+    }
+    const r = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(batch) });
+    const out = await r.json();
+    for (const x of out) if (x.error) throw new Error(JSON.stringify(x.error));
+    await provider.send("evm_mine", []);
+  }
+  await provider.send("evm_setAutomine", [true]);
+  return { first, last: await provider.getBlockNumber() };
+}
+
 (async () => {
   const [cmd, a, b, c, d] = process.argv.slice(2);
   let out;
@@ -110,6 +138,7 @@ function SOURCE_ABI() {
   else if (cmd === "deploy") out = await deploy(a, b);
   else if (cmd === "send") out = await send(a, b, JSON.parse(c), false);
   else if (cmd === "raw") out = await send(a, b, JSON.parse(c), true, d);
+  else if (cmd === "fill") out = await fill(a, b, +c, +d);
   else throw new Error("unknown command " + cmd);
   process.stdout.write(JSON.stringify(out) + "\n");
 })().catch((e) => {
