@@ -5,6 +5,7 @@
 #include "audit/audit_config.h"
 #include "audit/component.h"
 #include "btc/component.h"
+#include "evm/component.h"
 
 /* One entry per component, in start order. */
 const cs_component cs_components[] = {
@@ -14,6 +15,9 @@ const cs_component cs_components[] = {
     {{"connector", "Bitcoin P2P connector: peers, every message an event, control socket",
       cs_btc_config_parse, cs_btc_config_free},
      {"connector", cs_btc_component_start, cs_btc_component_stop, cs_btc_component_reload}},
+    {{"evm", "EVM chain follower (blocks, txs, decoded logs, reorgs) and node probes",
+      cs_evm_config_parse, cs_evm_config_free},
+     {"evm", cs_evm_component_start, cs_evm_component_stop, NULL}},
     {{NULL, NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}},
 };
 
