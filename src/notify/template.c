@@ -9,10 +9,13 @@
 #include "core/json.h"
 #include "core/u256.h"
 
+enum segkind { SEG_TEXT, SEG_PATH, SEG_OPEN, SEG_CLOSE };
+
 typedef struct seg {
-    bool path;
+    enum segkind kind;
     const char *s; /* into src */
     size_t n;
+    size_t close; /* SEG_OPEN: index of its SEG_CLOSE */
 } seg;
 
 struct cs_template {
@@ -56,11 +59,11 @@ int cs_template_compile(const char *src, cs_template **out, char *err, size_t er
         return CS_ENOMEM;
     }
     const char *s = t->src;
-    size_t i = 0, lit = 0;
+    size_t i = 0, lit = 0, open[8], depth = 0;
     while (i < n) {
         if (s[i] == '{' && i + 1 < n && s[i + 1] == '{') {
             if (i > lit)
-                t->segs[t->nsegs++] = (seg){false, s + lit, i - lit};
+                t->segs[t->nsegs++] = (seg){SEG_TEXT, s + lit, i - lit, 0};
             const char *close = strstr(s + i + 2, "}}");
             if (!close) {
                 where(s, i, &line, &col);
@@ -71,6 +74,11 @@ int cs_template_compile(const char *src, cs_template **out, char *err, size_t er
             size_t a = i + 2, b = (size_t)(close - s);
             while (a < b && (s[a] == ' ' || s[a] == '\t'))
                 a++;
+            enum segkind kind = SEG_PATH;
+            if (a < b && (s[a] == '#' || s[a] == '/')) {
+                kind = s[a] == '#' ? SEG_OPEN : SEG_CLOSE;
+                a++;
+            }
             while (b > a && (s[b - 1] == ' ' || s[b - 1] == '\t'))
                 b--;
             for (size_t k = a; k < b; k++)
@@ -89,7 +97,27 @@ int cs_template_compile(const char *src, cs_template **out, char *err, size_t er
                 cs_template_free(t);
                 return CS_EPARSE;
             }
-            t->segs[t->nsegs++] = (seg){true, s + a, b - a};
+            if (kind == SEG_OPEN) {
+                if (depth == 8) {
+                    where(s, i, &line, &col);
+                    snprintf(err, errlen, "%u:%u: sections nest deeper than 8", line, col);
+                    cs_template_free(t);
+                    return CS_EPARSE;
+                }
+                open[depth++] = t->nsegs;
+            } else if (kind == SEG_CLOSE) {
+                seg *o = depth ? &t->segs[open[depth - 1]] : NULL;
+                if (!o || o->n != b - a || memcmp(o->s, s + a, b - a) != 0) {
+                    where(s, i, &line, &col);
+                    snprintf(err, errlen, "%u:%u: '{{/%.*s}}' does not close the open section",
+                             line, col, (int)(b - a), s + a);
+                    cs_template_free(t);
+                    return CS_EPARSE;
+                }
+                o->close = t->nsegs;
+                depth--;
+            }
+            t->segs[t->nsegs++] = (seg){kind, s + a, b - a, 0};
             i = (size_t)(close - s) + 2;
             lit = i;
         } else {
@@ -97,7 +125,15 @@ int cs_template_compile(const char *src, cs_template **out, char *err, size_t er
         }
     }
     if (n > lit)
-        t->segs[t->nsegs++] = (seg){false, s + lit, n - lit};
+        t->segs[t->nsegs++] = (seg){SEG_TEXT, s + lit, n - lit, 0};
+    if (depth) {
+        const seg *o = &t->segs[open[depth - 1]];
+        where(s, (size_t)(o->s - s), &line, &col);
+        snprintf(err, errlen, "%u:%u: section '%.*s' is not closed with '{{/%.*s}}'", line, col,
+                 (int)o->n, o->s, (int)o->n, o->s);
+        cs_template_free(t);
+        return CS_EPARSE;
+    }
     *out = t;
     return 0;
 }
@@ -204,12 +240,24 @@ int cs_template_render(const cs_template *t, const cs_val *doc, cs_escape esc, c
     int rc = 0;
     for (size_t i = 0; i < t->nsegs && !rc; i++) {
         const seg *s = &t->segs[i];
-        if (!s->path) {
+        if (s->kind == SEG_TEXT) {
             rc = cs_buf_append(out, s->s, s->n);
             continue;
         }
+        if (s->kind == SEG_CLOSE)
+            continue;
         cs_val v;
-        if (cs_val_path(doc, s->s, s->n, &v) != 0)
+        bool found = cs_val_path(doc, s->s, s->n, &v) == 0;
+        if (s->kind == SEG_OPEN) {
+            /* the section shows when its value is there and not empty */
+            bool show = found && v.kind != CS_VAL_NULL && !(v.kind == CS_VAL_BOOL && !v.b) &&
+                        !((v.kind == CS_VAL_STR || v.kind == CS_VAL_BYTES) && v.n == 0) &&
+                        !((v.kind == CS_VAL_ARRAY || v.kind == CS_VAL_OBJECT) && v.count == 0);
+            if (!show)
+                i = s->close;
+            continue;
+        }
+        if (!found)
             continue; /* missing: nothing */
         if ((rc = value_text(&v, &tmp)) == 0)
             rc = cs_escape_append(out, (const char *)tmp.data, tmp.len, esc);

@@ -7,6 +7,8 @@
  * (`matchReasons[0].params.value`, `args.to`); a missing path renders as
  * nothing. Values render as text: strings as they are, integers in decimal
  * (exact, also past 64 bits), bytes as 0x-hex, arrays and objects as JSON.
+ * `{{#path}} ... {{/path}}` shows its inside only when path is there and not
+ * empty (null, false, "", [] and {} count as empty).
  * Only substituted values are escaped for the target (Telegram MarkdownV2,
  * Slack mrkdwn, Discord markdown, HTML, JSON strings); the template's own
  * text is taken to be in the target's markup already. */

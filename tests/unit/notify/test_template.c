@@ -58,6 +58,9 @@ static void test_paths_and_values(void **state)
            "l=[1,2] to=0xb0");
     render("[{{ missing.path }}]", CS_ESC_NONE, "[]");
     render("no fields at all", CS_ESC_NONE, "no fields at all");
+    render("a{{#transaction.link}}<{{transaction.link}}>{{/"
+           "transaction.link}}b{{#nope}}X{{#args}}Y{{/args}}{{/nope}}c",
+           CS_ESC_NONE, "a<https://x.io/tx/0xaa01>bc");
 }
 
 static void test_escaping(void **state)
@@ -91,6 +94,10 @@ static void test_errors(void **state)
                              "matchReasons[0].params.value)");
     assert_int_equal(cs_template_compile("{{ }}", &t, err, sizeof err), CS_EPARSE);
     assert_string_equal(err, "1:1: empty '{{ }}'");
+    assert_int_equal(cs_template_compile("{{#a}}x{{/b}}", &t, err, sizeof err), CS_EPARSE);
+    assert_string_equal(err, "1:8: '{{/b}}' does not close the open section");
+    assert_int_equal(cs_template_compile("x\n {{#a}}x", &t, err, sizeof err), CS_EPARSE);
+    assert_string_equal(err, "2:5: section 'a' is not closed with '{{/a}}'");
 }
 
 static void test_truncate(void **state)
