@@ -34,5 +34,6 @@ int cs_cmd_publish(int argc, char **argv);
 int cs_cmd_tail(int argc, char **argv);
 int cs_cmd_check_config(int argc, char **argv);
 int cs_cmd_events(int argc, char **argv);
+int cs_cmd_monitor(int argc, char **argv);
 
 #endif

@@ -13,6 +13,7 @@ static const cs_command commands[] = {
     {"publish", "publish events into a running log server", cs_cmd_publish},
     {"tail", "print events from a running log server as they arrive", cs_cmd_tail},
     {"events", "list every event type and its fields", cs_cmd_events},
+    {"monitor", "try rules and monitors on events without sending anything", cs_cmd_monitor},
 };
 
 static void usage(FILE *f)

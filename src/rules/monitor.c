@@ -1239,14 +1239,21 @@ static void eval_block(cs_monitor_engine *e, netstate *ns, blk *b, int64_t lo, i
         CS_ERROR("monitors", "out of memory evaluating block %llu", (unsigned long long)b->number);
         return;
     }
-    e->st.blocks++;
+    size_t in_range = 0;
+    for (size_t i = 0; i < e->ncontract; i++) {
+        int64_t c = e->mons[e->contract[i]].def.confirmations;
+        in_range += c > lo && c <= hi;
+    }
+    if (lo < 0)
+        e->st.blocks++;
     uint8_t a[20];
     for (int gi = 0; gi < ng; gi++) {
         const txg *g = &gs[gi];
         size_t nc = 0;
         e->stamp++;
-        e->st.txs++;
-        e->st.pairs += e->ncontract;
+        if (lo < 0)
+            e->st.txs++;
+        e->st.pairs += in_range;
         if (g->tx) {
             aent *x;
             if (field_addr(g->tx, CS_EVF_TX_TO, a) && (x = aidx_find(e, a, false)))
