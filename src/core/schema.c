@@ -50,6 +50,7 @@ const cs_event_def cs_schema_core[] = {
 
 const cs_event_def *const cs_schema_groups[] = {
     cs_schema_core,
+    cs_schema_monitors,
     NULL,
 };
 

@@ -11,6 +11,7 @@
 #include "core/bus.h"
 #include "core/error.h"
 #include "core/json.h"
+#include "core/schema.h"
 #include "rules/monitor.h"
 
 #define S 1000000000ll
@@ -392,6 +393,9 @@ static void cb(cs_sub *sub, cs_event *ev, void *arg)
     (void)sub;
     struct fired_ctx *x = arg;
     (*x->n)++;
+    char err[200];
+    if (cs_schema_check(ev, err, sizeof err) != 0)
+        fail_msg("alert.fired does not follow its schema: %s", err);
     cs_buf b;
     cs_buf_init(&b, 0);
     cs_json_event(&b, ev);
