@@ -257,6 +257,11 @@ void cs_notifier_close(cs_notifier *n, void (*done)(void *), void *arg)
     maybe_free(n);
 }
 
+int cs_notifier_commit(cs_notifier *n)
+{
+    return n->ob ? cs_outbox_commit(n->ob) : CS_ECLOSED;
+}
+
 void cs_notifier_kick(cs_notifier *n)
 {
     if (!n->closing)

@@ -68,6 +68,10 @@ void cs_notifier_close(cs_notifier *n, void (*done)(void *arg), void *arg);
 /* A cs_match_cb for the monitor engine: arg is the notifier. */
 void cs_notifier_on_match(const cs_match *m, void *arg);
 
+/* Commits the notifications queued so far (the sweep does it before it
+ * sends; a clean close does it too). */
+int cs_notifier_commit(cs_notifier *n);
+
 /* Looks at the outbox now rather than at the next sweep. */
 void cs_notifier_kick(cs_notifier *n);
 void cs_notifier_get_stats(const cs_notifier *n, cs_notifier_stats *out);
