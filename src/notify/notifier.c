@@ -392,10 +392,24 @@ static void settle(delivery *d, bool ok, bool retry, const char *why)
     free(d);
 }
 
+static void http_settle(delivery *d, int err, long status, const char *body, size_t len,
+                        const char *errmsg);
+
+/* HTTP and mail deliveries hold the notifier until their callback: a
+ * plugged-in client may answer after cs_notifier_close. */
 static void http_done(void *arg, int err, long status, const char *body, size_t len,
                       const char *errmsg)
 {
     delivery *d = arg;
+    cs_notifier *n = d->n;
+    http_settle(d, err, status, body, len, errmsg);
+    n->holds--;
+    maybe_free(n);
+}
+
+static void http_settle(delivery *d, int err, long status, const char *body, size_t len,
+                        const char *errmsg)
+{
     char why[300];
     if (err) {
         snprintf(why, sizeof why, "%s", errmsg ? errmsg : cs_strerror(err));
@@ -417,14 +431,17 @@ static void mail_done(void *arg, int err, long status, const char *body, size_t 
     (void)body;
     (void)len;
     delivery *d = arg;
+    cs_notifier *n = d->n;
     char why[300];
     if (!err) {
         settle(d, true, false, NULL);
-        return;
+    } else {
+        snprintf(why, sizeof why, "SMTP %ld: %s", status, errmsg ? errmsg : cs_strerror(err));
+        /* a 5xx reply is permanent (bad address); everything else may pass later */
+        settle(d, false, !(status >= 500 && status < 600), why);
     }
-    snprintf(why, sizeof why, "SMTP %ld: %s", status, errmsg ? errmsg : cs_strerror(err));
-    /* a 5xx reply is permanent (bad address); everything else may pass later */
-    settle(d, false, !(status >= 500 && status < 600), why);
+    n->holds--;
+    maybe_free(n);
 }
 
 static void script_done(void *arg, int err, int64_t status, int sig, const char *out, size_t outlen)
@@ -505,6 +522,8 @@ static void deliver(cs_notifier *n, const cs_outbox_item *it, size_t chi)
                                      .len = msg.len,
                                      .timeout_ms = (uint32_t)ch->timeout_ms};
             rc = cs_curl_mail(n->curl, &mr, mail_done, d);
+            if (!rc)
+                n->holds++;
         }
         cs_buf_free(&msg);
         break;
@@ -526,7 +545,10 @@ static void deliver(cs_notifier *n, const cs_outbox_item *it, size_t chi)
                                      .body = req.body.data,
                                      .body_len = req.body.len,
                                      .timeout_ms = (uint32_t)ch->timeout_ms};
+            n->holds++; /* before: a client may answer at once */
             rc = n->o.http(n->o.http_impl, &hr, http_done, d);
+            if (rc)
+                n->holds--;
         }
         cs_channel_req_free(&req);
         break;
