@@ -43,8 +43,8 @@ static void bench_bus(void)
     const char *f[] = {"p2p.msg.*"};
     for (int i = 0; i < 4; i++) {
         cs_sub *s;
-        cs_sub_opts o = {.filters = f, .nfilters = 1, .queue_max = 8192, .cb = on_event,
-                         .arg = &delivered[i]};
+        cs_sub_opts o = {
+            .filters = f, .nfilters = 1, .queue_max = 8192, .cb = on_event, .arg = &delivered[i]};
         cs_bus_subscribe(bus, &o, &s);
     }
     cs_publisher p;
@@ -76,8 +76,11 @@ static void bench_codec(void)
     const uint64_t n = 2000000;
     cs_vw w;
     cs_vw_init(&w, 0);
-    cs_event_hdr h = {.origin = "connector@host-a", .network = "btc-main",
-                      .type = "p2p.msg.ping", .key = "1 203.0.113.7:8333", .time_ns = 1};
+    cs_event_hdr h = {.origin = "connector@host-a",
+                      .network = "btc-main",
+                      .type = "p2p.msg.ping",
+                      .key = "1 203.0.113.7:8333",
+                      .time_ns = 1};
     size_t bytes = 0;
     cs_event *keep = NULL;
     double t0 = now();

@@ -103,8 +103,10 @@ int main(int argc, char **argv)
     }
     cs_vw w;
     cs_vw_init(&w, 0);
-    cs_event_hdr h = {.origin = "connector@bench", .network = "btc-main",
-                      .type = "p2p.msg.ping", .key = "1 203.0.113.7:8333"};
+    cs_event_hdr h = {.origin = "connector@bench",
+                      .network = "btc-main",
+                      .type = "p2p.msg.ping",
+                      .key = "1 203.0.113.7:8333"};
     double t0 = now();
     size_t bytes = 0;
     for (long i = 0; i < n; i++) {

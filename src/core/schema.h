@@ -32,7 +32,6 @@ typedef struct cs_event_def {
  * {NULL} entry, and schema.c lists the groups (NULL-terminated). */
 extern const cs_event_def *const cs_schema_groups[];
 extern const cs_event_def cs_schema_core[];
-extern const cs_event_def cs_schema_monitors[]; /* rules/schema_rules.c */
 
 /* The definition for a type (exact or through a family), or NULL. */
 const cs_event_def *cs_schema_find(const char *type);

@@ -18,7 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cs_event *again = cs_event_new(
         &(cs_event_hdr){ev->seq, ev->time_ns, ev->origin, ev->network, ev->type, ev->key},
         ev->payload.raw, ev->payload.raw_len);
-    if (ev->time_ns && (!again || again->wire_len != ev->wire_len || memcmp(again->wire, ev->wire, ev->wire_len)))
+    if (ev->time_ns &&
+        (!again || again->wire_len != ev->wire_len || memcmp(again->wire, ev->wire, ev->wire_len)))
         __builtin_trap();
     cs_event_unref(again);
     cs_buf out;

@@ -1,0 +1,69 @@
+/* Shared by the check files: one network's part of a sweep, JSON-RPC
+ * plumbing and result recording. */
+#ifndef CS_AUDIT_CHECK_INT_H
+#define CS_AUDIT_CHECK_INT_H
+
+#include "audit/check.h"
+#include "core/value.h"
+
+typedef struct net_run net_run;
+
+/* A reply: root is the parsed JSON body (NULL when err is set); err is a
+ * short text for people when the request failed or the body was not JSON
+ * (transport error, timeout, HTTP status without JSON). Both borrowed. */
+typedef void (*nr_reply_cb)(net_run *nr, void *ctx, const cs_val *root, const char *err);
+
+struct net_run {
+    cs_audit_run *run;
+    const cs_audit_network *net;
+    cs_audit_limits lim;
+    const cs_audit_prev *prev;                     /* NULL if none */
+    int64_t now;                                   /* the sweep's time, s */
+    int pending;                                   /* requests in flight, plus holds */
+    void (*on_idle)(net_run *nr);                  /* pending fell to 0: next phase or nr_finish */
+    void (*on_tick)(net_run *nr, uint64_t now_ms); /* while observing (Antelope) */
+    uint64_t next_tick_ms;                         /* 0: not ticking */
+    void *state;                                   /* the kind's */
+    void (*free_state)(void *state);
+    bool finished;
+};
+
+/* Records a result; detail is printf-formatted (truncated at
+ * CS_AUDIT_DETAIL_MAX). */
+void nr_result(net_run *nr, const char *node, const char *check, int state, bool has_value,
+               double value, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+/* POSTs body to url; cb runs once with the parsed reply. If the request
+ * cannot start, cb runs at once with the error. Counted in pending. */
+void nr_post(net_run *nr, const char *url, const char *body, const char *userpwd, nr_reply_cb cb,
+             void *ctx);
+void nr_hold(net_run *nr);
+/* Drops a hold; at 0 pending calls on_idle. */
+void nr_release(net_run *nr);
+/* Asks for on_tick at now_ms (the run's timer sweeps every ticking network). */
+void nr_tick_at(net_run *nr, uint64_t at_ms);
+uint64_t nr_now_ms(net_run *nr);
+
+/* The network is done: adds each node's `available` and tells the run. */
+void nr_finish(net_run *nr);
+
+/* The chain checks: height, head_age, advancing. have=false: no node
+ * answered (all unknown). */
+void nr_chain(net_run *nr, bool have, uint64_t best, int64_t best_time, const char *who);
+
+/* JSON-RPC: the result of the response with `id` (a batch array or one
+ * object). Returns 0 and sets *result, or writes the reason into err. */
+int rpc_result(const cs_val *root, uint64_t id, cs_val *result, char *err, size_t errlen);
+/* A number given as 0x-hex string or JSON integer. */
+int val_u64(const cs_val *v, uint64_t *out);
+/* A member by name: 0 or CS_ENOTFOUND. */
+int val_member(const cs_val *obj, const char *key, cs_val *out);
+/* Copies a string member into out ("" if absent). */
+void val_str(const cs_val *obj, const char *key, char *out, size_t outlen);
+
+/* The kinds. */
+void cs_audit_evm_start(net_run *nr);
+void cs_audit_btc_start(net_run *nr);
+void cs_audit_ant_start(net_run *nr);
+
+#endif

@@ -1,0 +1,461 @@
+/* A sweep: networks in parallel, results collected, one timer for all
+ * observing networks. */
+#include "audit/check_int.h"
+#include "core/error.h"
+#include "core/json.h"
+#include "core/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct owned_result {
+    cs_audit_result r;
+    char *mem; /* network, node, check, detail, back to back */
+} owned_result;
+
+struct cs_audit_run {
+    uv_loop_t *loop;
+    cs_audit_http http;
+    const cs_audit_config *cfg;
+    int64_t now;
+    net_run *nets;
+    size_t nnets, pending_nets;
+    owned_result *res;
+    cs_audit_result *flat; /* built when done */
+    size_t nres, cap;
+    size_t dropped;
+    uv_timer_t timer; /* wakes ticking networks; fires once for an empty run */
+    bool done_called;
+    cs_audit_run_cb done;
+    void *arg;
+};
+
+/* ---- results ---------------------------------------------------------- */
+
+void nr_result(net_run *nr, const char *node, const char *check, int state, bool has_value,
+               double value, const char *fmt, ...)
+{
+    cs_audit_run *run = nr->run;
+    if (run->nres >= CS_AUDIT_RUN_MAX_RESULTS) {
+        run->dropped++; /* bound: counted and logged when the sweep ends */
+        return;
+    }
+    if (run->nres == run->cap) {
+        size_t cap = run->cap ? run->cap * 2 : 128;
+        owned_result *p = realloc(run->res, cap * sizeof *p);
+        if (!p) {
+            run->dropped++;
+            return;
+        }
+        run->res = p;
+        run->cap = cap;
+    }
+    char detail[CS_AUDIT_DETAIL_MAX] = "";
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(detail, sizeof detail, fmt, ap);
+        va_end(ap);
+    }
+    size_t l1 = strlen(nr->net->name) + 1, l2 = strlen(node) + 1, l3 = strlen(check) + 1,
+           l4 = strlen(detail) + 1;
+    char *m = malloc(l1 + l2 + l3 + l4);
+    if (!m) {
+        run->dropped++;
+        return;
+    }
+    memcpy(m, nr->net->name, l1);
+    memcpy(m + l1, node, l2);
+    memcpy(m + l1 + l2, check, l3);
+    memcpy(m + l1 + l2 + l3, detail, l4);
+    owned_result *o = &run->res[run->nres++];
+    o->mem = m;
+    o->r = (cs_audit_result){.time = nr->now,
+                             .network = m,
+                             .node = m + l1,
+                             .check = m + l1 + l2,
+                             .state = state,
+                             .has_value = has_value,
+                             .value = has_value ? value : 0,
+                             .detail = fmt ? m + l1 + l2 + l3 : NULL};
+}
+
+static void run_maybe_done(cs_audit_run *run)
+{
+    if (run->pending_nets || run->done_called)
+        return;
+    run->done_called = true;
+    uv_timer_stop(&run->timer);
+    if (run->dropped)
+        CS_WARN("audit", "sweep: %zu results dropped at the bound of %d", run->dropped,
+                CS_AUDIT_RUN_MAX_RESULTS);
+    run->flat = calloc(run->nres ? run->nres : 1, sizeof *run->flat);
+    if (run->flat)
+        for (size_t i = 0; i < run->nres; i++)
+            run->flat[i] = run->res[i].r;
+    run->done(run, run->arg);
+}
+
+void nr_finish(net_run *nr)
+{
+    if (nr->finished)
+        return;
+    nr->finished = true;
+    nr->next_tick_ms = 0;
+    cs_audit_run *run = nr->run;
+    /* The aggregate per node, over the rows this network recorded. */
+    for (size_t i = 0; i < nr->net->nnodes; i++) {
+        const cs_audit_node *n = &nr->net->nodes[i];
+        int st = -1;
+        char why[CS_AUDIT_DETAIL_MAX] = "";
+        for (size_t j = 0; j < run->nres; j++) {
+            const cs_audit_result *r = &run->res[j].r;
+            if (r->network != NULL && strcmp(r->network, nr->net->name) == 0 &&
+                strcmp(r->node, n->name) == 0 && strncmp(r->check, "action.", 7) != 0) {
+                if (r->state == CS_AUDIT_FAIL && st != CS_AUDIT_FAIL) {
+                    st = CS_AUDIT_FAIL;
+                    snprintf(why, sizeof why, "%s failed", r->check);
+                } else if (r->state == CS_AUDIT_UNKNOWN && st != CS_AUDIT_FAIL) {
+                    st = CS_AUDIT_UNKNOWN;
+                    snprintf(why, sizeof why, "%s unknown", r->check);
+                } else if (r->state == CS_AUDIT_OK && st < 0) {
+                    st = CS_AUDIT_OK;
+                }
+            }
+        }
+        if (st < 0)
+            nr_result(nr, n->name, CS_AUDIT_AVAILABLE, CS_AUDIT_UNKNOWN, false, 0,
+                      "no check applies");
+        else if (st == CS_AUDIT_OK)
+            nr_result(nr, n->name, CS_AUDIT_AVAILABLE, st, false, 0, NULL);
+        else
+            nr_result(nr, n->name, CS_AUDIT_AVAILABLE, st, false, 0, "%s", why);
+    }
+    run->pending_nets--;
+    run_maybe_done(run);
+}
+
+void nr_chain(net_run *nr, bool have, uint64_t best, int64_t best_time, const char *who)
+{
+    const char *C = CS_AUDIT_CHAIN_NODE;
+    if (!have) {
+        nr_result(nr, C, "height", CS_AUDIT_UNKNOWN, false, 0, "no node answered");
+        nr_result(nr, C, "head_age", CS_AUDIT_UNKNOWN, false, 0, "no node answered");
+        nr_result(nr, C, "advancing", CS_AUDIT_UNKNOWN, false, 0, "no node answered");
+        return;
+    }
+    nr_result(nr, C, "height", CS_AUDIT_OK, true, (double)best, "best head %llu (%s)",
+              (unsigned long long)best, who);
+    int64_t age = nr->now - best_time;
+    if (age < 0)
+        age = 0;
+    int age_state = age <= (int64_t)nr->lim.head_max_age ? CS_AUDIT_OK : CS_AUDIT_FAIL;
+    nr_result(nr, C, "head_age", age_state, true, (double)age, "head %lld s old (limit %u s)",
+              (long long)age, nr->lim.head_max_age);
+    const cs_audit_prev *p = nr->prev;
+    if (!p || !p->have) {
+        nr_result(nr, C, "advancing", age_state, false, 0, "first sweep: judged by the head's age");
+    } else if ((double)best > p->height) {
+        nr_result(nr, C, "advancing", CS_AUDIT_OK, true, (double)best - p->height,
+                  "%.0f blocks since the sweep %lld s ago", (double)best - p->height,
+                  (long long)(nr->now - p->time));
+    } else if (nr->now - p->time < (int64_t)nr->lim.head_max_age) {
+        nr_result(nr, C, "advancing", age_state, true, 0,
+                  "no new block since the sweep %lld s ago (too recent to tell)",
+                  (long long)(nr->now - p->time));
+    } else {
+        nr_result(nr, C, "advancing", CS_AUDIT_FAIL, true, 0,
+                  "stuck at %llu since the sweep %lld s ago", (unsigned long long)best,
+                  (long long)(nr->now - p->time));
+    }
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+typedef struct post_ctx {
+    net_run *nr;
+    nr_reply_cb cb;
+    void *ctx;
+} post_ctx;
+
+void nr_hold(net_run *nr)
+{
+    nr->pending++;
+}
+
+void nr_release(net_run *nr)
+{
+    if (--nr->pending == 0 && !nr->finished && nr->next_tick_ms == 0)
+        nr->on_idle(nr);
+}
+
+static void on_reply(void *arg, const cs_audit_http_resp *resp)
+{
+    post_ctx *pc = arg;
+    net_run *nr = pc->nr;
+    char err[256] = "";
+    cs_vw w;
+    cs_vw_init(&w, CS_AUDIT_HTTP_MAX_BODY * 2);
+    cs_val root;
+    bool ok = false;
+    if (resp->err == CS_ETIMEDOUT) {
+        snprintf(err, sizeof err, "timed out after %u ms", nr->lim.timeout_ms);
+    } else if (resp->err) {
+        snprintf(err, sizeof err, "%s", resp->errmsg ? resp->errmsg : cs_strerror(resp->err));
+    } else if (resp->len == 0) {
+        snprintf(err, sizeof err, "HTTP %ld with an empty body%s", resp->status,
+                 resp->status == 401 ? " (authentication failed)" : "");
+    } else {
+        char perr[128];
+        if (cs_json_parse_value(resp->body, resp->len, &w, perr, sizeof perr) != 0 ||
+            cs_val_read(w.buf.data, w.buf.len, &root, NULL) != 0)
+            snprintf(err, sizeof err, "HTTP %ld, body is not JSON (%s)", resp->status, perr);
+        else
+            ok = true;
+    }
+    pc->cb(nr, pc->ctx, ok ? &root : NULL, ok ? NULL : err);
+    cs_vw_free(&w);
+    free(pc);
+    nr_release(nr);
+}
+
+void nr_post(net_run *nr, const char *url, const char *body, const char *userpwd, nr_reply_cb cb,
+             void *ctx)
+{
+    nr_hold(nr);
+    post_ctx *pc = malloc(sizeof *pc);
+    int rc = CS_ENOMEM;
+    if (pc) {
+        *pc = (post_ctx){nr, cb, ctx};
+        cs_audit_http_req q = {.url = url,
+                               .body = body,
+                               .len = strlen(body),
+                               .userpwd = userpwd,
+                               .timeout_ms = nr->lim.timeout_ms};
+        rc = nr->run->http.post(nr->run->http.impl, &q, on_reply, pc);
+        if (rc == 0)
+            return;
+        free(pc);
+    }
+    char err[128];
+    snprintf(err, sizeof err, "request not sent: %s", cs_strerror(rc));
+    cb(nr, ctx, NULL, err);
+    nr_release(nr);
+}
+
+/* ---- ticks ------------------------------------------------------------ */
+
+uint64_t nr_now_ms(net_run *nr)
+{
+    return uv_now(nr->run->loop);
+}
+
+static void on_timer(uv_timer_t *t);
+
+static void arm(cs_audit_run *run)
+{
+    uint64_t next = 0;
+    for (size_t i = 0; i < run->nnets; i++)
+        if (run->nets[i].next_tick_ms && (!next || run->nets[i].next_tick_ms < next))
+            next = run->nets[i].next_tick_ms;
+    if (!next)
+        return;
+    uint64_t now = uv_now(run->loop);
+    uv_timer_start(&run->timer, on_timer, next > now ? next - now : 0, 0);
+}
+
+void nr_tick_at(net_run *nr, uint64_t at_ms)
+{
+    nr->next_tick_ms = at_ms ? at_ms : 1;
+    arm(nr->run);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    cs_audit_run *run = t->data;
+    if (run->nnets == 0) {
+        run_maybe_done(run);
+        return;
+    }
+    uint64_t now = uv_now(run->loop);
+    for (size_t i = 0; i < run->nnets; i++) {
+        net_run *nr = &run->nets[i];
+        if (nr->next_tick_ms && nr->next_tick_ms <= now && !nr->finished) {
+            nr->next_tick_ms = 0;
+            nr_hold(nr);
+            nr->on_tick(nr, now);
+            nr_release(nr);
+        }
+    }
+    if (!run->done_called)
+        arm(run);
+}
+
+/* ---- the run ---------------------------------------------------------- */
+
+int cs_audit_run_start(uv_loop_t *loop, const cs_audit_http *http, const cs_audit_config *cfg,
+                       int64_t now, const cs_audit_prev *prev, cs_audit_run_cb done, void *arg,
+                       cs_audit_run **out)
+{
+    cs_audit_run *run = calloc(1, sizeof *run);
+    if (!run)
+        return CS_ENOMEM;
+    run->nets = calloc(cfg->nnets ? cfg->nnets : 1, sizeof *run->nets);
+    if (!run->nets) {
+        free(run);
+        return CS_ENOMEM;
+    }
+    run->loop = loop;
+    run->http = *http;
+    run->cfg = cfg;
+    run->now = now;
+    run->done = done;
+    run->arg = arg;
+    run->nnets = cfg->nnets;
+    uv_timer_init(loop, &run->timer);
+    run->timer.data = run;
+    *out = run;
+    run->pending_nets = cfg->nnets;
+    if (cfg->nnets == 0) {
+        uv_timer_start(&run->timer, on_timer, 0, 0);
+        return 0;
+    }
+    for (size_t i = 0; i < cfg->nnets; i++) {
+        net_run *nr = &run->nets[i];
+        nr->run = run;
+        nr->net = &cfg->nets[i];
+        nr->lim = cs_audit_limits_effective(&nr->net->lim, nr->net->kind);
+        nr->prev = prev ? &prev[i] : NULL;
+        nr->now = now;
+    }
+    for (size_t i = 0; i < cfg->nnets; i++) {
+        net_run *nr = &run->nets[i];
+        nr_hold(nr);
+        switch (nr->net->kind) {
+        case CS_AUDIT_EVM:
+            cs_audit_evm_start(nr);
+            break;
+        case CS_AUDIT_BITCOIN:
+            cs_audit_btc_start(nr);
+            break;
+        default:
+            cs_audit_ant_start(nr);
+        }
+        nr_release(nr);
+    }
+    return 0;
+}
+
+size_t cs_audit_run_results(const cs_audit_run *run, const cs_audit_result **out)
+{
+    *out = run->flat;
+    return run->flat ? run->nres : 0;
+}
+
+static void run_closed(uv_handle_t *h)
+{
+    cs_audit_run *run = h->data;
+    for (size_t i = 0; i < run->nres; i++)
+        free(run->res[i].mem);
+    free(run->res);
+    free(run->flat);
+    free(run->nets);
+    free(run);
+}
+
+void cs_audit_run_free(cs_audit_run *run)
+{
+    if (!run)
+        return;
+    for (size_t i = 0; i < run->nnets; i++)
+        if (run->nets[i].free_state)
+            run->nets[i].free_state(run->nets[i].state);
+    uv_timer_stop(&run->timer);
+    uv_close((uv_handle_t *)&run->timer, run_closed);
+}
+
+/* ---- JSON helpers ----------------------------------------------------- */
+
+int val_member(const cs_val *obj, const char *key, cs_val *out)
+{
+    if (!obj || obj->kind != CS_VAL_OBJECT)
+        return CS_ENOTFOUND;
+    return cs_val_get(obj, key, strlen(key), out);
+}
+
+void val_str(const cs_val *obj, const char *key, char *out, size_t outlen)
+{
+    cs_val v;
+    out[0] = 0;
+    if (val_member(obj, key, &v) == 0 && v.kind == CS_VAL_STR)
+        snprintf(out, outlen, "%.*s", (int)v.n, (const char *)v.p);
+}
+
+int val_u64(const cs_val *v, uint64_t *out)
+{
+    if (v->kind == CS_VAL_INT && !v->neg) {
+        *out = v->u;
+        return 0;
+    }
+    if (v->kind == CS_VAL_DOUBLE && v->d >= 0 && v->d < 1.8e19) {
+        *out = (uint64_t)v->d;
+        return 0;
+    }
+    if (v->kind != CS_VAL_STR || v->n < 3 || v->n > 18 || v->p[0] != '0' ||
+        (v->p[1] != 'x' && v->p[1] != 'X'))
+        return CS_EPARSE;
+    uint64_t x = 0;
+    for (size_t i = 2; i < v->n; i++) {
+        char c = (char)v->p[i];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0)
+            return CS_EPARSE;
+        x = x << 4 | (uint64_t)d;
+    }
+    *out = x;
+    return 0;
+}
+
+int rpc_result(const cs_val *root, uint64_t id, cs_val *result, char *err, size_t errlen)
+{
+    cs_val item = *root;
+    if (root->kind == CS_VAL_ARRAY) {
+        cs_val_iter it;
+        cs_val_iter_init(&it, root);
+        cs_val x, idv;
+        bool found = false;
+        while (cs_val_next(&it, NULL, NULL, &x) == 1) {
+            uint64_t got;
+            if (val_member(&x, "id", &idv) == 0 && val_u64(&idv, &got) == 0 && got == id) {
+                item = x;
+                found = true;
+                break;
+            }
+        }
+        if (!found) {
+            snprintf(err, errlen, "no response with id %llu in the batch", (unsigned long long)id);
+            return CS_ENOTFOUND;
+        }
+    }
+    cs_val e;
+    if (val_member(&item, "error", &e) == 0 && e.kind != CS_VAL_NULL) {
+        cs_val code;
+        char msg[160];
+        val_str(&e, "message", msg, sizeof msg);
+        long long c = 0;
+        if (val_member(&e, "code", &code) == 0 && code.kind == CS_VAL_INT)
+            c = code.neg ? (long long)code.i : (long long)code.u;
+        snprintf(err, errlen, "JSON-RPC error %lld: %s", c, msg);
+        return CS_EPROTO;
+    }
+    if (val_member(&item, "result", result) != 0) {
+        snprintf(err, errlen, "no result in the response");
+        return CS_EPROTO;
+    }
+    return 0;
+}

@@ -1,0 +1,61 @@
+/* The narrow HTTP interface the audit checks need: "POST this body to this
+ * URL with this timeout, call me back with status, body or error".
+ *
+ * Checks see only cs_audit_http, a struct of function pointers, so the
+ * implementation can be swapped: today cs_audit_curl (below, libcurl's multi
+ * interface driven by the libuv loop); later the project's shared HTTP
+ * client (src/net/http_client.h) behind the same struct. Tests can plug in a
+ * fake. Nothing here blocks the loop. */
+#ifndef CS_AUDIT_HTTP_H
+#define CS_AUDIT_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct cs_audit_http_req {
+    const char *url;  /* borrowed; copied before post returns */
+    const char *body; /* borrowed; copied before post returns */
+    size_t len;
+    const char *content_type; /* NULL: application/json */
+    const char *userpwd;      /* "user:password" for HTTP basic auth, or NULL */
+    uint32_t timeout_ms;      /* whole request, connect included; 0: 5000 */
+} cs_audit_http_req;
+
+typedef struct cs_audit_http_resp {
+    int err; /* 0, or CS_ETIMEDOUT, CS_EIO (connect/transfer), CS_ELIMIT (body too big), CS_ECLOSED
+              */
+    const char *errmsg; /* for people when err != 0: "Connection refused", ... */
+    long status;        /* HTTP status when err == 0 */
+    const char *body;   /* NUL-terminated; borrowed: valid until the callback returns */
+    size_t len;
+} cs_audit_http_resp;
+
+typedef void (*cs_audit_http_cb)(void *arg, const cs_audit_http_resp *resp);
+
+typedef struct cs_audit_http {
+    void *impl;
+    /* Starts a POST. Returns 0 and later calls cb exactly once (on the loop
+     * thread), or returns an error and never calls cb. */
+    int (*post)(void *impl, const cs_audit_http_req *req, cs_audit_http_cb cb, void *arg);
+} cs_audit_http;
+
+/* ---- the libcurl-multi-on-libuv adapter ------------------------------- */
+
+typedef struct cs_audit_curl cs_audit_curl;
+
+#define CS_AUDIT_HTTP_MAX_BODY (16u << 20) /* response bytes; beyond: CS_ELIMIT */
+#define CS_AUDIT_HTTP_MAX_PENDING 4096     /* requests in flight; beyond: post fails CS_ELIMIT */
+
+/* Creates an adapter on loop. max_conns bounds the connections libcurl opens
+ * at once (0: 16); further requests wait inside libcurl. *out is owned by
+ * the caller: cs_audit_curl_close. */
+int cs_audit_curl_new(uv_loop_t *loop, unsigned max_conns, cs_audit_curl **out);
+/* Fills *http with the adapter's interface (borrowing c). */
+void cs_audit_curl_http(cs_audit_curl *c, cs_audit_http *http);
+/* Fails every pending request with CS_ECLOSED (their callbacks run now),
+ * closes the handles; memory is freed from the close callbacks, so run the
+ * loop afterwards until it ends. */
+void cs_audit_curl_close(cs_audit_curl *c);
+
+#endif

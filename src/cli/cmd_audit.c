@@ -1,0 +1,346 @@
+/* chainscope audit --once: every check now, stored, the daily report.
+ * chainscope sla: the monthly availability table from the ledger. */
+#include "audit/audit.h"
+#include "audit/http.h"
+#include "audit/ledger.h"
+#include "audit/report.h"
+#include "audit/schedule.h"
+#include "cli/cli.h"
+#include "cli/components.h"
+#include "core/bus.h"
+#include "core/error.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void audit_help(void)
+{
+    printf("usage: chainscope audit --once -c FILE [--format text|md|html|json] [--mask-ips]\n"
+           "                        [--db FILE] [--output FILE]\n"
+           "\n"
+           "Runs every check of the config's `audit:` section now (chain advancing, each\n"
+           "node reachable, at the head, connected, sealing or producing, ...), stores\n"
+           "the results in the ledger and prints the daily report: network status, head,\n"
+           "size, one row per node and notices for nodes down or below their SLA. Made\n"
+           "for cron; the scheduled form is `chainscope run -c FILE` with the same\n"
+           "section. docs/audit.md explains every check, state and key.\n"
+           "\n"
+           "options:\n"
+           "  -c, --config FILE  config file with an `audit:` section (required)\n"
+           "      --once         run one sweep now and exit (required for now)\n"
+           "  -f, --format FMT   report format: text (default), md, html or json\n"
+           "      --mask-ips     show node addresses as 203.0.x.x (for public reports)\n"
+           "      --db FILE      ledger file (default: audit.db of the config, else\n"
+           "                     chainscope-audit.db); results accumulate across runs\n"
+           "  -o, --output FILE  write the report to FILE instead of standard output\n"
+           "  -h, --help         this help\n"
+           "\n"
+           "exit status: 0 every node and the chain are well, 1 something is down,\n"
+           "2 usage, 3 config error, 4 runtime failure (e.g. the ledger cannot open).\n"
+           "\n"
+           "example (hourly from cron, the report mailed by cron's MAILTO):\n"
+           "  0 * * * *  chainscope audit --once -c /etc/chainscope/audit.yaml --db "
+           "/var/lib/chainscope/audit.db\n");
+}
+
+typedef struct once_ctx {
+    uv_loop_t *loop;
+    cs_audit_scheduler *sched;
+    cs_audit_curl *curl;
+    cs_bus *bus;
+    int err;
+    bool done;
+} once_ctx;
+
+static void on_swept(void *arg, int err, unsigned problems)
+{
+    once_ctx *c = arg;
+    c->err = err;
+    c->done = true;
+}
+
+static void on_closed(void *arg)
+{
+    once_ctx *c = arg;
+    cs_audit_curl_close(c->curl);
+    cs_bus_close(c->bus);
+}
+
+static const cs_audit_config *audit_section(const char *cmd, const char *file, cs_config **cfg)
+{
+    char err[1024];
+    if (cs_cli_load_config(file, cfg, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return NULL;
+    }
+    const cs_audit_config *a = cs_config_section(*cfg, "audit");
+    if (!a) {
+        fprintf(stderr, "%s: no `audit:` section (see docs/audit.md)\n", file);
+        cs_config_free(*cfg);
+        return NULL;
+    }
+    return a;
+}
+
+static int write_out(const char *path, cs_buf *b)
+{
+    FILE *f = path ? fopen(path, "wb") : stdout;
+    if (!f) {
+        perror(path);
+        return CS_EXIT_FAIL;
+    }
+    size_t n = fwrite(b->data, 1, b->len, f);
+    int bad = n != b->len || fflush(f) != 0;
+    if (path)
+        bad |= fclose(f) != 0;
+    return bad ? CS_EXIT_FAIL : CS_EXIT_OK;
+}
+
+int cs_cmd_audit(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"once", no_argument, NULL, '1'},
+        {"format", required_argument, NULL, 'f'}, {"mask-ips", no_argument, NULL, 'm'},
+        {"db", required_argument, NULL, 'd'},     {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    const char *file = NULL, *db = NULL, *output = NULL;
+    int format = CS_REPORT_TEXT, ch;
+    bool once = false, mask = false;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:f:o:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            file = optarg;
+            break;
+        case '1':
+            once = true;
+            break;
+        case 'm':
+            mask = true;
+            break;
+        case 'd':
+            db = optarg;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'f':
+            if ((format = cs_report_format_parse(optarg)) < 0)
+                return cs_cli_usage_error("audit", "unknown format '%s' (text, md, html, json)",
+                                          optarg);
+            break;
+        case 'h':
+            audit_help();
+            return CS_EXIT_OK;
+        default:
+            return cs_cli_usage_error("audit", "unknown option");
+        }
+    }
+    if (optind < argc)
+        return cs_cli_usage_error("audit", "unexpected argument '%s'", argv[optind]);
+    if (!file)
+        return cs_cli_usage_error("audit", "which config? (-c FILE)");
+    if (!once)
+        return cs_cli_usage_error("audit", "only --once is supported here; for scheduled "
+                                           "audits use `chainscope run -c FILE`");
+    cs_config *cfg;
+    const cs_audit_config *acfg = audit_section("audit", file, &cfg);
+    if (!acfg)
+        return CS_EXIT_CONFIG;
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    once_ctx c = {.loop = &loop};
+    cs_audit_http http;
+    int rc = cs_audit_curl_new(&loop, 0, &c.curl);
+    if (!rc)
+        rc = cs_bus_new(&loop, &c.bus);
+    if (rc) {
+        fprintf(stderr, "chainscope audit: %s\n", cs_strerror(rc));
+        cs_config_free(cfg);
+        return CS_EXIT_FAIL;
+    }
+    cs_audit_curl_http(c.curl, &http);
+    char origin[128];
+    snprintf(origin, sizeof origin, "audit@%s", cfg->node ? cfg->node : "local");
+    cs_audit_sched_opts o = {.loop = &loop,
+                             .bus = c.bus,
+                             .origin = origin,
+                             .cfg = acfg,
+                             .db = db,
+                             .http = &http,
+                             .mask_ips = mask || acfg->mask_ips};
+    rc = cs_audit_scheduler_new(&o, &c.sched);
+    if (!rc)
+        rc = cs_audit_scheduler_sweep(c.sched, on_swept, &c);
+    int exit_code = CS_EXIT_OK;
+    if (rc) {
+        fprintf(stderr, "chainscope audit: cannot start: %s\n", cs_strerror(rc));
+        exit_code = CS_EXIT_FAIL;
+    } else {
+        while (!c.done && uv_run(&loop, UV_RUN_ONCE))
+            ;
+        if (c.err) {
+            fprintf(stderr, "chainscope audit: storing results failed: %s\n", cs_strerror(c.err));
+            exit_code = CS_EXIT_FAIL;
+        } else {
+            cs_buf out;
+            cs_buf_init(&out, 0);
+            unsigned problems = 0;
+            cs_report_opts ro = {.format = format, .mask_ips = mask || acfg->mask_ips};
+            rc = cs_report_daily(cs_audit_scheduler_ledger(c.sched), acfg, &ro, &out, &problems);
+            if (rc) {
+                fprintf(stderr, "chainscope audit: report: %s\n", cs_strerror(rc));
+                exit_code = CS_EXIT_FAIL;
+            } else {
+                exit_code = write_out(output, &out);
+                if (exit_code == CS_EXIT_OK && problems)
+                    exit_code = CS_EXIT_PROBLEM;
+            }
+            cs_buf_free(&out);
+        }
+    }
+    if (c.sched) {
+        cs_audit_scheduler_close(c.sched, on_closed, &c);
+    } else {
+        cs_audit_curl_close(c.curl);
+        cs_bus_close(c.bus);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    cs_config_free(cfg);
+    return exit_code;
+}
+
+static void sla_help(void)
+{
+    printf("usage: chainscope sla [--month YYYY-MM] [-c FILE] [--db FILE]\n"
+           "                      [--format text|md|html|json] [--output FILE]\n"
+           "\n"
+           "Prints the monthly availability of every node from the audit ledger:\n"
+           "ok / (ok + fail) of its `available` check, with unknown checks (the\n"
+           "auditor could not check) left out and counted apart, the number of ok\n"
+           "checks the SLA threshold of its role needs, and PASS or FAIL. With 99 %%\n"
+           "and hourly checks in a 31-day month: 737 of 744 pass, 736 fail. HTML\n"
+           "adds per-day availability bars. Months are UTC.\n"
+           "\n"
+           "options:\n"
+           "  -m, --month YYYY-MM  the month (default: the current one, so far)\n"
+           "  -c, --config FILE    config with an `audit:` section: its nodes, roles,\n"
+           "                       thresholds (audit.sla) and ledger (audit.db)\n"
+           "      --db FILE        ledger file (overrides the config's; without -c every\n"
+           "                       node of the ledger is listed at 99 %%)\n"
+           "  -f, --format FMT     text (default), md, html or json\n"
+           "  -o, --output FILE    write to FILE instead of standard output\n"
+           "  -h, --help           this help\n"
+           "\n"
+           "exit status: 0 every node passes, 1 a node fails its SLA, 2 usage, 3 config,\n"
+           "4 runtime failure.\n"
+           "\n"
+           "example:\n"
+           "  chainscope sla --month 2024-01 -c /etc/chainscope/audit.yaml --format html "
+           "-o sla-2024-01.html\n");
+}
+
+int cs_cmd_sla(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"month", required_argument, NULL, 'm'},
+        {"config", required_argument, NULL, 'c'},
+        {"db", required_argument, NULL, 'd'},
+        {"format", required_argument, NULL, 'f'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *file = NULL, *db = NULL, *month = NULL, *output = NULL;
+    int format = CS_REPORT_TEXT, ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "m:c:f:o:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'm':
+            month = optarg;
+            break;
+        case 'c':
+            file = optarg;
+            break;
+        case 'd':
+            db = optarg;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'f':
+            if ((format = cs_report_format_parse(optarg)) < 0)
+                return cs_cli_usage_error("sla", "unknown format '%s' (text, md, html, json)",
+                                          optarg);
+            break;
+        case 'h':
+            sla_help();
+            return CS_EXIT_OK;
+        default:
+            return cs_cli_usage_error("sla", "unknown option");
+        }
+    }
+    if (optind < argc)
+        return cs_cli_usage_error("sla", "unexpected argument '%s'", argv[optind]);
+    int y, m;
+    if (month) {
+        if (cs_month_parse(month, &y, &m) != 0)
+            return cs_cli_usage_error("sla", "--month wants YYYY-MM, got '%s'", month);
+    } else {
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        y = tm.tm_year + 1900;
+        m = tm.tm_mon + 1;
+    }
+    cs_config *cfg = NULL;
+    const cs_audit_config *acfg = NULL;
+    if (file && !(acfg = audit_section("sla", file, &cfg)))
+        return CS_EXIT_CONFIG;
+    if (!db)
+        db = acfg && acfg->db ? acfg->db : NULL;
+    if (!db) {
+        if (cfg)
+            cs_config_free(cfg);
+        return cs_cli_usage_error("sla", "which ledger? (--db FILE, or audit.db in -c FILE)");
+    }
+    if (access(db, R_OK) != 0) {
+        fprintf(stderr, "chainscope sla: no ledger at %s\n", db);
+        if (cfg)
+            cs_config_free(cfg);
+        return CS_EXIT_FAIL;
+    }
+    cs_ledger *l;
+    if (cs_ledger_open(db, &l) != 0) {
+        if (cfg)
+            cs_config_free(cfg);
+        return CS_EXIT_FAIL;
+    }
+    cs_buf out;
+    cs_buf_init(&out, 0);
+    cs_report_opts ro = {.format = format};
+    unsigned failing = 0;
+    int rc = cs_report_sla(l, acfg, y, m, &ro, &out, &failing);
+    int exit_code;
+    if (rc) {
+        fprintf(stderr, "chainscope sla: %s\n", cs_strerror(rc));
+        exit_code = CS_EXIT_FAIL;
+    } else {
+        exit_code = write_out(output, &out);
+        /* A failing node turns the exit status to 1, like audit. */
+        if (exit_code == CS_EXIT_OK && failing)
+            exit_code = CS_EXIT_PROBLEM;
+    }
+    cs_buf_free(&out);
+    cs_ledger_close(l);
+    if (cfg)
+        cs_config_free(cfg);
+    return exit_code;
+}
