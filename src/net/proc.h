@@ -18,7 +18,9 @@ typedef void (*cs_proc_cb)(void *arg, int err, int64_t exit_status, int term_sig
 /* Starts argv[0] (searched in PATH when it has no '/') with argv, writes
  * in[0..inlen) to its stdin and closes it, collects stdout; stderr goes to
  * ours. Returns 0 and later calls cb exactly once, or returns an error and
- * never calls cb. in is copied. */
+ * never calls cb. in is copied. The first call makes the process ignore
+ * SIGPIPE (a program that exits without reading its input must not kill
+ * chainscope); writes then fail with EPIPE instead. */
 int cs_proc_run(uv_loop_t *loop, char *const *argv, const void *in, size_t inlen,
                 uint64_t timeout_ms, size_t max_out, cs_proc_cb cb, void *arg);
 
