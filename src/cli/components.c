@@ -6,6 +6,10 @@
 #include "audit/component.h"
 #include "btc/component.h"
 #include "evm/component.h"
+#include "notify/channel.h"
+#include "notify/component.h"
+#include "notify/notifier.h"
+#include "rules/monitor_config.h"
 
 /* One entry per component, in start order. */
 const cs_component cs_components[] = {
@@ -18,6 +22,15 @@ const cs_component cs_components[] = {
     {{"evm", "EVM chain follower (blocks, txs, decoded logs, reorgs) and node probes",
       cs_evm_config_parse, cs_evm_config_free},
      {"evm", cs_evm_component_start, cs_evm_component_stop, NULL}},
+    {{"channels", "notification channels (docs/monitors.md)", cs_channels_conf_parse,
+      cs_channels_conf_free},
+     {NULL, NULL, NULL, NULL}},
+    {{"notify", "outbox, default channels per severity, explorer links (docs/monitors.md)",
+      cs_notify_conf_parse, cs_notify_conf_free},
+     {NULL, NULL, NULL, NULL}},
+    {{"monitors", "contract and event monitors (docs/monitors.md)", cs_monitors_conf_parse,
+      cs_monitors_conf_free},
+     {"monitors", cs_monitors_start, cs_monitors_stop, NULL}},
     {{NULL, NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}},
 };
 

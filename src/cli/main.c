@@ -22,6 +22,7 @@ static const cs_command commands[] = {
     {"evm", "follow an EVM chain (blocks, txs, decoded logs, reorgs); probe nodes", cs_cmd_evm},
     {"audit", "check every node of an inventory now and print the daily report", cs_cmd_audit},
     {"sla", "print the monthly availability of each node against its SLA", cs_cmd_sla},
+    {"monitor", "try rules and monitors on events without sending anything", cs_cmd_monitor},
 };
 
 static void usage(FILE *f)
