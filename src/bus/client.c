@@ -139,8 +139,8 @@ static int connect_tcp(const char *hostport)
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return CS_EIO;
-    socklen_t sl = ss.ss_family == AF_INET ? sizeof(struct sockaddr_in)
-                                           : sizeof(struct sockaddr_in6);
+    socklen_t sl =
+        ss.ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
     if (connect(fd, (struct sockaddr *)&ss, sl) != 0) {
         int e = -errno;
         close(fd);

@@ -3,13 +3,13 @@
 
 #include <string.h>
 
-int cs_frame_peek(const uint8_t *p, size_t n, uint8_t *type, const uint8_t **body,
-                  size_t *body_len, size_t *frame_len)
+int cs_frame_peek(const uint8_t *p, size_t n, uint8_t *type, const uint8_t **body, size_t *body_len,
+                  size_t *frame_len)
 {
     if (n < 4)
         return 0;
-    uint32_t len = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                   (uint32_t)p[3] << 24;
+    uint32_t len =
+        (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
     if (len == 0 || len > CS_FRAME_MAX)
         return CS_EPROTO;
     if (n < 5)
@@ -103,7 +103,7 @@ int cs_frame_get_str(const uint8_t **p, const uint8_t *end, const char **s, size
 
 const char *cs_frame_type_name(uint8_t type)
 {
-    static const char *names[] = {"?",    "HELLO", "WELCOME", "SUB",  "UNSUB",
-                                  "PUB",  "EVENT", "PING",    "PONG", "ERROR"};
+    static const char *names[] = {"?",   "HELLO", "WELCOME", "SUB",  "UNSUB",
+                                  "PUB", "EVENT", "PING",    "PONG", "ERROR"};
     return type <= CS_FRAME_ERROR ? names[type] : "?";
 }

@@ -45,8 +45,8 @@ enum cs_frame_type {
  * frame_len when a whole frame is there, 0 when more bytes are needed, or a
  * negative error for a frame that can never be valid (bad length, unknown
  * type). */
-int cs_frame_peek(const uint8_t *p, size_t n, uint8_t *type, const uint8_t **body,
-                  size_t *body_len, size_t *frame_len);
+int cs_frame_peek(const uint8_t *p, size_t n, uint8_t *type, const uint8_t **body, size_t *body_len,
+                  size_t *frame_len);
 
 /* Writes a frame header for a body of body_len bytes into hdr. */
 void cs_frame_header(uint8_t hdr[CS_FRAME_HEADER], uint8_t type, size_t body_len);

@@ -332,8 +332,7 @@ static bool handle_frame(struct client *c, uint8_t type, const uint8_t *body, si
     }
     case CS_FRAME_SUB:
     case CS_FRAME_UNSUB:
-        if (cs_frame_get_str(&p, end, &s, &sl) || p != end ||
-            !cs_subject_filter_valid(s, sl)) {
+        if (cs_frame_get_str(&p, end, &s, &sl) || p != end || !cs_subject_filter_valid(s, sl)) {
             cs_mseries_inc(ls->m_malformed, 1);
             client_fail(c, "protocol: malformed subject filter in %s", cs_frame_type_name(type));
             return false;

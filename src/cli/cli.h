@@ -12,7 +12,13 @@
 
 #include <stdbool.h>
 
-enum { CS_EXIT_OK = 0, CS_EXIT_PROBLEM = 1, CS_EXIT_USAGE = 2, CS_EXIT_CONFIG = 3, CS_EXIT_FAIL = 4 };
+enum {
+    CS_EXIT_OK = 0,
+    CS_EXIT_PROBLEM = 1,
+    CS_EXIT_USAGE = 2,
+    CS_EXIT_CONFIG = 3,
+    CS_EXIT_FAIL = 4
+};
 
 typedef struct cs_command {
     const char *name;
@@ -34,6 +40,12 @@ int cs_cmd_publish(int argc, char **argv);
 int cs_cmd_tail(int argc, char **argv);
 int cs_cmd_check_config(int argc, char **argv);
 int cs_cmd_events(int argc, char **argv);
+int cs_cmd_p2p(int argc, char **argv);
+int cs_cmd_connector(int argc, char **argv);
+int cs_cmd_ctl(int argc, char **argv);
+int cs_cmd_simnet(int argc, char **argv);
+int cs_cmd_crawl(int argc, char **argv);
+int cs_cmd_abi(int argc, char **argv);
 int cs_cmd_audit(int argc, char **argv);
 int cs_cmd_sla(int argc, char **argv);
 

@@ -53,10 +53,11 @@ int cs_cmd_check_config(int argc, char **argv)
     printf("%s: valid\n  node: %s\n", file, cfg->node);
     printf("  logserver: %s", cfg->logserver_enabled ? "on" : "off");
     if (cfg->logserver_enabled)
-        printf(" (socket %s%s%s)", cfg->logserver_socket ? cfg->logserver_socket : cs_cli_default_socket(),
+        printf(" (socket %s%s%s)",
+               cfg->logserver_socket ? cfg->logserver_socket : cs_cli_default_socket(),
                cfg->logserver_tcp ? ", tcp " : "", cfg->logserver_tcp ? cfg->logserver_tcp : "");
-    printf("\n  http: %s%s%s\n", cfg->http_enabled ? "on " : "off", cfg->http_enabled ? cfg->http_listen : "",
-           "");
+    printf("\n  http: %s%s%s\n", cfg->http_enabled ? "on " : "off",
+           cfg->http_enabled ? cfg->http_listen : "", "");
     for (size_t i = 0; i < cfg->nsections; i++)
         printf("  %s: configured\n", cfg->sections[i].def->name);
     cs_config_free(cfg);

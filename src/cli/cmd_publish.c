@@ -42,11 +42,11 @@ static void help(void)
 int cs_cmd_publish(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"type", required_argument, NULL, 't'},    {"network", required_argument, NULL, 'n'},
-        {"key", required_argument, NULL, 'k'},     {"origin", required_argument, NULL, 'o'},
-        {"json", required_argument, NULL, 'j'},    {"count", required_argument, NULL, 'C'},
-        {"socket", required_argument, NULL, 's'},  {"connect", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"type", required_argument, NULL, 't'},   {"network", required_argument, NULL, 'n'},
+        {"key", required_argument, NULL, 'k'},    {"origin", required_argument, NULL, 'o'},
+        {"json", required_argument, NULL, 'j'},   {"count", required_argument, NULL, 'C'},
+        {"socket", required_argument, NULL, 's'}, {"connect", required_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     const char *type = NULL, *network = "", *key = "", *origin = NULL, *json = NULL;
     const char *address = NULL;
@@ -55,12 +55,24 @@ int cs_cmd_publish(int argc, char **argv)
     optind = 1;
     while ((ch = getopt_long(argc, argv, "t:n:k:o:j:s:h", opts, NULL)) != -1) {
         switch (ch) {
-        case 't': type = optarg; break;
-        case 'n': network = optarg; break;
-        case 'k': key = optarg; break;
-        case 'o': origin = optarg; break;
-        case 'j': json = optarg; break;
-        case 's': address = optarg; break;
+        case 't':
+            type = optarg;
+            break;
+        case 'n':
+            network = optarg;
+            break;
+        case 'k':
+            key = optarg;
+            break;
+        case 'o':
+            origin = optarg;
+            break;
+        case 'j':
+            json = optarg;
+            break;
+        case 's':
+            address = optarg;
+            break;
         case 'T':
             if (strncmp(optarg, "tcp:", 4) != 0)
                 return cs_cli_usage_error("publish", "--connect takes tcp:HOST:PORT");
@@ -73,8 +85,11 @@ int cs_cmd_publish(int argc, char **argv)
                 return cs_cli_usage_error("publish", "--count takes a number");
             break;
         }
-        case 'h': help(); return CS_EXIT_OK;
-        default: return cs_cli_usage_error("publish", "unknown option");
+        case 'h':
+            help();
+            return CS_EXIT_OK;
+        default:
+            return cs_cli_usage_error("publish", "unknown option");
         }
     }
     if (optind < argc)
@@ -93,8 +108,7 @@ int cs_cmd_publish(int argc, char **argv)
     cs_client *c;
     int rc = cs_client_connect(address, "publish", getenv("CHAINSCOPE_TOKEN"), &c);
     if (rc) {
-        fprintf(stderr, "chainscope publish: cannot connect to %s: %s\n", address,
-                cs_strerror(rc));
+        fprintf(stderr, "chainscope publish: cannot connect to %s: %s\n", address, cs_strerror(rc));
         return CS_EXIT_FAIL;
     }
     cs_event_hdr h = {.origin = origin, .network = network, .type = type, .key = key};

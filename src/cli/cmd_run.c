@@ -108,8 +108,7 @@ static void metrics_handler(const cs_http_req *req, void *arg)
     cs_buf out;
     cs_buf_init(&out, 0);
     cs_metrics_render(r->metrics, &out);
-    cs_http_respond(req->conn, 200, "text/plain; version=0.0.4; charset=utf-8", out.data,
-                    out.len);
+    cs_http_respond(req->conn, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len);
     cs_buf_free(&out);
 }
 
@@ -231,8 +230,7 @@ static int start(runner *r, const char *socket_override)
     snprintf(r->origin, sizeof r->origin, "run@%s", cfg->node);
     cs_publisher_init(&r->pub, r->bus, r->origin, "");
     static const char *const sublabel[] = {"subscriber", NULL};
-    r->m_dropped = cs_metrics_family(r->metrics, CS_METRIC_COUNTER,
-                                     "chainscope_bus_dropped_total",
+    r->m_dropped = cs_metrics_family(r->metrics, CS_METRIC_COUNTER, "chainscope_bus_dropped_total",
                                      "Events a subscriber lost because its queue was full.",
                                      sublabel, NULL, 0);
     r->m_queued = cs_metrics_family(r->metrics, CS_METRIC_GAUGE, "chainscope_bus_queued",
@@ -243,8 +241,8 @@ static int start(runner *r, const char *socket_override)
     cs_mseries_set(r->m_up, 1);
     cs_metrics_on_collect(r->metrics, collect, r);
 
-    r->rt = (cs_runtime){.loop = &r->loop, .bus = r->bus, .metrics = r->metrics,
-                         .config = cfg, .node = cfg->node};
+    r->rt = (cs_runtime){
+        .loop = &r->loop, .bus = r->bus, .metrics = r->metrics, .config = cfg, .node = cfg->node};
     if (cfg->http_enabled) {
         if ((rc = cs_http_server_new(&r->loop, cfg->http_listen, cfg->http_token, &r->http))) {
             CS_ERROR("run", "http: cannot listen on %s: %s", cfg->http_listen, cs_strerror(rc));
@@ -257,7 +255,7 @@ static int start(runner *r, const char *socket_override)
         CS_INFO("run", "http: metrics on http://%s/metrics", cs_http_server_address(r->http));
     }
     if (cfg->logserver_enabled) {
-        r->socket_path = socket_override   ? socket_override
+        r->socket_path = socket_override         ? socket_override
                          : cfg->logserver_socket ? cfg->logserver_socket
                                                  : cs_cli_default_socket();
         cs_logserver_opts lo = {.socket_path = r->socket_path,
@@ -328,11 +326,20 @@ int cs_cmd_run(int argc, char **argv)
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:s:h", opts, NULL)) != -1) {
         switch (ch) {
-        case 'c': file = optarg; break;
-        case 's': sock = optarg; break;
-        case 'L': level = optarg; break;
-        case 'h': help(); return CS_EXIT_OK;
-        default: return cs_cli_usage_error("run", "unknown option");
+        case 'c':
+            file = optarg;
+            break;
+        case 's':
+            sock = optarg;
+            break;
+        case 'L':
+            level = optarg;
+            break;
+        case 'h':
+            help();
+            return CS_EXIT_OK;
+        default:
+            return cs_cli_usage_error("run", "unknown option");
         }
     }
     if (optind < argc)

@@ -102,7 +102,9 @@ int cs_cmd_tail(int argc, char **argv)
                 return cs_cli_usage_error("tail", "'%s' is not a subject filter", optarg);
             filters[nf++] = optarg;
             break;
-        case 'j': json = true; break;
+        case 'j':
+            json = true;
+            break;
         case 'c':
             count = strtoull(optarg, &end, 10);
             if (*end || !*optarg)
@@ -113,14 +115,19 @@ int cs_cmd_tail(int argc, char **argv)
             if (*end || !*optarg || timeout < 0)
                 return cs_cli_usage_error("tail", "--timeout takes seconds");
             break;
-        case 's': address = optarg; break;
+        case 's':
+            address = optarg;
+            break;
         case 'T':
             if (strncmp(optarg, "tcp:", 4) != 0)
                 return cs_cli_usage_error("tail", "--connect takes tcp:HOST:PORT");
             address = optarg;
             break;
-        case 'h': help(); return CS_EXIT_OK;
-        default: return cs_cli_usage_error("tail", "unknown option");
+        case 'h':
+            help();
+            return CS_EXIT_OK;
+        default:
+            return cs_cli_usage_error("tail", "unknown option");
         }
     }
     if (optind < argc)

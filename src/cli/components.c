@@ -4,12 +4,16 @@
 
 #include "audit/audit_config.h"
 #include "audit/component.h"
+#include "btc/component.h"
 
 /* One entry per component, in start order. */
 const cs_component cs_components[] = {
     {{"audit", "node audit: scheduled checks, ledger, daily report, SLA", cs_audit_config_parse,
       cs_audit_config_section_free},
      {"audit", cs_audit_component_start, cs_audit_component_stop, NULL}},
+    {{"connector", "Bitcoin P2P connector: peers, every message an event, control socket",
+      cs_btc_config_parse, cs_btc_config_free},
+     {"connector", cs_btc_component_start, cs_btc_component_stop, cs_btc_component_reload}},
     {{NULL, NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}},
 };
 

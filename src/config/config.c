@@ -159,15 +159,15 @@ char *cs_cfg_scalar(cs_cfg *c, struct fy_node *n, const char *path)
     char missing[256];
     char *v = cs_cfg_expand_env(s ? s : "", s ? len : 0, missing, sizeof missing);
     if (!v)
-        cs_cfg_error(c, n, path, "environment variable %s is not set (use ${%s:-default})",
-                     missing, missing);
+        cs_cfg_error(c, n, path, "environment variable %s is not set (use ${%s:-default})", missing,
+                     missing);
     return v;
 }
 
 /* Finds key in map; checks map is a mapping. Returns 1 found, 0 missing
  * (error recorded if required), negative on error. */
-static int lookup(cs_cfg *c, struct fy_node *map, const char *path, const char *key,
-                  bool required, struct fy_node **val, char *full, size_t fulllen)
+static int lookup(cs_cfg *c, struct fy_node *map, const char *path, const char *key, bool required,
+                  struct fy_node **val, char *full, size_t fulllen)
 {
     join(full, fulllen, path, key);
     *val = cs_cfg_get(map, key);
@@ -548,8 +548,8 @@ static void yaml_errors(cs_cfg *c, struct fy_diag *diag)
         if (e->type < FYET_ERROR)
             continue;
         /* Collected diagnostics count lines and columns from 1. */
-        snprintf(c->err, sizeof c->err, "%s:%d:%d: invalid YAML: %s", c->file, e->line,
-                 e->column, e->msg);
+        snprintf(c->err, sizeof c->err, "%s:%d:%d: invalid YAML: %s", c->file, e->line, e->column,
+                 e->msg);
         c->failed = 1;
         return;
     }
@@ -598,9 +598,9 @@ int cs_config_load(const char *path, const cs_cfg_section *table, size_t ntable,
         return CS_ENOMEM;
     }
     fy_diag_set_collect_errors(diag, true);
-    struct fy_parse_cfg pcfg = {
-        .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_DEFAULT_VERSION_1_2 | FYPCF_RESOLVE_DOCUMENT,
-        .diag = diag};
+    struct fy_parse_cfg pcfg = {.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG |
+                                         FYPCF_DEFAULT_VERSION_1_2 | FYPCF_RESOLVE_DOCUMENT,
+                                .diag = diag};
     struct fy_document *doc = blank_file(path) ? NULL : fy_document_build_from_file(&pcfg, path);
     if (!doc && !fy_diag_got_error(diag)) {
         /* An empty file (or only comments): every default. */

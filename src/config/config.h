@@ -49,8 +49,8 @@ int cs_cfg_bool(cs_cfg *c, struct fy_node *map, const char *path, const char *ke
 int cs_cfg_duration_ms(cs_cfg *c, struct fy_node *map, const char *path, const char *key,
                        uint64_t *out_ms, bool required);
 /* Sizes: "512", "64KiB", "8MiB", "1GiB" (also kB/MB/GB as powers of 1000). */
-int cs_cfg_size(cs_cfg *c, struct fy_node *map, const char *path, const char *key,
-                uint64_t *out, bool required);
+int cs_cfg_size(cs_cfg *c, struct fy_node *map, const char *path, const char *key, uint64_t *out,
+                bool required);
 /* One of `choices` (NULL-terminated); *out gets its index. */
 int cs_cfg_enum(cs_cfg *c, struct fy_node *map, const char *path, const char *key,
                 const char *const *choices, int *out, bool required);
@@ -64,8 +64,7 @@ void cs_cfg_strv_free(char **v);
 struct fy_node *cs_cfg_get(struct fy_node *map, const char *key);
 /* Checks that `n` is a mapping whose keys are all in `allowed` (NULL-
  * terminated); names the first unknown key at its position. */
-int cs_cfg_expect_map(cs_cfg *c, struct fy_node *n, const char *path,
-                      const char *const *allowed);
+int cs_cfg_expect_map(cs_cfg *c, struct fy_node *n, const char *path, const char *const *allowed);
 /* Text of a scalar node with ${ENV} substituted (malloc'ed), or NULL with
  * an error recorded. */
 char *cs_cfg_scalar(cs_cfg *c, struct fy_node *n, const char *path);
@@ -83,21 +82,21 @@ typedef struct cs_cfg_section {
 /* The foundation's own keys. */
 typedef struct cs_config {
     char *file;
-    char *node;           /* instance name; default: the host name */
-    int log_level;        /* enum cs_log_level */
-    uint64_t bus_queue;   /* default per-subscriber bound, events */
+    char *node;         /* instance name; default: the host name */
+    int log_level;      /* enum cs_log_level */
+    uint64_t bus_queue; /* default per-subscriber bound, events */
     /* local log server */
     bool logserver_enabled;
     char *logserver_socket;
-    uint64_t logserver_buffer;  /* bytes queued per client before cut-off */
-    char *logserver_tcp;        /* "host:port" or NULL */
-    char *logserver_token;      /* required when tcp is set */
+    uint64_t logserver_buffer; /* bytes queued per client before cut-off */
+    char *logserver_tcp;       /* "host:port" or NULL */
+    char *logserver_token;     /* required when tcp is set */
     /* HTTP server for /metrics, /healthz and the API */
     bool http_enabled;
-    char *http_listen;          /* "127.0.0.1:9464" */
-    char *http_token;           /* required when listening beyond loopback */
+    char *http_listen; /* "127.0.0.1:9464" */
+    char *http_token;  /* required when listening beyond loopback */
     /* console sink inside `run` */
-    char **console_filters;     /* NULL: no console output */
+    char **console_filters; /* NULL: no console output */
     size_t nconsole_filters;
     bool console_json;
     /* component sections present in the file, in table order */
@@ -105,7 +104,7 @@ typedef struct cs_config {
     struct cs_config_section_inst {
         const cs_cfg_section *def;
         void *conf;
-    } *sections;
+    } * sections;
 } cs_config;
 
 /* Loads and validates `path`. On error returns CS_ECONFIG (or CS_EIO) and

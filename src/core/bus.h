@@ -34,12 +34,12 @@ enum cs_sub_policy { CS_SUB_DROP, CS_SUB_CUTOFF };
 typedef struct cs_sub_opts {
     const char *const *filters; /* subject filters; NULL or empty: ">" */
     size_t nfilters;
-    size_t queue_max;           /* events; 0: CS_BUS_DEFAULT_QUEUE */
+    size_t queue_max; /* events; 0: CS_BUS_DEFAULT_QUEUE */
     enum cs_sub_policy policy;
     cs_sub_cb cb;
     cs_sub_cutoff_cb on_cutoff; /* CS_SUB_CUTOFF only; may be NULL */
     void *arg;
-    const char *name;           /* for logs and metrics */
+    const char *name; /* for logs and metrics */
 } cs_sub_opts;
 
 #define CS_BUS_DEFAULT_QUEUE 65536
@@ -82,7 +82,7 @@ typedef struct cs_publisher {
     const char *origin;  /* borrowed: must outlive the publisher */
     const char *network; /* default network; borrowed */
     uint64_t seq;
-    cs_vw w;             /* scratch writer for the payload */
+    cs_vw w; /* scratch writer for the payload */
 } cs_publisher;
 
 void cs_publisher_init(cs_publisher *p, cs_bus *bus, const char *origin, const char *network);

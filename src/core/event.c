@@ -125,8 +125,8 @@ cs_event *cs_event_new(const cs_event_hdr *h, const uint8_t *payload, size_t len
 }
 
 /* Parses a record's envelope. Fills the header fields and the payload span. */
-static int parse(const uint8_t *p, size_t n, uint64_t *seq, int64_t *time_ns,
-                 const char *s[4], size_t len[4], const uint8_t **payload, size_t *plen)
+static int parse(const uint8_t *p, size_t n, uint64_t *seq, int64_t *time_ns, const char *s[4],
+                 size_t len[4], const uint8_t **payload, size_t *plen)
 {
     const uint8_t *q = p, *end = p + n;
     int rc;

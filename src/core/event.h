@@ -33,7 +33,7 @@ typedef struct cs_event {
     const char *network;
     const char *type;
     const char *key;
-    cs_val payload;     /* an object; views into wire */
+    cs_val payload; /* an object; views into wire */
     size_t wire_len;
     const uint8_t *wire; /* the record */
     /* storage follows: the record, then the NUL-terminated strings */
@@ -74,8 +74,8 @@ void cs_event_unref(cs_event *e);
 /* Field access by dotted name, the way rules, templates and filters name
  * fields: `seq`, `time`, `origin`, `network`, `type`, `key` are the envelope;
  * anything else is a path into the payload (`peer.addr`,
- * `addresses[0].port`), with or without a leading `payload.`. Envelope strings come back as STR views, seq and
- * time as INT. Returns CS_ENOTFOUND for a missing field. */
+ * `addresses[0].port`), with or without a leading `payload.`. Envelope strings come back as STR
+ * views, seq and time as INT. Returns CS_ENOTFOUND for a missing field. */
 int cs_event_field(const cs_event *e, const char *path, size_t len, cs_val *out);
 
 /* Wall-clock time in nanoseconds. */

@@ -20,11 +20,26 @@ int cs_json_string(cs_buf *out, const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         switch (c) {
-        case '"': *d++ = '\\'; *d++ = '"'; break;
-        case '\\': *d++ = '\\'; *d++ = '\\'; break;
-        case '\n': *d++ = '\\'; *d++ = 'n'; break;
-        case '\r': *d++ = '\\'; *d++ = 'r'; break;
-        case '\t': *d++ = '\\'; *d++ = 't'; break;
+        case '"':
+            *d++ = '\\';
+            *d++ = '"';
+            break;
+        case '\\':
+            *d++ = '\\';
+            *d++ = '\\';
+            break;
+        case '\n':
+            *d++ = '\\';
+            *d++ = 'n';
+            break;
+        case '\r':
+            *d++ = '\\';
+            *d++ = 'r';
+            break;
+        case '\t':
+            *d++ = '\\';
+            *d++ = 't';
+            break;
         default:
             if (c < 0x20 || c == 0x7f) {
                 memcpy(d, "\\u00", 4);
@@ -226,8 +241,8 @@ static struct json_object *parse_text(const char *text, size_t n, char *err, siz
     size_t off = json_tokener_get_parse_end(tok);
     if (o && je == json_tokener_success) {
         /* Only whitespace may follow the value. */
-        while (off < n && (text[off] == ' ' || text[off] == '\t' || text[off] == '\n' ||
-                           text[off] == '\r'))
+        while (off < n &&
+               (text[off] == ' ' || text[off] == '\t' || text[off] == '\n' || text[off] == '\r'))
             off++;
         if (off < n) {
             json_object_put(o);

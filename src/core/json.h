@@ -35,7 +35,7 @@ int cs_json_parse_value(const char *text, size_t n, cs_vw *w, char *err, size_t 
  * Missing envelope fields take the defaults in `defaults` (any may be NULL).
  * If the object has no "payload" key, its members other than the envelope's
  * are the payload. Caller owns the returned reference. */
-int cs_json_parse_event(const char *text, size_t n, const cs_event_hdr *defaults,
-                        cs_event **out, char *err, size_t errlen);
+int cs_json_parse_event(const char *text, size_t n, const cs_event_hdr *defaults, cs_event **out,
+                        char *err, size_t errlen);
 
 #endif

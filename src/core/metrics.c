@@ -15,8 +15,8 @@ struct cs_mseries {
     cs_mseries *next;
     struct cs_mfamily *fam;
     char **values;
-    double value;    /* counter/gauge; histogram: sum */
-    uint64_t count;  /* histogram */
+    double value;   /* counter/gauge; histogram: sum */
+    uint64_t count; /* histogram */
     uint64_t *bucket_counts;
 };
 

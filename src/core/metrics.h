@@ -41,8 +41,8 @@ cs_mseries *cs_mfamily_series(cs_mfamily *f, const char *const *values);
 /* Removes a series (e.g. a peer that went away). */
 void cs_mfamily_remove(cs_mfamily *f, const char *const *values);
 
-void cs_mseries_inc(cs_mseries *s, double v); /* counters and gauges */
-void cs_mseries_set(cs_mseries *s, double v); /* gauges */
+void cs_mseries_inc(cs_mseries *s, double v);     /* counters and gauges */
+void cs_mseries_set(cs_mseries *s, double v);     /* gauges */
 void cs_mseries_observe(cs_mseries *s, double v); /* histograms */
 
 /* Shorthands for unlabelled families. */

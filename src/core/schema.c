@@ -49,10 +49,12 @@ const cs_event_def cs_schema_core[] = {
 };
 
 extern const cs_event_def cs_schema_audit[]; /* src/audit/schema_audit.c */
+extern const cs_event_def cs_schema_btc[];   /* src/btc/schema_btc.c */
 
 const cs_event_def *const cs_schema_groups[] = {
     cs_schema_core,
     cs_schema_audit,
+    cs_schema_btc,
     NULL,
 };
 

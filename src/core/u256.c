@@ -181,7 +181,7 @@ bool cs_u256_from_hex(cs_u256 *r, const char *s, size_t n)
 
 size_t cs_u256_to_dec(const cs_u256 *a, char out[79])
 {
-    char tmp[79];
+    char tmp[79] = {0};
     size_t n = 0;
     cs_u256 x = *a;
     /* Divide by 10^19 at a time: one 64-bit chunk of digits per step. */

@@ -99,8 +99,8 @@ void cs_vw_kv_bytes(cs_vw *w, const char *k, const void *p, size_t n);
 typedef enum cs_vkind {
     CS_VAL_NULL,
     CS_VAL_BOOL,
-    CS_VAL_INT,    /* fits in 64 bits: u (non-negative) or i (negative) */
-    CS_VAL_BIG,    /* up to 256 bits: big/n with neg */
+    CS_VAL_INT, /* fits in 64 bits: u (non-negative) or i (negative) */
+    CS_VAL_BIG, /* up to 256 bits: big/n with neg */
     CS_VAL_DOUBLE,
     CS_VAL_STR,
     CS_VAL_BYTES,
@@ -111,15 +111,15 @@ typedef enum cs_vkind {
 /* A view of one encoded value. Borrowed: valid while the bytes are. */
 typedef struct cs_val {
     cs_vkind kind;
-    bool neg;            /* INT and BIG: the number is negative */
-    bool b;              /* BOOL */
-    uint64_t u;          /* INT, non-negative */
-    int64_t i;           /* INT, negative */
-    double d;            /* DOUBLE */
-    const uint8_t *p;    /* STR, BYTES, BIG: the bytes; ARRAY, OBJECT: first item */
-    size_t n;            /* length of p; ARRAY, OBJECT: body bytes after the count */
-    uint32_t count;      /* ARRAY, OBJECT: number of items */
-    const uint8_t *raw;  /* the whole encoded value */
+    bool neg;           /* INT and BIG: the number is negative */
+    bool b;             /* BOOL */
+    uint64_t u;         /* INT, non-negative */
+    int64_t i;          /* INT, negative */
+    double d;           /* DOUBLE */
+    const uint8_t *p;   /* STR, BYTES, BIG: the bytes; ARRAY, OBJECT: first item */
+    size_t n;           /* length of p; ARRAY, OBJECT: body bytes after the count */
+    uint32_t count;     /* ARRAY, OBJECT: number of items */
+    const uint8_t *raw; /* the whole encoded value */
     size_t raw_len;
 } cs_val;
 

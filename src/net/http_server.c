@@ -47,12 +47,12 @@ struct cs_http_conn {
     bool in_value;
     bool authorized;
     size_t head_bytes;
-    bool complete;     /* a message was parsed, awaiting the handler */
+    bool complete; /* a message was parsed, awaiting the handler */
     bool responded;
     bool keep_alive;
     bool streaming;
     bool closing;
-    size_t queued;     /* bytes written but not yet acknowledged */
+    size_t queued; /* bytes written but not yet acknowledged */
     uint64_t last_active;
     void (*on_close)(cs_http_conn *c, void *arg);
     void *close_arg;
@@ -159,17 +159,28 @@ static void conn_finish(cs_http_conn *c)
 static const char *reason(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Payload Too Large";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Status";
+    case 200:
+        return "OK";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 413:
+        return "Payload Too Large";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Status";
     }
 }
 
@@ -387,7 +398,8 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
     while (off < (size_t)nread && !c->closing) {
         if (c->streaming || (c->complete && !c->responded))
             return; /* ignore pipelined input while busy */
-        size_t used = http_parser_execute(&c->parser, &settings, b->base + off, (size_t)nread - off);
+        size_t used =
+            http_parser_execute(&c->parser, &settings, b->base + off, (size_t)nread - off);
         off += used;
         enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
         if (c->complete) {
@@ -396,7 +408,9 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
             continue;
         }
         if (e != HPE_OK) {
-            int status = c->head_bytes > MAX_HEAD ? 431 : (c->body.len || e == HPE_CB_headers_complete) ? 413 : 400;
+            int status = c->head_bytes > MAX_HEAD                        ? 431
+                         : (c->body.len || e == HPE_CB_headers_complete) ? 413
+                                                                         : 400;
             char msg[128];
             int n = snprintf(msg, sizeof msg, "bad request: %s\n", http_errno_name(e));
             c->keep_alive = false;
@@ -462,8 +476,7 @@ static void sweep_cb(uv_timer_t *t)
     }
 }
 
-int cs_http_server_new(uv_loop_t *loop, const char *listen, const char *token,
-                       cs_http_server **out)
+int cs_http_server_new(uv_loop_t *loop, const char *listen, const char *token, cs_http_server **out)
 {
     struct sockaddr_storage ss;
     int rc = cs_addr_parse(listen, 0, &ss);

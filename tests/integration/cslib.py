@@ -21,6 +21,9 @@ CHAINSCOPE = os.environ.get("CHAINSCOPE") or os.path.join(
 SOURCE_DIR = os.environ.get("CS_SOURCE_DIR", os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", "..")))
 NODE_MODULES = os.path.join(SOURCE_DIR, "tests", "node", "node_modules")
+# Set when the binary under test is built with ASan+UBSan: memory figures
+# then include the sanitizer's quarantine, and valgrind cannot run it.
+SANITIZED = os.environ.get("CS_SANITIZE") in ("1", "ON", "true")
 ANVIL = os.path.join(NODE_MODULES, "@foundry-rs", "anvil-linux-amd64", "bin", "anvil")
 
 _procs = []

@@ -104,8 +104,7 @@ static void test_missing_file(void **state)
     (void)state;
     cs_config *cfg;
     char err[256];
-    assert_int_equal(cs_config_load("/nonexistent/x.yaml", NULL, 0, &cfg, err, sizeof err),
-                     CS_EIO);
+    assert_int_equal(cs_config_load("/nonexistent/x.yaml", NULL, 0, &cfg, err, sizeof err), CS_EIO);
     assert_non_null(strstr(err, "/nonexistent/x.yaml: cannot read"));
 }
 

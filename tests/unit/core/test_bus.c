@@ -100,8 +100,8 @@ static void test_cutoff_policy(void **state)
     assert_int_equal(cs_bus_new(NULL, &bus), 0);
     seen a = {0}, b = {0};
     cs_sub *sa, *sb;
-    cs_sub_opts oa = {.queue_max = 4, .policy = CS_SUB_CUTOFF, .cb = on_event,
-                      .on_cutoff = on_cutoff, .arg = &a};
+    cs_sub_opts oa = {
+        .queue_max = 4, .policy = CS_SUB_CUTOFF, .cb = on_event, .on_cutoff = on_cutoff, .arg = &a};
     cs_sub_opts ob = {.cb = on_event, .arg = &b};
     assert_int_equal(cs_bus_subscribe(bus, &oa, &sa), 0);
     assert_int_equal(cs_bus_subscribe(bus, &ob, &sb), 0);
@@ -160,8 +160,12 @@ static void test_event_record_roundtrip(void **state)
     cs_vw_kv_u64(&w, "n", 42);
     cs_vw_kv_str(&w, "text", "hi");
     cs_vw_object_end(&w);
-    cs_event_hdr h = {.seq = 7, .time_ns = 1234567890123456789, .origin = "o", .network = "net",
-                      .type = "demo.sample", .key = "peer 1.2.3.4:8333"};
+    cs_event_hdr h = {.seq = 7,
+                      .time_ns = 1234567890123456789,
+                      .origin = "o",
+                      .network = "net",
+                      .type = "demo.sample",
+                      .key = "peer 1.2.3.4:8333"};
     cs_event *e = cs_event_new(&h, w.buf.data, w.buf.len);
     assert_non_null(e);
     cs_event *d;
@@ -204,9 +208,12 @@ static void test_event_record_roundtrip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_filters_and_order),  cmocka_unit_test(test_bound_drops_and_counts),
-        cmocka_unit_test(test_cutoff_policy),      cmocka_unit_test(test_unsubscribe_inside_callback),
-        cmocka_unit_test(test_bad_filter_rejected), cmocka_unit_test(test_event_record_roundtrip),
+        cmocka_unit_test(test_filters_and_order),
+        cmocka_unit_test(test_bound_drops_and_counts),
+        cmocka_unit_test(test_cutoff_policy),
+        cmocka_unit_test(test_unsubscribe_inside_callback),
+        cmocka_unit_test(test_bad_filter_rejected),
+        cmocka_unit_test(test_event_record_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -78,9 +78,11 @@ static void test_roundtrip_and_paths(void **state)
     assert_string_equal(
         cs_buf_cstr(&out),
         "{\"command\":\"addrv2\",\"size\":18446744073709551615,\"delta\":-42,"
-        "\"value\":\"115792089237316195423570985008687907853269984665640564039457584007913129639935\","
+        "\"value\":"
+        "\"115792089237316195423570985008687907853269984665640564039457584007913129639935\","
         "\"hash\":\"0x01ab\",\"relay\":false,\"rtt\":0.25,\"addresses\":[{\"addr\":\"1.2.3.4\","
-        "\"port\":8333},{\"addr\":\"10.0.0.1\",\"port\":8334},{\"addr\":\"1.2.3.4\",\"port\":8335}],"
+        "\"port\":8333},{\"addr\":\"10.0.0.1\",\"port\":8334},{\"addr\":\"1.2.3.4\",\"port\":8335}]"
+        ","
         "\"none\":null}");
     cs_buf_free(&out);
     cs_vw_free(&w);
@@ -165,11 +167,13 @@ static void test_u256(void **state)
     (void)state;
     cs_u256 a, b, q, m;
     char dec[79];
-    const char *max = "115792089237316195423570985008687907853269984665640564039457584007913129639935";
+    const char *max =
+        "115792089237316195423570985008687907853269984665640564039457584007913129639935";
     assert_true(cs_u256_from_dec(&a, max, strlen(max)));
     cs_u256_to_dec(&a, dec);
     assert_string_equal(dec, max);
-    assert_false(cs_u256_from_dec(&b, "115792089237316195423570985008687907853269984665640564039457584007913129639936", 78));
+    assert_false(cs_u256_from_dec(
+        &b, "115792089237316195423570985008687907853269984665640564039457584007913129639936", 78));
     assert_true(cs_u256_from_hex(&b, "0x3e8", 5));
     assert_true(cs_u256_divmod(&a, &b, &q, &m));
     cs_u256_to_dec(&m, dec);
@@ -192,7 +196,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_and_paths), cmocka_unit_test(test_small_big_is_canonical),
-        cmocka_unit_test(test_malformed_rejected), cmocka_unit_test(test_depth_bound),
+        cmocka_unit_test(test_malformed_rejected),  cmocka_unit_test(test_depth_bound),
         cmocka_unit_test(test_json_input),          cmocka_unit_test(test_u256),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

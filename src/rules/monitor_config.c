@@ -1,0 +1,300 @@
+/* The `monitors:` section (see monitor_config.h). */
+#include "rules/monitor_config.h"
+
+#include <libfyaml.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "rules/evm_fields.h"
+#include "rules/expr.h"
+#include "core/subject.h"
+
+static const cs_expr_alias tx_aliases[] = {CS_EVM_TX_ALIASES};
+static const cs_expr_opts arg_opts = {"args", NULL, 0};
+static const cs_expr_opts tx_opts = {"args", tx_aliases, sizeof tx_aliases / sizeof *tx_aliases};
+
+/* Reads an optional expression and compiles it to check it. */
+static int read_expr(cs_cfg *c, struct fy_node *map, const char *path, const char *key,
+                     const cs_expr_opts *o, char **out)
+{
+    int rc = cs_cfg_str(c, map, path, key, out, false);
+    if (rc || !*out)
+        return rc;
+    cs_expr *e;
+    char msg[300];
+    if (cs_expr_compile(*out, strlen(*out), o, &e, msg, sizeof msg)) {
+        char full[300];
+        snprintf(full, sizeof full, "%s.%s", path, key);
+        return cs_cfg_error(c, cs_cfg_get(map, key), full, "%s", msg);
+    }
+    cs_expr_free(e);
+    return 0;
+}
+
+static int read_ns(cs_cfg *c, struct fy_node *map, const char *path, const char *key, int64_t *out)
+{
+    uint64_t ms = 0;
+    int rc = cs_cfg_duration_ms(c, map, path, key, &ms, false);
+    if (rc == 0 && cs_cfg_get(map, key))
+        *out = (int64_t)ms * 1000000;
+    return rc;
+}
+
+static int read_sigs(cs_cfg *c, struct fy_node *map, const char *path, const char *key,
+                     cs_monitor_sig **out, size_t *n)
+{
+    struct fy_node *seq = cs_cfg_get(map, key);
+    char full[300];
+    snprintf(full, sizeof full, "%s.%s", path, key);
+    if (!seq)
+        return 0;
+    if (!fy_node_is_sequence(seq))
+        return cs_cfg_error(c, seq, full, "expected a list of signatures");
+    size_t cnt = (size_t)fy_node_sequence_item_count(seq);
+    *out = calloc(cnt + 1, sizeof **out);
+    if (!*out)
+        return CS_ENOMEM;
+    void *it = NULL;
+    struct fy_node *item;
+    static const char *const allowed[] = {"signature", "condition", NULL};
+    while ((item = fy_node_sequence_iterate(seq, &it))) {
+        char ip[320];
+        snprintf(ip, sizeof ip, "%s[%zu]", full, *n);
+        cs_monitor_sig *s = &(*out)[(*n)++];
+        if (fy_node_is_scalar(item)) {
+            if (!(s->signature = cs_cfg_scalar(c, item, ip)))
+                return CS_ECONFIG;
+        } else {
+            int rc;
+            if ((rc = cs_cfg_expect_map(c, item, ip, allowed)) ||
+                (rc = cs_cfg_str(c, item, ip, "signature", &s->signature, true)) ||
+                (rc = read_expr(c, item, ip, "condition", &arg_opts, &s->condition)))
+                return rc;
+        }
+        char canon[256];
+        if (!(s->signature[0] == '0' && s->signature[1] == 'x') &&
+            cs_monitor_canonical_sig(s->signature, canon, sizeof canon) < 0)
+            return cs_cfg_error(c, item, ip,
+                                "expected a signature like Transfer(address,address,uint256), a "
+                                "name, or a 0x topic, got \"%s\"",
+                                s->signature);
+    }
+    return 0;
+}
+
+static int read_window(cs_cfg *c, struct fy_node *map, const char *path, cs_monitor_window *w)
+{
+    struct fy_node *n = cs_cfg_get(map, "window");
+    if (!n)
+        return 0;
+    char p[300];
+    snprintf(p, sizeof p, "%s.window", path);
+    static const char *const allowed[] = {"kind",     "threshold", "rate",       "duration",
+                                          "group_by", "of",        "max_groups", NULL};
+    static const char *const kinds[] = {"count", "rate", "distinct", "stale", NULL};
+    int rc, kind = 0;
+    uint64_t u = 0;
+    if ((rc = cs_cfg_expect_map(c, n, p, allowed)) ||
+        (rc = cs_cfg_enum(c, n, p, "kind", kinds, &kind, false)))
+        return rc;
+    w->enabled = true;
+    w->kind = (cs_window_kind)kind;
+    if ((rc = read_ns(c, n, p, "duration", &w->window_ns)))
+        return rc;
+    if (!w->window_ns)
+        return cs_cfg_error(c, n, p, "a window needs a duration, like 60s");
+    if ((rc = cs_cfg_uint(c, n, p, "threshold", &u, 0, CS_WINDOW_MAX_THRESHOLD,
+                          kind == CS_WINDOW_COUNT || kind == CS_WINDOW_DISTINCT)))
+        return rc;
+    w->threshold = u;
+    if ((rc = cs_cfg_double(c, n, p, "rate", &w->rate, 0, 1e6, kind == CS_WINDOW_RATE)))
+        return rc;
+    u = 0;
+    if ((rc = cs_cfg_uint(c, n, p, "max_groups", &u, 1, 10000000, false)))
+        return rc;
+    w->max_groups = u;
+    if ((rc = read_expr(c, n, p, "group_by", NULL, &w->group_by)) ||
+        (rc = read_expr(c, n, p, "of", NULL, &w->of)))
+        return rc;
+    if ((kind == CS_WINDOW_DISTINCT || kind == CS_WINDOW_STALE) && !w->of)
+        return cs_cfg_error(c, n, p, "a %s window needs `of`: the value it watches", kinds[kind]);
+    return 0;
+}
+
+static int read_alert(cs_cfg *c, struct fy_node *map, const char *path, const cs_expr_opts *o,
+                      cs_monitor_policy *pol)
+{
+    struct fy_node *n = cs_cfg_get(map, "alert");
+    if (!n)
+        return 0;
+    char p[300];
+    snprintf(p, sizeof p, "%s.alert", path);
+    static const char *const allowed[] = {"threshold", "within",       "min_interval",
+                                          "dedup_key", "dedup_window", NULL};
+    uint64_t u = 0;
+    int rc;
+    if ((rc = cs_cfg_expect_map(c, n, p, allowed)) ||
+        (rc = cs_cfg_uint(c, n, p, "threshold", &u, 0, 10000, false)))
+        return rc;
+    pol->threshold = (uint32_t)u;
+    if ((rc = read_ns(c, n, p, "within", &pol->threshold_window_ns)) ||
+        (rc = read_ns(c, n, p, "min_interval", &pol->min_interval_ns)) ||
+        (rc = read_ns(c, n, p, "dedup_window", &pol->dedup_window_ns)) ||
+        (rc = read_expr(c, n, p, "dedup_key", o, &pol->dedup_key)))
+        return rc;
+    return 0;
+}
+
+static int read_filter(cs_cfg *c, struct fy_node *map, const char *path, cs_monitor_filter *f)
+{
+    struct fy_node *n = cs_cfg_get(map, "filter");
+    if (!n)
+        return 0;
+    char p[300];
+    snprintf(p, sizeof p, "%s.filter", path);
+    static const char *const allowed[] = {"command", "timeout", "on_error", "on_timeout", NULL};
+    static const char *const outcomes[] = {"drop", "keep", NULL};
+    int rc, oe = 0, ot = 0;
+    size_t argc = 0;
+    if ((rc = cs_cfg_expect_map(c, n, p, allowed)) ||
+        (rc = cs_cfg_strv(c, n, p, "command", &f->argv, &argc, true)) ||
+        (rc = cs_cfg_enum(c, n, p, "on_error", outcomes, &oe, false)) ||
+        (rc = cs_cfg_enum(c, n, p, "on_timeout", outcomes, &ot, false)))
+        return rc;
+    if (!argc)
+        return cs_cfg_error(c, cs_cfg_get(n, "command"), p, "command: needs a program");
+    f->keep_on_error = oe == 1;
+    f->keep_on_timeout = ot == 1;
+    f->timeout_ns = 10ll * 1000000000;
+    return read_ns(c, n, p, "timeout", &f->timeout_ns);
+}
+
+/* The i-th item of a sequence, or the node itself when it is a scalar. */
+static struct fy_node *item_at(struct fy_node *n, size_t i)
+{
+    if (n && fy_node_is_sequence(n))
+        return fy_node_sequence_get_by_index(n, (int)i);
+    return n;
+}
+
+static int parse_one(cs_cfg *c, struct fy_node *n, const char *p, cs_monitor_def *d)
+{
+    static const char *const allowed[] = {
+        "name",      "type",   "networks", "paused",    "severity",    "risk",          "channels",
+        "addresses", "abi",    "events",   "functions", "transaction", "confirmations", "subjects",
+        "condition", "window", "alert",    "filter",    "title",       "message",       NULL};
+    static const char *const types[] = {"contract", "event", NULL};
+    static const char *const sevs[] = {"low", "medium", "high", NULL};
+    static const char *const risks[] = {
+        "none", "governance", "access-control", "suspicious", "financial", "technical", NULL};
+    int rc, type = -1, sev = CS_SEV_MEDIUM, risk = 0;
+    uint64_t conf = 0;
+    if ((rc = cs_cfg_expect_map(c, n, p, allowed)) ||
+        (rc = cs_cfg_str(c, n, p, "name", &d->name, true)) ||
+        (rc = cs_cfg_enum(c, n, p, "type", types, &type, false)) ||
+        (rc = cs_cfg_strv(c, n, p, "networks", &d->networks, &d->nnetworks, false)) ||
+        (rc = cs_cfg_bool(c, n, p, "paused", &d->paused, false)) ||
+        (rc = cs_cfg_enum(c, n, p, "severity", sevs, &sev, false)) ||
+        (rc = cs_cfg_enum(c, n, p, "risk", risks, &risk, false)) ||
+        (rc = cs_cfg_strv(c, n, p, "channels", &d->channels, &d->nchannels, false)) ||
+        (rc = cs_cfg_str(c, n, p, "title", &d->title, false)) ||
+        (rc = cs_cfg_str(c, n, p, "message", &d->message, false)))
+        return rc;
+    d->severity = (cs_severity)sev;
+    d->risk = (cs_risk)risk;
+    bool contractish = cs_cfg_get(n, "addresses") || cs_cfg_get(n, "events") ||
+                       cs_cfg_get(n, "functions") || cs_cfg_get(n, "transaction");
+    if (type < 0)
+        type = cs_cfg_get(n, "subjects") && !contractish ? 1 : 0;
+    d->kind = type == 1 ? CS_MONITOR_EVENT : CS_MONITOR_CONTRACT;
+    if (d->kind == CS_MONITOR_CONTRACT) {
+        struct fy_node *bad =
+            cs_cfg_get(n, "subjects") ? cs_cfg_get(n, "subjects") : cs_cfg_get(n, "window");
+        if (bad)
+            return cs_cfg_error(c, bad, p,
+                                "`subjects` and `window` belong to event monitors "
+                                "(type: event)");
+        if ((rc = cs_cfg_strv(c, n, p, "addresses", &d->addresses, &d->naddresses, false)) ||
+            (rc = cs_cfg_str(c, n, p, "abi", &d->abi, false)) ||
+            (rc = read_sigs(c, n, p, "events", &d->events, &d->nevents)) ||
+            (rc = read_sigs(c, n, p, "functions", &d->functions, &d->nfunctions)) ||
+            (rc = read_expr(c, n, p, "transaction", &tx_opts, &d->tx_condition)) ||
+            (rc = cs_cfg_uint(c, n, p, "confirmations", &conf, 0, 1000, false)))
+            return rc;
+        d->confirmations = (uint32_t)conf;
+        for (size_t i = 0; i < d->naddresses; i++)
+            if (!cs_expr_is_address(d->addresses[i], strlen(d->addresses[i]))) {
+                char ip[320];
+                snprintf(ip, sizeof ip, "%s.addresses[%zu]", p, i);
+                return cs_cfg_error(c, item_at(cs_cfg_get(n, "addresses"), i), ip,
+                                    "\"%s\" is not an address (0x and 40 hex digits)",
+                                    d->addresses[i]);
+            }
+    } else {
+        if (contractish)
+            return cs_cfg_error(c, n, p,
+                                "an event monitor (type: event) has `subjects` and "
+                                "`condition`, not addresses, events or functions");
+        if ((rc = cs_cfg_strv(c, n, p, "subjects", &d->subjects, &d->nsubjects, true)) ||
+            (rc = read_expr(c, n, p, "condition", NULL, &d->condition)) ||
+            (rc = read_window(c, n, p, &d->window)))
+            return rc;
+        for (size_t i = 0; i < d->nsubjects; i++)
+            if (!cs_subject_filter_valid(d->subjects[i], strlen(d->subjects[i]))) {
+                char ip[320];
+                snprintf(ip, sizeof ip, "%s.subjects[%zu]", p, i);
+                return cs_cfg_error(c, item_at(cs_cfg_get(n, "subjects"), i), ip,
+                                    "\"%s\" is not a subject filter (like p2p.msg.* or evm.>)",
+                                    d->subjects[i]);
+            }
+    }
+    if ((rc = read_alert(c, n, p, d->kind == CS_MONITOR_CONTRACT ? &tx_opts : NULL, &d->policy)) ||
+        (rc = read_filter(c, n, p, &d->filter)))
+        return rc;
+    return 0;
+}
+
+void cs_monitors_conf_free(void *conf)
+{
+    cs_monitors_conf *m = conf;
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n; i++)
+        cs_monitor_def_clear(&m->defs[i]);
+    free(m->defs);
+    free(m);
+}
+
+int cs_monitors_conf_parse(cs_cfg *c, struct fy_node *node, void **out)
+{
+    *out = NULL;
+    if (!node || !fy_node_is_sequence(node))
+        return cs_cfg_error(c, node, "monitors", "expected a list of monitors (- name: ...)");
+    cs_monitors_conf *m = calloc(1, sizeof *m);
+    size_t cnt = (size_t)fy_node_sequence_item_count(node);
+    if (!m || !(m->defs = calloc(cnt + 1, sizeof *m->defs))) {
+        free(m);
+        return CS_ENOMEM;
+    }
+    void *it = NULL;
+    struct fy_node *item;
+    int rc = 0;
+    while (!rc && (item = fy_node_sequence_iterate(node, &it))) {
+        char p[64];
+        snprintf(p, sizeof p, "monitors[%zu]", m->n);
+        rc = parse_one(c, item, p, &m->defs[m->n++]);
+        for (size_t j = 0; !rc && j + 1 < m->n; j++)
+            if (strcmp(m->defs[j].name, m->defs[m->n - 1].name) == 0)
+                rc = cs_cfg_error(c, cs_cfg_get(item, "name"), p,
+                                  "name: \"%s\" is already the name of monitors[%zu]",
+                                  m->defs[j].name, j);
+    }
+    if (rc) {
+        cs_monitors_conf_free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}

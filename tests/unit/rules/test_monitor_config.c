@@ -1,0 +1,124 @@
+/* Tests src/rules/monitor_config.c: the monitors: section, and the errors a
+ * user sees for mistakes in it. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "rules/monitor_config.h"
+
+static const cs_cfg_section table[] = {
+    {"monitors", "monitors", cs_monitors_conf_parse, cs_monitors_conf_free},
+};
+
+static int load(const char *yaml, cs_config **cfg, char *err, size_t errlen)
+{
+    char path[] = "/tmp/cs-monconf-XXXXXX.yaml";
+    int fd = mkstemps(path, 5);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+    close(fd);
+    int rc = cs_config_load(path, table, 1, cfg, err, errlen);
+    unlink(path);
+    /* strip the temp path from messages */
+    char *colon = strstr(err, ".yaml:");
+    if (colon)
+        memmove(err, colon + 6, strlen(colon + 6) + 1);
+    return rc;
+}
+
+static void test_example_file(void **state)
+{
+    (void)state;
+    cs_config *cfg;
+    char err[1024] = "";
+    int rc = cs_config_load(CS_TEST_DATA "/rules/../../../examples/monitors.yaml", table, 1, &cfg,
+                            err, sizeof err);
+    if (rc)
+        fprintf(stderr, "%s\n", err);
+    assert_int_equal(rc, 0);
+    cs_monitors_conf *m = cs_config_section(cfg, "monitors");
+    assert_non_null(m);
+    assert_int_equal(m->n, 3);
+    assert_string_equal(m->defs[0].name, "big-transfers");
+    assert_int_equal(m->defs[0].kind, CS_MONITOR_CONTRACT);
+    assert_int_equal(m->defs[0].severity, CS_SEV_HIGH);
+    assert_int_equal(m->defs[0].risk, CS_RISK_FINANCIAL);
+    assert_int_equal(m->defs[0].confirmations, 2);
+    assert_int_equal(m->defs[0].nevents, 1);
+    assert_string_equal(m->defs[0].events[0].condition, "value > 1000000000000000000000");
+    assert_int_equal(m->defs[0].policy.min_interval_ns, 300ll * 1000000000);
+    assert_string_equal(m->defs[0].policy.dedup_key, "args.to");
+    assert_string_equal(m->defs[1].functions[0].signature, "transferOwnership(address)");
+    assert_int_equal(m->defs[2].kind, CS_MONITOR_EVENT);
+    assert_true(m->defs[2].window.enabled);
+    assert_int_equal(m->defs[2].window.threshold, 6);
+    assert_int_equal(m->defs[2].window.window_ns, 60ll * 1000000000);
+    /* it compiles into an engine */
+    cs_monitor_engine_opts o = {0};
+    cs_monitor_engine *e;
+    assert_int_equal(cs_monitor_engine_new(&o, m->defs, m->n, &e, err, sizeof err), 0);
+    cs_monitor_engine_close(e);
+    cs_config_free(cfg);
+}
+
+static void expect(const char *yaml, const char *want)
+{
+    cs_config *cfg = NULL;
+    char err[1024] = "";
+    assert_int_not_equal(load(yaml, &cfg, err, sizeof err), 0);
+    if (strcmp(err, want) != 0)
+        fprintf(stderr, "got:  %s\nwant: %s\n", err, want);
+    assert_string_equal(err, want);
+}
+
+static void test_errors_with_positions(void **state)
+{
+    (void)state;
+    expect("monitors:\n"
+           "  - name: a\n"
+           "    addresses: [\"0x1bb1b73c4f0bda4f67dca266ce6ef42f520fbb98\"]\n"
+           "    events:\n"
+           "      - signature: Transfer(address,address,uint256)\n"
+           "        condition: \"value >\"\n",
+           "6:21: monitors[0].events[0].condition: 1:8: expected a value, found end of input");
+    expect("monitors:\n"
+           "  - name: a\n"
+           "    severity: critical\n",
+           "3:15: monitors[0].severity: \"critical\" is not one of: low, medium, high");
+    expect("monitors:\n"
+           "  - name: a\n"
+           "    addresses: [\"0x1234\"]\n",
+           "3:18: monitors[0].addresses[0]: \"0x1234\" is not an address (0x and 40 hex digits)");
+    expect("monitors:\n"
+           "  - name: a\n"
+           "    colour: red\n",
+           "3:5: monitors[0].colour: unknown key (known here: name, type, networks, paused, "
+           "severity, risk, channels, addresses, abi, events, functions, transaction, "
+           "confirmations, subjects, condition, window, alert, filter, title, message)");
+    expect("monitors:\n"
+           "  - name: a\n"
+           "    type: event\n"
+           "    subjects: [p2p.msg.addr]\n"
+           "    window: {kind: stale, duration: 60s}\n",
+           "5:14: monitors[0].window: a stale window needs `of`: the value it watches");
+    expect("monitors:\n"
+           "  - name: a\n"
+           "  - name: a\n",
+           "3:11: monitors[1]: name: \"a\" is already the name of monitors[0]");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_example_file),
+        cmocka_unit_test(test_errors_with_positions),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
