@@ -11,6 +11,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/subject.h"
+#include "evm/keccak.h"
 #include "rules/evm_fields.h"
 #include "rules/monitor_int.h"
 #include "rules/policy_int.h"
@@ -124,13 +125,6 @@ static bool field_u64(const cs_event *ev, const char *name, uint64_t *out)
     }
     *out = v.u;
     return true;
-}
-
-static bool field_eq(const cs_event *ev, const char *name, const char *s, size_t n)
-{
-    cs_val v;
-    return cs_event_field(ev, name, strlen(name), &v) == 0 && v.kind == CS_VAL_STR && v.n == n &&
-           memcmp(v.p, s, n) == 0;
 }
 
 /* ---- compiled monitors --------------------------------------------------- */
@@ -293,6 +287,8 @@ static int compile_sig(csig *c, const cs_monitor_sig *s, const cs_expr_opts *o, 
         }
         c->len = (size_t)n;
         c->by_name = !strchr(c->canon, '(');
+        if (!c->by_name) /* for logs and calls the follower could not decode */
+            cs_keccak256(c->canon, c->len, c->topic);
     }
     return compile_one(o, s->condition, &c->cond, mon, "condition", err, errlen);
 }
@@ -328,9 +324,9 @@ static int mon_build(cs_monitor_engine *e, cs_monitor *m, const cs_monitor_def *
                      size_t errlen)
 {
     static const cs_expr_alias tx_aliases[] = {CS_EVM_TX_ALIASES};
-    static const cs_expr_opts arg_opts = {"args", NULL, 0};
-    static const cs_expr_opts tx_opts = {"args", tx_aliases,
-                                         sizeof tx_aliases / sizeof *tx_aliases};
+    static const cs_expr_opts arg_opts = {.arg_root = "args"};
+    static const cs_expr_opts tx_opts = {"args", tx_aliases, sizeof tx_aliases / sizeof *tx_aliases,
+                                         cs_evm_tx_enums, 1};
     int rc = cs_monitor_def_copy(&m->def, d);
     if (rc)
         return rc;
@@ -995,28 +991,40 @@ static bool net_ok(const cs_monitor *m, const char *network)
     return false;
 }
 
+static bool topic_eq(const cs_val *v, const uint8_t *topic, size_t n)
+{
+    if (v->kind == CS_VAL_BYTES)
+        return v->n >= n && memcmp(v->p, topic, n) == 0;
+    if (v->kind != CS_VAL_STR || v->n < 2 + 2 * n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t hi = 0, lo = 0;
+        if (!hexnib((char)v->p[2 + 2 * i], &hi) || !hexnib((char)v->p[3 + 2 * i], &lo) ||
+            (uint8_t)(hi << 4 | lo) != topic[i])
+            return false;
+    }
+    return true;
+}
+
+/* Does the log (is_log) or transaction match the signature? By the decoded
+ * signature or name when the follower decoded it; else by topic0 (events)
+ * or the 4-byte selector at the start of the input (functions). */
 static bool sig_match(const csig *s, const cs_event *ev, bool is_log)
 {
+    static const char t0[] = CS_EVF_LOG_TOPICS "[0]";
     cs_val v;
-    if (s->by_topic) {
-        static const char path[] = CS_EVF_LOG_TOPICS "[0]";
-        if (cs_event_field(ev, path, sizeof path - 1, &v))
-            return false;
-        if (v.kind == CS_VAL_BYTES)
-            return v.n == 32 && memcmp(v.p, s->topic, 32) == 0;
-        if (v.kind != CS_VAL_STR || v.n != 66)
-            return false;
-        for (int i = 0; i < 32; i++) {
-            uint8_t hi = 0, lo = 0;
-            if (!hexnib((char)v.p[2 + 2 * i], &hi) || !hexnib((char)v.p[3 + 2 * i], &lo) ||
-                (uint8_t)(hi << 4 | lo) != s->topic[i])
-                return false;
-        }
-        return true;
-    }
+    if (s->by_topic)
+        return cs_event_field(ev, t0, sizeof t0 - 1, &v) == 0 && topic_eq(&v, s->topic, 32);
     const char *f = s->by_name ? (is_log ? CS_EVF_LOG_EVENT : CS_EVF_TX_FUNCTION)
                                : (is_log ? CS_EVF_LOG_SIGNATURE : CS_EVF_TX_SIGNATURE);
-    return field_eq(ev, f, s->canon, s->len);
+    if (cs_event_field(ev, f, strlen(f), &v) == 0)
+        return v.kind == CS_VAL_STR && v.n == s->len && memcmp(v.p, s->canon, s->len) == 0;
+    if (s->by_name)
+        return false;
+    if (is_log)
+        return cs_event_field(ev, t0, sizeof t0 - 1, &v) == 0 && topic_eq(&v, s->topic, 32);
+    return cs_event_field(ev, CS_EVF_TX_INPUT, strlen(CS_EVF_TX_INPUT), &v) == 0 &&
+           topic_eq(&v, s->topic, 4);
 }
 
 static int test_cond(cs_monitor *m, const cs_expr *c, const cs_event *ev)

@@ -212,7 +212,8 @@ void cs_monitor_engine_tick(cs_monitor_engine *e, int64_t now_ns);
 
 /* Pauses or resumes a monitor by name; CS_ENOTFOUND if none. */
 int cs_monitor_engine_pause(cs_monitor_engine *e, const char *name, bool paused);
-int cs_monitor_engine_monitor_stats(const cs_monitor_engine *e, const char *name, cs_monitor_stats *out);
+int cs_monitor_engine_monitor_stats(const cs_monitor_engine *e, const char *name,
+                                    cs_monitor_stats *out);
 void cs_monitor_engine_get_stats(const cs_monitor_engine *e, cs_monitor_engine_stats *out);
 /* Custom filter batches still running. */
 size_t cs_monitor_engine_busy(const cs_monitor_engine *e);

@@ -64,7 +64,10 @@ static cs_event *tx(const char *net, uint64_t block, const char *hash, const cha
     cs_vw_kv_u64(&w, "value", value);
     cs_vw_kv_u64(&w, "gas_price", 30000000000ull);
     cs_vw_kv_u64(&w, "gas_used", 50000);
-    cs_vw_kv_str(&w, "status", status);
+    if (status)
+        cs_vw_kv_str(&w, "status", status);
+    else
+        cs_vw_kv_u64(&w, "status", 0); /* the follower's form: 0 failed, 1 success */
     cs_vw_kv_u64(&w, "block_number", block);
     cs_vw_kv_str(&w, "block_hash", "0xbb");
     if (fn_sig) {
@@ -247,8 +250,8 @@ static void test_functions_tx_condition_or(void **state)
     feed(e, tx("eth-main", 5, "0x02", BOB, TOKEN, 0, "success", "transfer(address,uint256)", ALICE,
                10, 1));
     feed(e, transfer_log("eth-main", 5, "0x02", TOKEN, BOB, ALICE, 10, 1));
-    /* a failed transaction to the token */
-    feed(e, tx("eth-main", 5, "0x03", BOB, TOKEN, 0, "failed", NULL, NULL, 0, 1));
+    /* a failed transaction to the token, status as the follower writes it (0) */
+    feed(e, tx("eth-main", 5, "0x03", BOB, TOKEN, 0, NULL, NULL, NULL, 0, 1));
     cs_monitor_engine_flush(e);
     assert_int_equal(s->n, 2);
     assert_string_equal(s->ids[0], "combo/eth-main/0x01");
@@ -285,6 +288,52 @@ static void test_confirmations_and_reorg(void **state)
     cs_monitor_engine_get_stats(e, &st);
     assert_int_equal(st.reorged, 1);
     /* other networks are not watched by a monitor limited to eth-main */
+    cs_monitor_engine_close(e);
+    free(s);
+}
+
+static void test_undecoded_by_topic_and_selector(void **state)
+{
+    (void)state;
+    /* without an ABI the follower gives topics and input only */
+    seen *s = calloc(1, sizeof *s);
+    static cs_monitor_sig evs[] = {{"Transfer(address,address,uint256)", NULL}};
+    static cs_monitor_sig fns[] = {{"transfer(address,uint256)", NULL}};
+    cs_monitor_def d = transfer_monitor();
+    d.events = evs;
+    d.functions = fns;
+    d.nfunctions = 1;
+    cs_monitor_engine *e = engine(&d, 1, s);
+    cs_vw w;
+    cs_vw_init(&w, 0);
+    cs_vw_object_begin(&w);
+    cs_vw_kv_str(&w, "address", TOKEN);
+    cs_vw_kv_u64(&w, "block_number", 9);
+    cs_vw_kv_str(&w, "tx_hash", "0x09");
+    cs_vw_key(&w, "topics");
+    cs_vw_array_begin(&w);
+    cs_vw_cstr(&w, "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef");
+    cs_vw_array_end(&w);
+    cs_vw_object_end(&w);
+    cs_event_hdr h = {
+        .time_ns = 1, .origin = "evm", .network = "eth-main", .type = "evm.log", .key = "k"};
+    feed(e, cs_event_new(&h, w.buf.data, w.buf.len));
+    cs_vw_reset(&w);
+    cs_vw_object_begin(&w);
+    cs_vw_kv_str(&w, "hash", "0x0a");
+    cs_vw_kv_str(&w, "from", ALICE);
+    cs_vw_kv_str(&w, "to", TOKEN);
+    cs_vw_kv_u64(&w, "block_number", 9);
+    cs_vw_kv_bytes(&w, "input", "\xa9\x05\x9c\xbb\x00\x01", 6); /* transfer(address,uint256) */
+    cs_vw_object_end(&w);
+    h.type = "evm.tx";
+    feed(e, cs_event_new(&h, w.buf.data, w.buf.len));
+    cs_vw_free(&w);
+    cs_monitor_engine_flush(e);
+    assert_int_equal(s->n, 2);
+    assert_string_equal(s->ids[0], "big-transfers/eth-main/0x09");
+    assert_string_equal(s->ids[1], "big-transfers/eth-main/0x0a");
+    assert_non_null(strstr(s->json[1], "\"type\":\"function\""));
     cs_monitor_engine_close(e);
     free(s);
 }
@@ -603,6 +652,7 @@ int main(void)
         cmocka_unit_test(test_event_condition_and_addresses),
         cmocka_unit_test(test_functions_tx_condition_or),
         cmocka_unit_test(test_confirmations_and_reorg),
+        cmocka_unit_test(test_undecoded_by_topic_and_selector),
         cmocka_unit_test(test_paused_and_networks),
         cmocka_unit_test(test_threshold),
         cmocka_unit_test(test_min_interval),
