@@ -154,7 +154,7 @@ notify:
         return [r for r in self.http.records() if r["path"].startswith(prefix)]
 
     def test_every_channel(self):
-        srv = Server(self.tmp, self.yaml)
+        srv = Server(self.tmp, self.yaml, http=True)
         try:
             # one big transfer (5000 tokens) and one small; then a ping alert
             self.publish(srv, transfer_events(100, [("0xaa01", 5 * 10**21), ("0xaa02", 12)]))
@@ -166,6 +166,18 @@ notify:
                      and len(self.tls.records()) >= 1 and len(read_lines(self.script_out)) >= 1,
                      timeout=20, what="notifications: " + srv.logtext())
             time.sleep(0.5)  # nothing more should come
+            import urllib.request
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % srv.http_port,
+                                        timeout=5) as r:
+                metrics = r.read().decode()
+            p = subprocess.run(["promtool", "check", "metrics"], input=metrics, text=True,
+                               capture_output=True)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertIn('chainscope_monitor_matches_total{monitor="big-transfers"} 1', metrics)
+            self.assertIn('chainscope_monitor_matches_total{monitor="pings"} 1', metrics)
+            self.assertIn("chainscope_notify_sent_total 10", metrics)
+            self.assertIn("chainscope_notify_dead_total 0", metrics)
+            self.assertIn("chainscope_monitor_transactions_total 2", metrics)
         finally:
             self.assertEqual(srv.stop(), 0)
         recs = self.http.records()
