@@ -508,6 +508,42 @@ static void test_event_monitor_window_and_bus(void **state)
     free(s);
 }
 
+static void test_stale_height_via_tick(void **state)
+{
+    (void)state;
+    seen *s = calloc(1, sizeof *s);
+    cs_monitor_def d = {0};
+    d.name = "stuck";
+    d.kind = CS_MONITOR_EVENT;
+    d.severity = CS_SEV_HIGH;
+    d.networks = (char *[]){"jouleverse"};
+    d.nnetworks = 1;
+    d.subjects = (char *[]){"node.check"};
+    d.nsubjects = 1;
+    d.window.enabled = true;
+    d.window.kind = CS_WINDOW_STALE;
+    d.window.window_ns = 60 * S;
+    d.window.group_by = "key";
+    d.window.of = "height";
+    cs_monitor_engine *e = engine(&d, 1, s);
+    int64_t t0 = 1000 * S;
+    feed(e, simple("node.check", "jouleverse", "witness-1", "height", 500, t0));
+    feed(e, simple("node.check", "jouleverse", "witness-2", "height", 700, t0));
+    feed(e, simple("node.check", "jouleverse", "witness-2", "height", 701, t0 + 30 * S));
+    cs_monitor_engine_tick(e, t0 + 59 * S);
+    assert_int_equal(s->n, 0);
+    cs_monitor_engine_tick(e, t0 + 60 * S);
+    assert_int_equal(s->n, 1);
+    assert_string_equal(s->ids[0], "stuck/jouleverse/witness-1/1060000000000");
+    assert_non_null(strstr(s->json[0], "\"window\":{\"kind\":\"stale\",\"group\":\"witness-1\""));
+    cs_monitor_engine_tick(e, t0 + 61 * S); /* once */
+    assert_int_equal(s->n, 1);
+    cs_monitor_engine_tick(e, t0 + 90 * S); /* witness-2 stopped at 701 at t0+30 */
+    assert_int_equal(s->n, 2);
+    cs_monitor_engine_close(e);
+    free(s);
+}
+
 static void test_config_errors(void **state)
 {
     (void)state;
@@ -658,6 +694,7 @@ int main(void)
         cmocka_unit_test(test_min_interval),
         cmocka_unit_test(test_dedup),
         cmocka_unit_test(test_event_monitor_window_and_bus),
+        cmocka_unit_test(test_stale_height_via_tick),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_index_many_monitors),
         cmocka_unit_test(test_custom_filter),
