@@ -26,7 +26,7 @@ const cs_component cs_components[] = {
      {NULL, NULL, NULL, NULL}},
     {{"monitors", "contract and event monitors (docs/monitors.md)", cs_monitors_conf_parse,
       cs_monitors_conf_free},
-     {"monitors", cs_monitors_start, cs_monitors_stop, NULL}},
+     {"monitors", cs_monitors_start, cs_monitors_stop, cs_monitors_reload}},
     {{NULL, NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}},
 };
 

@@ -34,6 +34,11 @@ typedef struct state {
     cs_monitor_engine *engine;
     cs_notifier *notifier;
     const cs_monitors_conf *mc;
+    cs_monitors_conf *owned; /* a conf from a reload (the first belongs to the runtime) */
+    const cs_channels_conf *cc;
+    const cs_notify_conf *nc;
+    cs_bus *bus;
+    uv_loop_t *loop;
     cs_metrics *metrics;
     monmetrics *mm;
     mcount events, txs, pairs, evaluated, queued, sent, retries, dead, rate_limited;
@@ -152,6 +157,33 @@ static void metrics_init(state *s)
     cs_metrics_on_collect(m, collect, s);
 }
 
+static int new_engine(state *s, const cs_monitors_conf *mc, cs_monitor_engine **out)
+{
+    const cs_notify_conf *nc = s->nc;
+    const char *pairs[64][2];
+    size_t nex = 0;
+    for (size_t i = 0; nc && i < nc->nexplorers && i < 64; i++, nex++) {
+        pairs[i][0] = nc->explorer_net[i];
+        pairs[i][1] = nc->explorer_url[i];
+    }
+    cs_monitor_engine_opts eo = {.loop = s->loop,
+                                 .bus = s->bus,
+                                 .origin = s->origin,
+                                 .explorers = (const char *const(*)[2])pairs,
+                                 .nexplorers = nex,
+                                 .on_match = cs_notifier_on_match,
+                                 .arg = s->notifier};
+    for (int i = 0; nc && i < CS_SEV_COUNT; i++) {
+        eo.default_channels[i] = (const char *const *)nc->defaults[i];
+        eo.ndefault_channels[i] = nc->ndefaults[i];
+    }
+    char err[512];
+    int rc = cs_monitor_engine_new(&eo, mc->defs, mc->n, out, err, sizeof err);
+    if (rc)
+        CS_ERROR("monitors", "%s", err);
+    return rc;
+}
+
 int cs_monitors_start(cs_runtime *rt, void *conf, void **out)
 {
     cs_monitors_conf *mc = conf;
@@ -178,28 +210,11 @@ int cs_monitors_start(cs_runtime *rt, void *conf, void **out)
         return rc;
     }
     snprintf(s->origin, sizeof s->origin, "monitors@%s", rt->node ? rt->node : "local");
-    const char *const(*ex)[2] = NULL;
-    const char *pairs[64][2];
-    size_t nex = 0;
-    for (size_t i = 0; nc && i < nc->nexplorers && i < 64; i++) {
-        pairs[i][0] = nc->explorer_net[i];
-        pairs[i][1] = nc->explorer_url[i];
-        nex++;
-    }
-    ex = (const char *const(*)[2])pairs;
-    cs_monitor_engine_opts eo = {.loop = rt->loop,
-                                 .bus = rt->bus,
-                                 .origin = s->origin,
-                                 .explorers = ex,
-                                 .nexplorers = nex,
-                                 .on_match = cs_notifier_on_match,
-                                 .arg = s->notifier};
-    for (int i = 0; nc && i < CS_SEV_COUNT; i++) {
-        eo.default_channels[i] = (const char *const *)nc->defaults[i];
-        eo.ndefault_channels[i] = nc->ndefaults[i];
-    }
-    if ((rc = cs_monitor_engine_new(&eo, mc->defs, mc->n, &s->engine, err, sizeof err))) {
-        CS_ERROR("monitors", "%s", err);
+    s->cc = cc;
+    s->nc = nc;
+    s->bus = rt->bus;
+    s->loop = rt->loop;
+    if ((rc = new_engine(s, mc, &s->engine))) {
         cs_notifier_close(s->notifier, free, s);
         return rc;
     }
@@ -220,6 +235,7 @@ static void notifier_closed(void *arg)
     void (*done)(void *) = s->done;
     void *a = s->arg;
     free(s->mm);
+    cs_monitors_conf_free(s->owned);
     free(s);
     if (done)
         done(a);
@@ -234,4 +250,35 @@ void cs_monitors_stop(void *st, void (*done)(void *), void *arg)
         cs_metrics_off_collect(s->metrics, collect, s);
     cs_monitor_engine_close(s->engine);
     cs_notifier_close(s->notifier, notifier_closed, s);
+}
+
+/* SIGHUP: the monitors are compiled again from the new section and replace
+ * the running ones (their policy and window state start anew). Channels and
+ * notify settings need a restart. */
+int cs_monitors_reload(void *st, void *conf)
+{
+    state *s = st;
+    cs_monitors_conf *mc = conf;
+    cs_monitor_engine *e;
+    int rc = check_channels(mc, s->cc, s->nc);
+    if (!rc)
+        rc = new_engine(s, mc, &e);
+    if (rc) {
+        cs_monitors_conf_free(mc);
+        return rc;
+    }
+    if (s->metrics) {
+        cs_metrics_off_collect(s->metrics, collect, s);
+        free(s->mm);
+        s->mm = NULL;
+    }
+    cs_monitor_engine_close(s->engine);
+    s->engine = e;
+    cs_monitors_conf_free(s->owned);
+    s->owned = mc;
+    s->mc = mc;
+    if (s->metrics && (s->mm = calloc(mc->n + 1, sizeof *s->mm)))
+        metrics_init(s);
+    CS_INFO("monitors", "reloaded: %zu monitor%s", mc->n, mc->n == 1 ? "" : "s");
+    return 0;
 }

@@ -1448,8 +1448,10 @@ static void event_doc(cs_monitor_engine *e, cs_monitor *m, const cs_event *ev,
         snprintf(g, sizeof g, "%.*s", (int)hit->group_len, hit->group);
         snprintf(id, idcap, "%s/%s/%s/%lld", m->def.name, network, g, (long long)t);
     } else {
-        snprintf(id, idcap, "%s/%s/%s/%llu", m->def.name, network, ev->origin,
-                 (unsigned long long)ev->seq);
+        /* origin and seq name the event; its time too, as a publisher that
+         * restarts counts from 1 again */
+        snprintf(id, idcap, "%s/%s/%s/%llu/%lld", m->def.name, network, ev->origin,
+                 (unsigned long long)ev->seq, (long long)ev->time_ns);
     }
     cs_vw *w = &e->doc;
     cs_vw_reset(w);

@@ -291,6 +291,35 @@ notify:
         self.assertEqual(hashes, sorted(["0xbb%02d" % i for i in range(3)] +
                                         ["0xcc%02d" % i for i in range(4)]))
 
+    def test_sighup_reloads_monitors(self):
+        srv = Server(self.tmp, self.yaml)
+        try:
+            ping = ('{"type":"demo.alert","network":"btc-main","key":"peer-%d",'
+                    '"payload":{"level":2}}\n')
+            self.publish(srv, ping % 1)  # level 2 < 3: no alert
+            with open(srv.config) as f:
+                text = f.read()
+            with open(srv.config, "w") as f:
+                f.write(text.replace('condition: "level >= 3"', 'condition: "level >= 2"'))
+            srv.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: "reloaded: 2 monitors" in srv.logtext(), what="reload")
+            self.publish(srv, ping % 2)
+            wait_for(lambda: len(self.http_by_path("/hook")) >= 1, timeout=10, what="alert")
+            time.sleep(0.3)
+            hooks = self.http_by_path("/hook")
+            self.assertEqual(len(hooks), 1)
+            self.assertEqual(json.loads(hooks[0]["body"])["event"]["key"], "peer-2")
+            # a broken condition is refused and the running monitors stay
+            with open(srv.config, "w") as f:
+                f.write(text.replace('condition: "level >= 3"', 'condition: "level >="'))
+            srv.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: "reload refused" in srv.logtext(), what="refusal")
+            self.assertIn("expected a value, found end of input", srv.logtext())
+            self.publish(srv, ping % 3)
+            wait_for(lambda: len(self.http_by_path("/hook")) >= 2, timeout=10, what="alert")
+        finally:
+            self.assertEqual(srv.stop(), 0)
+
     def test_monitor_test_sends_nothing(self):
         cfg = self.tmp.file("m.yaml", self.yaml)
         ev = self.tmp.file("ev.jsonl", transfer_events(300, [("0xdd01", 7 * 10**21)]))
