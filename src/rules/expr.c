@@ -1247,7 +1247,7 @@ static void load_field(const ectx *c, const xfield *f, cs_xval *out)
     cs_val v;
     int rc;
     if (f->pos >= 0) {
-        cs_val root, item;
+        cs_val root, item = {0};
         rc = cs_event_field(c->ev, c->e->arg_root, c->e->arg_root_len, &root);
         if (rc == 0) {
             if (root.kind == CS_VAL_ARRAY) {
@@ -1653,7 +1653,7 @@ static int run(ectx *c, cs_xval *out)
             const char *const *labels = e->enums[in->arg].labels;
             if (x->kind == CS_X_NUM && !x->neg && !x->n.w[1] && !x->n.w[2] && !x->n.w[3]) {
                 uint64_t i = 0;
-                while (labels[i] && i < x->n.w[0])
+                while (i < x->n.w[0] && labels[i])
                     i++;
                 if (labels[i] && i == x->n.w[0]) {
                     memset(x, 0, sizeof *x);

@@ -210,6 +210,7 @@ struct cs_monitor_engine {
     cs_monitor_engine_stats st;
     size_t busy;
     bool closing;
+    size_t pending_events; /* held in pending blocks, all networks */
 };
 
 static void sub_cb(cs_sub *sub, cs_event *ev, void *arg);
@@ -436,6 +437,8 @@ int cs_monitor_engine_new(const cs_monitor_engine_opts *o, const cs_monitor_def 
         e->o.max_pending_blocks = 256;
     if (!e->o.max_block_events)
         e->o.max_block_events = 200000;
+    if (!e->o.max_pending_events)
+        e->o.max_pending_events = 1000000;
     cs_vw_init(&e->doc, 4u << 20);
     cs_buf_init(&e->tmp, 1u << 20);
     int rc = CS_ENOMEM;
@@ -568,6 +571,8 @@ fail:
     cs_monitor_engine_close(e);
     return rc;
 }
+
+static void blk_free_counted(cs_monitor_engine *e, blk *b);
 
 static void blk_free(blk *b)
 {
@@ -1301,6 +1306,12 @@ static void eval_block(cs_monitor_engine *e, netstate *ns, blk *b, int64_t lo, i
     }
 }
 
+static void blk_free_counted(cs_monitor_engine *e, blk *b)
+{
+    e->pending_events -= b->n;
+    blk_free(b);
+}
+
 static netstate *net_get(cs_monitor_engine *e, const char *name)
 {
     for (size_t i = 0; i < e->nnets; i++)
@@ -1336,7 +1347,7 @@ static void advance(cs_monitor_engine *e, netstate *ns, bool all)
             b->evaluated = avail;
         }
         if (b->evaluated >= e->maxdepth)
-            blk_free(b);
+            blk_free_counted(e, b);
         else
             ns->blocks[keep++] = *b;
     }
@@ -1355,7 +1366,7 @@ static blk *blk_get(cs_monitor_engine *e, netstate *ns, uint64_t number)
             return NULL; /* older than everything we keep */
         /* the oldest block goes unevaluated: count its events */
         e->st.dropped += ns->blocks[0].n;
-        blk_free(&ns->blocks[0]);
+        blk_free_counted(e, &ns->blocks[0]);
         memmove(&ns->blocks[0], &ns->blocks[1], (ns->nblocks - 1) * sizeof *ns->blocks);
         ns->nblocks--;
         i--;
@@ -1385,7 +1396,7 @@ static void feed_evm(cs_monitor_engine *e, cs_event *ev)
         for (size_t i = 0; i < ns->nblocks; i++) {
             if (ns->blocks[i].number >= num) {
                 e->st.reorged++;
-                blk_free(&ns->blocks[i]);
+                blk_free_counted(e, &ns->blocks[i]);
             } else {
                 ns->blocks[keep++] = ns->blocks[i];
             }
@@ -1418,8 +1429,9 @@ static void feed_evm(cs_monitor_engine *e, cs_event *ev)
         ns->head = num;
     }
     blk *b = blk_get(e, ns, num);
-    if (!b || b->n >= e->o.max_block_events || b->evaluated >= 0) {
-        e->st.dropped++; /* full, too old, or already evaluated */
+    if (!b || b->n >= e->o.max_block_events || b->evaluated >= 0 ||
+        e->pending_events >= e->o.max_pending_events) {
+        e->st.dropped++; /* full, too old, already evaluated, or too much pending */
     } else {
         if (b->n == b->cap) {
             size_t nc = b->cap ? b->cap * 2 : 64;
@@ -1432,6 +1444,7 @@ static void feed_evm(cs_monitor_engine *e, cs_event *ev)
             b->cap = nc;
         }
         b->evs[b->n++] = cs_event_ref(ev);
+        e->pending_events++;
     }
     if (later)
         advance(e, ns, false);
@@ -1447,7 +1460,7 @@ static void event_doc(cs_monitor_engine *e, cs_monitor *m, const cs_event *ev,
         char g[CS_WINDOW_MAX_KEY + 1];
         snprintf(g, sizeof g, "%.*s", (int)hit->group_len, hit->group);
         snprintf(id, idcap, "%s/%s/%s/%lld", m->def.name, network, g, (long long)t);
-    } else {
+    } else if (ev) {
         /* origin and seq name the event; its time too, as a publisher that
          * restarts counts from 1 again */
         snprintf(id, idcap, "%s/%s/%s/%llu/%lld", m->def.name, network, ev->origin,

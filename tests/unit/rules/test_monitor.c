@@ -338,6 +338,30 @@ static void test_undecoded_by_topic_and_selector(void **state)
     free(s);
 }
 
+static void test_pending_bound(void **state)
+{
+    (void)state;
+    seen *s = calloc(1, sizeof *s);
+    cs_monitor_def d = transfer_monitor();
+    d.confirmations = 5;
+    cs_monitor_engine_opts o = {.on_match = on_match, .arg = s, .max_pending_events = 2};
+    cs_monitor_engine *e;
+    char err[100];
+    assert_int_equal(cs_monitor_engine_new(&o, &d, 1, &e, err, sizeof err), 0);
+    feed(e, transfer_log("eth-main", 1, "0x01", TOKEN, ALICE, BOB, 500, 1));
+    feed(e, transfer_log("eth-main", 1, "0x02", TOKEN, ALICE, BOB, 500, 1));
+    feed(e, transfer_log("eth-main", 1, "0x03", TOKEN, ALICE, BOB, 500, 1)); /* over the bound */
+    cs_monitor_engine_flush(e);
+    feed(e, transfer_log("eth-main", 2, "0x04", TOKEN, ALICE, BOB, 500, 1)); /* room again */
+    cs_monitor_engine_flush(e);
+    cs_monitor_engine_stats st;
+    cs_monitor_engine_get_stats(e, &st);
+    assert_int_equal(st.dropped, 1);
+    assert_int_equal(s->n, 3);
+    cs_monitor_engine_close(e);
+    free(s);
+}
+
 static void test_paused_and_networks(void **state)
 {
     (void)state;
@@ -689,6 +713,7 @@ int main(void)
         cmocka_unit_test(test_functions_tx_condition_or),
         cmocka_unit_test(test_confirmations_and_reorg),
         cmocka_unit_test(test_undecoded_by_topic_and_selector),
+        cmocka_unit_test(test_pending_bound),
         cmocka_unit_test(test_paused_and_networks),
         cmocka_unit_test(test_threshold),
         cmocka_unit_test(test_min_interval),
