@@ -211,7 +211,17 @@ struct cs_monitor_engine {
     size_t busy;
     bool closing;
     size_t pending_events; /* held in pending blocks, all networks */
+    struct tcache *types;  /* event type -> event monitors whose subjects match it */
+    size_t ntypes;
 };
+
+/* The event monitors of one event type, found once per type. */
+#define TYPE_SLOTS 2048 /* at most 3/4 of them used; further types are matched every time */
+typedef struct tcache {
+    char *type;
+    uint32_t *mons;
+    uint32_t n;
+} tcache;
 
 static void sub_cb(cs_sub *sub, cs_event *ev, void *arg);
 static void timer_cb(uv_timer_t *t);
@@ -607,6 +617,11 @@ static void engine_free(cs_monitor_engine *e)
     }
     free(e->explorer_net);
     free(e->explorer_url);
+    for (size_t i = 0; e->types && i < TYPE_SLOTS; i++) {
+        free(e->types[i].type);
+        free(e->types[i].mons);
+    }
+    free(e->types);
     free(e->contract);
     free(e->wild);
     free(e->evmons);
@@ -1523,17 +1538,55 @@ static void event_doc(cs_monitor_engine *e, cs_monitor *m, const cs_event *ev,
     cs_vw_object_end(w);
 }
 
+static bool subject_ok(const cs_monitor *m, const char *type, size_t tl)
+{
+    for (size_t j = 0; j < m->def.nsubjects; j++)
+        if (cs_subject_match(m->def.subjects[j], strlen(m->def.subjects[j]), type, tl))
+            return true;
+    return false;
+}
+
+/* The cached list for a type, built on first sight; NULL when the cache is
+ * full (the caller then tests every event monitor). */
+static const tcache *type_monitors(cs_monitor_engine *e, const char *type, size_t tl)
+{
+    if (!e->types && !(e->types = calloc(TYPE_SLOTS, sizeof *e->types)))
+        return NULL;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < tl; i++)
+        h = (h ^ (uint8_t)type[i]) * 1099511628211ull;
+    size_t at = h & (TYPE_SLOTS - 1);
+    while (e->types[at].type) {
+        if (strcmp(e->types[at].type, type) == 0)
+            return &e->types[at];
+        at = (at + 1) & (TYPE_SLOTS - 1);
+    }
+    if (e->ntypes >= TYPE_SLOTS * 3 / 4)
+        return NULL;
+    tcache *c = &e->types[at];
+    c->mons = calloc(e->nevmons + 1, sizeof *c->mons);
+    if (!c->mons || !(c->type = strdup(type))) {
+        free(c->mons);
+        c->mons = NULL;
+        return NULL;
+    }
+    for (size_t i = 0; i < e->nevmons; i++)
+        if (subject_ok(&e->mons[e->evmons[i]], type, tl))
+            c->mons[c->n++] = e->evmons[i];
+    e->ntypes++;
+    return c;
+}
+
 static void feed_event_monitors(cs_monitor_engine *e, cs_event *ev)
 {
     size_t tl = strlen(ev->type);
-    for (size_t i = 0; i < e->nevmons; i++) {
-        cs_monitor *m = &e->mons[e->evmons[i]];
+    const tcache *tc = type_monitors(e, ev->type, tl);
+    size_t n = tc ? tc->n : e->nevmons;
+    for (size_t i = 0; i < n; i++) {
+        cs_monitor *m = &e->mons[tc ? tc->mons[i] : e->evmons[i]];
         if (m->def.paused || !net_ok(m, ev->network))
             continue;
-        bool subj = false;
-        for (size_t j = 0; j < m->def.nsubjects && !subj; j++)
-            subj = cs_subject_match(m->def.subjects[j], strlen(m->def.subjects[j]), ev->type, tl);
-        if (!subj || !test_cond(m, m->cond, ev))
+        if ((!tc && !subject_ok(m, ev->type, tl)) || !test_cond(m, m->cond, ev))
             continue;
         char id[512];
         if (m->win) {
