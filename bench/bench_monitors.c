@@ -157,7 +157,7 @@ static void bench_event_monitors(void)
         snprintf(key, sizeof key, "%d 10.0.%d.%d:8333", i % NPEERS, (i / 256) % 256, i % 256);
         cs_vw_reset(&w);
         cs_vw_object_begin(&w);
-        cs_vw_kv_u64(&w, "size", (uint64_t)(i * 37) % 300);
+        cs_vw_kv_u64(&w, "size", (uint64_t)(i * 7919 + i / 25) % 300);
         cs_vw_kv_u64(&w, "count", 3);
         cs_vw_kv_str(&w, "command", "addr");
         cs_vw_object_end(&w);
