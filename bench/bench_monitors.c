@@ -6,7 +6,9 @@
  *   - block_to_queued: from the block's last event to every notification
  *     in the outbox (engine + notifier + SQLite), per block
  *   - pairs_per_sec: monitor x transaction pairs settled per second, one
- *     core (engine alone; the index settles most pairs without looking) */
+ *     core (engine alone; the index settles most pairs without looking)
+ *   - event_monitor_events_per_sec: P2P events through 100 event monitors
+ *     (conditions and per-peer count windows) over 20 message types */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +116,70 @@ static int cmpd(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
+}
+
+static void bench_event_monitors(void)
+{
+    enum { NEVMON = 100, NTYPES = 20, NPEERS = 1000, NEV = 500000 };
+    static cs_monitor_def d[NEVMON];
+    static char names[NEVMON][32], subj[NEVMON][40];
+    static char *subjp[NEVMON];
+    for (int i = 0; i < NEVMON; i++) {
+        snprintf(names[i], sizeof names[i], "p2p-%d", i);
+        snprintf(subj[i], sizeof subj[i], "p2p.msg.t%d", i % NTYPES);
+        subjp[i] = subj[i];
+        d[i] = (cs_monitor_def){.name = names[i],
+                                .kind = CS_MONITOR_EVENT,
+                                .subjects = &subjp[i],
+                                .nsubjects = 1,
+                                .condition = "size > 290 AND count >= 1"};
+        if (i % 2 == 0)
+            d[i].window = (cs_monitor_window){.enabled = true,
+                                              .kind = CS_WINDOW_COUNT,
+                                              .window_ns = 60ll * 1000000000,
+                                              .threshold = 1000,
+                                              .group_by = "key"};
+    }
+    cs_monitor_engine_opts o = {.on_match = count_match};
+    cs_monitor_engine *e;
+    char err[200];
+    if (cs_monitor_engine_new(&o, d, NEVMON, &e, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return;
+    }
+    enum { NPRE = 4096 };
+    static cs_event *evs[NPRE];
+    cs_vw w;
+    cs_vw_init(&w, 0);
+    for (int i = 0; i < NPRE; i++) {
+        char type[32], key[48];
+        snprintf(type, sizeof type, "p2p.msg.t%d", i % (NTYPES + 5)); /* some unwatched */
+        snprintf(key, sizeof key, "%d 10.0.%d.%d:8333", i % NPEERS, (i / 256) % 256, i % 256);
+        cs_vw_reset(&w);
+        cs_vw_object_begin(&w);
+        cs_vw_kv_u64(&w, "size", (uint64_t)(i * 7919 + i / 25) % 300);
+        cs_vw_kv_u64(&w, "count", 3);
+        cs_vw_kv_str(&w, "command", "addr");
+        cs_vw_object_end(&w);
+        cs_event_hdr h = {.time_ns = 1700000000000000000ll + i * 1000000ll,
+                          .origin = "bench",
+                          .network = "btc-main",
+                          .type = type,
+                          .key = key};
+        evs[i] = cs_event_new(&h, w.buf.data, w.buf.len);
+    }
+    cs_vw_free(&w);
+    matches = 0;
+    double t0 = now();
+    for (int i = 0; i < NEV; i++)
+        cs_monitor_engine_feed(e, evs[i % NPRE]);
+    double dt = now() - t0;
+    printf("event_monitors: %d monitors\n", NEVMON);
+    printf("event_monitor_events_per_sec: %.0f events/s\n", NEV / dt);
+    printf("event_monitor_matches: %llu matches\n", (unsigned long long)matches);
+    cs_monitor_engine_close(e);
+    for (int i = 0; i < NPRE; i++)
+        cs_event_unref(evs[i]);
 }
 
 int main(void)
@@ -224,6 +290,7 @@ int main(void)
             cs_event_unref(bl[b][i]);
         free(bl[b]);
     }
+    bench_event_monitors();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

@@ -167,7 +167,8 @@ static int cmd_eval(int argc, char **argv)
     if (!rule)
         return cs_cli_usage_error("monitor eval", "--rule EXPR is required");
     static const cs_expr_alias tx_aliases[] = {CS_EVM_TX_ALIASES};
-    cs_expr_opts eo = {args ? "args" : NULL, tx_aliases, sizeof tx_aliases / sizeof *tx_aliases};
+    cs_expr_opts eo = {args ? "args" : NULL, tx_aliases, sizeof tx_aliases / sizeof *tx_aliases,
+                       cs_evm_tx_enums, 1};
     cs_expr *e;
     char err[300];
     if (cs_expr_compile(rule, strlen(rule), &eo, &e, err, sizeof err)) {

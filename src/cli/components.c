@@ -22,7 +22,7 @@ const cs_component cs_components[] = {
      {NULL, NULL, NULL, NULL}},
     {{"monitors", "contract and event monitors (docs/monitors.md)", cs_monitors_conf_parse,
       cs_monitors_conf_free},
-     {"monitors", cs_monitors_start, cs_monitors_stop, NULL}},
+     {"monitors", cs_monitors_start, cs_monitors_stop, cs_monitors_reload}},
     {{"audit", "node audit: scheduled checks, ledger, daily report, SLA", cs_audit_config_parse,
       cs_audit_config_section_free},
      {"audit", cs_audit_component_start, cs_audit_component_stop, NULL}},

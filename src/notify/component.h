@@ -11,5 +11,8 @@
 /* cs_component_def start/stop for the "monitors" section. */
 int cs_monitors_start(cs_runtime *rt, void *conf, void **state);
 void cs_monitors_stop(void *state, void (*done)(void *arg), void *arg);
+/* SIGHUP: the new monitors replace the running ones; channels and notify
+ * need a restart. Takes conf (frees it on failure). */
+int cs_monitors_reload(void *state, void *conf);
 
 #endif

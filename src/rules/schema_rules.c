@@ -4,7 +4,8 @@
 static const cs_field_def f_alert[] = {
     {"id", "string", false,
      "the match's stable id: monitor/network/tx-hash (contract monitors), "
-     "monitor/network/origin/seq (event monitors); the outbox's idempotency keys derive from it"},
+     "monitor/network/origin/seq/time (event monitors); the outbox's idempotency keys derive from "
+     "it"},
     {"monitor", "object", false,
      "name, kind (contract or event), severity, risk, network, and addresses + confirmBlocks + "
      "abi (contract) or subjects (event)"},

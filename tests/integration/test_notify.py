@@ -154,7 +154,7 @@ notify:
         return [r for r in self.http.records() if r["path"].startswith(prefix)]
 
     def test_every_channel(self):
-        srv = Server(self.tmp, self.yaml)
+        srv = Server(self.tmp, self.yaml, http=True)
         try:
             # one big transfer (5000 tokens) and one small; then a ping alert
             self.publish(srv, transfer_events(100, [("0xaa01", 5 * 10**21), ("0xaa02", 12)]))
@@ -166,6 +166,18 @@ notify:
                      and len(self.tls.records()) >= 1 and len(read_lines(self.script_out)) >= 1,
                      timeout=20, what="notifications: " + srv.logtext())
             time.sleep(0.5)  # nothing more should come
+            import urllib.request
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % srv.http_port,
+                                        timeout=5) as r:
+                metrics = r.read().decode()
+            p = subprocess.run(["promtool", "check", "metrics"], input=metrics, text=True,
+                               capture_output=True)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertIn('chainscope_monitor_matches_total{monitor="big-transfers"} 1', metrics)
+            self.assertIn('chainscope_monitor_matches_total{monitor="pings"} 1', metrics)
+            self.assertIn("chainscope_notify_sent_total 10", metrics)
+            self.assertIn("chainscope_notify_dead_total 0", metrics)
+            self.assertIn("chainscope_monitor_transactions_total 2", metrics)
         finally:
             self.assertEqual(srv.stop(), 0)
         recs = self.http.records()
@@ -278,6 +290,35 @@ notify:
                         if r["path"] == "/hook")
         self.assertEqual(hashes, sorted(["0xbb%02d" % i for i in range(3)] +
                                         ["0xcc%02d" % i for i in range(4)]))
+
+    def test_sighup_reloads_monitors(self):
+        srv = Server(self.tmp, self.yaml)
+        try:
+            ping = ('{"type":"demo.alert","network":"btc-main","key":"peer-%d",'
+                    '"payload":{"level":2}}\n')
+            self.publish(srv, ping % 1)  # level 2 < 3: no alert
+            with open(srv.config) as f:
+                text = f.read()
+            with open(srv.config, "w") as f:
+                f.write(text.replace('condition: "level >= 3"', 'condition: "level >= 2"'))
+            srv.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: "reloaded: 2 monitors" in srv.logtext(), what="reload")
+            self.publish(srv, ping % 2)
+            wait_for(lambda: len(self.http_by_path("/hook")) >= 1, timeout=10, what="alert")
+            time.sleep(0.3)
+            hooks = self.http_by_path("/hook")
+            self.assertEqual(len(hooks), 1)
+            self.assertEqual(json.loads(hooks[0]["body"])["event"]["key"], "peer-2")
+            # a broken condition is refused and the running monitors stay
+            with open(srv.config, "w") as f:
+                f.write(text.replace('condition: "level >= 3"', 'condition: "level >="'))
+            srv.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: "reload refused" in srv.logtext(), what="refusal")
+            self.assertIn("expected a value, found end of input", srv.logtext())
+            self.publish(srv, ping % 3)
+            wait_for(lambda: len(self.http_by_path("/hook")) >= 2, timeout=10, what="alert")
+        finally:
+            self.assertEqual(srv.stop(), 0)
 
     def test_monitor_test_sends_nothing(self):
         cfg = self.tmp.file("m.yaml", self.yaml)
