@@ -156,6 +156,8 @@ typedef struct cs_wire_addrv2 {
     uint16_t port;
 } cs_wire_addrv2;
 int cs_wire_put_addrv2(cs_buf *out, const cs_wire_addrv2 *a, size_t n);
+/* One addrv2 entry without the count (for callers that stream entries). */
+void cs_wire_put_addrv2_entry(cs_buf *out, const cs_wire_addrv2 *a);
 /* inv/getdata/notfound: types and 32-byte hashes in internal byte order. */
 int cs_wire_put_inv(cs_buf *out, const uint32_t *types, const uint8_t (*hashes)[32], size_t n);
 void cs_wire_put_compact(cs_buf *out, uint64_t v);

@@ -113,7 +113,7 @@ int cs_wire_put_addr(cs_buf *out, const cs_wire_addr *a, size_t n)
     return 0;
 }
 
-static void put_addrv2_entry(cs_buf *out, const cs_wire_addrv2 *a)
+void cs_wire_put_addrv2_entry(cs_buf *out, const cs_wire_addrv2 *a)
 {
     put_le(out, a->time, 4);
     cs_wire_put_compact(out, a->services);
@@ -133,7 +133,7 @@ int cs_wire_put_addrv2(cs_buf *out, const cs_wire_addrv2 *a, size_t n)
         return rc;
     cs_wire_put_compact(out, n);
     for (size_t i = 0; i < n; i++)
-        put_addrv2_entry(out, &a[i]);
+        cs_wire_put_addrv2_entry(out, &a[i]);
     return 0;
 }
 
@@ -411,7 +411,7 @@ static int desc_payload(const cs_val *d, const char *cmd, cs_buf *p, cs_wire_err
                 a.port = (uint16_t)get_u64(&e, "port", 0);
                 if (addrv2_parse(&e, &a))
                     return cs_wire_fail(err, CS_EINVAL, "addrv2: entry %u: bad address", i);
-                put_addrv2_entry(p, &a);
+                cs_wire_put_addrv2_entry(p, &a);
             }
             i++;
         }

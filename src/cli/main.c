@@ -14,10 +14,15 @@ static const cs_command commands[] = {
     {"tail", "print events from a running log server as they arrive", cs_cmd_tail},
     {"events", "list every event type and its fields", cs_cmd_events},
     {"p2p", "decode and encode Bitcoin P2P messages", cs_cmd_p2p},
+    {"connector", "connect to Bitcoin peers; every message becomes an event", cs_cmd_connector},
+    {"ctl", "drive a running connector: connect, disconnect, send, peers", cs_cmd_ctl},
+    {"simnet", "run a simulated Bitcoin network on loopback", cs_cmd_simnet},
+    {"crawl", "map the reachable Bitcoin network from seed nodes", cs_cmd_crawl},
     {"abi", "contract ABI: selectors, topics, decode logs and calldata", cs_cmd_abi},
     {"evm", "follow an EVM chain (blocks, txs, decoded logs, reorgs); probe nodes", cs_cmd_evm},
     {"audit", "check every node of an inventory now and print the daily report", cs_cmd_audit},
     {"sla", "print the monthly availability of each node against its SLA", cs_cmd_sla},
+    {"monitor", "try rules and monitors on events without sending anything", cs_cmd_monitor},
 };
 
 static void usage(FILE *f)

@@ -101,8 +101,10 @@ static const char *scan_string(const char *p, const char *end, uint8_t *flags)
             if (end - p < 6)
                 return NULL;
             for (int k = 2; k < 6; k++) {
-                char c = (char)(p[k] | 0x20);
-                if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+                char c = p[k], l = (char)(c | 0x20);
+                /* Digits are tested before folding case: 0x10..0x19 fold
+                 * onto '0'..'9'. */
+                if (!((c >= '0' && c <= '9') || (l >= 'a' && l <= 'f')))
                     return NULL;
             }
             p += 6;

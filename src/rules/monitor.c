@@ -223,9 +223,15 @@ static void timer_cb(uv_timer_t *t);
 
 static uint64_t addr_hash(const uint8_t a[20])
 {
-    uint64_t h;
+    uint64_t h, l;
     memcpy(&h, a + 12, 8);
-    return h * 0x9E3779B97F4A7C15ull;
+    memcpy(&l, a + 4, 8);
+    h ^= l * 0x9E3779B97F4A7C15ull; /* splitmix64's finalizer: every bit reaches the low ones */
+    h ^= h >> 30;
+    h *= 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 27;
+    h *= 0x94D049BB133111EBull;
+    return h ^ (h >> 31);
 }
 
 static aent *aidx_find(const cs_monitor_engine *e, const uint8_t a[20], bool add)
@@ -1239,14 +1245,21 @@ static void eval_block(cs_monitor_engine *e, netstate *ns, blk *b, int64_t lo, i
         CS_ERROR("monitors", "out of memory evaluating block %llu", (unsigned long long)b->number);
         return;
     }
-    e->st.blocks++;
+    size_t in_range = 0;
+    for (size_t i = 0; i < e->ncontract; i++) {
+        int64_t c = e->mons[e->contract[i]].def.confirmations;
+        in_range += c > lo && c <= hi;
+    }
+    if (lo < 0)
+        e->st.blocks++;
     uint8_t a[20];
     for (int gi = 0; gi < ng; gi++) {
         const txg *g = &gs[gi];
         size_t nc = 0;
         e->stamp++;
-        e->st.txs++;
-        e->st.pairs += e->ncontract;
+        if (lo < 0)
+            e->st.txs++;
+        e->st.pairs += in_range;
         if (g->tx) {
             aent *x;
             if (field_addr(g->tx, CS_EVF_TX_TO, a) && (x = aidx_find(e, a, false)))
@@ -1603,7 +1616,8 @@ int cs_monitor_engine_pause(cs_monitor_engine *e, const char *name, bool paused)
     return 0;
 }
 
-int cs_monitor_engine_monitor_stats(const cs_monitor_engine *e, const char *name, cs_monitor_stats *out)
+int cs_monitor_engine_monitor_stats(const cs_monitor_engine *e, const char *name,
+                                    cs_monitor_stats *out)
 {
     cs_monitor *m = find(e, name);
     if (!m)

@@ -11,6 +11,7 @@
 #include "core/bus.h"
 #include "core/error.h"
 #include "core/json.h"
+#include "core/schema.h"
 #include "rules/monitor.h"
 
 #define S 1000000000ll
@@ -392,6 +393,9 @@ static void cb(cs_sub *sub, cs_event *ev, void *arg)
     (void)sub;
     struct fired_ctx *x = arg;
     (*x->n)++;
+    char err[200];
+    if (cs_schema_check(ev, err, sizeof err) != 0)
+        fail_msg("alert.fired does not follow its schema: %s", err);
     cs_buf b;
     cs_buf_init(&b, 0);
     cs_json_event(&b, ev);
@@ -519,6 +523,80 @@ static void test_index_many_monitors(void **state)
     free(s);
 }
 
+static void run_filter(char **argv, int64_t timeout_ns, bool keep_err, bool keep_to, seen *s)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    cs_monitor_def d = transfer_monitor();
+    d.filter.argv = argv;
+    d.filter.timeout_ns = timeout_ns;
+    d.filter.keep_on_error = keep_err;
+    d.filter.keep_on_timeout = keep_to;
+    cs_monitor_engine_opts o = {.loop = &loop, .on_match = on_match, .arg = s};
+    cs_monitor_engine *e;
+    char err[200];
+    assert_int_equal(cs_monitor_engine_new(&o, &d, 1, &e, err, sizeof err), 0);
+    /* 30 matches in one block: two batches, of 25 and 5 */
+    for (int i = 0; i < 30; i++) {
+        char h[16];
+        snprintf(h, sizeof h, "0x%02x", i);
+        feed(e, transfer_log("eth-main", 7, h, TOKEN, ALICE, BOB, 500 + (uint64_t)i * 100, 1));
+    }
+    cs_monitor_engine_flush(e);
+    assert_true(cs_monitor_engine_busy(e) <= 2); /* 0 when the program cannot start */
+    while (cs_monitor_engine_busy(e))
+        uv_run(&loop, UV_RUN_ONCE);
+    cs_monitor_engine_close(e);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_custom_filter(void **state)
+{
+    (void)state;
+    /* keeps the transfers above 2000 and adds metadata */
+    static char *keep_big[] = {
+        "/usr/bin/python3", "-c",
+        "import json,sys\n"
+        "d=json.load(sys.stdin)\n"
+        "ms=[{'id':m['id'],'metadata':{'batch':len(d['matches'])}} for m in d['matches']"
+        " if m['args']['value']>2000]\n"
+        "print(json.dumps({'matches':ms}))\n",
+        NULL};
+    seen *s = calloc(1, sizeof *s);
+    run_filter(keep_big, 10 * S, false, false, s);
+    assert_int_equal(s->n, 30);        /* every match is recorded */
+    assert_int_equal(s->notified, 14); /* 2100 ... 3400 */
+    int kept_meta = 0;
+    for (int i = 0; i < s->n; i++) {
+        if (s->why[i] == CS_SUPPRESS_NONE)
+            kept_meta += strstr(s->json[i], "\"metadata\":{\"batch\":") != NULL;
+        else
+            assert_int_equal(s->why[i], CS_SUPPRESS_FILTER);
+    }
+    assert_int_equal(kept_meta, 14);
+    free(s);
+
+    static char *fails[] = {"/bin/false", NULL};
+    s = calloc(1, sizeof *s);
+    run_filter(fails, 10 * S, false, true, s);
+    assert_int_equal(s->n, 30);
+    assert_int_equal(s->notified, 0); /* on_error: drop */
+    free(s);
+
+    static char *slow[] = {"/bin/sleep", "5", NULL};
+    s = calloc(1, sizeof *s);
+    run_filter(slow, S / 5, false, true, s);
+    assert_int_equal(s->notified, 30); /* on_timeout: keep */
+    free(s);
+
+    static char *missing[] = {"/nonexistent/filter", NULL};
+    s = calloc(1, sizeof *s);
+    run_filter(missing, S, true, false, s);
+    assert_int_equal(s->notified, 30); /* cannot start: on_error: keep */
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -532,6 +610,7 @@ int main(void)
         cmocka_unit_test(test_event_monitor_window_and_bus),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_index_many_monitors),
+        cmocka_unit_test(test_custom_filter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,43 @@
+/* The control socket server: a unix socket (mode 0600) through which
+ * clients drive a connector (include/chainscope/control.h is the client
+ * library; docs/control-protocol.md the protocol). Every command's result
+ * is also published as a ctl.result event. Loop thread only. */
+#ifndef CS_BTC_CONTROL_H
+#define CS_BTC_CONTROL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "btc/connector.h"
+
+typedef struct cs_control cs_control;
+
+typedef struct cs_control_opts {
+    const char *path;    /* socket path; copied */
+    size_t max_clients;  /* 0: 64 */
+    size_t max_messages; /* registered messages kept: 0: 1024 */
+} cs_control_opts;
+
+/* Listens on opts->path (an existing socket file is replaced). The
+ * connector must outlive the control server. Caller closes with
+ * cs_control_close (asynchronous; memory freed from close callbacks). */
+int cs_control_new(uv_loop_t *loop, cs_connector *conn, const cs_control_opts *opts,
+                   cs_control **out);
+void cs_control_close(cs_control *ctl);
+
+/* A parsed request frame (views into the input). */
+typedef struct cs_control_req {
+    uint8_t op;
+    uint32_t req_id;
+    const uint8_t *body;
+    size_t body_len;
+} cs_control_req;
+
+/* Parses one frame at p[0..n): u32 LE length, u8 op, u32 LE request id,
+ * body. Returns 0 and *used, CS_ETRUNC when more bytes are needed, or
+ * CS_EPROTO / CS_ELIMIT for a bad frame (reason in err). */
+int cs_control_parse(const uint8_t *p, size_t n, cs_control_req *req, size_t *used, char *err,
+                     size_t errlen);
+
+#endif
