@@ -5,6 +5,7 @@
  * Input: byte 0 picks single (even) or batch (odd) and the batch size; the
  * rest is the response body. */
 #include "../../src/evm/rpc.c"
+#include "../../src/evm/rpc_ipc.c"
 
 static int calls;
 
@@ -30,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* The IPC framer over the whole stream. */
     size_t off = 0, skip, fl;
-    while (off < len && (fl = frame(body + off, len - off, &skip)) > 0) {
+    while (off < len && (fl = rpc_ipc_frame(body + off, len - off, &skip)) > 0) {
         if (fl > len - off || skip > fl)
             abort();
         off += fl;
@@ -66,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     r.calls = c;
     r.ncalls = 1;
     calls = 0;
-    got_body(c, body, len); /* parses, delivers, finishes: c is freed */
+    rpc_got_body(c, body, len); /* parses, delivers, finishes: c is freed */
     if (calls != 1)
         abort();
     return 0;
