@@ -7,18 +7,19 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cslib import CHAINSCOPE, SOURCE_DIR, TempDir, main
+from cslib import CHAINSCOPE, SOURCE_DIR, TempDir, free_port, main
 
 
 class DemoTest(unittest.TestCase):
     def test_demo_runs_and_says_where_to_look(self):
         tmp = TempDir()
         try:
-            env = dict(os.environ, DEMO_SECONDS="12", DEMO_DIR=os.path.join(tmp.path, "demo"))
+            env = dict(os.environ, DEMO_SECONDS="12", DEMO_DIR=os.path.join(tmp.path, "demo"),
+                       DEMO_HTTP_PORT="0", DEMO_ANVIL_PORT=str(free_port()))
             p = subprocess.run([os.path.join(SOURCE_DIR, "scripts", "demo"), CHAINSCOPE],
                                env=env, capture_output=True, text=True, timeout=120)
             self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-            self.assertIn("/metrics", p.stdout)
+            self.assertRegex(p.stdout, r"metrics: +http://127\.0\.0\.1:\d+/metrics")
             self.assertIn("chainscope demo is running", p.stdout)
             d = env["DEMO_DIR"]
             types = set()
