@@ -238,7 +238,10 @@ static int execute(cs_control *ctl, const cs_control_req *r)
     switch (r->op) {
     case CS_CTL_CONNECT: {
         char addr[128];
-        if (n == 0 || n >= sizeof addr)
+        bool text = n > 0 && n < sizeof addr;
+        for (size_t i = 0; text && i < n; i++)
+            text = b[i] > 0x20 && b[i] < 0x7f; /* echoed in the result: printable ASCII only */
+        if (!text)
             return fail(w, CS_EINVAL, "connect: expected an address like 1.2.3.4:8333", NULL);
         memcpy(addr, b, n);
         addr[n] = 0;
@@ -367,6 +370,24 @@ static int execute(cs_control *ctl, const cs_control_req *r)
     }
 }
 
+int cs_control_exec(cs_control *ctl, const cs_control_req *r, const uint8_t **result, size_t *len)
+{
+    cs_vw_reset(&ctl->w);
+    cs_vw_object_begin(&ctl->w);
+    int status = execute(ctl, r);
+    cs_vw_object_end(&ctl->w);
+    if (cs_vw_error(&ctl->w)) {
+        cs_vw_reset(&ctl->w);
+        cs_vw_object_begin(&ctl->w);
+        cs_vw_kv_str(&ctl->w, "error", "result too large");
+        cs_vw_object_end(&ctl->w);
+        status = CS_ELIMIT;
+    }
+    *result = ctl->w.buf.data;
+    *len = ctl->w.buf.len;
+    return status;
+}
+
 static void publish_result(cs_control *ctl, ctl_client *cl, const cs_control_req *r, int status)
 {
     cs_publisher *pub = cs_connector_publisher(ctl->conn);
@@ -424,17 +445,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             client_close(cl, err);
             return;
         }
-        cs_vw_reset(&ctl->w);
-        cs_vw_object_begin(&ctl->w);
-        int status = execute(ctl, &r);
-        cs_vw_object_end(&ctl->w);
-        if (cs_vw_error(&ctl->w)) {
-            cs_vw_reset(&ctl->w);
-            cs_vw_object_begin(&ctl->w);
-            cs_vw_kv_str(&ctl->w, "error", "result too large");
-            cs_vw_object_end(&ctl->w);
-            status = CS_ELIMIT;
-        }
+        const uint8_t *res;
+        size_t reslen;
+        int status = cs_control_exec(ctl, &r, &res, &reslen);
         reply(cl, r.req_id, status);
         publish_result(ctl, cl, &r, status);
         off += used;
@@ -484,17 +497,26 @@ static void on_server_closed(uv_handle_t *h)
 int cs_control_new(uv_loop_t *loop, cs_connector *conn, const cs_control_opts *opts,
                    cs_control **out)
 {
-    if (!opts || !opts->path)
+    if (!opts)
         return CS_EINVAL;
     cs_control *ctl = calloc(1, sizeof *ctl);
     if (!ctl)
         return CS_ENOMEM;
     ctl->loop = loop;
     ctl->conn = conn;
-    ctl->path = strdup(opts->path);
     ctl->max_clients = opts->max_clients ? opts->max_clients : 64;
     ctl->max_msgs = opts->max_messages ? opts->max_messages : 1024;
     cs_vw_init(&ctl->w, CS_CTL_MAX_FRAME - 16);
+    if (!opts->path) {
+        *out = ctl; /* no socket: cs_control_exec only */
+        return 0;
+    }
+    ctl->path = strdup(opts->path);
+    if (!ctl->path) {
+        cs_vw_free(&ctl->w);
+        free(ctl);
+        return CS_ENOMEM;
+    }
     uv_pipe_init(loop, &ctl->server, 0);
     ctl->server.data = ctl;
     ctl->open_handles = 1;
@@ -518,6 +540,10 @@ void cs_control_close(cs_control *ctl)
     if (ctl->closing)
         return;
     ctl->closing = true;
+    if (!ctl->path) {
+        maybe_free(ctl); /* no socket: nothing to close */
+        return;
+    }
     while (ctl->clients)
         client_close(ctl->clients, NULL);
     unlink(ctl->path);
