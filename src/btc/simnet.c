@@ -3,9 +3,12 @@
 #include "btc/simnet.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -25,6 +28,8 @@ struct cs_simnet {
     uint32_t *nb; /* fanout node indexes per node */
     uint32_t base_ip;
     uint16_t port;
+    int refuse_fd; /* addresses mode: bound, never listening; -1 if none */
+    uint16_t refuse_port;
     uint64_t getaddrs;
     cs_buf scratch;
     cs_wire_ctx *wire;
@@ -83,6 +88,7 @@ static void on_accept(cs_connector *c, cs_peer *p, void *arg)
     }
     cs_peer_set_user(p, n);
     if (n->kind == CS_SIM_UNREACHABLE) {
+        /* reached on the shared port: the best one listener can do */
         cs_peer_abort(p, "simulated unreachable node");
         return;
     }
@@ -267,6 +273,27 @@ static void on_message(cs_connector *c, cs_peer *p, const char *cmd, const cs_va
         answer_getaddr(s, p, n);
 }
 
+/* Binds a TCP port on 0.0.0.0 and never listens on it: the kernel answers
+ * every connection attempt there with a reset, which the connecting side
+ * sees as ECONNREFUSED. Without SO_REUSEADDR no other socket can take the
+ * port while simnet holds it. */
+static int reserve_refuse_port(cs_simnet *s)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return CS_EIO;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
+    socklen_t len = sizeof sa;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+        close(fd);
+        return CS_EIO;
+    }
+    s->refuse_fd = fd;
+    s->refuse_port = ntohs(sa.sin_port);
+    return 0;
+}
+
 int cs_simnet_new(uv_loop_t *loop, const cs_simnet_opts *opts, cs_simnet **out)
 {
     if (!opts->nodes || opts->nodes > 1000000)
@@ -275,6 +302,7 @@ int cs_simnet_new(uv_loop_t *loop, const cs_simnet_opts *opts, cs_simnet **out)
     if (!s)
         return CS_ENOMEM;
     s->o = *opts;
+    s->refuse_fd = -1;
     if (!s->o.net)
         s->o.net = cs_wire_net_find("regtest");
     if (!s->o.slow_ms)
@@ -390,8 +418,10 @@ int cs_simnet_new(uv_loop_t *loop, const cs_simnet_opts *opts, cs_simnet **out)
     } else {
         snprintf(hp, sizeof hp, "0.0.0.0:%u", s->o.port);
         rc = cs_connector_listen(s->conn, hp, &s->port);
+        if (rc == 0 && nun > 0)
+            rc = reserve_refuse_port(s);
         for (size_t i = 0; i < s->o.nodes; i++)
-            s->nodes[i].port = s->port;
+            s->nodes[i].port = s->nodes[i].kind == CS_SIM_UNREACHABLE ? s->refuse_port : s->port;
     }
     if (rc) {
         cs_simnet_close(s, NULL, NULL);
@@ -408,6 +438,8 @@ static void closed_one(cs_simnet *s)
         return;
     void (*done)(void *) = s->done;
     void *darg = s->done_arg;
+    if (s->refuse_fd >= 0)
+        close(s->refuse_fd);
     cs_wire_ctx_free(s->wire);
     cs_buf_free(&s->scratch);
     free(s->spamming);
@@ -444,6 +476,11 @@ uint64_t cs_simnet_spam_sent(const cs_simnet *s)
 uint16_t cs_simnet_port(const cs_simnet *s)
 {
     return s->port;
+}
+
+uint16_t cs_simnet_refuse_port(const cs_simnet *s)
+{
+    return s->refuse_port;
 }
 
 size_t cs_simnet_count(const cs_simnet *s)

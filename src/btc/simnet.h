@@ -10,8 +10,14 @@
  * that sent sendaddrv2) from a generated address graph: each node knows
  * `fanout` others, one of them the next node, so a crawl from any node
  * reaches all of them. A configurable share of nodes misbehaves:
- *   unreachable  ports mode: nothing listens (connection refused);
- *                addresses mode: the connection is reset on accept
+ *   unreachable  connections are refused (the peer's connect fails with
+ *                ECONNREFUSED). Ports mode: nothing listens on its port.
+ *                Addresses mode: the one listener on 0.0.0.0 answers every
+ *                127.x address, so these nodes live on a second port that
+ *                simnet holds bound but never listens on (the kernel
+ *                answers a SYN there with a reset: refused); a connection
+ *                to such an address on the shared port is accepted and
+ *                reset at once
  *   slow         the handshake reply waits slow_ms
  *   bad          after the handshake sends a message with a bad checksum,
  *                an oversized length, or garbage (in turn by node index)
@@ -67,6 +73,9 @@ int cs_simnet_new(uv_loop_t *loop, const cs_simnet_opts *opts, cs_simnet **out);
 void cs_simnet_close(cs_simnet *s, void (*done)(void *), void *arg);
 /* The port nodes listen on (addresses mode) or the first port. */
 uint16_t cs_simnet_port(const cs_simnet *s);
+/* Addresses mode: the port of the unreachable nodes (bound, not
+ * listening); 0 otherwise. */
+uint16_t cs_simnet_refuse_port(const cs_simnet *s);
 /* Node i: its "ip:port" (buf >= 32) and kind ("addr-spam" etc. by
  * cs_sim_kind_name). */
 enum cs_sim_kind cs_simnet_node(const cs_simnet *s, size_t i, char *buf, size_t len);

@@ -72,7 +72,7 @@ def crawl_test(tmp):
         if not x:
             continue
         if k == "unreachable":
-            check(x["reachable"] == "false" and "reset" in x["failure"],
+            check(x["reachable"] == "false" and x["failure"] == "refused",
                   "%s unreachable: %r" % (a, x))
         else:
             check(x["reachable"] == "true", "%s (%s) reachable: %r" % (a, k, x))
@@ -92,6 +92,25 @@ def crawl_test(tmp):
     db.close()
     check(n == 300 and reach == sum(1 for k in kinds.values() if k != "unreachable"),
           "sqlite agrees: %d nodes, %d reachable" % (n, reach))
+
+
+def reset_test(tmp):
+    """An unreachable node reached on the shared port (not the one simnet
+    lists for it) is accepted and reset: the crawl says so."""
+    lst = os.path.join(tmp, "nodes3.list")
+    sim, first = start_simnet(["--nodes", "8", "--unreachable", "0.25", "--list", lst])
+    try:
+        un = [line.split()[0] for line in open(lst) if line.split()[1] == "unreachable"][0]
+        seed = un.split(":")[0] + ":" + first.split(":")[1]
+        out = os.path.join(tmp, "reset.csv")
+        r = subprocess.run([CHAINSCOPE, "crawl", "--network", "regtest", "--seed", seed,
+                            "--timeout", "2", "--quiet", "--out", out],
+                           capture_output=True, text=True, timeout=60)
+    finally:
+        stop(sim)
+    rows = list(csv.DictReader(open(out)))
+    check(r.returncode == 1 and len(rows) == 1 and rows[0]["failure"] ==
+          "reset after accept, before the handshake", "reset on the shared port: %r" % rows)
 
 
 def ports_mode_test():
@@ -167,6 +186,7 @@ def connector_test(tmp):
 def main():
     tmp = tempfile.mkdtemp()
     crawl_test(tmp)
+    reset_test(tmp)
     ports_mode_test()
     connector_test(tmp)
     if failures:
