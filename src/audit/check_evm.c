@@ -32,7 +32,7 @@ typedef struct evm_node {
     char client[96];
     bool added; /* admin_addPeer sent */
     bool add_ok;
-    char add_detail[200];
+    char add_detail[320];
 } evm_node;
 
 typedef struct peer_seen {

@@ -50,8 +50,10 @@ static int seconds(cs_cfg *c, struct fy_node *map, const char *path, const char 
     int rc = cs_cfg_duration_ms(c, map, path, key, &ms, false);
     if (rc || !cs_cfg_get(map, key))
         return rc;
+    char full[160];
+    snprintf(full, sizeof full, "%s.%s", path, key);
     if (ms < 1000 || ms / 1000 > UINT32_MAX)
-        return cs_cfg_error(c, cs_cfg_get(map, key), key, "must be between 1s and 136 years");
+        return cs_cfg_error(c, cs_cfg_get(map, key), full, "must be between 1s and 136 years");
     *out = (uint32_t)(ms / 1000);
     return 0;
 }
@@ -63,8 +65,10 @@ static int millis(cs_cfg *c, struct fy_node *map, const char *path, const char *
     int rc = cs_cfg_duration_ms(c, map, path, key, &ms, false);
     if (rc || !cs_cfg_get(map, key))
         return rc;
+    char full[160];
+    snprintf(full, sizeof full, "%s.%s", path, key);
     if (ms < min_ms || ms > max_ms)
-        return cs_cfg_error(c, cs_cfg_get(map, key), key, "must be between %llums and %llums",
+        return cs_cfg_error(c, cs_cfg_get(map, key), full, "must be between %llu ms and %llu ms",
                             (unsigned long long)min_ms, (unsigned long long)max_ms);
     *out = (uint32_t)ms;
     return 0;
@@ -93,7 +97,7 @@ static int parse_node(cs_cfg *c, struct fy_node *nd, const char *path, cs_audit_
         (rc = cs_cfg_str(c, nd, path, "name", &n->name, true)))
         return rc;
     if (n->name[0] == '@' || !n->name[0])
-        return cs_cfg_error(c, cs_cfg_get(nd, "name"), "name",
+        return cs_cfg_error(c, cs_cfg_get(nd, "name"), path,
                             "node names may not be empty or start with '@'");
     static const char *const roles[] = {"miner", "validator", "producer", "witness",
                                         "rpc",   "seed",      "custom",   NULL};
@@ -110,15 +114,15 @@ static int parse_node(cs_cfg *c, struct fy_node *nd, const char *path, cs_audit_
         if ((rc = cs_cfg_str(c, nd, path, names[i], fields[i], false)))
             return rc;
     if (n->rpc && strncmp(n->rpc, "http://", 7) != 0 && strncmp(n->rpc, "https://", 8) != 0)
-        return cs_cfg_error(c, cs_cfg_get(nd, "rpc"), "rpc",
+        return cs_cfg_error(c, cs_cfg_get(nd, "rpc"), path,
                             "expected an http:// or https:// URL, got \"%s\"", n->rpc);
     if (n->enode && (strncmp(n->enode, "enode://", 8) != 0 || !strchr(n->enode, '@')))
-        return cs_cfg_error(c, cs_cfg_get(nd, "enode"), "enode",
+        return cs_cfg_error(c, cs_cfg_get(nd, "enode"), path,
                             "expected enode://<public key>@<ip>:<port>");
     if (n->since) {
         int y, m, d, k = 0;
         if (sscanf(n->since, "%4d-%2d-%2d%n", &y, &m, &d, &k) != 3 || k != 10 || n->since[10])
-            return cs_cfg_error(c, cs_cfg_get(nd, "since"), "since",
+            return cs_cfg_error(c, cs_cfg_get(nd, "since"), path,
                                 "expected a date YYYY-MM-DD, got \"%s\"", n->since);
     }
     char **list = NULL;
@@ -127,14 +131,13 @@ static int parse_node(cs_cfg *c, struct fy_node *nd, const char *path, cs_audit_
         return rc;
     if (nl > CS_AUDIT_MAX_CHECKS) {
         cs_cfg_strv_free(list);
-        return cs_cfg_error(c, cs_cfg_get(nd, "checks"), "checks", "at most %d checks",
+        return cs_cfg_error(c, cs_cfg_get(nd, "checks"), path, "at most %d checks",
                             CS_AUDIT_MAX_CHECKS);
     }
     for (size_t i = 0; i < nl; i++) {
         if (!in_list(checks_of(net->kind), list[i])) {
-            rc = cs_cfg_error(c, cs_cfg_get(nd, "checks"), "checks",
-                              "no check \"%s\" for %s networks", list[i],
-                              cs_audit_kind_name(net->kind));
+            rc = cs_cfg_error(c, cs_cfg_get(nd, "checks"), path, "no check \"%s\" for %s networks",
+                              list[i], cs_audit_kind_name(net->kind));
             cs_cfg_strv_free(list);
             return rc;
         }
@@ -196,7 +199,7 @@ static int parse_network(cs_cfg *c, struct fy_node *nn, const char *path, cs_aud
         (rc = u32(c, nn, path, "min_out_peers", &L->min_out_peers, 100000)) ||
         (rc = u32(c, nn, path, "max_missed_blocks", &L->max_missed_blocks, UINT32_MAX)) ||
         (rc = millis(c, nn, path, "observe", &L->observe_ms, 0, 3600000)) ||
-        (rc = millis(c, nn, path, "sample", &L->sample_ms, 50, 60000)))
+        (rc = millis(c, nn, path, "sample", &L->sample_ms, 20, 60000)))
         return rc;
     struct fy_node *nodes = cs_cfg_get(nn, "nodes");
     if (!nodes || !fy_node_is_sequence(nodes))
@@ -217,12 +220,12 @@ static int parse_network(cs_cfg *c, struct fy_node *nn, const char *path, cs_aud
             return rc;
         for (size_t j = 0; j + 1 < net->nnodes; j++)
             if (strcmp(net->nodes[j].name, n->name) == 0)
-                return cs_cfg_error(c, cs_cfg_get(nd, "name"), "name",
+                return cs_cfg_error(c, cs_cfg_get(nd, "name"), p,
                                     "node \"%s\" is listed twice in network %s", n->name,
                                     net->name);
     }
     if (net->auditor && !cs_audit_find_node(net, net->auditor))
-        return cs_cfg_error(c, cs_cfg_get(nn, "auditor"), "auditor",
+        return cs_cfg_error(c, cs_cfg_get(nn, "auditor"), path,
                             "\"%s\" is not a node of network %s", net->auditor, net->name);
     return 0;
 }
@@ -310,8 +313,8 @@ int cs_audit_config_parse(cs_cfg *c, struct fy_node *node, void **out)
             goto fail;
         for (size_t j = 0; j + 1 < cfg->nnets; j++)
             if (strcmp(cfg->nets[j].name, net->name) == 0) {
-                rc = cs_cfg_error(c, cs_cfg_get(nn, "name"), "name",
-                                  "network \"%s\" is listed twice", net->name);
+                rc = cs_cfg_error(c, cs_cfg_get(nn, "name"), p, "network \"%s\" is listed twice",
+                                  net->name);
                 goto fail;
             }
     }

@@ -448,9 +448,7 @@ static int render_text(cs_buf *out, net_model *m, bool md)
         rc = md ? rt_md(out, &t) : rt_text(out, &t);
     rt_free(&t);
     if (!rc)
-        rc = cs_buf_printf(out, "\n%s%s\n\n", md ? "*Legend:* " : "legend: ", legend_text);
-    if (!rc)
-        rc = cs_buf_append_str(out, md ? "### Notices\n\n" : "notices:\n");
+        rc = cs_buf_append_str(out, md ? "\n### Notices\n\n" : "\nnotices:\n");
     for (size_t i = 0; i < m->nnotes && !rc; i++) {
         rc = cs_buf_printf(out, md ? "- **%s** " : "  [%s] ", note_names[m->notes[i].level]);
         if (!rc)
@@ -512,8 +510,7 @@ static int render_html(cs_buf *out, net_model *m)
         rc = rt_html(out, &t, "nodes");
     rt_free(&t);
     if (!rc)
-        rc =
-            cs_buf_printf(out, "<p class=\"legend\">%s</p>\n<h3>Notices</h3>\n<ul>\n", legend_text);
+        rc = cs_buf_append_str(out, "<h3>Notices</h3>\n<ul>\n");
     for (size_t i = 0; i < m->nnotes && !rc; i++) {
         int lv = m->notes[i].level;
         rc = cs_buf_printf(out, "<li class=\"%s\"><b>%s</b> ",
@@ -548,11 +545,12 @@ static void render_json_net(cs_vw *w, net_model *m)
     cs_vw_object_begin(w);
     cs_vw_kv_str(w, "network", m->net->name);
     cs_vw_kv_str(w, "kind", cs_audit_kind_name(m->net->kind));
-    cs_vw_kv_str(w, "status",
-                 m->have ? (m->status == CS_AUDIT_FAIL ? "down"
-                            : m->status == CS_AUDIT_OK ? "ok"
-                                                       : "unknown")
-                         : "none");
+    const char *st = !m->have                        ? "none"
+                     : m->status == CS_AUDIT_FAIL    ? "down"
+                     : m->status == CS_AUDIT_UNKNOWN ? "unknown"
+                     : m->down                       ? "degraded"
+                                                     : "ok";
+    cs_vw_kv_str(w, "status", st);
     if (!m->have) {
         cs_vw_object_end(w);
         return;
@@ -684,7 +682,10 @@ int cs_report_daily(cs_ledger *l, const cs_audit_config *cfg, const cs_report_op
         cs_vw_object_end(&w);
         rc = cs_report_json_out(out, &w);
     } else if (!rc && o->format == CS_REPORT_HTML) {
-        rc = cs_buf_append_str(out, "</body></html>\n");
+        rc = cs_buf_printf(out, "<p class=\"legend\">%s</p>\n</body></html>\n", legend_text);
+    } else if (!rc) {
+        rc = cs_buf_printf(out, "%s%s\n",
+                           o->format == CS_REPORT_MD ? "*Legend:* " : "legend: ", legend_text);
     }
     cs_vw_free(&w);
     if (problems)

@@ -46,7 +46,9 @@ int cs_cmd_ctl(int argc, char **argv);
 int cs_cmd_simnet(int argc, char **argv);
 int cs_cmd_crawl(int argc, char **argv);
 int cs_cmd_abi(int argc, char **argv);
+int cs_cmd_evm(int argc, char **argv);
 int cs_cmd_audit(int argc, char **argv);
 int cs_cmd_sla(int argc, char **argv);
+int cs_cmd_monitor(int argc, char **argv);
 
 #endif

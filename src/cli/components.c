@@ -5,15 +5,33 @@
 #include "audit/audit_config.h"
 #include "audit/component.h"
 #include "btc/component.h"
+#include "evm/component.h"
+#include "notify/channel.h"
+#include "notify/component.h"
+#include "notify/notifier.h"
+#include "rules/monitor_config.h"
 
-/* One entry per component, in start order. */
+/* One entry per component, in start order: sinks (monitors) before the
+ * sources, so that they see the first events; stopping goes in reverse. */
 const cs_component cs_components[] = {
+    {{"channels", "notification channels (docs/monitors.md)", cs_channels_conf_parse,
+      cs_channels_conf_free},
+     {NULL, NULL, NULL, NULL}},
+    {{"notify", "outbox, default channels per severity, explorer links (docs/monitors.md)",
+      cs_notify_conf_parse, cs_notify_conf_free},
+     {NULL, NULL, NULL, NULL}},
+    {{"monitors", "contract and event monitors (docs/monitors.md)", cs_monitors_conf_parse,
+      cs_monitors_conf_free},
+     {"monitors", cs_monitors_start, cs_monitors_stop, cs_monitors_reload}},
     {{"audit", "node audit: scheduled checks, ledger, daily report, SLA", cs_audit_config_parse,
       cs_audit_config_section_free},
      {"audit", cs_audit_component_start, cs_audit_component_stop, NULL}},
     {{"connector", "Bitcoin P2P connector: peers, every message an event, control socket",
       cs_btc_config_parse, cs_btc_config_free},
      {"connector", cs_btc_component_start, cs_btc_component_stop, cs_btc_component_reload}},
+    {{"evm", "EVM chain follower (blocks, txs, decoded logs, reorgs) and node probes",
+      cs_evm_config_parse, cs_evm_config_free},
+     {"evm", cs_evm_component_start, cs_evm_component_stop, NULL}},
     {{NULL, NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}},
 };
 

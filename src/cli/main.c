@@ -19,8 +19,10 @@ static const cs_command commands[] = {
     {"simnet", "run a simulated Bitcoin network on loopback", cs_cmd_simnet},
     {"crawl", "map the reachable Bitcoin network from seed nodes", cs_cmd_crawl},
     {"abi", "contract ABI: selectors, topics, decode logs and calldata", cs_cmd_abi},
+    {"evm", "follow an EVM chain (blocks, txs, decoded logs, reorgs); probe nodes", cs_cmd_evm},
     {"audit", "check every node of an inventory now and print the daily report", cs_cmd_audit},
     {"sla", "print the monthly availability of each node against its SLA", cs_cmd_sla},
+    {"monitor", "try rules and monitors on events without sending anything", cs_cmd_monitor},
 };
 
 static void usage(FILE *f)

@@ -396,11 +396,13 @@ static const char *const tx_names[T_N] = {
     "hash", "value", "input", "nonce", "gas", "gasPrice", "maxFeePerGas", "maxPriorityFeePerGas"};
 static const uint8_t tx_lens[T_N] = {4, 5, 5, 5, 3, 8, 12, 20};
 
-int cs_evm_emit_receipt(cs_publisher *pub, const cs_jsonr *r, uint32_t tx, uint32_t rcpt,
-                        const cs_evm_blockref *b, const cs_evm_abis *abis, cs_buf *scratch,
-                        cs_evm_counts *counts, char *err, size_t errlen)
+int cs_evm_emit_receipt(cs_publisher *pub, const cs_jsonr *r, uint32_t rcpt, const cs_jsonr *tj,
+                        uint32_t tx, const cs_evm_blockref *b, const cs_evm_abis *abis,
+                        cs_buf *scratch, cs_evm_counts *counts, char *err, size_t errlen)
 {
     emitctx c = {.r = r, .b = b, .err = err, .errlen = errlen};
+    if (!tj)
+        tj = r;
     uint32_t f[R_N], t[T_N];
     if (cs_jsonr_at(r, rcpt)->type != CS_JT_OBJ) {
         eerr(&c, "the receipt is not an object");
@@ -413,13 +415,13 @@ int cs_evm_emit_receipt(cs_publisher *pub, const cs_jsonr *r, uint32_t tx, uint3
         return c.rc;
     }
     if (tx) {
-        if (cs_jsonr_at(r, tx)->type != CS_JT_OBJ) {
+        if (cs_jsonr_at(tj, tx)->type != CS_JT_OBJ) {
             eerr(&c, "the transaction is not an object");
             return c.rc;
         }
-        members(r, tx, tx_names, T_N, tx_lens, t);
+        members(tj, tx, tx_names, T_N, tx_lens, t);
         char th[67];
-        if (!t[T_HASH] || cs_evm_hexstr(r, t[T_HASH], 32, th)) {
+        if (!t[T_HASH] || cs_evm_hexstr(tj, t[T_HASH], 32, th)) {
             eerr(&c, "transaction: hash missing or malformed");
             return c.rc;
         }
@@ -488,6 +490,7 @@ int cs_evm_emit_receipt(cs_publisher *pub, const cs_jsonr *r, uint32_t tx, uint3
     kv_quantity(&c, w, "type", f[R_TYPE], "receipt: type");
     cs_vw_kv_u64(w, "logs", cs_jsonr_at(r, logs)->len);
     if (tx) {
+        c.r = tj; /* the transaction's fields come from its own document */
         kv_quantity(&c, w, "value", t[T_VALUE], "transaction: value");
         kv_quantity(&c, w, "nonce", t[T_NONCE], "transaction: nonce");
         kv_quantity(&c, w, "gas", t[T_GAS], "transaction: gas");
@@ -515,6 +518,7 @@ int cs_evm_emit_receipt(cs_publisher *pub, const cs_jsonr *r, uint32_t tx, uint3
                 }
             }
         }
+        c.r = r;
     }
     int rc = cs_publisher_emit(pub, "evm.tx", NULL, to[0] ? to : from, NULL);
     if (rc && !c.rc) {
@@ -526,4 +530,64 @@ int cs_evm_emit_receipt(cs_publisher *pub, const cs_jsonr *r, uint32_t tx, uint3
     for (uint32_t lg = cs_jsonr_first(r, logs); lg; lg = cs_jsonr_next_item(r, logs, lg), pos++)
         emit_log(&c, pub, lg, tx_index, pos, abis, scratch, counts);
     return c.rc;
+}
+
+enum { B_NUMBER, B_HASH, B_PARENT, B_TIME, B_MINER, B_GASUSED, B_GASLIMIT, B_BASEFEE, B_TXS, B_N };
+static const char *const blk_names[B_N] = {"number",    "hash",          "parentHash",
+                                           "timestamp", "miner",         "gasUsed",
+                                           "gasLimit",  "baseFeePerGas", "transactions"};
+static const uint8_t blk_lens[B_N] = {6, 4, 10, 9, 5, 7, 8, 13, 12};
+
+int cs_evm_emit_block(cs_publisher *pub, const cs_jsonr *r, uint32_t blk, const char *key,
+                      cs_evm_blockref *ref, char *parent_hash, char *err, size_t errlen)
+{
+    uint32_t f[B_N];
+    if (cs_jsonr_at(r, blk)->type != CS_JT_OBJ) {
+        snprintf(err, errlen, "the block is not an object");
+        return CS_EPARSE;
+    }
+    members(r, blk, blk_names, B_N, blk_lens, f);
+    memset(ref, 0, sizeof *ref);
+    if (!f[B_NUMBER] || cs_jsonr_u64(r, f[B_NUMBER], &ref->number)) {
+        snprintf(err, errlen, "block: number missing or not a quantity");
+        return CS_EPARSE;
+    }
+    if (!f[B_HASH] || cs_evm_hexstr(r, f[B_HASH], 32, ref->hash)) {
+        snprintf(err, errlen, "block %llu: hash missing or malformed",
+                 (unsigned long long)ref->number);
+        return CS_EPARSE;
+    }
+    if (!f[B_PARENT] || cs_evm_hexstr(r, f[B_PARENT], 32, parent_hash)) {
+        snprintf(err, errlen, "block %llu: parentHash missing or malformed",
+                 (unsigned long long)ref->number);
+        return CS_EPARSE;
+    }
+    if (f[B_TIME] && cs_jsonr_u64(r, f[B_TIME], &ref->time)) {
+        snprintf(err, errlen, "block %llu: timestamp is not a quantity",
+                 (unsigned long long)ref->number);
+        return CS_EPARSE;
+    }
+    uint32_t txs = f[B_TXS];
+    if (!txs || cs_jsonr_at(r, txs)->type != CS_JT_ARR) {
+        snprintf(err, errlen, "block %llu: transactions missing or not an array",
+                 (unsigned long long)ref->number);
+        return CS_EPARSE;
+    }
+    emitctx c = {.r = r, .b = ref, .err = err, .errlen = errlen};
+    strcpy(c.txh, "-");
+    cs_vw *w = cs_publisher_begin(pub);
+    cs_vw_kv_u64(w, "number", ref->number);
+    cs_vw_kv_strn(w, "hash", ref->hash, 66);
+    cs_vw_kv_strn(w, "parent_hash", parent_hash, 66);
+    cs_vw_kv_u64(w, "timestamp", ref->time);
+    kv_hexstr(&c, w, "miner", f[B_MINER], 20, "block: miner");
+    kv_quantity(&c, w, "gas_used", f[B_GASUSED], "block: gasUsed");
+    kv_quantity(&c, w, "gas_limit", f[B_GASLIMIT], "block: gasLimit");
+    kv_quantity(&c, w, "base_fee", f[B_BASEFEE], "block: baseFeePerGas");
+    cs_vw_kv_u64(w, "tx_count", cs_jsonr_at(r, txs)->len);
+    int rc = cs_publisher_emit(pub, "evm.block", NULL, key, NULL);
+    if (rc && !c.rc)
+        snprintf(err, errlen, "block %llu: cannot publish: %s", (unsigned long long)ref->number,
+                 cs_strerror(rc));
+    return c.rc ? c.rc : rc;
 }

@@ -40,15 +40,20 @@ typedef struct cs_evm_counts {
     uint64_t txs, logs, decoded_logs, decode_errors;
 } cs_evm_counts;
 
-/* Publishes evm.tx for receipt `rcpt` (and transaction `tx` when not 0: its
- * value, input, nonce and the decoded call), then evm.log for each of its
- * logs. Checks that the receipt belongs to the transaction and the block.
- * scratch is the caller's reusable buffer for decoded data (bound it to
+/* Publishes evm.tx for receipt `rcpt` of document r (and transaction `tx`
+ * of document tj, when not 0: its value, input, nonce and the decoded call;
+ * tj NULL means r), then evm.log for each of its logs. Checks that the receipt belongs to the
+ * transaction and the block. scratch is the caller's reusable buffer for decoded data (bound it to
  * CS_EVENT_MAX_SIZE). Errors: CS_EPARSE
  * with a message naming block, transaction and field in err. */
-int cs_evm_emit_receipt(cs_publisher *pub, const cs_jsonr *r, uint32_t tx, uint32_t rcpt,
-                        const cs_evm_blockref *b, const cs_evm_abis *abis, cs_buf *scratch,
-                        cs_evm_counts *counts, char *err, size_t errlen);
+int cs_evm_emit_receipt(cs_publisher *pub, const cs_jsonr *r, uint32_t rcpt, const cs_jsonr *tj,
+                        uint32_t tx, const cs_evm_blockref *b, const cs_evm_abis *abis,
+                        cs_buf *scratch, cs_evm_counts *counts, char *err, size_t errlen);
+
+/* Publishes evm.block for block object `blk` (as eth_getBlockByNumber
+ * returns it) and fills *ref. key: the envelope key (node name). */
+int cs_evm_emit_block(cs_publisher *pub, const cs_jsonr *r, uint32_t blk, const char *key,
+                      cs_evm_blockref *ref, char *parent_hash, char *err, size_t errlen);
 
 /* Writes a lowercase copy of a 0x hex string token of exactly `bytes`
  * bytes (20: address, 32: hash) into out (2 * bytes + 3). CS_EPARSE if

@@ -4,8 +4,8 @@
  *   evm.log  {address, topics[], data, block_number, block_hash, tx_hash,
  *             log_index, event, signature, args{name: value...}}
  *   evm.tx   {hash, from, to, value, gas_price, max_fee_per_gas,
- *             max_priority_fee_per_gas, gas, gas_used, nonce, status,
- *             block_number, block_hash, function, signature, args{...}}
+ *             max_priority_fee_per_gas, gas, gas_used, nonce, status (0/1),
+ *             block_number, block_hash, input, function, signature, args{...}}
  *   evm.block {number, hash}
  *   evm.reorg {from_block}: blocks from this number on were replaced */
 #ifndef CS_RULES_EVM_FIELDS_H
@@ -32,7 +32,8 @@
 #define CS_EVF_TX_VALUE "value"
 #define CS_EVF_TX_FUNCTION "function"   /* decoded function name */
 #define CS_EVF_TX_SIGNATURE "signature" /* canonical: transfer(address,uint256) */
-#define CS_EVF_TX_STATUS "status"       /* "success" or "failed" */
+#define CS_EVF_TX_INPUT "input"         /* calldata (bytes) */
+#define CS_EVF_TX_STATUS "status"       /* 1 (success) or 0 (failed); also "success"/"failed" */
 
 /* both */
 #define CS_EVF_BLOCK_NUMBER "block_number"
@@ -51,5 +52,10 @@
     {                                                                                              \
         "blockHash", "block_hash"                                                                  \
     }
+
+/* evm.tx status is 0 or 1; conditions compare it with "failed" / "success"
+ * (rules/monitor_def.c). */
+#include "rules/expr.h"
+extern const cs_expr_enum cs_evm_tx_enums[1];
 
 #endif

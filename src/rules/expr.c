@@ -27,6 +27,7 @@ enum op {
     OP_JF,     /* top falsy: replace by false and jump to arg; else pop */
     OP_JT,     /* top truthy: replace by true and jump to arg; else pop */
     OP_CALL,   /* call function arg with n arguments */
+    OP_ENUM,   /* an integer on top becomes enums[arg]'s label */
 };
 
 enum binop {
@@ -77,6 +78,7 @@ struct cs_expr {
     const char *arg_root;
     size_t arg_root_len;
     int max_stack;
+    const cs_expr_enum *enums; /* borrowed from the options */
 };
 
 /* ---- numbers ----------------------------------------------------------- */
@@ -818,6 +820,9 @@ static void emit_field(parser *p)
     if (cs_buf_append(&p->fields, &f, sizeof f))
         perr(p, p->tstart, "out of memory");
     emit(p, OP_FIELD, 0, k, 1);
+    for (size_t i = 0; o && p->t == T_PATH && i < o->nenums; i++)
+        if (strlen(o->enums[i].name) == n && memcmp(o->enums[i].name, s, n) == 0)
+            emit(p, OP_ENUM, 0, (uint32_t)i, 0);
 }
 
 /* ---- grammar ----------------------------------------------------------- */
@@ -1156,6 +1161,7 @@ int cs_expr_compile(const char *src, size_t n, const cs_expr_opts *opts, cs_expr
     e->pool = (char *)cs_buf_steal(&p.pool, NULL);
     e->src = strndup(src, n);
     e->max_stack = p.max_depth;
+    e->enums = opts ? opts->enums : NULL;
     const char *root = opts && opts->arg_root ? opts->arg_root : "args";
     e->arg_root_len = strlen(root);
     e->arg_root = strdup(root);
@@ -1241,7 +1247,7 @@ static void load_field(const ectx *c, const xfield *f, cs_xval *out)
     cs_val v;
     int rc;
     if (f->pos >= 0) {
-        cs_val root, item;
+        cs_val root, item = {0};
         rc = cs_event_field(c->ev, c->e->arg_root, c->e->arg_root_len, &root);
         if (rc == 0) {
             if (root.kind == CS_VAL_ARRAY) {
@@ -1639,6 +1645,22 @@ static int run(ectx *c, cs_xval *out)
                 set_num(x, &n.n, !n.neg);
             } else {
                 return CS_ETYPE;
+            }
+            break;
+        }
+        case OP_ENUM: {
+            cs_xval *x = &st[sp - 1];
+            const char *const *labels = e->enums[in->arg].labels;
+            if (x->kind == CS_X_NUM && !x->neg && !x->n.w[1] && !x->n.w[2] && !x->n.w[3]) {
+                uint64_t i = 0;
+                while (i < x->n.w[0] && labels[i])
+                    i++;
+                if (labels[i] && i == x->n.w[0]) {
+                    memset(x, 0, sizeof *x);
+                    x->kind = CS_X_STR;
+                    x->s = labels[i];
+                    x->len = strlen(labels[i]);
+                }
             }
             break;
         }

@@ -41,10 +41,21 @@ typedef struct cs_expr_alias {
     const char *path;
 } cs_expr_alias;
 
+/* A field whose integer values have names: `status` is 0 or 1 in evm.tx and
+ * reads as "failed" or "success". The field then evaluates to the label
+ * (labels[value]) when it is an integer in range, else to itself.
+ * Borrowed: must outlive every expression compiled with it. */
+typedef struct cs_expr_enum {
+    const char *name;          /* the field as written in conditions */
+    const char *const *labels; /* NULL-terminated */
+} cs_expr_enum;
+
 typedef struct cs_expr_opts {
     const char *arg_root;         /* NULL: bare names are event fields only */
     const cs_expr_alias *aliases; /* may be NULL */
     size_t naliases;
+    const cs_expr_enum *enums; /* may be NULL */
+    size_t nenums;
 } cs_expr_opts;
 
 /* The kinds of values an expression computes. */

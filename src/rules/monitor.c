@@ -11,6 +11,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/subject.h"
+#include "evm/keccak.h"
 #include "rules/evm_fields.h"
 #include "rules/monitor_int.h"
 #include "rules/policy_int.h"
@@ -126,13 +127,6 @@ static bool field_u64(const cs_event *ev, const char *name, uint64_t *out)
     return true;
 }
 
-static bool field_eq(const cs_event *ev, const char *name, const char *s, size_t n)
-{
-    cs_val v;
-    return cs_event_field(ev, name, strlen(name), &v) == 0 && v.kind == CS_VAL_STR && v.n == n &&
-           memcmp(v.p, s, n) == 0;
-}
-
 /* ---- compiled monitors --------------------------------------------------- */
 
 typedef struct csig {
@@ -216,16 +210,33 @@ struct cs_monitor_engine {
     cs_monitor_engine_stats st;
     size_t busy;
     bool closing;
+    size_t pending_events; /* held in pending blocks, all networks */
+    struct tcache *types;  /* event type -> event monitors whose subjects match it */
+    size_t ntypes;
 };
+
+/* The event monitors of one event type, found once per type. */
+#define TYPE_SLOTS 2048 /* at most 3/4 of them used; further types are matched every time */
+typedef struct tcache {
+    char *type;
+    uint32_t *mons;
+    uint32_t n;
+} tcache;
 
 static void sub_cb(cs_sub *sub, cs_event *ev, void *arg);
 static void timer_cb(uv_timer_t *t);
 
 static uint64_t addr_hash(const uint8_t a[20])
 {
-    uint64_t h;
+    uint64_t h, l;
     memcpy(&h, a + 12, 8);
-    return h * 0x9E3779B97F4A7C15ull;
+    memcpy(&l, a + 4, 8);
+    h ^= l * 0x9E3779B97F4A7C15ull; /* splitmix64's finalizer: every bit reaches the low ones */
+    h ^= h >> 30;
+    h *= 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 27;
+    h *= 0x94D049BB133111EBull;
+    return h ^ (h >> 31);
 }
 
 static aent *aidx_find(const cs_monitor_engine *e, const uint8_t a[20], bool add)
@@ -287,6 +298,8 @@ static int compile_sig(csig *c, const cs_monitor_sig *s, const cs_expr_opts *o, 
         }
         c->len = (size_t)n;
         c->by_name = !strchr(c->canon, '(');
+        if (!c->by_name) /* for logs and calls the follower could not decode */
+            cs_keccak256(c->canon, c->len, c->topic);
     }
     return compile_one(o, s->condition, &c->cond, mon, "condition", err, errlen);
 }
@@ -322,9 +335,9 @@ static int mon_build(cs_monitor_engine *e, cs_monitor *m, const cs_monitor_def *
                      size_t errlen)
 {
     static const cs_expr_alias tx_aliases[] = {CS_EVM_TX_ALIASES};
-    static const cs_expr_opts arg_opts = {"args", NULL, 0};
-    static const cs_expr_opts tx_opts = {"args", tx_aliases,
-                                         sizeof tx_aliases / sizeof *tx_aliases};
+    static const cs_expr_opts arg_opts = {.arg_root = "args"};
+    static const cs_expr_opts tx_opts = {"args", tx_aliases, sizeof tx_aliases / sizeof *tx_aliases,
+                                         cs_evm_tx_enums, 1};
     int rc = cs_monitor_def_copy(&m->def, d);
     if (rc)
         return rc;
@@ -434,6 +447,8 @@ int cs_monitor_engine_new(const cs_monitor_engine_opts *o, const cs_monitor_def 
         e->o.max_pending_blocks = 256;
     if (!e->o.max_block_events)
         e->o.max_block_events = 200000;
+    if (!e->o.max_pending_events)
+        e->o.max_pending_events = 1000000;
     cs_vw_init(&e->doc, 4u << 20);
     cs_buf_init(&e->tmp, 1u << 20);
     int rc = CS_ENOMEM;
@@ -567,6 +582,8 @@ fail:
     return rc;
 }
 
+static void blk_free_counted(cs_monitor_engine *e, blk *b);
+
 static void blk_free(blk *b)
 {
     for (size_t i = 0; i < b->n; i++)
@@ -600,6 +617,11 @@ static void engine_free(cs_monitor_engine *e)
     }
     free(e->explorer_net);
     free(e->explorer_url);
+    for (size_t i = 0; e->types && i < TYPE_SLOTS; i++) {
+        free(e->types[i].type);
+        free(e->types[i].mons);
+    }
+    free(e->types);
     free(e->contract);
     free(e->wild);
     free(e->evmons);
@@ -989,28 +1011,40 @@ static bool net_ok(const cs_monitor *m, const char *network)
     return false;
 }
 
+static bool topic_eq(const cs_val *v, const uint8_t *topic, size_t n)
+{
+    if (v->kind == CS_VAL_BYTES)
+        return v->n >= n && memcmp(v->p, topic, n) == 0;
+    if (v->kind != CS_VAL_STR || v->n < 2 + 2 * n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t hi = 0, lo = 0;
+        if (!hexnib((char)v->p[2 + 2 * i], &hi) || !hexnib((char)v->p[3 + 2 * i], &lo) ||
+            (uint8_t)(hi << 4 | lo) != topic[i])
+            return false;
+    }
+    return true;
+}
+
+/* Does the log (is_log) or transaction match the signature? By the decoded
+ * signature or name when the follower decoded it; else by topic0 (events)
+ * or the 4-byte selector at the start of the input (functions). */
 static bool sig_match(const csig *s, const cs_event *ev, bool is_log)
 {
+    static const char t0[] = CS_EVF_LOG_TOPICS "[0]";
     cs_val v;
-    if (s->by_topic) {
-        static const char path[] = CS_EVF_LOG_TOPICS "[0]";
-        if (cs_event_field(ev, path, sizeof path - 1, &v))
-            return false;
-        if (v.kind == CS_VAL_BYTES)
-            return v.n == 32 && memcmp(v.p, s->topic, 32) == 0;
-        if (v.kind != CS_VAL_STR || v.n != 66)
-            return false;
-        for (int i = 0; i < 32; i++) {
-            uint8_t hi = 0, lo = 0;
-            if (!hexnib((char)v.p[2 + 2 * i], &hi) || !hexnib((char)v.p[3 + 2 * i], &lo) ||
-                (uint8_t)(hi << 4 | lo) != s->topic[i])
-                return false;
-        }
-        return true;
-    }
+    if (s->by_topic)
+        return cs_event_field(ev, t0, sizeof t0 - 1, &v) == 0 && topic_eq(&v, s->topic, 32);
     const char *f = s->by_name ? (is_log ? CS_EVF_LOG_EVENT : CS_EVF_TX_FUNCTION)
                                : (is_log ? CS_EVF_LOG_SIGNATURE : CS_EVF_TX_SIGNATURE);
-    return field_eq(ev, f, s->canon, s->len);
+    if (cs_event_field(ev, f, strlen(f), &v) == 0)
+        return v.kind == CS_VAL_STR && v.n == s->len && memcmp(v.p, s->canon, s->len) == 0;
+    if (s->by_name)
+        return false;
+    if (is_log)
+        return cs_event_field(ev, t0, sizeof t0 - 1, &v) == 0 && topic_eq(&v, s->topic, 32);
+    return cs_event_field(ev, CS_EVF_TX_INPUT, strlen(CS_EVF_TX_INPUT), &v) == 0 &&
+           topic_eq(&v, s->topic, 4);
 }
 
 static int test_cond(cs_monitor *m, const cs_expr *c, const cs_event *ev)
@@ -1239,14 +1273,21 @@ static void eval_block(cs_monitor_engine *e, netstate *ns, blk *b, int64_t lo, i
         CS_ERROR("monitors", "out of memory evaluating block %llu", (unsigned long long)b->number);
         return;
     }
-    e->st.blocks++;
+    size_t in_range = 0;
+    for (size_t i = 0; i < e->ncontract; i++) {
+        int64_t c = e->mons[e->contract[i]].def.confirmations;
+        in_range += c > lo && c <= hi;
+    }
+    if (lo < 0)
+        e->st.blocks++;
     uint8_t a[20];
     for (int gi = 0; gi < ng; gi++) {
         const txg *g = &gs[gi];
         size_t nc = 0;
         e->stamp++;
-        e->st.txs++;
-        e->st.pairs += e->ncontract;
+        if (lo < 0)
+            e->st.txs++;
+        e->st.pairs += in_range;
         if (g->tx) {
             aent *x;
             if (field_addr(g->tx, CS_EVF_TX_TO, a) && (x = aidx_find(e, a, false)))
@@ -1278,6 +1319,12 @@ static void eval_block(cs_monitor_engine *e, netstate *ns, blk *b, int64_t lo, i
         if (m->fn)
             flush_filter(m);
     }
+}
+
+static void blk_free_counted(cs_monitor_engine *e, blk *b)
+{
+    e->pending_events -= b->n;
+    blk_free(b);
 }
 
 static netstate *net_get(cs_monitor_engine *e, const char *name)
@@ -1315,7 +1362,7 @@ static void advance(cs_monitor_engine *e, netstate *ns, bool all)
             b->evaluated = avail;
         }
         if (b->evaluated >= e->maxdepth)
-            blk_free(b);
+            blk_free_counted(e, b);
         else
             ns->blocks[keep++] = *b;
     }
@@ -1334,7 +1381,7 @@ static blk *blk_get(cs_monitor_engine *e, netstate *ns, uint64_t number)
             return NULL; /* older than everything we keep */
         /* the oldest block goes unevaluated: count its events */
         e->st.dropped += ns->blocks[0].n;
-        blk_free(&ns->blocks[0]);
+        blk_free_counted(e, &ns->blocks[0]);
         memmove(&ns->blocks[0], &ns->blocks[1], (ns->nblocks - 1) * sizeof *ns->blocks);
         ns->nblocks--;
         i--;
@@ -1364,7 +1411,7 @@ static void feed_evm(cs_monitor_engine *e, cs_event *ev)
         for (size_t i = 0; i < ns->nblocks; i++) {
             if (ns->blocks[i].number >= num) {
                 e->st.reorged++;
-                blk_free(&ns->blocks[i]);
+                blk_free_counted(e, &ns->blocks[i]);
             } else {
                 ns->blocks[keep++] = ns->blocks[i];
             }
@@ -1397,8 +1444,9 @@ static void feed_evm(cs_monitor_engine *e, cs_event *ev)
         ns->head = num;
     }
     blk *b = blk_get(e, ns, num);
-    if (!b || b->n >= e->o.max_block_events || b->evaluated >= 0) {
-        e->st.dropped++; /* full, too old, or already evaluated */
+    if (!b || b->n >= e->o.max_block_events || b->evaluated >= 0 ||
+        e->pending_events >= e->o.max_pending_events) {
+        e->st.dropped++; /* full, too old, already evaluated, or too much pending */
     } else {
         if (b->n == b->cap) {
             size_t nc = b->cap ? b->cap * 2 : 64;
@@ -1411,6 +1459,7 @@ static void feed_evm(cs_monitor_engine *e, cs_event *ev)
             b->cap = nc;
         }
         b->evs[b->n++] = cs_event_ref(ev);
+        e->pending_events++;
     }
     if (later)
         advance(e, ns, false);
@@ -1426,9 +1475,11 @@ static void event_doc(cs_monitor_engine *e, cs_monitor *m, const cs_event *ev,
         char g[CS_WINDOW_MAX_KEY + 1];
         snprintf(g, sizeof g, "%.*s", (int)hit->group_len, hit->group);
         snprintf(id, idcap, "%s/%s/%s/%lld", m->def.name, network, g, (long long)t);
-    } else {
-        snprintf(id, idcap, "%s/%s/%s/%llu", m->def.name, network, ev->origin,
-                 (unsigned long long)ev->seq);
+    } else if (ev) {
+        /* origin and seq name the event; its time too, as a publisher that
+         * restarts counts from 1 again */
+        snprintf(id, idcap, "%s/%s/%s/%llu/%lld", m->def.name, network, ev->origin,
+                 (unsigned long long)ev->seq, (long long)ev->time_ns);
     }
     cs_vw *w = &e->doc;
     cs_vw_reset(w);
@@ -1487,17 +1538,55 @@ static void event_doc(cs_monitor_engine *e, cs_monitor *m, const cs_event *ev,
     cs_vw_object_end(w);
 }
 
+static bool subject_ok(const cs_monitor *m, const char *type, size_t tl)
+{
+    for (size_t j = 0; j < m->def.nsubjects; j++)
+        if (cs_subject_match(m->def.subjects[j], strlen(m->def.subjects[j]), type, tl))
+            return true;
+    return false;
+}
+
+/* The cached list for a type, built on first sight; NULL when the cache is
+ * full (the caller then tests every event monitor). */
+static const tcache *type_monitors(cs_monitor_engine *e, const char *type, size_t tl)
+{
+    if (!e->types && !(e->types = calloc(TYPE_SLOTS, sizeof *e->types)))
+        return NULL;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < tl; i++)
+        h = (h ^ (uint8_t)type[i]) * 1099511628211ull;
+    size_t at = h & (TYPE_SLOTS - 1);
+    while (e->types[at].type) {
+        if (strcmp(e->types[at].type, type) == 0)
+            return &e->types[at];
+        at = (at + 1) & (TYPE_SLOTS - 1);
+    }
+    if (e->ntypes >= TYPE_SLOTS * 3 / 4)
+        return NULL;
+    tcache *c = &e->types[at];
+    c->mons = calloc(e->nevmons + 1, sizeof *c->mons);
+    if (!c->mons || !(c->type = strdup(type))) {
+        free(c->mons);
+        c->mons = NULL;
+        return NULL;
+    }
+    for (size_t i = 0; i < e->nevmons; i++)
+        if (subject_ok(&e->mons[e->evmons[i]], type, tl))
+            c->mons[c->n++] = e->evmons[i];
+    e->ntypes++;
+    return c;
+}
+
 static void feed_event_monitors(cs_monitor_engine *e, cs_event *ev)
 {
     size_t tl = strlen(ev->type);
-    for (size_t i = 0; i < e->nevmons; i++) {
-        cs_monitor *m = &e->mons[e->evmons[i]];
+    const tcache *tc = type_monitors(e, ev->type, tl);
+    size_t n = tc ? tc->n : e->nevmons;
+    for (size_t i = 0; i < n; i++) {
+        cs_monitor *m = &e->mons[tc ? tc->mons[i] : e->evmons[i]];
         if (m->def.paused || !net_ok(m, ev->network))
             continue;
-        bool subj = false;
-        for (size_t j = 0; j < m->def.nsubjects && !subj; j++)
-            subj = cs_subject_match(m->def.subjects[j], strlen(m->def.subjects[j]), ev->type, tl);
-        if (!subj || !test_cond(m, m->cond, ev))
+        if ((!tc && !subject_ok(m, ev->type, tl)) || !test_cond(m, m->cond, ev))
             continue;
         char id[512];
         if (m->win) {
@@ -1603,7 +1692,8 @@ int cs_monitor_engine_pause(cs_monitor_engine *e, const char *name, bool paused)
     return 0;
 }
 
-int cs_monitor_engine_monitor_stats(const cs_monitor_engine *e, const char *name, cs_monitor_stats *out)
+int cs_monitor_engine_monitor_stats(const cs_monitor_engine *e, const char *name,
+                                    cs_monitor_stats *out)
 {
     cs_monitor *m = find(e, name);
     if (!m)

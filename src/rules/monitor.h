@@ -170,6 +170,7 @@ typedef struct cs_monitor_engine_opts {
     size_t nexplorers;
     size_t max_pending_blocks; /* per network; 0: 256 */
     size_t max_block_events;   /* per block; 0: 200000 */
+    size_t max_pending_events; /* in all pending blocks; 0: 1000000 (then events are dropped) */
     cs_match_cb on_match;
     void *arg;
 } cs_monitor_engine_opts;
@@ -187,7 +188,7 @@ typedef struct cs_monitor_engine_stats {
     uint64_t txs;
     uint64_t pairs;     /* monitor x transaction pairs settled (all of them, indexed or not) */
     uint64_t evaluated; /* pairs that got past the index */
-    uint64_t dropped;   /* events dropped at max_block_events / max_pending_blocks */
+    uint64_t dropped;   /* events dropped at max_block_events / max_pending_* */
     uint64_t reorged;   /* pending blocks dropped by evm.reorg */
 } cs_monitor_engine_stats;
 
@@ -212,7 +213,8 @@ void cs_monitor_engine_tick(cs_monitor_engine *e, int64_t now_ns);
 
 /* Pauses or resumes a monitor by name; CS_ENOTFOUND if none. */
 int cs_monitor_engine_pause(cs_monitor_engine *e, const char *name, bool paused);
-int cs_monitor_engine_monitor_stats(const cs_monitor_engine *e, const char *name, cs_monitor_stats *out);
+int cs_monitor_engine_monitor_stats(const cs_monitor_engine *e, const char *name,
+                                    cs_monitor_stats *out);
 void cs_monitor_engine_get_stats(const cs_monitor_engine *e, cs_monitor_engine_stats *out);
 /* Custom filter batches still running. */
 size_t cs_monitor_engine_busy(const cs_monitor_engine *e);

@@ -12,8 +12,9 @@
 #include "core/subject.h"
 
 static const cs_expr_alias tx_aliases[] = {CS_EVM_TX_ALIASES};
-static const cs_expr_opts arg_opts = {"args", NULL, 0};
-static const cs_expr_opts tx_opts = {"args", tx_aliases, sizeof tx_aliases / sizeof *tx_aliases};
+static const cs_expr_opts arg_opts = {.arg_root = "args"};
+static const cs_expr_opts tx_opts = {"args", tx_aliases, sizeof tx_aliases / sizeof *tx_aliases,
+                                     cs_evm_tx_enums, 1};
 
 /* Reads an optional expression and compiles it to check it. */
 static int read_expr(cs_cfg *c, struct fy_node *map, const char *path, const char *key,

@@ -7,6 +7,10 @@
 #include <strings.h>
 
 #include "core/error.h"
+#include "rules/evm_fields.h"
+
+static const char *const status_labels[] = {"failed", "success", NULL};
+const cs_expr_enum cs_evm_tx_enums[1] = {{"status", status_labels}};
 
 static const char *const sev_names[] = {"low", "medium", "high"};
 static const char *const risk_names[] = {"none",       "governance", "access-control",

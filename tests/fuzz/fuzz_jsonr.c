@@ -46,9 +46,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         b.len = 0;
         if (r.tok[0].type == CS_JT_ARR) {
             for (uint32_t it = cs_jsonr_first(&r, 0); it; it = cs_jsonr_next_item(&r, 0, it))
-                cs_evm_emit_receipt(&pub, &r, 0, it, &blk, NULL, &b, &c, err, sizeof err);
+                cs_evm_emit_receipt(&pub, &r, it, NULL, 0, &blk, NULL, &b, &c, err, sizeof err);
         } else {
-            cs_evm_emit_receipt(&pub, &r, 0, 0, &blk, NULL, &b, &c, err, sizeof err);
+            cs_evm_emit_receipt(&pub, &r, 0, NULL, 0, &blk, NULL, &b, &c, err, sizeof err);
         }
         cs_publisher_free(&pub);
         cs_buf_free(&b);

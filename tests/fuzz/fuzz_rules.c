@@ -19,6 +19,7 @@ static void build_fixed(void)
     cs_vw_object_begin(&w);
     cs_vw_kv_str(&w, "from", "0xd5180D374b6d1961ba24d0a4dbf26d696fda4cad");
     cs_vw_kv_u64(&w, "gas_price", 60000000000ull);
+    cs_vw_kv_u64(&w, "status", 1);
     cs_vw_kv_double(&w, "rtt", 0.25);
     cs_vw_kv_bytes(
         &w, "owner",
@@ -43,7 +44,10 @@ static void build_fixed(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const cs_expr_alias aliases[] = {{"gasPrice", "gas_price"}};
-    static const cs_expr_opts opts = {"args", aliases, 1};
+    static const char *const labels[] = {"failed", "success", NULL};
+    static const cs_expr_enum enums[] = {{"status", labels}};
+    static const cs_expr_opts opts = {
+        .arg_root = "args", .aliases = aliases, .naliases = 1, .enums = enums, .nenums = 1};
     if (!fixed)
         build_fixed();
     const uint8_t *nul = memchr(data, 0, size);

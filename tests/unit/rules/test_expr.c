@@ -26,6 +26,7 @@ static int setup(void **state)
     cs_vw_kv_str(&w, "from", "0xd5180D374b6d1961ba24d0a4dbf26d696fda4cad");
     cs_vw_kv_str(&w, "to", "0x1bb1b73c4f0bda4f67dca266ce6ef42f520fbb98");
     cs_vw_kv_str(&w, "status", "success");
+    cs_vw_kv_u64(&w, "status_code", 1);
     cs_vw_kv_u64(&w, "gas_price", 60000000000ull);
     cs_vw_kv_u64(&w, "gas_used", 21000);
     cs_vw_kv_str(&w, "name", "Hello");
@@ -92,7 +93,10 @@ static int teardown(void **state)
 }
 
 static const cs_expr_alias ALIASES[] = {{"gasPrice", "gas_price"}, {"gasUsed", "gas_used"}};
-static const cs_expr_opts OPTS = {"args", ALIASES, 2};
+static const char *const STATUS[] = {"failed", "success", NULL};
+static const cs_expr_enum ENUMS[] = {{"status_code", STATUS}};
+static const cs_expr_opts OPTS = {
+    .arg_root = "args", .aliases = ALIASES, .naliases = 2, .enums = ENUMS, .nenums = 1};
 
 /* Compiles and tests; returns 1, 0 or the evaluation error. */
 static int t(const char *src)
@@ -169,6 +173,7 @@ static void test_addresses_and_strings(void **state)
     TRUE_("$3 == \"hello\"");
     TRUE_("args.greeting == 'hello'");
     TRUE_("status == \"success\"");
+    TRUE_("status_code == \"success\" AND status_code != 'failed'"); /* 1 reads as success */
     TRUE_("name starts_with \"He\" AND name ends_with \"llo\" AND name contains \"ell\"");
     FALSE_("name contains \"ELL\"");
     TRUE_("to starts_with \"0x1BB1\"");

@@ -11,6 +11,7 @@
 #include "core/bus.h"
 #include "core/error.h"
 #include "core/json.h"
+#include "core/schema.h"
 #include "rules/monitor.h"
 
 #define S 1000000000ll
@@ -63,7 +64,10 @@ static cs_event *tx(const char *net, uint64_t block, const char *hash, const cha
     cs_vw_kv_u64(&w, "value", value);
     cs_vw_kv_u64(&w, "gas_price", 30000000000ull);
     cs_vw_kv_u64(&w, "gas_used", 50000);
-    cs_vw_kv_str(&w, "status", status);
+    if (status)
+        cs_vw_kv_str(&w, "status", status);
+    else
+        cs_vw_kv_u64(&w, "status", 0); /* the follower's form: 0 failed, 1 success */
     cs_vw_kv_u64(&w, "block_number", block);
     cs_vw_kv_str(&w, "block_hash", "0xbb");
     if (fn_sig) {
@@ -246,8 +250,8 @@ static void test_functions_tx_condition_or(void **state)
     feed(e, tx("eth-main", 5, "0x02", BOB, TOKEN, 0, "success", "transfer(address,uint256)", ALICE,
                10, 1));
     feed(e, transfer_log("eth-main", 5, "0x02", TOKEN, BOB, ALICE, 10, 1));
-    /* a failed transaction to the token */
-    feed(e, tx("eth-main", 5, "0x03", BOB, TOKEN, 0, "failed", NULL, NULL, 0, 1));
+    /* a failed transaction to the token, status as the follower writes it (0) */
+    feed(e, tx("eth-main", 5, "0x03", BOB, TOKEN, 0, NULL, NULL, NULL, 0, 1));
     cs_monitor_engine_flush(e);
     assert_int_equal(s->n, 2);
     assert_string_equal(s->ids[0], "combo/eth-main/0x01");
@@ -284,6 +288,76 @@ static void test_confirmations_and_reorg(void **state)
     cs_monitor_engine_get_stats(e, &st);
     assert_int_equal(st.reorged, 1);
     /* other networks are not watched by a monitor limited to eth-main */
+    cs_monitor_engine_close(e);
+    free(s);
+}
+
+static void test_undecoded_by_topic_and_selector(void **state)
+{
+    (void)state;
+    /* without an ABI the follower gives topics and input only */
+    seen *s = calloc(1, sizeof *s);
+    static cs_monitor_sig evs[] = {{"Transfer(address,address,uint256)", NULL}};
+    static cs_monitor_sig fns[] = {{"transfer(address,uint256)", NULL}};
+    cs_monitor_def d = transfer_monitor();
+    d.events = evs;
+    d.functions = fns;
+    d.nfunctions = 1;
+    cs_monitor_engine *e = engine(&d, 1, s);
+    cs_vw w;
+    cs_vw_init(&w, 0);
+    cs_vw_object_begin(&w);
+    cs_vw_kv_str(&w, "address", TOKEN);
+    cs_vw_kv_u64(&w, "block_number", 9);
+    cs_vw_kv_str(&w, "tx_hash", "0x09");
+    cs_vw_key(&w, "topics");
+    cs_vw_array_begin(&w);
+    cs_vw_cstr(&w, "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef");
+    cs_vw_array_end(&w);
+    cs_vw_object_end(&w);
+    cs_event_hdr h = {
+        .time_ns = 1, .origin = "evm", .network = "eth-main", .type = "evm.log", .key = "k"};
+    feed(e, cs_event_new(&h, w.buf.data, w.buf.len));
+    cs_vw_reset(&w);
+    cs_vw_object_begin(&w);
+    cs_vw_kv_str(&w, "hash", "0x0a");
+    cs_vw_kv_str(&w, "from", ALICE);
+    cs_vw_kv_str(&w, "to", TOKEN);
+    cs_vw_kv_u64(&w, "block_number", 9);
+    cs_vw_kv_bytes(&w, "input", "\xa9\x05\x9c\xbb\x00\x01", 6); /* transfer(address,uint256) */
+    cs_vw_object_end(&w);
+    h.type = "evm.tx";
+    feed(e, cs_event_new(&h, w.buf.data, w.buf.len));
+    cs_vw_free(&w);
+    cs_monitor_engine_flush(e);
+    assert_int_equal(s->n, 2);
+    assert_string_equal(s->ids[0], "big-transfers/eth-main/0x09");
+    assert_string_equal(s->ids[1], "big-transfers/eth-main/0x0a");
+    assert_non_null(strstr(s->json[1], "\"type\":\"function\""));
+    cs_monitor_engine_close(e);
+    free(s);
+}
+
+static void test_pending_bound(void **state)
+{
+    (void)state;
+    seen *s = calloc(1, sizeof *s);
+    cs_monitor_def d = transfer_monitor();
+    d.confirmations = 5;
+    cs_monitor_engine_opts o = {.on_match = on_match, .arg = s, .max_pending_events = 2};
+    cs_monitor_engine *e;
+    char err[100];
+    assert_int_equal(cs_monitor_engine_new(&o, &d, 1, &e, err, sizeof err), 0);
+    feed(e, transfer_log("eth-main", 1, "0x01", TOKEN, ALICE, BOB, 500, 1));
+    feed(e, transfer_log("eth-main", 1, "0x02", TOKEN, ALICE, BOB, 500, 1));
+    feed(e, transfer_log("eth-main", 1, "0x03", TOKEN, ALICE, BOB, 500, 1)); /* over the bound */
+    cs_monitor_engine_flush(e);
+    feed(e, transfer_log("eth-main", 2, "0x04", TOKEN, ALICE, BOB, 500, 1)); /* room again */
+    cs_monitor_engine_flush(e);
+    cs_monitor_engine_stats st;
+    cs_monitor_engine_get_stats(e, &st);
+    assert_int_equal(st.dropped, 1);
+    assert_int_equal(s->n, 3);
     cs_monitor_engine_close(e);
     free(s);
 }
@@ -392,6 +466,9 @@ static void cb(cs_sub *sub, cs_event *ev, void *arg)
     (void)sub;
     struct fired_ctx *x = arg;
     (*x->n)++;
+    char err[200];
+    if (cs_schema_check(ev, err, sizeof err) != 0)
+        fail_msg("alert.fired does not follow its schema: %s", err);
     cs_buf b;
     cs_buf_init(&b, 0);
     cs_json_event(&b, ev);
@@ -452,6 +529,42 @@ static void test_event_monitor_window_and_bus(void **state)
     cs_monitor_engine_close(e);
     cs_bus_unsubscribe(sub);
     cs_bus_close(bus);
+    free(s);
+}
+
+static void test_stale_height_via_tick(void **state)
+{
+    (void)state;
+    seen *s = calloc(1, sizeof *s);
+    cs_monitor_def d = {0};
+    d.name = "stuck";
+    d.kind = CS_MONITOR_EVENT;
+    d.severity = CS_SEV_HIGH;
+    d.networks = (char *[]){"jouleverse"};
+    d.nnetworks = 1;
+    d.subjects = (char *[]){"node.check"};
+    d.nsubjects = 1;
+    d.window.enabled = true;
+    d.window.kind = CS_WINDOW_STALE;
+    d.window.window_ns = 60 * S;
+    d.window.group_by = "key";
+    d.window.of = "height";
+    cs_monitor_engine *e = engine(&d, 1, s);
+    int64_t t0 = 1000 * S;
+    feed(e, simple("node.check", "jouleverse", "witness-1", "height", 500, t0));
+    feed(e, simple("node.check", "jouleverse", "witness-2", "height", 700, t0));
+    feed(e, simple("node.check", "jouleverse", "witness-2", "height", 701, t0 + 30 * S));
+    cs_monitor_engine_tick(e, t0 + 59 * S);
+    assert_int_equal(s->n, 0);
+    cs_monitor_engine_tick(e, t0 + 60 * S);
+    assert_int_equal(s->n, 1);
+    assert_string_equal(s->ids[0], "stuck/jouleverse/witness-1/1060000000000");
+    assert_non_null(strstr(s->json[0], "\"window\":{\"kind\":\"stale\",\"group\":\"witness-1\""));
+    cs_monitor_engine_tick(e, t0 + 61 * S); /* once */
+    assert_int_equal(s->n, 1);
+    cs_monitor_engine_tick(e, t0 + 90 * S); /* witness-2 stopped at 701 at t0+30 */
+    assert_int_equal(s->n, 2);
+    cs_monitor_engine_close(e);
     free(s);
 }
 
@@ -519,19 +632,97 @@ static void test_index_many_monitors(void **state)
     free(s);
 }
 
+static void run_filter(char **argv, int64_t timeout_ns, bool keep_err, bool keep_to, seen *s)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    cs_monitor_def d = transfer_monitor();
+    d.filter.argv = argv;
+    d.filter.timeout_ns = timeout_ns;
+    d.filter.keep_on_error = keep_err;
+    d.filter.keep_on_timeout = keep_to;
+    cs_monitor_engine_opts o = {.loop = &loop, .on_match = on_match, .arg = s};
+    cs_monitor_engine *e;
+    char err[200];
+    assert_int_equal(cs_monitor_engine_new(&o, &d, 1, &e, err, sizeof err), 0);
+    /* 30 matches in one block: two batches, of 25 and 5 */
+    for (int i = 0; i < 30; i++) {
+        char h[16];
+        snprintf(h, sizeof h, "0x%02x", i);
+        feed(e, transfer_log("eth-main", 7, h, TOKEN, ALICE, BOB, 500 + (uint64_t)i * 100, 1));
+    }
+    cs_monitor_engine_flush(e);
+    assert_true(cs_monitor_engine_busy(e) <= 2); /* 0 when the program cannot start */
+    while (cs_monitor_engine_busy(e))
+        uv_run(&loop, UV_RUN_ONCE);
+    cs_monitor_engine_close(e);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_custom_filter(void **state)
+{
+    (void)state;
+    /* keeps the transfers above 2000 and adds metadata */
+    static char *keep_big[] = {
+        "/usr/bin/python3", "-c",
+        "import json,sys\n"
+        "d=json.load(sys.stdin)\n"
+        "ms=[{'id':m['id'],'metadata':{'batch':len(d['matches'])}} for m in d['matches']"
+        " if m['args']['value']>2000]\n"
+        "print(json.dumps({'matches':ms}))\n",
+        NULL};
+    seen *s = calloc(1, sizeof *s);
+    run_filter(keep_big, 10 * S, false, false, s);
+    assert_int_equal(s->n, 30);        /* every match is recorded */
+    assert_int_equal(s->notified, 14); /* 2100 ... 3400 */
+    int kept_meta = 0;
+    for (int i = 0; i < s->n; i++) {
+        if (s->why[i] == CS_SUPPRESS_NONE)
+            kept_meta += strstr(s->json[i], "\"metadata\":{\"batch\":") != NULL;
+        else
+            assert_int_equal(s->why[i], CS_SUPPRESS_FILTER);
+    }
+    assert_int_equal(kept_meta, 14);
+    free(s);
+
+    static char *fails[] = {"/bin/false", NULL};
+    s = calloc(1, sizeof *s);
+    run_filter(fails, 10 * S, false, true, s);
+    assert_int_equal(s->n, 30);
+    assert_int_equal(s->notified, 0); /* on_error: drop */
+    free(s);
+
+    static char *slow[] = {"/bin/sleep", "5", NULL};
+    s = calloc(1, sizeof *s);
+    run_filter(slow, S / 5, false, true, s);
+    assert_int_equal(s->notified, 30); /* on_timeout: keep */
+    free(s);
+
+    static char *missing[] = {"/nonexistent/filter", NULL};
+    s = calloc(1, sizeof *s);
+    run_filter(missing, S, true, false, s);
+    assert_int_equal(s->notified, 30); /* cannot start: on_error: keep */
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_event_condition_and_addresses),
         cmocka_unit_test(test_functions_tx_condition_or),
         cmocka_unit_test(test_confirmations_and_reorg),
+        cmocka_unit_test(test_undecoded_by_topic_and_selector),
+        cmocka_unit_test(test_pending_bound),
         cmocka_unit_test(test_paused_and_networks),
         cmocka_unit_test(test_threshold),
         cmocka_unit_test(test_min_interval),
         cmocka_unit_test(test_dedup),
         cmocka_unit_test(test_event_monitor_window_and_bus),
+        cmocka_unit_test(test_stale_height_via_tick),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_index_many_monitors),
+        cmocka_unit_test(test_custom_filter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

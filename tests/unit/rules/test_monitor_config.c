@@ -11,10 +11,14 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "notify/channel.h"
+#include "notify/notifier.h"
 #include "rules/monitor_config.h"
 
 static const cs_cfg_section table[] = {
     {"monitors", "monitors", cs_monitors_conf_parse, cs_monitors_conf_free},
+    {"channels", "channels", cs_channels_conf_parse, cs_channels_conf_free},
+    {"notify", "notify", cs_notify_conf_parse, cs_notify_conf_free},
 };
 
 static int load(const char *yaml, cs_config **cfg, char *err, size_t errlen)
@@ -24,7 +28,7 @@ static int load(const char *yaml, cs_config **cfg, char *err, size_t errlen)
     assert_true(fd >= 0);
     assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
     close(fd);
-    int rc = cs_config_load(path, table, 1, cfg, err, errlen);
+    int rc = cs_config_load(path, table, 3, cfg, err, errlen);
     unlink(path);
     /* strip the temp path from messages */
     char *colon = strstr(err, ".yaml:");
@@ -38,7 +42,7 @@ static void test_example_file(void **state)
     (void)state;
     cs_config *cfg;
     char err[1024] = "";
-    int rc = cs_config_load(CS_TEST_DATA "/rules/../../../examples/monitors.yaml", table, 1, &cfg,
+    int rc = cs_config_load(CS_TEST_DATA "/rules/../../../examples/monitors.yaml", table, 3, &cfg,
                             err, sizeof err);
     if (rc)
         fprintf(stderr, "%s\n", err);
@@ -60,6 +64,13 @@ static void test_example_file(void **state)
     assert_true(m->defs[2].window.enabled);
     assert_int_equal(m->defs[2].window.threshold, 6);
     assert_int_equal(m->defs[2].window.window_ns, 60ll * 1000000000);
+    cs_channels_conf *cc = cs_config_section(cfg, "channels");
+    assert_int_equal(cc->n, 3);
+    assert_int_equal(cc->ch[1].type, CS_CH_SLACK);
+    assert_true(cc->ch[1].rate_per_minute == 30);
+    cs_notify_conf *nc = cs_config_section(cfg, "notify");
+    assert_int_equal(nc->ndefaults[CS_SEV_HIGH], 2);
+    assert_string_equal(nc->explorer_url[0], "https://etherscan.io");
     /* it compiles into an engine */
     cs_monitor_engine_opts o = {0};
     cs_monitor_engine *e;
@@ -114,11 +125,37 @@ static void test_errors_with_positions(void **state)
            "3:11: monitors[1]: name: \"a\" is already the name of monitors[0]");
 }
 
+static void test_channel_errors(void **state)
+{
+    (void)state;
+    expect("channels:\n"
+           "  tg:\n"
+           "    type: telegram\n"
+           "    token: abc\n",
+           "3:5: channels.tg: a telegram channel needs `chat_id`");
+    expect("channels:\n"
+           "  x:\n"
+           "    type: carrier-pigeon\n",
+           "3:11: channels.x.type: \"carrier-pigeon\" is not one of: webhook, slack, discord, "
+           "telegram, pagerduty, opsgenie, email, script");
+    expect("channels:\n"
+           "  s:\n"
+           "    type: slack\n"
+           "    url: https://h\n"
+           "    message: \"*{{ monitor.name }*\"\n",
+           "5:15: channels.s.message: 1:2: '{{' is not closed with '}}'");
+    expect("notify:\n"
+           "  defaults:\n"
+           "    critical: [a]\n",
+           "3:5: notify.defaults.critical: unknown key (known here: low, medium, high)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example_file),
         cmocka_unit_test(test_errors_with_positions),
+        cmocka_unit_test(test_channel_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

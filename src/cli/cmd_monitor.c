@@ -1,0 +1,412 @@
+/* chainscope monitor: try rules and monitors without sending anything. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/components.h"
+#include "core/error.h"
+#include "core/json.h"
+#include "notify/channel.h"
+#include "notify/notifier.h"
+#include "rules/evm_fields.h"
+#include "rules/expr.h"
+#include "rules/monitor_config.h"
+
+#define MAX_LINE (16u << 20)
+
+static void help(void)
+{
+    printf("usage: chainscope monitor eval --rule EXPR [--event JSON | --events FILE] [--args]\n"
+           "       chainscope monitor test -c FILE --events FILE [--monitor NAME] [--json]\n"
+           "       chainscope monitor test -c FILE --network NET --block N [--tx HASH]\n"
+           "\n"
+           "Tries the rule language and monitors on events, and sends nothing.\n"
+           "\n"
+           "eval compiles EXPR (docs/rules.md) and, given events, prints for each one\n"
+           "whether the condition holds: `true`, `false`, or the evaluation error.\n"
+           "A syntax error is printed with its column and exits with status 2.\n"
+           "\n"
+           "test loads the monitors, channels and notify sections of FILE, feeds the\n"
+           "events to the monitors as `chainscope run` would (every pending block is\n"
+           "evaluated at the end of the input, as if confirmed), and prints each\n"
+           "match: why it matched, whether the alert policy lets it through, and the\n"
+           "message each of its channels would get. Nothing is sent and no outbox is\n"
+           "written.\n"
+           "\n"
+           "options:\n"
+           "  -r, --rule EXPR     (eval) the condition\n"
+           "  -e, --event JSON    (eval) one event, as `tail --json` prints it, or a flat\n"
+           "                      object of payload fields\n"
+           "  -f, --events FILE   events as JSON lines (- for stdin); evm.tx and evm.log\n"
+           "                      events as the EVM follower publishes them\n"
+           "  -a, --args          (eval) names reach args first, as in contract monitors'\n"
+           "                      event and function conditions ($0, value -> args.value)\n"
+           "  -t, --type TYPE     default event type for lines without one (default test)\n"
+           "  -c, --config FILE   (test) the config file\n"
+           "  -m, --monitor NAME  (test) only this monitor\n"
+           "      --json          (test) print each alert document as a JSON line instead\n"
+           "      --network NET   (test) with --block: fetch a block from the follower\n"
+           "      --block N       (test) (needs the EVM follower; not available yet)\n"
+           "      --tx HASH       (test) only this transaction of the block\n"
+           "\n"
+           "examples:\n"
+           "  chainscope monitor eval --rule 'value > 0xde0b6b3a7640000' --args \\\n"
+           "      --event '{\"args\":{\"value\":\"2000000000000000000\"}}'\n"
+           "  chainscope monitor test -c monitors.yaml --events transfers.jsonl\n"
+           "\n"
+           "exit status: 0 ok (eval: the last event matched or no event was given;\n"
+           "test: ran), 1 eval: the last event did not match, 2 usage or syntax\n"
+           "error, 3 config error, 4 I/O error.\n");
+}
+
+typedef int (*line_fn)(cs_event *ev, void *arg);
+
+/* Reads JSON-lines events from path ("-": stdin) and calls fn on each. */
+static int read_events(const char *path, const char *type, line_fn fn, void *arg)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "chainscope monitor: %s: cannot open\n", path);
+        return CS_EXIT_FAIL;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    unsigned lineno = 0;
+    int rc = 0;
+    cs_event_hdr d = {.origin = "monitor-test", .network = "", .type = type, .key = ""};
+    while (!rc && (n = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = 0;
+        if (n == 0 || line[0] == '#')
+            continue;
+        if ((size_t)n > MAX_LINE) {
+            fprintf(stderr, "%s:%u: line too long\n", path, lineno);
+            rc = CS_EXIT_USAGE;
+            break;
+        }
+        cs_event *ev;
+        char err[300];
+        d.seq = lineno;
+        if (cs_json_parse_event(line, (size_t)n, &d, &ev, err, sizeof err)) {
+            fprintf(stderr, "%s:%u: %s\n", path, lineno, err);
+            rc = CS_EXIT_USAGE;
+            break;
+        }
+        rc = fn(ev, arg);
+        cs_event_unref(ev);
+    }
+    free(line);
+    if (f != stdin)
+        fclose(f);
+    return rc;
+}
+
+/* ---- eval ------------------------------------------------------------------- */
+
+typedef struct eval_ctx {
+    cs_expr *e;
+    int last;
+    unsigned n;
+} eval_ctx;
+
+static int eval_one(cs_event *ev, void *arg)
+{
+    eval_ctx *c = arg;
+    char text[256];
+    int rc = cs_expr_test(c->e, ev);
+    c->n++;
+    if (rc < 0) {
+        printf("event %u: error: %s (the condition counts as false)\n", c->n, cs_strerror(rc));
+        c->last = 0;
+        return 0;
+    }
+    int tl = cs_expr_eval_text(c->e, ev, text, sizeof text);
+    printf("event %u: %s", c->n, rc ? "true" : "false");
+    if (tl >= 0 && strcmp(text, rc ? "true" : "false") != 0)
+        printf(" (value: %s)", text);
+    printf("\n");
+    c->last = rc;
+    return 0;
+}
+
+static int cmd_eval(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"rule", required_argument, NULL, 'r'},   {"event", required_argument, NULL, 'e'},
+        {"events", required_argument, NULL, 'f'}, {"args", no_argument, NULL, 'a'},
+        {"type", required_argument, NULL, 't'},   {NULL, 0, NULL, 0}};
+    const char *rule = NULL, *event = NULL, *events = NULL, *type = "test";
+    bool args = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "r:e:f:at:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            rule = optarg;
+            break;
+        case 'e':
+            event = optarg;
+            break;
+        case 'f':
+            events = optarg;
+            break;
+        case 'a':
+            args = true;
+            break;
+        case 't':
+            type = optarg;
+            break;
+        default:
+            return cs_cli_usage_error("monitor eval", "unknown option");
+        }
+    }
+    if (!rule)
+        return cs_cli_usage_error("monitor eval", "--rule EXPR is required");
+    static const cs_expr_alias tx_aliases[] = {CS_EVM_TX_ALIASES};
+    cs_expr_opts eo = {args ? "args" : NULL, tx_aliases, sizeof tx_aliases / sizeof *tx_aliases,
+                       cs_evm_tx_enums, 1};
+    cs_expr *e;
+    char err[300];
+    if (cs_expr_compile(rule, strlen(rule), &eo, &e, err, sizeof err)) {
+        fprintf(stderr, "chainscope monitor eval: %s\n  %s\n", err, rule);
+        /* a caret under the column, for one-line rules */
+        unsigned line, col;
+        if (sscanf(err, "%u:%u:", &line, &col) == 2 && line == 1 && !strchr(rule, '\n'))
+            fprintf(stderr, "  %*s^\n", (int)col - 1, "");
+        return CS_EXIT_USAGE;
+    }
+    eval_ctx ctx = {e, 1, 0};
+    int rc = 0;
+    if (event) {
+        cs_event *ev;
+        cs_event_hdr d = {.origin = "monitor-eval", .network = "", .type = type, .key = ""};
+        if (cs_json_parse_event(event, strlen(event), &d, &ev, err, sizeof err)) {
+            fprintf(stderr, "chainscope monitor eval: --event: %s\n", err);
+            cs_expr_free(e);
+            return CS_EXIT_USAGE;
+        }
+        eval_one(ev, &ctx);
+        cs_event_unref(ev);
+    }
+    if (events)
+        rc = read_events(events, type, eval_one, &ctx);
+    if (!event && !events)
+        printf("ok: the rule compiles\n");
+    cs_expr_free(e);
+    if (rc)
+        return rc;
+    return ctx.last ? CS_EXIT_OK : CS_EXIT_PROBLEM;
+}
+
+/* ---- test ------------------------------------------------------------------- */
+
+typedef struct test_ctx {
+    cs_monitor_engine *engine;
+    const cs_channels_conf *channels;
+    bool json;
+    unsigned n, notified;
+} test_ctx;
+
+static void indent(const char *s)
+{
+    const char *p = s;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t l = nl ? (size_t)(nl - p) : strlen(p);
+        printf("    %.*s\n", (int)l, p);
+        p += l + (nl ? 1 : 0);
+    }
+}
+
+static void on_match(const cs_match *m, void *arg)
+{
+    test_ctx *c = arg;
+    c->n++;
+    c->notified += m->notify;
+    if (c->json) {
+        cs_buf b;
+        cs_buf_init(&b, 0);
+        cs_json_value(&b, &m->doc);
+        printf("%s\n", cs_buf_cstr(&b));
+        cs_buf_free(&b);
+        return;
+    }
+    printf("match %u: %s (%s, %s)\n", c->n, m->id, cs_severity_name(m->def->severity),
+           cs_risk_name(m->def->risk));
+    cs_val why;
+    if (cs_val_get(&m->doc, "matchReasonsFormatted", 21, &why) == 0 && why.kind == CS_VAL_STR) {
+        char *s = strndup((const char *)why.p, why.n);
+        if (s)
+            indent(s);
+        free(s);
+    }
+    if (!m->notify) {
+        printf("  held back by the alert policy: %s\n\n", cs_suppress_name(m->suppressed));
+        return;
+    }
+    if (!m->nchannels)
+        printf("  notify: no channels (none given, and no default for severity %s)\n",
+               cs_severity_name(m->def->severity));
+    for (size_t i = 0; i < m->nchannels; i++) {
+        const cs_channel_conf *ch = NULL;
+        for (size_t k = 0; c->channels && k < c->channels->n && !ch; k++)
+            if (strcmp(c->channels->ch[k].name, m->channels[i]) == 0)
+                ch = &c->channels->ch[k];
+        if (!ch) {
+            printf("  -> %s: no such channel\n", m->channels[i]);
+            continue;
+        }
+        cs_rendered r;
+        cs_rendered_init(&r);
+        char err[300];
+        printf("  -> %s (%s)\n", ch->name, cs_channel_type_name(ch->type));
+        if (cs_channel_render(ch, m->def->title, m->def->message, &m->doc, &r, err, sizeof err)) {
+            printf("    template error: %s\n", err);
+        } else {
+            printf("    subject: %s\n", cs_buf_cstr(&r.subject));
+            if (r.text.len)
+                indent(cs_buf_cstr(&r.text));
+            else
+                printf("    (the alert JSON)\n");
+        }
+        cs_rendered_free(&r);
+    }
+    printf("\n");
+}
+
+static int test_one(cs_event *ev, void *arg)
+{
+    cs_monitor_engine_feed(((test_ctx *)arg)->engine, ev);
+    return 0;
+}
+
+static int cmd_test(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"events", required_argument, NULL, 'f'},
+                                         {"monitor", required_argument, NULL, 'm'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"type", required_argument, NULL, 't'},
+                                         {"network", required_argument, NULL, 'N'},
+                                         {"block", required_argument, NULL, 'B'},
+                                         {"tx", required_argument, NULL, 'X'},
+                                         {NULL, 0, NULL, 0}};
+    const char *cfgpath = NULL, *events = NULL, *only = NULL, *type = "test", *block = NULL;
+    bool json = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:f:m:t:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            cfgpath = optarg;
+            break;
+        case 'f':
+            events = optarg;
+            break;
+        case 'm':
+            only = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 't':
+            type = optarg;
+            break;
+        case 'B':
+            block = optarg;
+            break;
+        case 'N':
+        case 'X':
+            break;
+        default:
+            return cs_cli_usage_error("monitor test", "unknown option");
+        }
+    }
+    if (!cfgpath)
+        return cs_cli_usage_error("monitor test", "-c FILE is required");
+    if (block && !events) {
+        fprintf(stderr, "chainscope monitor test: --block needs the EVM follower's block fetch, "
+                        "which this build does not have yet; save the block's events with "
+                        "`chainscope tail --json --filter 'evm.>'` and use --events\n");
+        return CS_EXIT_USAGE;
+    }
+    if (!events)
+        return cs_cli_usage_error("monitor test", "--events FILE is required");
+    cs_config *cfg;
+    char err[1024];
+    if (cs_cli_load_config(cfgpath, &cfg, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return CS_EXIT_CONFIG;
+    }
+    cs_monitors_conf *mc = cs_config_section(cfg, "monitors");
+    const cs_channels_conf *cc = cs_config_section(cfg, "channels");
+    const cs_notify_conf *nc = cs_config_section(cfg, "notify");
+    if (!mc || !mc->n) {
+        fprintf(stderr, "%s: no monitors: section\n", cfgpath);
+        cs_config_free(cfg);
+        return CS_EXIT_CONFIG;
+    }
+    size_t from = 0, n = mc->n;
+    if (only) {
+        for (from = 0; from < mc->n && strcmp(mc->defs[from].name, only) != 0; from++)
+            ;
+        if (from == mc->n) {
+            fprintf(stderr, "%s: no monitor named '%s'\n", cfgpath, only);
+            cs_config_free(cfg);
+            return CS_EXIT_CONFIG;
+        }
+        n = 1;
+    }
+    test_ctx ctx = {.channels = cc, .json = json};
+    const char *pairs[64][2];
+    size_t nex = 0;
+    for (size_t i = 0; nc && i < nc->nexplorers && i < 64; i++, nex++) {
+        pairs[i][0] = nc->explorer_net[i];
+        pairs[i][1] = nc->explorer_url[i];
+    }
+    cs_monitor_engine_opts eo = {.explorers = (const char *const(*)[2])pairs,
+                                 .nexplorers = nex,
+                                 .on_match = on_match,
+                                 .arg = &ctx};
+    for (int i = 0; nc && i < CS_SEV_COUNT; i++) {
+        eo.default_channels[i] = (const char *const *)nc->defaults[i];
+        eo.ndefault_channels[i] = nc->ndefaults[i];
+    }
+    if (cs_monitor_engine_new(&eo, mc->defs + from, n, &ctx.engine, err, sizeof err)) {
+        fprintf(stderr, "%s: %s\n", cfgpath, err);
+        cs_config_free(cfg);
+        return CS_EXIT_CONFIG;
+    }
+    int rc = read_events(events, type, test_one, &ctx);
+    cs_monitor_engine_flush(ctx.engine);
+    cs_monitor_engine_stats st;
+    cs_monitor_engine_get_stats(ctx.engine, &st);
+    if (!json)
+        printf("%llu events, %llu transactions in %llu blocks, %u matches, %u to notify\n",
+               (unsigned long long)st.events, (unsigned long long)st.txs,
+               (unsigned long long)st.blocks, ctx.n, ctx.notified);
+    cs_monitor_engine_close(ctx.engine);
+    cs_config_free(cfg);
+    return rc;
+}
+
+int cs_cmd_monitor(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        help();
+        return argc < 2 ? CS_EXIT_USAGE : CS_EXIT_OK;
+    }
+    if (cs_cli_wants_help(argc, argv)) {
+        help();
+        return CS_EXIT_OK;
+    }
+    if (strcmp(argv[1], "eval") == 0)
+        return cmd_eval(argc - 1, argv + 1);
+    if (strcmp(argv[1], "test") == 0)
+        return cmd_test(argc - 1, argv + 1);
+    return cs_cli_usage_error("monitor", "unknown subcommand '%s' (eval or test)", argv[1]);
+}

@@ -1,0 +1,370 @@
+#include "evm/component.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "evm/chain.h"
+#include "evm/follower.h"
+#include "evm/probe.h"
+#include "evm/rpc.h"
+
+#include <libfyaml.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_NETWORKS 64
+
+typedef struct evm_net_conf {
+    char *name;
+    char **rpc;
+    size_t nrpc;
+    cs_evm_abis *abis;
+    cs_follower_opts fo;
+    bool follow;
+    uint64_t timeout_ms;
+    uint64_t retries;
+    char *db;
+    uint64_t probe_every_ms;
+    uint64_t probe_timeout_ms;
+    char **probe_methods;
+    size_t nprobe;
+} evm_net_conf;
+
+typedef struct evm_conf {
+    evm_net_conf nets[MAX_NETWORKS];
+    size_t n;
+} evm_conf;
+
+void cs_evm_config_free(void *p)
+{
+    evm_conf *c = p;
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n; i++) {
+        evm_net_conf *n = &c->nets[i];
+        free(n->name);
+        cs_cfg_strv_free(n->rpc);
+        cs_evm_abis_free(n->abis);
+        free(n->db);
+        cs_cfg_strv_free(n->probe_methods);
+    }
+    free(c);
+}
+
+/* An ABI path relative to the config file's folder. */
+static char *abi_path(const cs_cfg *c, const char *spec)
+{
+    const char *eq = strchr(spec, '=');
+    const char *file = eq ? eq + 1 : spec;
+    if (file[0] == '/' || !c->file)
+        return strdup(spec);
+    char *dup = strdup(c->file);
+    if (!dup)
+        return NULL;
+    const char *dir = dirname(dup);
+    size_t n = strlen(spec) + strlen(dir) + 2;
+    char *out = malloc(n);
+    if (out) {
+        if (eq)
+            snprintf(out, n, "%.*s=%s/%s", (int)(eq - spec), spec, dir, file);
+        else
+            snprintf(out, n, "%s/%s", dir, file);
+    }
+    free(dup);
+    return out;
+}
+
+static int parse_net(cs_cfg *c, struct fy_node *nn, const char *path, evm_net_conf *n)
+{
+    static const char *const keys[] = {"name",    "rpc",         "confirmations",
+                                       "from",    "poll",        "concurrency",
+                                       "timeout", "retries",     "db",
+                                       "abi",     "follow",      "per_tx_receipts",
+                                       "probes",  "reorg_depth", NULL};
+    int rc;
+    n->follow = true;
+    n->timeout_ms = 10000;
+    n->retries = 3;
+    uint64_t poll = 2000, conc = 8, depth = 128;
+    if ((rc = cs_cfg_expect_map(c, nn, path, keys)) ||
+        (rc = cs_cfg_str(c, nn, path, "name", &n->name, true)) ||
+        (rc = cs_cfg_strv(c, nn, path, "rpc", &n->rpc, &n->nrpc, true)) ||
+        (rc = cs_cfg_duration_ms(c, nn, path, "poll", &poll, false)) ||
+        (rc = cs_cfg_uint(c, nn, path, "concurrency", &conc, 1, CS_FOLLOWER_MAX_CONCURRENCY,
+                          false)) ||
+        (rc = cs_cfg_duration_ms(c, nn, path, "timeout", &n->timeout_ms, false)) ||
+        (rc = cs_cfg_uint(c, nn, path, "retries", &n->retries, 0, 100, false)) ||
+        (rc = cs_cfg_uint(c, nn, path, "reorg_depth", &depth, 2, 4096, false)) ||
+        (rc = cs_cfg_str(c, nn, path, "db", &n->db, false)) ||
+        (rc = cs_cfg_bool(c, nn, path, "follow", &n->follow, false)) ||
+        (rc = cs_cfg_bool(c, nn, path, "per_tx_receipts", &n->fo.receipts_per_tx, false)))
+        return rc;
+    if (n->nrpc == 0 || n->nrpc > CS_RPC_MAX_ENDPOINTS)
+        return cs_cfg_error(c, cs_cfg_get(nn, "rpc"), "rpc", "1 to %d endpoints",
+                            CS_RPC_MAX_ENDPOINTS);
+    for (size_t i = 0; i < n->nrpc; i++) {
+        const char *u = n->rpc[i];
+        if (strncmp(u, "http://", 7) && strncmp(u, "https://", 8) && strncmp(u, "ipc://", 6) &&
+            u[0] != '/')
+            return cs_cfg_error(c, cs_cfg_get(nn, "rpc"), "rpc",
+                                "'%s' is not http(s)://, ipc:// or a socket path", u);
+    }
+    if (poll < 10)
+        return cs_cfg_error(c, cs_cfg_get(nn, "poll"), "poll", "at least 10ms");
+    struct fy_node *conf = cs_cfg_get(nn, "confirmations");
+    if (conf) {
+        char *s = cs_cfg_scalar(c, conf, path);
+        if (!s)
+            return CS_ECONFIG;
+        char *end;
+        if (strcmp(s, "safe") == 0)
+            n->fo.mode = CS_FOLLOW_SAFE;
+        else if (strcmp(s, "finalized") == 0)
+            n->fo.mode = CS_FOLLOW_FINALIZED;
+        else if ((n->fo.confirmations = strtoull(s, &end, 10)), *end || !*s || s[0] == '-') {
+            free(s);
+            return cs_cfg_error(c, conf, "confirmations", "a number of blocks, safe or finalized");
+        }
+        free(s);
+    }
+    if (cs_cfg_get(nn, "from")) {
+        if ((rc = cs_cfg_uint(c, nn, path, "from", &n->fo.from_block, 0, UINT64_MAX, false)))
+            return rc;
+        n->fo.from_set = true;
+    }
+    n->fo.poll_ms = poll;
+    n->fo.concurrency = (unsigned)conc;
+    n->fo.reorg_depth = (unsigned)depth;
+    if (cs_evm_abis_new(&n->abis))
+        return CS_ENOMEM;
+    char **abis = NULL;
+    size_t nabis = 0;
+    if ((rc = cs_cfg_strv(c, nn, path, "abi", &abis, &nabis, false)))
+        return rc;
+    for (size_t i = 0; i < nabis; i++) {
+        char err[512];
+        char *spec = abi_path(c, abis[i]);
+        rc = spec ? cs_evm_abis_add_spec(n->abis, spec, err, sizeof err) : CS_ENOMEM;
+        free(spec);
+        if (rc) {
+            cs_cfg_strv_free(abis);
+            return cs_cfg_error(c, cs_cfg_get(nn, "abi"), "abi", "%s", err);
+        }
+    }
+    cs_cfg_strv_free(abis);
+    struct fy_node *pr = cs_cfg_get(nn, "probes");
+    if (pr) {
+        static const char *const pkeys[] = {"every", "timeout", "methods", NULL};
+        char ppath[256];
+        snprintf(ppath, sizeof ppath, "%s.probes", path);
+        n->probe_every_ms = 60000;
+        n->probe_timeout_ms = 5000;
+        if ((rc = cs_cfg_expect_map(c, pr, ppath, pkeys)) ||
+            (rc = cs_cfg_duration_ms(c, pr, ppath, "every", &n->probe_every_ms, false)) ||
+            (rc = cs_cfg_duration_ms(c, pr, ppath, "timeout", &n->probe_timeout_ms, false)) ||
+            (rc = cs_cfg_strv(c, pr, ppath, "methods", &n->probe_methods, &n->nprobe, false)))
+            return rc;
+        if (n->nprobe > CS_PROBE_MAX_METHODS)
+            return cs_cfg_error(c, cs_cfg_get(pr, "methods"), "methods", "at most %d methods",
+                                CS_PROBE_MAX_METHODS);
+        if (n->probe_every_ms < 1000)
+            return cs_cfg_error(c, cs_cfg_get(pr, "every"), "every", "at least 1s");
+    }
+    return 0;
+}
+
+int cs_evm_config_parse(cs_cfg *c, struct fy_node *node, void **out)
+{
+    static const char *const keys[] = {"networks", NULL};
+    int rc = cs_cfg_expect_map(c, node, "evm", keys);
+    if (rc)
+        return rc;
+    struct fy_node *nets = cs_cfg_get(node, "networks");
+    if (!nets || !fy_node_is_sequence(nets))
+        return cs_cfg_error(c, nets ? nets : node, "evm.networks", "a list of networks");
+    evm_conf *conf = calloc(1, sizeof *conf);
+    if (!conf)
+        return CS_ENOMEM;
+    void *it = NULL;
+    struct fy_node *nn;
+    while ((nn = fy_node_sequence_iterate(nets, &it))) {
+        if (conf->n == MAX_NETWORKS) {
+            cs_evm_config_free(conf);
+            return cs_cfg_error(c, nn, "evm.networks", "at most %d networks", MAX_NETWORKS);
+        }
+        char path[64];
+        snprintf(path, sizeof path, "evm.networks[%zu]", conf->n);
+        evm_net_conf *n = &conf->nets[conf->n++];
+        if ((rc = parse_net(c, nn, path, n))) {
+            cs_evm_config_free(conf);
+            return rc;
+        }
+        for (size_t i = 0; i + 1 < conf->n; i++)
+            if (strcmp(conf->nets[i].name, n->name) == 0) {
+                cs_evm_config_free(conf);
+                return cs_cfg_error(c, cs_cfg_get(nn, "name"), "name", "network '%s' twice",
+                                    n->name);
+            }
+    }
+    *out = conf;
+    return 0;
+}
+
+/* ---- running ------------------------------------------------------------- */
+
+typedef struct evm_net {
+    struct evm_comp *comp;
+    evm_net_conf *conf;
+    cs_rpc *rpc;
+    cs_follower *follower;
+    cs_publisher probe_pub;
+    uv_timer_t probe_timer;
+    bool probing;
+    char origin[300];       /* the follower's */
+    char probe_origin[300]; /* the probes' (each origin has its own sequence) */
+} evm_net;
+
+typedef struct evm_comp {
+    cs_runtime *rt;
+    evm_conf *conf;
+    cs_http_client *http;
+    evm_net nets[MAX_NETWORKS];
+    size_t n;
+    int closing; /* handles and clients still closing */
+    void (*done)(void *);
+    void *done_arg;
+} evm_comp;
+
+static void probes_done(void *arg, unsigned failed)
+{
+    evm_net *n = arg;
+    (void)failed;
+    n->probing = false;
+}
+
+static void on_probe_timer(uv_timer_t *t)
+{
+    evm_net *n = t->data;
+    if (n->probing)
+        return;
+    const char *const *m = (const char *const *)n->conf->probe_methods;
+    size_t nm = n->conf->nprobe;
+    if (!nm) {
+        m = cs_probe_default_methods;
+        nm = cs_probe_ndefault;
+    }
+    if (cs_probe_run(n->rpc, &n->probe_pub, m, nm, n->conf->probe_timeout_ms, n->conf->name,
+                     probes_done, n) == 0)
+        n->probing = true;
+}
+
+int cs_evm_component_start(cs_runtime *rt, void *p, void **state)
+{
+    evm_conf *conf = p;
+    evm_comp *e = calloc(1, sizeof *e);
+    if (!e)
+        return CS_ENOMEM;
+    e->rt = rt;
+    e->conf = conf;
+    int rc = cs_http_client_new(rt->loop, 0, &e->http);
+    if (rc) {
+        free(e);
+        return rc;
+    }
+    char err[512];
+    for (size_t i = 0; i < conf->n && !rc; i++) {
+        evm_net_conf *nc = &conf->nets[i];
+        evm_net *n = &e->nets[e->n];
+        n->comp = e;
+        n->conf = nc;
+        snprintf(n->origin, sizeof n->origin, "evm@%s", rt->node ? rt->node : "local");
+        snprintf(n->probe_origin, sizeof n->probe_origin, "evm-probe@%s",
+                 rt->node ? rt->node : "local");
+        cs_rpc_endpoint eps[CS_RPC_MAX_ENDPOINTS];
+        for (size_t k = 0; k < nc->nrpc; k++)
+            eps[k] = (cs_rpc_endpoint){nc->rpc[k], 1};
+        cs_rpc_opts ro = {.endpoints = eps,
+                          .nendpoints = nc->nrpc,
+                          .timeout_ms = nc->timeout_ms,
+                          .retries = nc->retries ? (unsigned)nc->retries : (unsigned)-1,
+                          .name = nc->name};
+        if ((rc = cs_rpc_new(rt->loop, e->http, &ro, &n->rpc)))
+            break;
+        e->n++;
+        cs_publisher_init(&n->probe_pub, rt->bus, n->probe_origin, nc->name);
+        uv_timer_init(rt->loop, &n->probe_timer);
+        n->probe_timer.data = n;
+        if (nc->probe_every_ms)
+            uv_timer_start(&n->probe_timer, on_probe_timer, 0, nc->probe_every_ms);
+        if (nc->follow) {
+            cs_follower_opts fo = nc->fo;
+            fo.network = nc->name;
+            fo.origin = n->origin;
+            fo.key = nc->name;
+            fo.db_path = nc->db;
+            if ((rc = cs_follower_new(rt->loop, rt->bus, n->rpc, nc->abis, &fo, &n->follower, err,
+                                      sizeof err))) {
+                CS_ERROR("evm", "%s: %s", nc->name, err);
+                break;
+            }
+            cs_follower_start(n->follower);
+        }
+    }
+    *state = e;
+    if (rc) {
+        cs_evm_component_stop(e, NULL, NULL);
+        *state = NULL;
+    }
+    return rc;
+}
+
+static void one_closed(evm_comp *e)
+{
+    if (--e->closing)
+        return;
+    void (*done)(void *) = e->done;
+    void *arg = e->done_arg;
+    for (size_t i = 0; i < e->n; i++)
+        cs_publisher_free(&e->nets[i].probe_pub);
+    free(e);
+    if (done)
+        done(arg);
+}
+
+static void on_closed_cb(void *arg)
+{
+    one_closed(arg);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    evm_net *n = h->data;
+    one_closed(n->comp);
+}
+
+static void rpc_after_follower(void *arg)
+{
+    evm_net *n = arg;
+    cs_rpc_close(n->rpc, on_closed_cb, n->comp);
+}
+
+void cs_evm_component_stop(void *state, void (*done)(void *), void *arg)
+{
+    evm_comp *e = state;
+    e->done = done;
+    e->done_arg = arg;
+    e->closing = 1; /* held until everything is asked to close */
+    for (size_t i = 0; i < e->n; i++) {
+        evm_net *n = &e->nets[i];
+        e->closing += 2; /* the probe timer and the rpc client */
+        uv_timer_stop(&n->probe_timer);
+        uv_close((uv_handle_t *)&n->probe_timer, on_handle_closed);
+        if (n->follower)
+            cs_follower_close(n->follower, rpc_after_follower, n);
+        else
+            cs_rpc_close(n->rpc, on_closed_cb, e);
+    }
+    e->closing++;
+    cs_http_client_close(e->http, on_closed_cb, e);
+    one_closed(e);
+}

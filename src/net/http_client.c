@@ -1,0 +1,358 @@
+/* libcurl multi, driven by libuv: curl tells us which sockets to watch
+ * (CURLMOPT_SOCKETFUNCTION) and when to wake it (CURLMOPT_TIMERFUNCTION);
+ * we tell it when a socket is ready or the timer fired
+ * (curl_multi_socket_action), then collect finished transfers. */
+#include "net/http_client.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/log.h"
+
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cs_http_client {
+    uv_loop_t *loop;
+    CURLM *multi;
+    uv_timer_t timer;
+    size_t inflight, max_inflight;
+    cs_http_request *head; /* in-flight requests */
+    bool closing;
+    int open_handles; /* timer + poll contexts still closing */
+    void (*done)(void *);
+    void *done_arg;
+};
+
+struct cs_http_request {
+    cs_http_client *c;
+    CURL *easy;
+    struct curl_slist *headers;
+    char *body;
+    cs_buf resp;
+    bool too_large;
+    cs_http_cb cb;
+    void *arg;
+    char errbuf[CURL_ERROR_SIZE];
+    cs_http_request *prev, *next;
+};
+
+typedef struct poll_ctx {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    cs_http_client *c;
+} poll_ctx;
+
+static bool curl_ready;
+
+static void maybe_free_client(cs_http_client *c)
+{
+    if (c->closing && c->open_handles == 0) {
+        curl_multi_cleanup(c->multi);
+        void (*done)(void *) = c->done;
+        void *arg = c->done_arg;
+        free(c);
+        if (done)
+            done(arg);
+    }
+}
+
+static void on_poll_closed(uv_handle_t *h)
+{
+    poll_ctx *p = h->data;
+    cs_http_client *c = p->c;
+    free(p);
+    c->open_handles--;
+    maybe_free_client(c);
+}
+
+static void unlink_req(cs_http_request *r)
+{
+    cs_http_client *c = r->c;
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        c->head = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    c->inflight--;
+}
+
+static void free_req(cs_http_request *r)
+{
+    curl_multi_remove_handle(r->c->multi, r->easy);
+    curl_easy_cleanup(r->easy);
+    curl_slist_free_all(r->headers);
+    free(r->body);
+    cs_buf_free(&r->resp);
+    free(r);
+}
+
+/* Hands finished transfers to their callbacks. */
+static void check_done(cs_http_client *c)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(c->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        cs_http_request *r = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+        CURLcode res = msg->data.result;
+        cs_http_response out = {.error_text = ""};
+        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &out.status);
+        curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME, &out.seconds);
+        char *ct = NULL;
+        curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ct);
+        out.content_type = ct;
+        if (res == CURLE_FILESIZE_EXCEEDED)
+            r->too_large = true;
+        if (res != CURLE_OK) {
+            out.error = r->too_large                      ? CS_ELIMIT
+                        : res == CURLE_OPERATION_TIMEDOUT ? CS_ETIMEDOUT
+                                                          : CS_EIO;
+            out.error_text = r->too_large   ? "response larger than the bound"
+                             : r->errbuf[0] ? r->errbuf
+                                            : curl_easy_strerror(res);
+        }
+        out.body = cs_buf_cstr(&r->resp);
+        out.body_len = r->resp.len;
+        unlink_req(r);
+        r->cb(&out, r->arg);
+        free_req(r);
+    }
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    poll_ctx *p = h->data;
+    int flags = 0, running;
+    if (status < 0)
+        flags = CURL_CSELECT_ERR;
+    else {
+        if (events & UV_READABLE)
+            flags |= CURL_CSELECT_IN;
+        if (events & UV_WRITABLE)
+            flags |= CURL_CSELECT_OUT;
+    }
+    cs_http_client *c = p->c;
+    curl_multi_socket_action(c->multi, p->fd, flags, &running);
+    check_done(c);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    cs_http_client *c = t->data;
+    int running;
+    curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(c);
+}
+
+static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    (void)easy;
+    cs_http_client *c = userp;
+    poll_ctx *p = socketp;
+    if (what == CURL_POLL_REMOVE) {
+        if (p) {
+            uv_poll_stop(&p->poll);
+            uv_close((uv_handle_t *)&p->poll, on_poll_closed);
+            curl_multi_assign(c->multi, s, NULL);
+        }
+        return 0;
+    }
+    if (!p) {
+        p = calloc(1, sizeof *p);
+        if (!p)
+            return -1;
+        p->fd = s;
+        p->c = c;
+        if (uv_poll_init_socket(c->loop, &p->poll, s)) {
+            free(p);
+            return -1;
+        }
+        p->poll.data = p;
+        c->open_handles++;
+        curl_multi_assign(c->multi, s, p);
+    }
+    int ev = 0;
+    if (what & CURL_POLL_IN)
+        ev |= UV_READABLE;
+    if (what & CURL_POLL_OUT)
+        ev |= UV_WRITABLE;
+    uv_poll_start(&p->poll, ev, on_poll);
+    return 0;
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    cs_http_client *c = userp;
+    if (timeout_ms < 0)
+        uv_timer_stop(&c->timer);
+    else /* 0 means "now": the next loop iteration, never from inside curl */
+        uv_timer_start(&c->timer, on_timer, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+int cs_http_client_new(uv_loop_t *loop, size_t max_inflight, cs_http_client **out)
+{
+    if (!curl_ready) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT))
+            return CS_EIO;
+        curl_ready = true;
+    }
+    cs_http_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return CS_ENOMEM;
+    c->loop = loop;
+    c->max_inflight = max_inflight ? max_inflight : CS_HTTP_DEFAULT_MAX_INFLIGHT;
+    c->multi = curl_multi_init();
+    if (!c->multi) {
+        free(c);
+        return CS_ENOMEM;
+    }
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+    uv_timer_init(loop, &c->timer);
+    c->timer.data = c;
+    c->open_handles = 1;
+    *out = c;
+    return 0;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    cs_http_client *c = h->data;
+    c->open_handles--;
+    maybe_free_client(c);
+}
+
+void cs_http_client_close(cs_http_client *c, void (*done)(void *), void *arg)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    c->done = done;
+    c->done_arg = arg;
+    while (c->head) {
+        cs_http_request *r = c->head;
+        unlink_req(r);
+        cs_http_response res = {.error = CS_ECLOSED, .error_text = "client closed", .body = ""};
+        r->cb(&res, r->arg);
+        free_req(r);
+    }
+    uv_timer_stop(&c->timer);
+    uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+}
+
+static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    cs_http_request *r = ud;
+    size_t n = size * nmemb;
+    if (cs_buf_append(&r->resp, ptr, n)) {
+        r->too_large = true;
+        return 0; /* aborts the transfer */
+    }
+    return n;
+}
+
+int cs_http_request_start(cs_http_client *c, const cs_http_opts *o, cs_http_cb cb, void *arg,
+                          cs_http_request **out)
+{
+    if (!o->url || !cb || c->closing)
+        return CS_EINVAL;
+    if (c->inflight >= c->max_inflight)
+        return CS_ELIMIT;
+    cs_http_request *r = calloc(1, sizeof *r);
+    if (!r)
+        return CS_ENOMEM;
+    r->c = c;
+    r->cb = cb;
+    r->arg = arg;
+    cs_buf_init(&r->resp, o->max_response ? o->max_response : CS_HTTP_DEFAULT_MAX_RESPONSE);
+    r->easy = curl_easy_init();
+    if (!r->easy) {
+        free(r);
+        return CS_ENOMEM;
+    }
+    CURL *e = r->easy;
+    int rc = 0;
+    curl_easy_setopt(e, CURLOPT_URL, o->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    uint64_t to = o->timeout_ms ? o->timeout_ms : CS_HTTP_DEFAULT_TIMEOUT_MS;
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)to);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)(o->connect_timeout_ms ? o->connect_timeout_ms : to));
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* whatever curl can decode */
+    if (o->max_response)
+        curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_response);
+    if (o->unix_socket)
+        curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, o->unix_socket);
+    if (o->insecure) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (o->body) {
+        r->body = malloc(o->body_len + 1);
+        if (!r->body) {
+            rc = CS_ENOMEM;
+            goto fail;
+        }
+        memcpy(r->body, o->body, o->body_len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
+    }
+    if (o->method)
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, o->method);
+    else if (!o->body)
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    /* No "Expect: 100-continue" round trip for bodies. */
+    r->headers = curl_slist_append(NULL, "Expect:");
+    for (const char *const *h = o->headers; h && *h; h++) {
+        struct curl_slist *nl = curl_slist_append(r->headers, *h);
+        if (!nl) {
+            rc = CS_ENOMEM;
+            goto fail;
+        }
+        r->headers = nl;
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+    if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+        rc = CS_EIO;
+        goto fail;
+    }
+    r->next = c->head;
+    if (c->head)
+        c->head->prev = r;
+    c->head = r;
+    c->inflight++;
+    if (out)
+        *out = r;
+    return 0;
+fail:
+    curl_easy_cleanup(e);
+    curl_slist_free_all(r->headers);
+    free(r->body);
+    cs_buf_free(&r->resp);
+    free(r);
+    return rc;
+}
+
+void cs_http_request_cancel(cs_http_request *r)
+{
+    unlink_req(r);
+    free_req(r);
+}
+
+size_t cs_http_client_inflight(const cs_http_client *c)
+{
+    return c->inflight;
+}

@@ -1,0 +1,268 @@
+/* Tests src/notify/notifier.c and outbox.c with a fake HTTP function (the
+ * transport's plug-in point): retries, permanent failures, rate limits,
+ * resuming after a restart, idempotency keys. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "notify/notifier.h"
+#include "notify/outbox.h"
+
+/* the fake HTTP server: records requests, answers with `status` later */
+typedef struct pending {
+    cs_notify_http_cb cb;
+    void *arg;
+} pending;
+
+static struct {
+    int status;
+    int calls;
+    pending p[64];
+    int np;
+    char urls[64][256];
+    char keys[64][64];
+    char bodies[64][4096];
+} fake;
+
+static int fake_http(void *impl, const cs_notify_http_req *req, cs_notify_http_cb cb, void *arg)
+{
+    (void)impl;
+    int i = fake.calls++;
+    if (i < 64) {
+        snprintf(fake.urls[i], sizeof fake.urls[i], "%s", req->url);
+        snprintf(fake.bodies[i], sizeof fake.bodies[i], "%.*s", (int)req->body_len,
+                 (const char *)req->body);
+        for (size_t h = 0; h < req->nheaders; h++)
+            if (strncmp(req->headers[h], "Idempotency-Key: ", 17) == 0)
+                snprintf(fake.keys[i], sizeof fake.keys[i], "%s", req->headers[h] + 17);
+    }
+    fake.p[fake.np++] = (pending){cb, arg};
+    return 0;
+}
+
+/* answers every request in flight */
+static void answer_all(int status)
+{
+    int n = fake.np;
+    pending p[64];
+    memcpy(p, fake.p, sizeof p);
+    fake.np = 0;
+    for (int i = 0; i < n; i++)
+        p[i].cb(p[i].arg, 0, status, "{}", 2, NULL);
+}
+
+static cs_vw docw;
+
+static void match_for(cs_match *m, cs_monitor_def *def, const char *id, const char **chans,
+                      size_t nch)
+{
+    const char *json = "{\"id\":\"x\",\"monitor\":{\"name\":\"m1\"},\"network\":\"eth-main\","
+                       "\"severity\":\"high\",\"risk\":\"financial\","
+                       "\"matchReasonsFormatted\":\"Match reason 1\\n\"}";
+    cs_vw_reset(&docw);
+    char err[100];
+    assert_int_equal(cs_json_parse_value(json, strlen(json), &docw, err, sizeof err), 0);
+    memset(m, 0, sizeof *m);
+    def->name = "m1";
+    m->def = def;
+    m->id = id;
+    m->network = "eth-main";
+    m->time_ns = 1;
+    m->notify = true;
+    m->channels = chans;
+    m->nchannels = nch;
+    cs_val_read(docw.buf.data, docw.buf.len, &m->doc, NULL);
+}
+
+static char dbpath[64];
+static uv_loop_t loop;
+
+static int setup(void **state)
+{
+    (void)state;
+    cs_log_set_level(CS_LOG_ERROR);
+    memset(&fake, 0, sizeof fake);
+    strcpy(dbpath, "/tmp/cs-notifier-XXXXXX");
+    int fd = mkstemp(dbpath);
+    close(fd);
+    unlink(dbpath);
+    cs_vw_init(&docw, 0);
+    uv_loop_init(&loop);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char p[100];
+    unlink(dbpath);
+    snprintf(p, sizeof p, "%s-wal", dbpath);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", dbpath);
+    unlink(p);
+    cs_vw_free(&docw);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    return 0;
+}
+
+static cs_channel_conf slack = {.name = "slack", .type = CS_CH_SLACK, .url = "http://s/hook"};
+
+static cs_notifier *mk(cs_channels_conf *cc)
+{
+    cs_notifier_opts o = {.loop = &loop,
+                          .outbox_path = dbpath,
+                          .channels = cc,
+                          .http = fake_http,
+                          .backoff_ms = 1,
+                          .max_backoff_ms = 4,
+                          .max_attempts = 3,
+                          .sweep_ms = 5};
+    cs_notifier *n;
+    char err[200];
+    assert_int_equal(cs_notifier_new(&o, &n, err, sizeof err), 0);
+    return n;
+}
+
+static void spin(int ms)
+{
+    uint64_t end = uv_now(&loop) + (uint64_t)ms;
+    while (uv_now(&loop) < end) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        usleep(1000);
+        uv_update_time(&loop);
+    }
+}
+
+static void test_retry_then_sent(void **state)
+{
+    (void)state;
+    cs_channels_conf cc = {&slack, 1};
+    cs_notifier *n = mk(&cc);
+    cs_monitor_def def = {0};
+    cs_match m;
+    static const char *chans[] = {"slack", "nope"};
+    match_for(&m, &def, "m1/eth-main/0xaa", chans, 2);
+    cs_notifier_on_match(&m, n);
+    cs_notifier_on_match(&m, n); /* the same alert again: one notification */
+    spin(20);
+    assert_int_equal(fake.calls, 1);
+    assert_string_equal(fake.urls[0], "http://s/hook");
+    assert_non_null(
+        strstr(fake.bodies[0], "\"text\":\"*m1* (high, financial) matched on eth-main"));
+    char key[33];
+    cs_notify_key("m1/eth-main/0xaa", "slack", key);
+    assert_string_equal(fake.keys[0], key);
+    answer_all(503); /* retried */
+    spin(30);
+    assert_int_equal(fake.calls, 2);
+    assert_string_equal(fake.keys[1], key); /* the same key on the retry */
+    answer_all(200);
+    spin(20);
+    cs_notifier_stats st;
+    cs_notifier_get_stats(n, &st);
+    assert_int_equal(st.queued, 1);
+    assert_int_equal(st.duplicates, 1);
+    assert_int_equal(st.unknown_channel, 2);
+    assert_int_equal(st.retries, 1);
+    assert_int_equal(st.sent, 1);
+    assert_int_equal(fake.calls, 2);
+    cs_notifier_close(n, NULL, NULL);
+}
+
+static void test_permanent_and_give_up(void **state)
+{
+    (void)state;
+    cs_channels_conf cc = {&slack, 1};
+    cs_notifier *n = mk(&cc);
+    cs_monitor_def def = {0};
+    cs_match m;
+    static const char *chans[] = {"slack"};
+    match_for(&m, &def, "a", chans, 1);
+    cs_notifier_on_match(&m, n);
+    spin(20);
+    answer_all(400); /* permanent */
+    spin(20);
+    assert_int_equal(fake.calls, 1);
+    match_for(&m, &def, "b", chans, 1);
+    cs_notifier_on_match(&m, n);
+    for (int i = 0; i < 3; i++) { /* max_attempts 3 */
+        spin(20);
+        answer_all(500);
+    }
+    spin(30);
+    assert_int_equal(fake.calls, 4);
+    cs_notifier_stats st;
+    cs_notifier_get_stats(n, &st);
+    assert_int_equal(st.dead, 2);
+    assert_int_equal(st.sent, 0);
+    cs_notifier_close(n, NULL, NULL);
+    cs_outbox *ob;
+    char err[100];
+    assert_int_equal(cs_outbox_open(dbpath, &ob, err, sizeof err), 0);
+    cs_outbox_counts c;
+    cs_outbox_get_counts(ob, &c);
+    assert_int_equal(c.dead, 2);
+    assert_int_equal(c.matches, 2);
+    cs_outbox_close(ob);
+}
+
+static void test_rate_limit_and_resume(void **state)
+{
+    (void)state;
+    cs_channel_conf slow = slack;
+    slow.rate_per_minute = 60; /* one a second */
+    slow.burst = 2;
+    cs_channels_conf cc = {&slow, 1};
+    cs_notifier *n = mk(&cc);
+    cs_monitor_def def = {0};
+    cs_match m;
+    static const char *chans[] = {"slack"};
+    char id[16];
+    for (int i = 0; i < 5; i++) {
+        snprintf(id, sizeof id, "alert-%d", i);
+        match_for(&m, &def, id, chans, 1);
+        cs_notifier_on_match(&m, n);
+    }
+    spin(50);
+    assert_int_equal(fake.calls, 2); /* the burst */
+    answer_all(200);
+    cs_notifier_stats st;
+    cs_notifier_get_stats(n, &st);
+    assert_true(st.rate_limited > 0);
+    assert_int_equal(st.sent, 2);
+    /* stop with 3 pending; a new notifier on the same outbox resumes them */
+    cs_notifier_close(n, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    slow.rate_per_minute = 0;
+    n = mk(&cc);
+    spin(50);
+    assert_int_equal(fake.calls, 5);
+    answer_all(200);
+    cs_notifier_get_stats(n, &st);
+    assert_int_equal(st.sent, 3);
+    /* every key once */
+    for (int i = 0; i < 5; i++)
+        for (int j = i + 1; j < 5; j++)
+            assert_string_not_equal(fake.keys[i], fake.keys[j]);
+    cs_notifier_close(n, NULL, NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_retry_then_sent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_permanent_and_give_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_limit_and_resume, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
