@@ -129,11 +129,16 @@ def ports_mode_test():
 
 def free_port_block(n):
     import socket
-    for base in range(42000, 60000, 97):
+    # below the ephemeral range: after a bench of thousands of connections
+    # its ports sit in TIME-WAIT for a minute and cannot be bound
+    lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    for base in list(range(max(1024, lo - 12000), lo - n, 97)) + list(range(42000, 60000, 97)):
         socks = []
         try:
             for i in range(n):
                 s = socket.socket()
+                # probe the way libuv binds (SO_REUSEADDR)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 s.bind(("127.0.0.1", base + i))
                 socks.append(s)
             return base
