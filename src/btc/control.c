@@ -1,6 +1,7 @@
 /* The control socket server (docs/control-protocol.md). */
 #include "btc/control.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,10 +182,14 @@ static uint32_t ld32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static int fail(cs_vw *w, int code, const char *fmt, const char *arg)
+static int fail(cs_vw *w, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(cs_vw *w, int code, const char *fmt, ...)
 {
     char msg[256];
-    snprintf(msg, sizeof msg, fmt, arg ? arg : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
     cs_vw_kv_str(w, "error", msg);
     return code;
 }
@@ -194,7 +199,7 @@ static void write_peers(cs_control *ctl, cs_vw *w)
     size_t n = cs_connector_count(ctl->conn);
     cs_peer_info *info = n ? malloc(n * sizeof *info) : NULL;
     if (n && !info) {
-        fail(w, CS_ENOMEM, "out of memory", NULL);
+        fail(w, CS_ENOMEM, "out of memory");
         return;
     }
     n = cs_connector_peers(ctl->conn, info, n);
@@ -242,7 +247,7 @@ static int execute(cs_control *ctl, const cs_control_req *r)
         for (size_t i = 0; text && i < n; i++)
             text = b[i] > 0x20 && b[i] < 0x7f; /* echoed in the result: printable ASCII only */
         if (!text)
-            return fail(w, CS_EINVAL, "connect: expected an address like 1.2.3.4:8333", NULL);
+            return fail(w, CS_EINVAL, "connect: expected an address like 1.2.3.4:8333");
         memcpy(addr, b, n);
         addr[n] = 0;
         cs_vw_kv_str(w, "addr", addr);
@@ -251,7 +256,7 @@ static int execute(cs_control *ctl, const cs_control_req *r)
         if (rc == CS_EINVAL)
             return fail(w, rc, "connect: '%s' is not a numeric ip:port", addr);
         if (rc == CS_ELIMIT)
-            return fail(w, rc, "connect: peer cap reached", NULL);
+            return fail(w, rc, "connect: peer cap reached");
         if (rc == CS_EAUTH)
             return fail(w, rc, "connect: %s is blocklisted", addr);
         if (rc)
@@ -261,7 +266,7 @@ static int execute(cs_control *ctl, const cs_control_req *r)
     }
     case CS_CTL_DISCONNECT: {
         if (n != 8)
-            return fail(w, CS_EINVAL, "disconnect: body must be a u64 peer id", NULL);
+            return fail(w, CS_EINVAL, "disconnect: body must be a u64 peer id");
         uint64_t id = ld64(b);
         cs_vw_kv_u64(w, "id", id);
         if (id == 0) {
@@ -279,9 +284,9 @@ static int execute(cs_control *ctl, const cs_control_req *r)
     }
     case CS_CTL_REGISTER: {
         if (n < 2)
-            return fail(w, CS_EINVAL, "register: body is a kind byte and the message", NULL);
+            return fail(w, CS_EINVAL, "register: body is a kind byte and the message");
         if (ctl->nmsgs >= ctl->max_msgs)
-            return fail(w, CS_ELIMIT, "register: the table of messages is full", NULL);
+            return fail(w, CS_ELIMIT, "register: the table of messages is full");
         reg_msg m = {0};
         cs_buf out;
         cs_buf_init(&out, CS_WIRE_MAX_PAYLOAD + CS_WIRE_HEADER_SIZE);
@@ -310,7 +315,7 @@ static int execute(cs_control *ctl, const cs_control_req *r)
             }
         } else {
             cs_buf_free(&out);
-            return fail(w, CS_EINVAL, "register: kind must be 0 (raw) or 1 (JSON)", NULL);
+            return fail(w, CS_EINVAL, "register: kind must be 0 (raw) or 1 (JSON)");
         }
         if (rc) {
             cs_buf_free(&out);
@@ -320,7 +325,7 @@ static int execute(cs_control *ctl, const cs_control_req *r)
         reg_msg *nm = realloc(ctl->msgs, (ctl->nmsgs + 1) * sizeof *nm);
         if (!nm) {
             free(m.data);
-            return fail(w, CS_ENOMEM, "register: out of memory", NULL);
+            return fail(w, CS_ENOMEM, "register: out of memory");
         }
         ctl->msgs = nm;
         ctl->msgs[ctl->nmsgs++] = m;
@@ -330,12 +335,12 @@ static int execute(cs_control *ctl, const cs_control_req *r)
     }
     case CS_CTL_SEND: {
         if (n < 8)
-            return fail(w, CS_EINVAL, "send: body is u32 message id, u32 count, ids", NULL);
+            return fail(w, CS_EINVAL, "send: body is u32 message id, u32 count, ids");
         uint32_t mid = ld32(b), cnt = ld32(b + 4);
         if ((size_t)cnt * 8 != n - 8)
-            return fail(w, CS_EINVAL, "send: peer count does not match the body", NULL);
+            return fail(w, CS_EINVAL, "send: peer count does not match the body");
         if (mid == 0 || mid > ctl->nmsgs)
-            return fail(w, CS_ENOTFOUND, "send: no such registered message", NULL);
+            return fail(w, CS_ENOTFOUND, "send: no such registered message");
         reg_msg *m = &ctl->msgs[mid - 1];
         uint64_t sent = 0, missing = 0;
         if (cnt == 0) {
