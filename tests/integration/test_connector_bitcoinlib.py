@@ -125,6 +125,34 @@ def too_many_addrs(conn):
     return drain(conn)
 
 
+def truncated(conn):
+    # A ping whose header and checksum are right but whose payload is 4 of
+    # the 8 bytes a nonce needs.
+    handshake(conn, {})
+    conn.send(frame(b"ping", bytes(4)))
+    return drain(conn)
+
+
+def noncanonical_compactsize(conn):
+    # inv with a count of 1 written as 0xfd 0x01 0x00 (must be one byte).
+    handshake(conn, {})
+    conn.send(frame(b"inv", b"\xfd\x01\x00" + (1).to_bytes(4, "little") + bytes(32)))
+    return drain(conn)
+
+
+def oversized_user_agent(conn):
+    # A version message whose user agent has 300 bytes (limit 256).
+    conn.recv()  # their version
+    ua = b"x" * 300
+    addr = bytes(8) + bytes(10) + b"\xff\xff" + bytes([127, 0, 0, 1]) + (18444).to_bytes(2, "big")
+    payload = ((70016).to_bytes(4, "little") + (1).to_bytes(8, "little")
+               + int(time.time()).to_bytes(8, "little") + addr + addr + os.urandom(8)
+               + b"\xfd" + len(ua).to_bytes(2, "little") + ua
+               + (0).to_bytes(4, "little") + b"\x00")
+    conn.send(frame(b"version", payload))
+    return drain(conn)
+
+
 def silent(conn):
     time.sleep(4)
     return drain(conn)
@@ -142,7 +170,8 @@ def main():
     tmp = tempfile.mkdtemp()
     sock = os.path.join(tmp, "ctl.sock")
     srv = PeerServer()
-    for fn in (good_peer, bad_checksum, oversized, garbage, too_many_addrs, silent):
+    for fn in (good_peer, bad_checksum, oversized, garbage, too_many_addrs, silent, truncated,
+               noncanonical_compactsize, oversized_user_agent):
         srv.behaviours.put(fn)
     proc = Proc(["connector", "--network", "regtest", "--control", sock,
                  "--user-agent", "/cs-test:1/", "--start-height", "5",
@@ -229,7 +258,10 @@ def run(proc, srv, sock):
              ("malformed message: inv: length 4000001 over 4000000", 3),
              ("malformed message: bad magic", 4),
              ("malformed message: addr: address count of 1001 (limit 1000)", 5),
-             ("handshake timeout", 6)]
+             ("handshake timeout", 6),
+             ("malformed message: ping: truncated payload", 7),
+             ("malformed message: inv: non-canonical CompactSize", 8),
+             ("malformed message: version: user agent of 300 bytes (limit 256)", 9)]
     for reason, pid in cases:
         r = ctl(sock, "connect", "127.0.0.1:%d" % srv.port)
         check(r.returncode == 0 and r.stdout.startswith("%d " % pid), "ctl connect: %r" % (r,))
