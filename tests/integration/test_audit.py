@@ -464,7 +464,27 @@ class AuditTest(unittest.TestCase):
         sock = self.tmp.file("bus.sock")
         db = self.tmp.file("run.db")
         self.scenario["peers"][:] = INITIAL_PEERS
-        cfg = self.config("run.yaml", extra="logserver:\n  socket: %s\n" % sock)
+        # A monitor on node.state notifies a webhook receiver.
+        hook_port = free_port()
+        hook_log = self.tmp.file("hook.jsonl")
+        hook = start(["/usr/bin/python3", os.path.join(os.path.dirname(__file__), "receivers.py"),
+                      "http", str(hook_port), hook_log], text=True)
+        self.assertEqual(hook.stdout.readline().strip(), "ready")
+        monitors = ("monitors:\n"
+                    "  - name: node-state\n"
+                    "    type: event\n"
+                    "    severity: high\n"
+                    "    risk: technical\n"
+                    "    subjects: [node.state]\n"
+                    "    condition: 'check == \"connected\" AND state == \"ok\" AND previous == \"fail\"'\n"
+                    "    channels: [ops]\n"
+                    "channels:\n"
+                    "  ops:\n"
+                    "    type: webhook\n"
+                    "    url: http://127.0.0.1:%d/hook\n"
+                    "notify:\n"
+                    "  outbox: %s\n" % (hook_port, self.tmp.file("outbox.db")))
+        cfg = self.config("run.yaml", extra="logserver:\n  socket: %s\n" % sock + monitors)
         with open(cfg) as f:
             text = f.read().replace('schedule: "every 1h"', 'schedule: "every 2s"').replace(
                 "db: " + self.db, "db: " + db)
@@ -493,8 +513,21 @@ class AuditTest(unittest.TestCase):
                 ev = json.loads(line)
                 self.assertIn(ev["payload"]["state"], ("ok", "fail", "unknown"))
                 self.assertTrue(ev["origin"].startswith("audit@"))
+
+            # The state change also went out as a notification.
+            def delivered():
+                if not os.path.exists(hook_log):
+                    return None
+                with open(hook_log) as f:
+                    return [json.loads(l) for l in f if l.strip()]
+            got = wait_for(delivered, timeout=20, what="the webhook notification")
+            self.assertEqual(len(got), 1, got)
+            alert = json.loads(got[0]["body"])
+            self.assertEqual(alert["monitor"]["name"], "node-state")
+            self.assertIn("witness-d", json.dumps(alert))
         finally:
             self.assertEqual(stop(p), 0)
+            stop(hook)
             log.close()
 
 
