@@ -178,17 +178,27 @@ static int lookup(cs_cfg *c, struct fy_node *map, const char *path, const char *
     return 0;
 }
 
+/* Looks key up and reads its scalar text (${ENV} substituted, malloc'ed
+ * into *text). Returns 1 when found, 0 when missing and not required, or
+ * CS_ECONFIG with the error recorded. */
+static int read_scalar(cs_cfg *c, struct fy_node *map, const char *path, const char *key,
+                       bool required, struct fy_node **v, char full[256], char **text)
+{
+    int rc = lookup(c, map, path, key, required, v, full, 256);
+    if (rc <= 0)
+        return rc;
+    *text = cs_cfg_scalar(c, *v, full);
+    return *text ? 1 : CS_ECONFIG;
+}
+
 int cs_cfg_str(cs_cfg *c, struct fy_node *map, const char *path, const char *key, char **out,
                bool required)
 {
     struct fy_node *v;
-    char full[256];
-    int rc = lookup(c, map, path, key, required, &v, full, sizeof full);
+    char full[256], *s;
+    int rc = read_scalar(c, map, path, key, required, &v, full, &s);
     if (rc <= 0)
         return rc;
-    char *s = cs_cfg_scalar(c, v, full);
-    if (!s)
-        return CS_ECONFIG;
     free(*out);
     *out = s;
     return 0;
@@ -198,13 +208,10 @@ int cs_cfg_uint(cs_cfg *c, struct fy_node *map, const char *path, const char *ke
                 uint64_t min, uint64_t max, bool required)
 {
     struct fy_node *v;
-    char full[256];
-    int rc = lookup(c, map, path, key, required, &v, full, sizeof full);
+    char full[256], *s;
+    int rc = read_scalar(c, map, path, key, required, &v, full, &s);
     if (rc <= 0)
         return rc;
-    char *s = cs_cfg_scalar(c, v, full);
-    if (!s)
-        return CS_ECONFIG;
     char *end;
     errno = 0;
     unsigned long long x = strtoull(s, &end, 0);
@@ -225,13 +232,10 @@ int cs_cfg_double(cs_cfg *c, struct fy_node *map, const char *path, const char *
                   double min, double max, bool required)
 {
     struct fy_node *v;
-    char full[256];
-    int rc = lookup(c, map, path, key, required, &v, full, sizeof full);
+    char full[256], *s;
+    int rc = read_scalar(c, map, path, key, required, &v, full, &s);
     if (rc <= 0)
         return rc;
-    char *s = cs_cfg_scalar(c, v, full);
-    if (!s)
-        return CS_ECONFIG;
     char *end;
     double x = strtod(s, &end);
     size_t sl = strlen(s);
@@ -254,13 +258,10 @@ int cs_cfg_bool(cs_cfg *c, struct fy_node *map, const char *path, const char *ke
                 bool required)
 {
     struct fy_node *v;
-    char full[256];
-    int rc = lookup(c, map, path, key, required, &v, full, sizeof full);
+    char full[256], *s;
+    int rc = read_scalar(c, map, path, key, required, &v, full, &s);
     if (rc <= 0)
         return rc;
-    char *s = cs_cfg_scalar(c, v, full);
-    if (!s)
-        return CS_ECONFIG;
     if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on"))
         *out = true;
     else if (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off"))
@@ -299,13 +300,10 @@ int cs_cfg_duration_ms(cs_cfg *c, struct fy_node *map, const char *path, const c
     static const char *names[] = {"", "ms", "s", "m", "h", "d", NULL};
     static const double mult[] = {1000, 1, 1000, 60000, 3600000, 86400000};
     struct fy_node *v;
-    char full[256];
-    int rc = lookup(c, map, path, key, required, &v, full, sizeof full);
+    char full[256], *s;
+    int rc = read_scalar(c, map, path, key, required, &v, full, &s);
     if (rc <= 0)
         return rc;
-    char *s = cs_cfg_scalar(c, v, full);
-    if (!s)
-        return CS_ECONFIG;
     double x;
     if (!num_unit(s, names, mult, &x) || x > 1e15) {
         cs_cfg_error(c, v, full, "expected a duration like 500ms, 30s, 5m, 2h or 1d, got \"%s\"",
@@ -324,13 +322,10 @@ int cs_cfg_size(cs_cfg *c, struct fy_node *map, const char *path, const char *ke
     static const char *names[] = {"", "B", "KiB", "MiB", "GiB", "kB", "MB", "GB", NULL};
     static const double mult[] = {1, 1, 1024.0, 1048576.0, 1073741824.0, 1e3, 1e6, 1e9};
     struct fy_node *v;
-    char full[256];
-    int rc = lookup(c, map, path, key, required, &v, full, sizeof full);
+    char full[256], *s;
+    int rc = read_scalar(c, map, path, key, required, &v, full, &s);
     if (rc <= 0)
         return rc;
-    char *s = cs_cfg_scalar(c, v, full);
-    if (!s)
-        return CS_ECONFIG;
     double x;
     if (!num_unit(s, names, mult, &x) || x > 1e15) {
         cs_cfg_error(c, v, full, "expected a size like 4096, 64KiB, 8MiB or 1GiB, got \"%s\"", s);
@@ -346,13 +341,10 @@ int cs_cfg_enum(cs_cfg *c, struct fy_node *map, const char *path, const char *ke
                 const char *const *choices, int *out, bool required)
 {
     struct fy_node *v;
-    char full[256];
-    int rc = lookup(c, map, path, key, required, &v, full, sizeof full);
+    char full[256], *s;
+    int rc = read_scalar(c, map, path, key, required, &v, full, &s);
     if (rc <= 0)
         return rc;
-    char *s = cs_cfg_scalar(c, v, full);
-    if (!s)
-        return CS_ECONFIG;
     for (int i = 0; choices[i]; i++)
         if (strcmp(s, choices[i]) == 0) {
             *out = i;
