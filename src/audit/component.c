@@ -8,7 +8,7 @@
 #include <string.h>
 
 typedef struct audit_comp {
-    cs_audit_curl *curl;
+    cs_http_client *client;
     cs_audit_http http;
     cs_audit_scheduler *sched;
     char origin[160];
@@ -41,12 +41,12 @@ int cs_audit_component_start(cs_runtime *rt, void *conf, void **state)
     if (!a)
         return CS_ENOMEM;
     snprintf(a->origin, sizeof a->origin, "audit@%s", rt->node ? rt->node : "local");
-    int rc = cs_audit_curl_new(rt->loop, 0, &a->curl);
+    int rc = cs_audit_http_client_new(rt->loop, &a->client);
     if (rc) {
         free(a);
         return rc;
     }
-    cs_audit_curl_http(a->curl, &a->http);
+    cs_audit_http_over(a->client, &a->http);
     cs_audit_sched_opts o = {.loop = rt->loop,
                              .bus = rt->bus,
                              .origin = a->origin,
@@ -56,23 +56,27 @@ int cs_audit_component_start(cs_runtime *rt, void *conf, void **state)
                              .report = report_hook,
                              .report_arg = report_arg};
     if ((rc = cs_audit_scheduler_new(&o, &a->sched)) || (rc = cs_audit_scheduler_start(a->sched))) {
-        cs_audit_curl_close(a->curl);
-        free(a);
+        cs_http_client_close(a->client, free, a);
         return rc;
     }
     *state = a;
     return 0;
 }
 
-static void sched_closed(void *arg)
+static void client_closed(void *arg)
 {
     audit_comp *a = arg;
-    cs_audit_curl_close(a->curl);
     void (*done)(void *) = a->done;
     void *darg = a->done_arg;
     free(a);
     if (done)
         done(darg);
+}
+
+static void sched_closed(void *arg)
+{
+    audit_comp *a = arg;
+    cs_http_client_close(a->client, client_closed, a);
 }
 
 void cs_audit_component_stop(void *state, void (*done)(void *arg), void *arg)

@@ -35,11 +35,15 @@ void cs_notify_conf_free(void *conf);
 
 typedef struct cs_notifier cs_notifier;
 
+/* A receiver's Retry-After (on 429 and 503) delays the next attempt at
+ * least that long, up to this bound. */
+#define CS_NOTIFY_MAX_RETRY_AFTER_S 3600
+
 typedef struct cs_notifier_opts {
     uv_loop_t *loop;
     const char *outbox_path;
     const cs_channels_conf *channels; /* borrowed: must outlive the notifier */
-    cs_notify_http_fn http;           /* NULL: the built-in libcurl client */
+    cs_notify_http_fn http;           /* NULL: the shared HTTP client (net/http_client.h) */
     void *http_impl;
     uint32_t max_attempts;
     uint64_t backoff_ms, max_backoff_ms;
