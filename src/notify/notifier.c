@@ -334,6 +334,45 @@ void cs_notifier_on_match(const cs_match *m, void *arg)
     cs_notifier_kick(n);
 }
 
+int cs_notifier_send(cs_notifier *n, const cs_notify_msg *m)
+{
+    if (n->closing)
+        return CS_ECLOSED;
+    int queued = 0, err = 0;
+    for (size_t i = 0; i < m->nchannels; i++) {
+        const cs_channel_conf *ch = find_channel(n, m->channels[i], NULL);
+        if (!ch) {
+            n->st.unknown_channel++;
+            CS_WARN("notify", "%s: no channel named '%s' (see channels: in the config)", m->source,
+                    m->channels[i]);
+            continue;
+        }
+        cs_rendered r;
+        cs_rendered_init(&r);
+        int rc = cs_channel_render_message(ch, m->subject, m->text, m->html, &r);
+        char key[33];
+        cs_notify_key(m->id, ch->name, key);
+        if (!rc)
+            rc = cs_outbox_add(n->ob, key, ch->name, m->source, cs_buf_cstr(&r.subject),
+                               cs_buf_cstr(&r.text),
+                               ch->type == CS_CH_EMAIL ? cs_buf_cstr(&r.html) : NULL,
+                               m->json ? m->json : "{}", now_ms());
+        cs_rendered_free(&r);
+        if (rc == 1) {
+            n->st.queued++;
+            queued++;
+        } else if (rc == 0) {
+            n->st.duplicates++;
+        } else {
+            CS_ERROR("notify", "%s: cannot queue for %s: %s", m->source, ch->name, cs_strerror(rc));
+            err = rc;
+        }
+    }
+    cs_notifier_commit(n);
+    cs_notifier_kick(n);
+    return queued ? queued : err;
+}
+
 /* ---- delivery ------------------------------------------------------------------ */
 
 static void inflight_del(cs_notifier *n, int64_t id)

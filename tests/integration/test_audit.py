@@ -464,7 +464,11 @@ class AuditTest(unittest.TestCase):
         sock = self.tmp.file("bus.sock")
         db = self.tmp.file("run.db")
         self.scenario["peers"][:] = INITIAL_PEERS
-        cfg = self.config("run.yaml", extra="logserver:\n  socket: %s\n" % sock)
+        # the report channel must exist (reports are not due in this test)
+        extra = ("logserver:\n  socket: %s\nchannels:\n  ops-mail: {type: email, "
+                 "smtp: \"smtp://127.0.0.1:1\", from: a@example.com, to: [b@example.com]}\n"
+                 "notify:\n  outbox: %s\n" % (sock, self.tmp.file("outbox.db")))
+        cfg = self.config("run.yaml", extra=extra)
         with open(cfg) as f:
             text = f.read().replace('schedule: "every 1h"', 'schedule: "every 2s"').replace(
                 "db: " + self.db, "db: " + db)
