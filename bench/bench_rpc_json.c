@@ -165,7 +165,8 @@ static double to_events(const cs_buf *body, const cs_evm_blockref *blk, const cs
         }
         uint32_t res = cs_jsonr_get(&r, 0, "result");
         for (uint32_t it = cs_jsonr_first(&r, res); it; it = cs_jsonr_next_item(&r, res, it))
-            if (cs_evm_emit_receipt(&pub, &r, it, NULL, 0, blk, abis, &scratch, &c, err, sizeof err)) {
+            if (cs_evm_emit_receipt(&pub, &r, it, NULL, 0, blk, abis, &scratch, &c, err,
+                                    sizeof err)) {
                 fprintf(stderr, "emit: %s\n", err);
                 exit(1);
             }

@@ -345,12 +345,13 @@ static bool emit_log(emitctx *c, cs_publisher *pub, uint32_t lg, uint64_t tx_ind
     if (abi) {
         const cs_abi_event *ev;
         char derr[256];
-        if (cs_abi_decode_log(abi, (const uint8_t(*)[32])topics, nt, scratch->data, dl, 0, w,
-                              "args", &ev, derr, sizeof derr) == 0) {
+        int drc = cs_abi_decode_log(abi, (const uint8_t(*)[32])topics, nt, scratch->data, dl, 0, w,
+                                    "args", &ev, derr, sizeof derr);
+        if (drc == 0) {
             cs_vw_kv_str(w, "event", ev->name);
             cs_vw_kv_str(w, "signature", ev->signature);
             counts->decoded_logs++;
-        } else {
+        } else if (drc != CS_ENOTFOUND) { /* an event of the ABI that does not fit */
             cs_vw_kv_str(w, "decode_error", derr);
             counts->decode_errors++;
         }
@@ -509,11 +510,12 @@ int cs_evm_emit_receipt(cs_publisher *pub, const cs_jsonr *r, uint32_t rcpt, con
             if (abi && il >= 4) {
                 const cs_abi_func *fn;
                 char derr[256];
-                if (cs_abi_decode_call(abi, scratch->data, il, 0, w, "args", &fn, derr,
-                                       sizeof derr) == 0) {
+                int drc = cs_abi_decode_call(abi, scratch->data, il, 0, w, "args", &fn, derr,
+                                             sizeof derr);
+                if (drc == 0) {
                     cs_vw_kv_str(w, "function", fn->name);
                     cs_vw_kv_str(w, "signature", fn->signature);
-                } else {
+                } else if (drc != CS_ENOTFOUND) { /* a function of the ABI that does not fit */
                     cs_vw_kv_str(w, "decode_error", derr);
                 }
             }

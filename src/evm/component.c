@@ -16,7 +16,8 @@
 
 typedef struct evm_net_conf {
     char *name;
-    char **rpc;
+    char *rpc[CS_RPC_MAX_ENDPOINTS];
+    unsigned weight[CS_RPC_MAX_ENDPOINTS];
     size_t nrpc;
     cs_evm_abis *abis;
     cs_follower_opts fo;
@@ -43,7 +44,8 @@ void cs_evm_config_free(void *p)
     for (size_t i = 0; i < c->n; i++) {
         evm_net_conf *n = &c->nets[i];
         free(n->name);
-        cs_cfg_strv_free(n->rpc);
+        for (size_t k = 0; k < n->nrpc; k++)
+            free(n->rpc[k]);
         cs_evm_abis_free(n->abis);
         free(n->db);
         cs_cfg_strv_free(n->probe_methods);
@@ -74,6 +76,49 @@ static char *abi_path(const cs_cfg *c, const char *spec)
     return out;
 }
 
+/* rpc: a URL, or a list of URLs and {url, weight} mappings. */
+static int parse_rpc(cs_cfg *c, struct fy_node *nn, const char *path, evm_net_conf *n)
+{
+    struct fy_node *v = cs_cfg_get(nn, "rpc");
+    if (!v)
+        return cs_cfg_error(c, nn, path, "`rpc` is required");
+    char ipath[256];
+    snprintf(ipath, sizeof ipath, "%s.rpc", path);
+    void *it = NULL;
+    struct fy_node *item = v;
+    bool seq = fy_node_is_sequence(v);
+    while (seq ? (item = fy_node_sequence_iterate(v, &it)) != NULL : item != NULL) {
+        if (n->nrpc == CS_RPC_MAX_ENDPOINTS)
+            return cs_cfg_error(c, item, "rpc", "at most %d endpoints", CS_RPC_MAX_ENDPOINTS);
+        char *url = NULL;
+        uint64_t w = 1;
+        if (fy_node_is_mapping(item)) {
+            static const char *const keys[] = {"url", "weight", NULL};
+            int rc;
+            if ((rc = cs_cfg_expect_map(c, item, ipath, keys)) ||
+                (rc = cs_cfg_str(c, item, ipath, "url", &url, true)) ||
+                (rc = cs_cfg_uint(c, item, ipath, "weight", &w, 1, 1000, false)))
+                return rc;
+        } else if (!(url = cs_cfg_scalar(c, item, ipath))) {
+            return CS_ECONFIG;
+        }
+        if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8) &&
+            strncmp(url, "ipc://", 6) && url[0] != '/') {
+            int rc = cs_cfg_error(c, item, "rpc", "'%s' is not http(s)://, ipc:// or a socket path",
+                                  url);
+            free(url);
+            return rc;
+        }
+        n->rpc[n->nrpc] = url;
+        n->weight[n->nrpc++] = (unsigned)w;
+        if (!seq)
+            break;
+    }
+    if (n->nrpc == 0)
+        return cs_cfg_error(c, v, "rpc", "at least one endpoint");
+    return 0;
+}
+
 static int parse_net(cs_cfg *c, struct fy_node *nn, const char *path, evm_net_conf *n)
 {
     static const char *const keys[] = {"name",    "rpc",         "confirmations",
@@ -88,7 +133,7 @@ static int parse_net(cs_cfg *c, struct fy_node *nn, const char *path, evm_net_co
     uint64_t poll = 2000, conc = 8, depth = 128;
     if ((rc = cs_cfg_expect_map(c, nn, path, keys)) ||
         (rc = cs_cfg_str(c, nn, path, "name", &n->name, true)) ||
-        (rc = cs_cfg_strv(c, nn, path, "rpc", &n->rpc, &n->nrpc, true)) ||
+        (rc = parse_rpc(c, nn, path, n)) ||
         (rc = cs_cfg_duration_ms(c, nn, path, "poll", &poll, false)) ||
         (rc = cs_cfg_uint(c, nn, path, "concurrency", &conc, 1, CS_FOLLOWER_MAX_CONCURRENCY,
                           false)) ||
@@ -99,16 +144,6 @@ static int parse_net(cs_cfg *c, struct fy_node *nn, const char *path, evm_net_co
         (rc = cs_cfg_bool(c, nn, path, "follow", &n->follow, false)) ||
         (rc = cs_cfg_bool(c, nn, path, "per_tx_receipts", &n->fo.receipts_per_tx, false)))
         return rc;
-    if (n->nrpc == 0 || n->nrpc > CS_RPC_MAX_ENDPOINTS)
-        return cs_cfg_error(c, cs_cfg_get(nn, "rpc"), "rpc", "1 to %d endpoints",
-                            CS_RPC_MAX_ENDPOINTS);
-    for (size_t i = 0; i < n->nrpc; i++) {
-        const char *u = n->rpc[i];
-        if (strncmp(u, "http://", 7) && strncmp(u, "https://", 8) && strncmp(u, "ipc://", 6) &&
-            u[0] != '/')
-            return cs_cfg_error(c, cs_cfg_get(nn, "rpc"), "rpc",
-                                "'%s' is not http(s)://, ipc:// or a socket path", u);
-    }
     if (poll < 10)
         return cs_cfg_error(c, cs_cfg_get(nn, "poll"), "poll", "at least 10ms");
     struct fy_node *conf = cs_cfg_get(nn, "confirmations");
@@ -222,10 +257,12 @@ typedef struct evm_net {
     bool probing;
     char origin[300];       /* the follower's */
     char probe_origin[300]; /* the probes' (each origin has its own sequence) */
+    double counted[5];      /* what the counters already hold */
 } evm_net;
 
 typedef struct evm_comp {
     cs_runtime *rt;
+    cs_mfamily *m_head, *m_next, *m_blocks, *m_txs, *m_logs, *m_reorgs, *m_errors;
     evm_conf *conf;
     cs_http_client *http;
     evm_net nets[MAX_NETWORKS];
@@ -258,6 +295,61 @@ static void on_probe_timer(uv_timer_t *t)
         n->probing = true;
 }
 
+/* Refreshes the per-network series from the followers' counters. */
+static void collect(cs_metrics *m, void *arg)
+{
+    evm_comp *e = arg;
+    (void)m;
+    for (size_t i = 0; i < e->n; i++) {
+        evm_net *n = &e->nets[i];
+        if (!n->follower)
+            continue;
+        cs_follower_stats st;
+        cs_follower_stats_get(n->follower, &st);
+        const char *lv[] = {n->conf->name};
+        cs_mseries *g;
+        if (e->m_head && (g = cs_mfamily_series(e->m_head, lv)))
+            cs_mseries_set(g, (double)st.head);
+        if (e->m_next && (g = cs_mfamily_series(e->m_next, lv)))
+            cs_mseries_set(g, (double)st.next);
+        /* Counters grow by what the follower counted since the last scrape. */
+        cs_mfamily *fam[5] = {e->m_blocks, e->m_txs, e->m_logs, e->m_reorgs, e->m_errors};
+        double now[5] = {(double)st.blocks, (double)st.txs, (double)st.logs, (double)st.reorgs,
+                         (double)st.errors};
+        for (int k = 0; k < 5; k++) {
+            cs_mseries *c = fam[k] ? cs_mfamily_series(fam[k], lv) : NULL;
+            if (c && now[k] > n->counted[k]) {
+                cs_mseries_inc(c, now[k] - n->counted[k]);
+                n->counted[k] = now[k];
+            }
+        }
+    }
+}
+
+static void metrics_init(evm_comp *e)
+{
+    cs_metrics *m = e->rt->metrics;
+    if (!m)
+        return;
+    static const char *const labels[] = {"network", NULL};
+    e->m_head = cs_metrics_family(m, CS_METRIC_GAUGE, "chainscope_evm_head_block",
+                                  "the node's head at the last poll", labels, NULL, 0);
+    e->m_next = cs_metrics_family(m, CS_METRIC_GAUGE, "chainscope_evm_next_block",
+                                  "the next block the follower will publish", labels, NULL, 0);
+    e->m_blocks = cs_metrics_family(m, CS_METRIC_COUNTER, "chainscope_evm_blocks_total",
+                                    "blocks published", labels, NULL, 0);
+    e->m_txs = cs_metrics_family(m, CS_METRIC_COUNTER, "chainscope_evm_txs_total",
+                                 "transactions published", labels, NULL, 0);
+    e->m_logs = cs_metrics_family(m, CS_METRIC_COUNTER, "chainscope_evm_logs_total",
+                                  "logs published", labels, NULL, 0);
+    e->m_reorgs = cs_metrics_family(m, CS_METRIC_COUNTER, "chainscope_evm_reorgs_total",
+                                    "reorgs seen", labels, NULL, 0);
+    e->m_errors =
+        cs_metrics_family(m, CS_METRIC_COUNTER, "chainscope_evm_errors_total",
+                          "errors: bad data from the node, failed calls", labels, NULL, 0);
+    cs_metrics_on_collect(m, collect, e);
+}
+
 int cs_evm_component_start(cs_runtime *rt, void *p, void **state)
 {
     evm_conf *conf = p;
@@ -272,6 +364,7 @@ int cs_evm_component_start(cs_runtime *rt, void *p, void **state)
         return rc;
     }
     char err[512];
+    metrics_init(e);
     for (size_t i = 0; i < conf->n && !rc; i++) {
         evm_net_conf *nc = &conf->nets[i];
         evm_net *n = &e->nets[e->n];
@@ -282,7 +375,7 @@ int cs_evm_component_start(cs_runtime *rt, void *p, void **state)
                  rt->node ? rt->node : "local");
         cs_rpc_endpoint eps[CS_RPC_MAX_ENDPOINTS];
         for (size_t k = 0; k < nc->nrpc; k++)
-            eps[k] = (cs_rpc_endpoint){nc->rpc[k], 1};
+            eps[k] = (cs_rpc_endpoint){nc->rpc[k], nc->weight[k]};
         cs_rpc_opts ro = {.endpoints = eps,
                           .nendpoints = nc->nrpc,
                           .timeout_ms = nc->timeout_ms,
@@ -353,6 +446,8 @@ void cs_evm_component_stop(void *state, void (*done)(void *), void *arg)
     evm_comp *e = state;
     e->done = done;
     e->done_arg = arg;
+    if (e->rt->metrics)
+        cs_metrics_off_collect(e->rt->metrics, collect, e);
     e->closing = 1; /* held until everything is asked to close */
     for (size_t i = 0; i < e->n; i++) {
         evm_net *n = &e->nets[i];

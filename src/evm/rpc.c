@@ -1,4 +1,5 @@
 #include "evm/rpc.h"
+#include "evm/rpc_int.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/json.h"
@@ -8,80 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define SWEEP_MS 25
-#define IPC_MAX_MESSAGE (128u << 20)
-
-typedef struct call call;
-typedef struct endpoint endpoint;
-
-enum call_state { C_SENDING, C_WAITING, C_PARSING, C_FAILED, C_DONE };
-
-struct call {
-    cs_rpc *rpc;
-    char *body;
-    size_t body_len;
-    uint64_t id_base;
-    size_t n;
-    bool batch;
-    cs_rpc_cb cb;
-    void *arg;
-    uint64_t timeout_ms;
-    unsigned attempts;
-    endpoint *ep;
-    enum call_state state;
-    uint64_t due; /* C_WAITING: when to retry; IPC C_SENDING: deadline */
-    int last_error;
-    int64_t last_code;
-    char last_msg[200];
-    cs_http_request *http;
-    bool on_ipc; /* in ep->ipc_pending */
-    /* the response */
-    char *resp;
-    size_t resp_len;
-    cs_jsonr json;
-    int parse_rc;
-    uv_work_t work;
-    bool closing;              /* the client closed while parsing */
-    call *prev, *next;         /* rpc->calls */
-    call *ipc_prev, *ipc_next; /* ep->ipc_pending */
-};
-
-struct endpoint {
-    char *url;
-    char *path; /* IPC socket path, or NULL for HTTP */
-    unsigned weight;
-    unsigned fails;
-    uint64_t down_until;
-    /* IPC */
-    uv_pipe_t pipe;
-    bool pipe_open, connected, connecting;
-    uv_connect_t connect_req;
-    cs_buf rbuf;
-    call *ipc_pending;
-    cs_rpc *rpc;
-};
-
-struct cs_rpc {
-    uv_loop_t *loop;
-    cs_http_client *http;
-    bool own_http;
-    cs_rpc_opts o;
-    endpoint eps[CS_RPC_MAX_ENDPOINTS];
-    size_t neps;
-    char *name;
-    uint64_t next_id;
-    call *calls;
-    size_t ncalls;
-    uv_timer_t sweep;
-    bool sweeping;
-    bool closing;
-    bool starting;    /* inside cs_rpc_call: failures wait for the sweep */
-    int open_handles; /* sweep timer, pipes, http client, works */
-    void (*done)(void *);
-    void *done_arg;
-    uint64_t rng;
-};
 
 static uint64_t rnd(cs_rpc *r)
 {
@@ -96,7 +23,7 @@ static void call_free(call *c);
 
 /* ---- lifecycle ------------------------------------------------------------ */
 
-static void maybe_free(cs_rpc *r)
+void rpc_maybe_free(cs_rpc *r)
 {
     if (!r->closing || r->open_handles)
         return;
@@ -117,14 +44,14 @@ static void on_handle_closed(uv_handle_t *h)
 {
     cs_rpc *r = h->data;
     r->open_handles--;
-    maybe_free(r);
+    rpc_maybe_free(r);
 }
 
 static void on_http_closed(void *arg)
 {
     cs_rpc *r = arg;
     r->open_handles--;
-    maybe_free(r);
+    rpc_maybe_free(r);
 }
 
 static void sweep_cb(uv_timer_t *t);
@@ -218,23 +145,6 @@ static void fail_final(call *c, int error, const char *msg)
     finish(c, &res);
 }
 
-static void ipc_unlink(call *c)
-{
-    if (!c->on_ipc)
-        return;
-    endpoint *e = c->ep;
-    if (c->ipc_prev)
-        c->ipc_prev->ipc_next = c->ipc_next;
-    else
-        e->ipc_pending = c->ipc_next;
-    if (c->ipc_next)
-        c->ipc_next->ipc_prev = c->ipc_prev;
-    c->ipc_prev = c->ipc_next = NULL;
-    c->on_ipc = false;
-}
-
-static void ipc_close(endpoint *e);
-
 void cs_rpc_close(cs_rpc *r, void (*done)(void *), void *arg)
 {
     if (r->closing)
@@ -254,14 +164,14 @@ void cs_rpc_close(cs_rpc *r, void (*done)(void *), void *arg)
                 cs_http_request_cancel(c->http);
                 c->http = NULL;
             }
-            ipc_unlink(c);
+            rpc_ipc_unlink(c);
             c->last_code = 0;
             fail_final(c, CS_ECLOSED, "client closed");
         }
         c = nx;
     }
     for (size_t i = 0; i < r->neps; i++)
-        ipc_close(&r->eps[i]);
+        rpc_ipc_close(&r->eps[i]);
     uv_timer_stop(&r->sweep);
     uv_close((uv_handle_t *)&r->sweep, on_handle_closed);
     if (r->own_http) {
@@ -334,17 +244,17 @@ static endpoint *pick(cs_rpc *r, endpoint *avoid)
     return best;
 }
 
-static void arm_sweep(cs_rpc *r)
+void rpc_arm_sweep(cs_rpc *r)
 {
     if (!r->sweeping && !r->closing) {
-        uv_timer_start(&r->sweep, sweep_cb, SWEEP_MS, SWEEP_MS);
+        uv_timer_start(&r->sweep, sweep_cb, RPC_SWEEP_MS, RPC_SWEEP_MS);
         r->sweeping = true;
     }
 }
 
 /* An attempt failed: mark the endpoint, then retry after a backoff with
  * jitter, or give up. */
-static void fail_attempt(call *c, int error, int64_t code, const char *msg)
+void rpc_fail_attempt(call *c, int error, int64_t code, const char *msg)
 {
     cs_rpc *r = c->rpc;
     endpoint *e = c->ep;
@@ -352,7 +262,8 @@ static void fail_attempt(call *c, int error, int64_t code, const char *msg)
     c->last_code = code;
     snprintf(c->last_msg, sizeof c->last_msg, "%s", msg ? msg : cs_strerror(error));
     if (error == CS_EPARSE) /* bad data from a node deserves a word, retried or not */
-        CS_WARN("evm.rpc", "%s: %s (request %.160s)", r->name, c->last_msg, c->body);
+        CS_WARN("evm.rpc", "%s: %s (request %.*s)", r->name, c->last_msg,
+                (int)(c->body_len < 160 ? c->body_len : 160), c->body); /* not NUL-terminated */
     if (e) {
         e->fails++;
         e->down_until = uv_now(r->loop) + backoff(r, e->fails);
@@ -364,7 +275,7 @@ static void fail_attempt(call *c, int error, int64_t code, const char *msg)
     if (c->attempts > r->o.retries) {
         if (r->starting) { /* never call back from inside cs_rpc_call */
             c->state = C_FAILED;
-            arm_sweep(r);
+            rpc_arm_sweep(r);
             return;
         }
         fail_final(c, error, c->last_msg);
@@ -374,7 +285,7 @@ static void fail_attempt(call *c, int error, int64_t code, const char *msg)
     d = d / 2 + rnd(r) % (d / 2 + 1); /* jitter: [d/2, d] */
     c->state = C_WAITING;
     c->due = uv_now(r->loop) + d;
-    arm_sweep(r);
+    rpc_arm_sweep(r);
 }
 
 static void endpoint_ok(endpoint *e)
@@ -414,7 +325,7 @@ static void deliver(call *c)
     if (c->parse_rc) {
         snprintf(msg, sizeof msg, "malformed response from %s: %s", c->ep->url,
                  j->err[0] ? j->err : cs_strerror(c->parse_rc));
-        fail_attempt(c, CS_EPARSE, 0, msg);
+        rpc_fail_attempt(c, CS_EPARSE, 0, msg);
         return;
     }
     const cs_jtok *root = cs_jsonr_at(j, 0);
@@ -429,7 +340,7 @@ static void deliver(call *c)
             snprintf(msg, sizeof msg, "%.*s", (int)ml, m);
             endpoint_ok(c->ep);
             if (retryable_code(code)) {
-                fail_attempt(c, CS_EPROTO, code, msg);
+                rpc_fail_attempt(c, CS_EPROTO, code, msg);
                 return;
             }
             res.error = CS_EPROTO;
@@ -441,7 +352,7 @@ static void deliver(call *c)
         if (!result || c->batch) {
             snprintf(msg, sizeof msg, "response from %s has no %s", c->ep->url,
                      c->batch ? "array" : "\"result\"");
-            fail_attempt(c, CS_EPARSE, 0, msg);
+            rpc_fail_attempt(c, CS_EPARSE, 0, msg);
             return;
         }
         endpoint_ok(c->ep);
@@ -457,7 +368,7 @@ static void deliver(call *c)
         free(results);
         free(codes);
         free(seen);
-        fail_attempt(c, CS_ENOMEM, 0, "out of memory");
+        rpc_fail_attempt(c, CS_ENOMEM, 0, "out of memory");
         return;
     }
     size_t got = 0;
@@ -491,7 +402,7 @@ static void deliver(call *c)
                  retry ? "%s asked to retry part of a batch"
                        : "batch response from %s lacks answers",
                  c->ep->url);
-        fail_attempt(c, retry ? CS_EPROTO : CS_EPARSE, 0, msg);
+        rpc_fail_attempt(c, retry ? CS_EPROTO : CS_EPARSE, 0, msg);
         return;
     }
     endpoint_ok(c->ep);
@@ -517,7 +428,7 @@ static void parse_done(uv_work_t *w, int status)
     if (c->closing || status == UV_ECANCELED) {
         c->last_code = 0;
         fail_final(c, CS_ECLOSED, "client closed");
-        maybe_free(r);
+        rpc_maybe_free(r);
         return;
     }
     deliver(c);
@@ -525,12 +436,12 @@ static void parse_done(uv_work_t *w, int status)
 
 /* Takes a copy of a complete response body and parses it, off the loop when
  * it is big. */
-static void got_body(call *c, const char *body, size_t len)
+void rpc_got_body(call *c, const char *body, size_t len)
 {
     cs_rpc *r = c->rpc;
     c->resp = malloc(len + 1);
     if (!c->resp) {
-        fail_attempt(c, CS_ENOMEM, 0, "out of memory");
+        rpc_fail_attempt(c, CS_ENOMEM, 0, "out of memory");
         return;
     }
     memcpy(c->resp, body, len);
@@ -559,15 +470,15 @@ static void on_http(const cs_http_response *res, void *arg)
     char msg[200];
     if (res->error) {
         snprintf(msg, sizeof msg, "%s: %s", c->ep->url, res->error_text);
-        fail_attempt(c, res->error, 0, msg);
+        rpc_fail_attempt(c, res->error, 0, msg);
         return;
     }
     if (res->status == 429 || res->status >= 500 || res->status < 200 || res->status >= 300) {
         snprintf(msg, sizeof msg, "%s answered HTTP %ld", c->ep->url, res->status);
-        fail_attempt(c, res->status == 429 ? CS_ELIMIT : CS_EIO, res->status, msg);
+        rpc_fail_attempt(c, res->status == 429 ? CS_ELIMIT : CS_EIO, res->status, msg);
         return;
     }
-    got_body(c, res->body, res->body_len);
+    rpc_got_body(c, res->body, res->body_len);
 }
 
 static void send_http(call *c)
@@ -584,231 +495,7 @@ static void send_http(call *c)
                       .max_response = r->o.max_response};
     int rc = cs_http_request_start(r->http, &o, on_http, c, &c->http);
     if (rc)
-        fail_attempt(c, rc, 0, "cannot start the HTTP request");
-}
-
-/* ---- IPC transport ---------------------------------------------------------- */
-
-static void ipc_fail_all(endpoint *e, int error, const char *msg)
-{
-    while (e->ipc_pending) {
-        call *c = e->ipc_pending;
-        ipc_unlink(c);
-        fail_attempt(c, error, 0, msg);
-    }
-}
-
-static void ipc_connect(endpoint *e);
-
-static void on_pipe_closed(uv_handle_t *h)
-{
-    endpoint *e = h->data;
-    cs_rpc *r = e->rpc;
-    e->pipe_open = false;
-    r->open_handles--;
-    if (!r->closing && e->ipc_pending)
-        ipc_connect(e); /* calls that came while the old pipe was closing */
-    maybe_free(r);
-}
-
-static void ipc_close(endpoint *e)
-{
-    if (e->pipe_open && !uv_is_closing((uv_handle_t *)&e->pipe))
-        uv_close((uv_handle_t *)&e->pipe, on_pipe_closed);
-    e->connected = e->connecting = false;
-    e->rbuf.len = 0;
-}
-
-static void ipc_drop(endpoint *e, const char *why)
-{
-    char msg[200];
-    snprintf(msg, sizeof msg, "%s: %s", e->url, why);
-    ipc_close(e);
-    ipc_fail_all(e, CS_EIO, msg);
-}
-
-/* Length of the first complete JSON text in p[0..n), 0 if incomplete. */
-static size_t frame(const char *p, size_t n, size_t *skip)
-{
-    size_t i = 0;
-    while (i < n && (p[i] == ' ' || p[i] == '\n' || p[i] == '\r' || p[i] == '\t'))
-        i++;
-    *skip = i;
-    int depth = 0;
-    bool str = false, esc = false;
-    for (; i < n; i++) {
-        char ch = p[i];
-        if (str) {
-            if (esc)
-                esc = false;
-            else if (ch == '\\')
-                esc = true;
-            else if (ch == '"')
-                str = false;
-            continue;
-        }
-        if (ch == '"')
-            str = true;
-        else if (ch == '{' || ch == '[')
-            depth++;
-        else if (ch == '}' || ch == ']') {
-            if (--depth <= 0)
-                return i + 1;
-        }
-    }
-    return 0;
-}
-
-static void ipc_message(endpoint *e, const char *p, size_t n)
-{
-    /* Find the call by the (first) id. */
-    cs_jsonr j;
-    cs_jsonr_init(&j, 0, 0);
-    uint64_t id = 0;
-    bool have = false;
-    if (cs_jsonr_parse(&j, p, n) == 0) {
-        uint32_t first = cs_jsonr_at(&j, 0)->type == CS_JT_ARR ? cs_jsonr_first(&j, 0) : 0;
-        uint32_t idt = cs_jsonr_get(&j, first, "id");
-        have = idt && cs_jsonr_u64(&j, idt, &id) == 0;
-    }
-    cs_jsonr_free(&j);
-    if (!have) {
-        CS_WARN("evm.rpc", "%s: %s sent a message without a known id; ignored", e->rpc->name,
-                e->url);
-        return;
-    }
-    for (call *c = e->ipc_pending; c; c = c->ipc_next)
-        if (id >= c->id_base && id - c->id_base < c->n) {
-            ipc_unlink(c);
-            got_body(c, p, n);
-            return;
-        }
-    /* A late answer to a call that timed out: nothing to do. */
-}
-
-static void ipc_alloc(uv_handle_t *h, size_t sug, uv_buf_t *b)
-{
-    endpoint *e = h->data;
-    (void)sug;
-    if (cs_buf_reserve(&e->rbuf, 65536)) {
-        b->base = NULL;
-        b->len = 0;
-        return;
-    }
-    b->base = (char *)e->rbuf.data + e->rbuf.len;
-    b->len = e->rbuf.cap - e->rbuf.len;
-}
-
-static void ipc_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
-{
-    endpoint *e = s->data;
-    (void)b;
-    if (nread < 0) {
-        ipc_drop(e, nread == UV_EOF ? "connection closed by the node" : uv_strerror((int)nread));
-        return;
-    }
-    if (nread == 0 && !b->base) {
-        ipc_drop(e, "message larger than the bound");
-        return;
-    }
-    e->rbuf.len += (size_t)nread;
-    size_t skip, len;
-    while ((len = frame((const char *)e->rbuf.data, e->rbuf.len, &skip)) > 0) {
-        ipc_message(e, (const char *)e->rbuf.data + skip, len - skip);
-        if (!e->connected)
-            return; /* dropped meanwhile */
-        cs_buf_consume(&e->rbuf, len);
-    }
-}
-
-typedef struct ipc_write {
-    uv_write_t req;
-    char *data;
-} ipc_write;
-
-static void on_ipc_written(uv_write_t *w, int status)
-{
-    ipc_write *iw = (ipc_write *)w;
-    endpoint *e = w->handle->data;
-    free(iw->data);
-    free(iw);
-    if (status < 0 && status != UV_ECANCELED && e->connected)
-        ipc_drop(e, uv_strerror(status));
-}
-
-static void ipc_write_call(endpoint *e, call *c)
-{
-    ipc_write *iw = malloc(sizeof *iw);
-    char *d = iw ? malloc(c->body_len + 1) : NULL;
-    if (!d) {
-        free(iw);
-        ipc_unlink(c);
-        fail_attempt(c, CS_ENOMEM, 0, "out of memory");
-        return;
-    }
-    memcpy(d, c->body, c->body_len);
-    d[c->body_len] = '\n';
-    iw->data = d;
-    uv_buf_t b = uv_buf_init(d, (unsigned)c->body_len + 1);
-    int rc = uv_write(&iw->req, (uv_stream_t *)&e->pipe, &b, 1, on_ipc_written);
-    if (rc) {
-        free(d);
-        free(iw);
-        ipc_drop(e, uv_strerror(rc));
-    }
-}
-
-static void on_ipc_connect(uv_connect_t *req, int status)
-{
-    endpoint *e = req->data;
-    e->connecting = false;
-    if (status < 0) {
-        ipc_drop(e, uv_strerror(status));
-        return;
-    }
-    e->connected = true;
-    uv_read_start((uv_stream_t *)&e->pipe, ipc_alloc, ipc_read);
-    for (call *c = e->ipc_pending; c && e->connected;) {
-        call *nx = c->ipc_next;
-        ipc_write_call(e, c);
-        c = nx;
-    }
-}
-
-static void send_ipc(call *c)
-{
-    endpoint *e = c->ep;
-    cs_rpc *r = c->rpc;
-    c->on_ipc = true;
-    c->ipc_prev = NULL;
-    c->ipc_next = e->ipc_pending;
-    if (e->ipc_pending)
-        e->ipc_pending->ipc_prev = c;
-    e->ipc_pending = c;
-    c->due = uv_now(r->loop) + c->timeout_ms;
-    arm_sweep(r);
-    if (e->connected) {
-        ipc_write_call(e, c);
-        return;
-    }
-    if (e->connecting || e->pipe_open)
-        return; /* sent on connect, or on the connect after the old pipe closed */
-    ipc_connect(e);
-}
-
-static void ipc_connect(endpoint *e)
-{
-    cs_rpc *r = e->rpc;
-    if (uv_pipe_init(r->loop, &e->pipe, 0)) {
-        ipc_fail_all(e, CS_EIO, "cannot create a pipe");
-        return;
-    }
-    e->pipe.data = e;
-    e->pipe_open = true;
-    r->open_handles++;
-    e->connecting = true;
-    e->connect_req.data = e;
-    uv_pipe_connect(&e->connect_req, &e->pipe, e->path, on_ipc_connect);
+        rpc_fail_attempt(c, rc, 0, "cannot start the HTTP request");
 }
 
 /* ---- calls -------------------------------------------------------------------- */
@@ -820,7 +507,7 @@ static void start_attempt(call *c)
     c->ep = pick(r, c->attempts > 1 ? c->ep : NULL);
     c->state = C_SENDING;
     if (c->ep->path)
-        send_ipc(c);
+        rpc_ipc_send(c);
     else
         send_http(c);
 }
@@ -848,8 +535,8 @@ static void sweep_cb(uv_timer_t *t)
             char msg[200];
             snprintf(msg, sizeof msg, "%s: no answer in %llu ms", c->ep->url,
                      (unsigned long long)c->timeout_ms);
-            ipc_unlink(c);
-            fail_attempt(c, CS_ETIMEDOUT, 0, msg);
+            rpc_ipc_unlink(c);
+            rpc_fail_attempt(c, CS_ETIMEDOUT, 0, msg);
         }
     }
 }

@@ -3,7 +3,8 @@ that does not match its transaction, a receipt without gasUsed, a log whose
 data is shorter than its ABI says, a malformed JSON body (once). Each problem
 is reported naming the block and transaction, and the follower carries on
 to the blocks after it. Run twice: with eth_getBlockReceipts, and with
-per-transaction receipts. An invalid ABI file is refused naming the file."""
+per-transaction receipts (over HTTP and over IPC). An invalid ABI file is
+refused naming the file."""
 import json
 import os
 import subprocess
@@ -111,17 +112,18 @@ ABI = [{"type": "event", "name": "Transfer", "anonymous": False, "inputs": [
         {"name": "to", "type": "address"}, {"name": "value", "type": "uint256"}], "outputs": []}]
 
 
-def run(tmp, per_tx):
-    node = FakeNode(Node(not per_tx))
+def run(tmp, per_tx, ipc=False):
+    sock = os.path.join(tmp, f"geth{per_tx}.ipc") if ipc else None
+    node = FakeNode(Node(not per_tx), ipc_path=sock)
     try:
         abi = os.path.join(tmp, "token.json")
         with open(abi, "w") as f:
             json.dump(ABI, f)
-        args = ["--rpc", node.url, "--from", 0, "--until", HEAD, "--poll", 100,
+        args = ["--rpc", sock or node.url, "--from", 0, "--until", HEAD, "--poll", 100,
                 "--abi", f"{TOKEN}={abi}"]
         if per_tx:
             args.append("--per-tx-receipts")
-        f = ec.Follower(*args, stderr_path=os.path.join(tmp, f"bad{per_tx}.err"))
+        f = ec.Follower(*args, stderr_path=os.path.join(tmp, f"bad{per_tx}{ipc}.err"))
         f.p.wait(timeout=60)
         f.t.join(timeout=5)
         err = f.stderr()
@@ -158,6 +160,7 @@ def main():
     try:
         run(tmp, False)
         run(tmp, True)
+        run(tmp, True, ipc=True)  # the same over a geth.ipc-style socket
         # An invalid ABI file: exit 3, the file named.
         bad = os.path.join(tmp, "bad.json")
         with open(bad, "w") as f:
