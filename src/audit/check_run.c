@@ -152,11 +152,18 @@ void nr_chain(net_run *nr, bool have, uint64_t best, int64_t best_time, const ch
     if (age < 0)
         age = 0;
     int age_state = age <= (int64_t)nr->lim.head_max_age ? CS_AUDIT_OK : CS_AUDIT_FAIL;
-    nr_result(nr, C, "head_age", age_state, true, (double)age, "head %lld s old (limit %u s)",
-              (long long)age, nr->lim.head_max_age);
+    if (age_state == CS_AUDIT_OK)
+        nr_result(nr, C, "head_age", age_state, true, (double)age, "head %lld s old (limit %u s)",
+                  (long long)age, nr->lim.head_max_age);
+    else /* no node has a newer block: nobody is producing */
+        nr_result(nr, C, "head_age", age_state, true, (double)age,
+                  "stalled: the best head %llu is %lld s old (limit %u s)",
+                  (unsigned long long)best, (long long)age, nr->lim.head_max_age);
     const cs_audit_prev *p = nr->prev;
     if (!p || !p->have) {
-        nr_result(nr, C, "advancing", age_state, false, 0, "first sweep: judged by the head's age");
+        nr_result(nr, C, "advancing", age_state, false, 0,
+                  age_state == CS_AUDIT_OK ? "first sweep: judged by the head's age"
+                                           : "first sweep: stalled, judged by the head's age");
     } else if ((double)best > p->height) {
         nr_result(nr, C, "advancing", CS_AUDIT_OK, true, (double)best - p->height,
                   "%.0f blocks since the sweep %lld s ago", (double)best - p->height,
@@ -167,7 +174,7 @@ void nr_chain(net_run *nr, bool have, uint64_t best, int64_t best_time, const ch
                   (long long)(nr->now - p->time));
     } else {
         nr_result(nr, C, "advancing", CS_AUDIT_FAIL, true, 0,
-                  "stuck at %llu since the sweep %lld s ago", (unsigned long long)best,
+                  "stalled: stuck at %llu since the sweep %lld s ago", (unsigned long long)best,
                   (long long)(nr->now - p->time));
     }
 }

@@ -1,37 +1,124 @@
+/* The audit component of `chainscope run` (see component.h). */
 #include "audit/component.h"
+#include "audit/audit_config.h"
 #include "audit/check.h"
 #include "core/error.h"
+#include "core/json.h"
 #include "core/log.h"
+#include "notify/service.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct audit_comp {
-    cs_audit_curl *curl;
+    cs_runtime *rt;
+    cs_http_client *client;
     cs_audit_http http;
     cs_audit_scheduler *sched;
+    const cs_audit_config *orig; /* the runtime's; later ones (reloads) are ours to free */
+    const cs_audit_config *cfg;  /* the newest */
+    cs_notifier *notifier;       /* shared (notify/service.h); NULL without report channels */
     char origin[160];
     void (*done)(void *arg);
     void *done_arg;
 } audit_comp;
 
-static void log_report(void *arg, const char *subject, const char *body, size_t len,
-                       const char *format, const char *const *channels, size_t nchannels)
+static void log_report(void *arg, const cs_audit_report *r)
 {
-    CS_INFO("audit",
-            "%s: %zu bytes of %s report; %zu channel(s) configured, no sender hooked "
-            "(src/notify/)",
-            subject, len, format, nchannels);
+    (void)arg;
+    CS_INFO("audit", "%s: %zu bytes of %s report; no channels (audit.report.channels)", r->subject,
+            r->len, r->format);
 }
 
-static cs_audit_report_hook report_hook = log_report;
+static cs_audit_report_hook report_hook = NULL; /* NULL: the notification channels */
 static void *report_arg;
 
 void cs_audit_set_report_hook(cs_audit_report_hook hook, void *arg)
 {
-    report_hook = hook ? hook : log_report;
+    report_hook = hook;
     report_arg = arg;
+}
+
+/* The report through the shared notifier: mail gets the text and HTML
+ * parts, chat the text, webhooks and scripts a JSON document. */
+static void send_report(void *arg, const cs_audit_report *r)
+{
+    audit_comp *a = arg;
+    if (!r->nchannels) {
+        log_report(NULL, r);
+        return;
+    }
+    cs_buf j;
+    cs_buf_init(&j, 0);
+    int rc = cs_buf_append_str(&j, "{\"type\":\"audit.report\",\"id\":");
+    rc = rc || cs_json_string(&j, r->id, strlen(r->id));
+    rc = rc || cs_buf_append_str(&j, ",\"subject\":");
+    rc = rc || cs_json_string(&j, r->subject, strlen(r->subject));
+    rc = rc || cs_buf_printf(&j, ",\"severity\":\"%s\",\"problems\":%u,\"due\":%lld,\"format\":",
+                             r->problems ? "medium" : "low", r->problems, (long long)r->due);
+    rc = rc || cs_json_string(&j, r->format, strlen(r->format));
+    rc = rc || cs_buf_append_str(&j, ",\"text\":");
+    rc = rc || cs_json_string(&j, r->text, r->text_len);
+    if (strcmp(r->format, "json") == 0) /* the report itself, as an object */
+        rc = rc || cs_buf_append_str(&j, ",\"report\":") || cs_buf_append(&j, r->body, r->len);
+    rc = rc || cs_buf_putc(&j, '}');
+    if (rc) {
+        CS_ERROR("audit", "%s: report not queued: out of memory", r->subject);
+        cs_buf_free(&j);
+        return;
+    }
+    cs_notify_msg m = {.id = r->id,
+                       .source = "audit.report",
+                       .subject = r->subject,
+                       .text = r->text,
+                       .html = r->html,
+                       .json = cs_buf_cstr(&j),
+                       .channels = r->channels,
+                       .nchannels = r->nchannels};
+    int n = cs_notifier_send(a->notifier, &m);
+    if (n >= 0)
+        CS_INFO("audit", "%s: queued for %d channel%s", r->subject, n, n == 1 ? "" : "s");
+    cs_buf_free(&j);
+}
+
+/* Report channels need the shared notifier: taken when the config first
+ * names some. */
+static int want_channels(audit_comp *a, const cs_audit_config *cfg)
+{
+    if (report_hook || !cfg->nreport_channels)
+        return 0;
+    int rc =
+        cs_notify_check_channels(a->rt, "audit.report.channels",
+                                 (const char *const *)cfg->report_channels, cfg->nreport_channels);
+    if (!rc && !a->notifier)
+        rc = cs_notify_acquire(a->rt, &a->notifier);
+    return rc;
+}
+
+static void free_comp(audit_comp *a)
+{
+    void (*done)(void *) = a->done;
+    void *darg = a->done_arg;
+    if (a->cfg != a->orig)
+        cs_audit_config_section_free((void *)a->cfg);
+    free(a);
+    if (done)
+        done(darg);
+}
+
+static void notifier_released(void *arg)
+{
+    free_comp(arg);
+}
+
+static void client_closed(void *arg)
+{
+    audit_comp *a = arg;
+    if (a->notifier)
+        cs_notify_release(a->notifier, notifier_released, a);
+    else
+        free_comp(a);
 }
 
 int cs_audit_component_start(cs_runtime *rt, void *conf, void **state)
@@ -40,24 +127,29 @@ int cs_audit_component_start(cs_runtime *rt, void *conf, void **state)
     audit_comp *a = calloc(1, sizeof *a);
     if (!a)
         return CS_ENOMEM;
+    a->rt = rt;
+    a->orig = a->cfg = cfg;
     snprintf(a->origin, sizeof a->origin, "audit@%s", rt->node ? rt->node : "local");
-    int rc = cs_audit_curl_new(rt->loop, 0, &a->curl);
+    int rc = want_channels(a, cfg);
     if (rc) {
         free(a);
         return rc;
     }
-    cs_audit_curl_http(a->curl, &a->http);
+    if ((rc = cs_audit_http_client_new(rt->loop, &a->client))) {
+        client_closed(a);
+        return rc;
+    }
+    cs_audit_http_over(a->client, &a->http);
     cs_audit_sched_opts o = {.loop = rt->loop,
                              .bus = rt->bus,
                              .origin = a->origin,
                              .cfg = cfg,
                              .http = &a->http,
                              .mask_ips = cfg->mask_ips,
-                             .report = report_hook,
-                             .report_arg = report_arg};
+                             .report = report_hook ? report_hook : send_report,
+                             .report_arg = report_hook ? report_arg : a};
     if ((rc = cs_audit_scheduler_new(&o, &a->sched)) || (rc = cs_audit_scheduler_start(a->sched))) {
-        cs_audit_curl_close(a->curl);
-        free(a);
+        cs_http_client_close(a->client, client_closed, a);
         return rc;
     }
     *state = a;
@@ -67,12 +159,7 @@ int cs_audit_component_start(cs_runtime *rt, void *conf, void **state)
 static void sched_closed(void *arg)
 {
     audit_comp *a = arg;
-    cs_audit_curl_close(a->curl);
-    void (*done)(void *) = a->done;
-    void *darg = a->done_arg;
-    free(a);
-    if (done)
-        done(darg);
+    cs_http_client_close(a->client, client_closed, a);
 }
 
 void cs_audit_component_stop(void *state, void (*done)(void *arg), void *arg)
@@ -81,4 +168,28 @@ void cs_audit_component_stop(void *state, void (*done)(void *arg), void *arg)
     a->done = done;
     a->done_arg = arg;
     cs_audit_scheduler_close(a->sched, sched_closed, a);
+}
+
+/* The scheduler no longer uses old: free it unless it is the runtime's. */
+static void retired(void *arg, const cs_audit_config *old)
+{
+    audit_comp *a = arg;
+    if (old != a->orig && old != a->cfg)
+        cs_audit_config_section_free((void *)old);
+}
+
+int cs_audit_component_reload(void *state, void *conf)
+{
+    audit_comp *a = state;
+    cs_audit_config *cfg = conf;
+    int rc = want_channels(a, cfg);
+    const cs_audit_config *prev = a->cfg;
+    a->cfg = cfg; /* before: `retired` may run inside the reload */
+    if (!rc)
+        rc = cs_audit_scheduler_reload(a->sched, cfg, retired, a);
+    if (rc) {
+        a->cfg = prev;
+        cs_audit_config_section_free(cfg);
+    }
+    return rc;
 }

@@ -1,17 +1,18 @@
 /* The narrow HTTP interface the audit checks need: "POST this body to this
  * URL with this timeout, call me back with status, body or error".
  *
- * Checks see only cs_audit_http, a struct of function pointers, so the
- * implementation can be swapped: today cs_audit_curl (below, libcurl's multi
- * interface driven by the libuv loop); later the project's shared HTTP
- * client (src/net/http_client.h) behind the same struct. Tests can plug in a
- * fake. Nothing here blocks the loop. */
+ * Checks see only cs_audit_http, a struct of function pointers: in the
+ * program it runs over the project's HTTP client (src/net/http_client.h,
+ * libcurl's multi interface on the libuv loop); tests can plug in a fake.
+ * Nothing here blocks the loop. */
 #ifndef CS_AUDIT_HTTP_H
 #define CS_AUDIT_HTTP_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
+
+#include "net/http_client.h"
 
 typedef struct cs_audit_http_req {
     const char *url;  /* borrowed; copied before post returns */
@@ -40,22 +41,18 @@ typedef struct cs_audit_http {
     int (*post)(void *impl, const cs_audit_http_req *req, cs_audit_http_cb cb, void *arg);
 } cs_audit_http;
 
-/* ---- the libcurl-multi-on-libuv adapter ------------------------------- */
-
-typedef struct cs_audit_curl cs_audit_curl;
+/* ---- over the shared HTTP client -------------------------------------- */
 
 #define CS_AUDIT_HTTP_MAX_BODY (16u << 20) /* response bytes; beyond: CS_ELIMIT */
 #define CS_AUDIT_HTTP_MAX_PENDING 4096     /* requests in flight; beyond: post fails CS_ELIMIT */
+#define CS_AUDIT_HTTP_MAX_CONNS 16         /* connections at once; more requests wait */
 
-/* Creates an adapter on loop. max_conns bounds the connections libcurl opens
- * at once (0: 16); further requests wait inside libcurl. *out is owned by
- * the caller: cs_audit_curl_close. */
-int cs_audit_curl_new(uv_loop_t *loop, unsigned max_conns, cs_audit_curl **out);
-/* Fills *http with the adapter's interface (borrowing c). */
-void cs_audit_curl_http(cs_audit_curl *c, cs_audit_http *http);
-/* Fails every pending request with CS_ECLOSED (their callbacks run now),
- * closes the handles; memory is freed from the close callbacks, so run the
- * loop afterwards until it ends. */
-void cs_audit_curl_close(cs_audit_curl *c);
+/* A client for the audit on loop: at most CS_AUDIT_HTTP_MAX_PENDING
+ * requests, CS_AUDIT_HTTP_MAX_CONNS connections. *out is owned by the
+ * caller: cs_http_client_close. */
+int cs_audit_http_client_new(uv_loop_t *loop, cs_http_client **out);
+/* Fills *http with the interface over c (borrowed: it must outlive every
+ * request; closing it fails those in flight with CS_ECLOSED). */
+void cs_audit_http_over(cs_http_client *c, cs_audit_http *http);
 
 #endif

@@ -45,12 +45,25 @@ int64_t cs_sched_next(const cs_sched *s, int64_t after);
 #include "audit/ledger.h"
 #include "core/bus.h"
 
-/* Called on the loop with a rendered report. subject: one line for a mail
- * subject or chat title; body/len: the report in `format`; channels: the
- * names from audit.report.channels. All borrowed for the call. */
-typedef void (*cs_audit_report_hook)(void *arg, const char *subject, const char *body, size_t len,
-                                     const char *format, const char *const *channels,
-                                     size_t nchannels);
+/* A rendered daily report, handed to the report hook on the loop. Every
+ * pointer is borrowed for the call. */
+typedef struct cs_audit_report {
+    const char *subject; /* one line: "chainscope audit 2024-01-31: all well" */
+    const char *id;      /* unique per scheduled report: "audit.report/<origin>/<due time>" */
+    int64_t due;         /* the scheduled time it was made for (Unix seconds) */
+    unsigned problems;   /* failing checks in the newest sweeps */
+    const char *body;    /* the report in `format` (audit.report.format) */
+    size_t len;
+    const char *format; /* "text", "md", "html" or "json" */
+    const char *text;   /* the report as text, whatever the format */
+    size_t text_len;
+    const char *html; /* the report as an HTML page, whatever the format */
+    size_t html_len;
+    const char *const *channels; /* the names from audit.report.channels */
+    size_t nchannels;
+} cs_audit_report;
+
+typedef void (*cs_audit_report_hook)(void *arg, const cs_audit_report *r);
 
 typedef struct cs_audit_sched_opts {
     uv_loop_t *loop;
@@ -72,6 +85,17 @@ typedef struct cs_audit_scheduler cs_audit_scheduler;
 int cs_audit_scheduler_new(const cs_audit_sched_opts *o, cs_audit_scheduler **out);
 /* Arms the timer for the configured schedules. */
 int cs_audit_scheduler_start(cs_audit_scheduler *s);
+
+/* A new inventory and schedules (SIGHUP). The schedules are checked now
+ * (CS_EPARSE, nothing changes); the new cfg takes over at once when no
+ * sweep or report is in flight, else when that work ends, and the next
+ * times are computed from it. The ledger stays (a changed `db` is ignored);
+ * what the previous sweeps saw of a network carries over by name. Once
+ * the old cfg is no longer used, retired(arg, old) runs so that the caller
+ * can free it (a cfg given to a reload that was replaced before it took
+ * over is retired the same way). cfg is borrowed from then on. */
+int cs_audit_scheduler_reload(cs_audit_scheduler *s, const cs_audit_config *cfg,
+                              void (*retired)(void *arg, const cs_audit_config *old), void *arg);
 
 /* Runs one sweep now. cb(arg, err, problems) runs on the loop once the
  * results are stored and published; problems = failing checks (chain

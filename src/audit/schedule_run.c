@@ -26,7 +26,13 @@ struct cs_audit_scheduler {
     void *sweep_arg;
     bool busy; /* a worker holds the ledger */
     bool pending_report;
+    int64_t report_due; /* the scheduled time of the report to make next */
     bool closing, timer_closed;
+    const cs_audit_config *next_cfg; /* a reload waiting for the work in flight */
+    bool cfg_reloaded;               /* o.cfg came from a reload */
+    cs_sched next_check_sched, next_report_sched;
+    void (*retired)(void *arg, const cs_audit_config *old);
+    void *retired_arg;
     void (*done)(void *arg);
     void *done_arg;
 };
@@ -91,6 +97,7 @@ static void publish(cs_audit_scheduler *s, const cs_audit_result *r, int prev, i
 
 static void start_report(cs_audit_scheduler *s);
 static void maybe_closed(cs_audit_scheduler *s);
+static void apply_reload(cs_audit_scheduler *s);
 
 static void store_after(uv_work_t *req, int status)
 {
@@ -129,6 +136,7 @@ static void store_after(uv_work_t *req, int status)
     s->sweep_cb = NULL;
     if (cb)
         cb(s->sweep_arg, err, problems);
+    apply_reload(s);
     if (s->pending_report && !s->closing)
         start_report(s);
     maybe_closed(s);
@@ -192,10 +200,11 @@ int cs_audit_scheduler_sweep(cs_audit_scheduler *s, cs_audit_sweep_cb cb, void *
 typedef struct report_job {
     uv_work_t req;
     cs_audit_scheduler *s;
-    cs_buf out;
+    cs_buf out, text, html; /* the configured format; text and HTML when it is neither */
     unsigned problems;
     int err;
     int format;
+    int64_t due;
 } report_job;
 
 static void report_work(uv_work_t *req)
@@ -203,6 +212,15 @@ static void report_work(uv_work_t *req)
     report_job *j = req->data;
     cs_report_opts o = {.format = j->format, .mask_ips = j->s->o.mask_ips};
     j->err = cs_report_daily(j->s->ledger, j->s->o.cfg, &o, &j->out, &j->problems);
+    /* mail carries a text and an HTML part; chat and webhooks the text */
+    if (!j->err && j->format != CS_REPORT_TEXT) {
+        o.format = CS_REPORT_TEXT;
+        j->err = cs_report_daily(j->s->ledger, j->s->o.cfg, &o, &j->text, NULL);
+    }
+    if (!j->err && j->format != CS_REPORT_HTML) {
+        o.format = CS_REPORT_HTML;
+        j->err = cs_report_daily(j->s->ledger, j->s->o.cfg, &o, &j->html, NULL);
+    }
 }
 
 static void report_after(uv_work_t *req, int status)
@@ -219,14 +237,33 @@ static void report_after(uv_work_t *req, int status)
         strftime(day, sizeof day, "%Y-%m-%d", &tm);
         snprintf(subject, sizeof subject, "chainscope audit %s: %s", day,
                  j->problems ? "problems found" : "all well");
-        s->o.report(s->o.report_arg, subject, (const char *)j->out.data, j->out.len,
-                    cfg->report_format ? cfg->report_format : "text",
-                    (const char *const *)cfg->report_channels, cfg->nreport_channels);
+        char id[400];
+        snprintf(id, sizeof id, "audit.report/%s/%lld", s->o.origin ? s->o.origin : "audit",
+                 (long long)j->due);
+        cs_buf *text = j->format == CS_REPORT_TEXT ? &j->out : &j->text;
+        cs_buf *html = j->format == CS_REPORT_HTML ? &j->out : &j->html;
+        cs_audit_report r = {.subject = subject,
+                             .id = id,
+                             .due = j->due,
+                             .problems = j->problems,
+                             .body = cs_buf_cstr(&j->out),
+                             .len = j->out.len,
+                             .format = cfg->report_format ? cfg->report_format : "text",
+                             .text = cs_buf_cstr(text),
+                             .text_len = text->len,
+                             .html = cs_buf_cstr(html),
+                             .html_len = html->len,
+                             .channels = (const char *const *)cfg->report_channels,
+                             .nchannels = cfg->nreport_channels};
+        s->o.report(s->o.report_arg, &r);
     } else if (j->err || status) {
         CS_ERROR("audit", "daily report failed: %s", cs_strerror(j->err ? j->err : status));
     }
     cs_buf_free(&j->out);
+    cs_buf_free(&j->text);
+    cs_buf_free(&j->html);
     free(j);
+    apply_reload(s);
     maybe_closed(s);
 }
 
@@ -243,12 +280,17 @@ static void start_report(cs_audit_scheduler *s)
     j->s = s;
     j->req.data = j;
     cs_buf_init(&j->out, 64u << 20);
+    cs_buf_init(&j->text, 64u << 20);
+    cs_buf_init(&j->html, 64u << 20);
+    j->due = s->report_due;
     int f = s->o.cfg->report_format ? cs_report_format_parse(s->o.cfg->report_format) : 0;
     j->format = f < 0 ? CS_REPORT_TEXT : f;
     s->busy = true;
     if (uv_queue_work(s->o.loop, &j->req, report_work, report_after) != 0) {
         s->busy = false;
         cs_buf_free(&j->out);
+        cs_buf_free(&j->text);
+        cs_buf_free(&j->html);
         free(j);
     }
 }
@@ -277,6 +319,7 @@ static void on_timer(uv_timer_t *t)
         s->next_check = cs_sched_next(&s->check, now);
     }
     if (s->have_report && now >= s->next_report) {
+        s->report_due = s->next_report;
         start_report(s);
         s->next_report = cs_sched_next(&s->report, now);
     }
@@ -301,6 +344,74 @@ int cs_audit_scheduler_start(cs_audit_scheduler *s)
     s->next_check = cs_sched_next(&s->check, now);
     s->next_report = s->have_report ? cs_sched_next(&s->report, now) : -1;
     arm(s);
+    return 0;
+}
+
+/* ---- reload ------------------------------------------------------------- */
+
+/* Takes the waiting cfg when nothing borrows the current one. */
+static void apply_reload(cs_audit_scheduler *s)
+{
+    if (!s->next_cfg || s->busy || s->run)
+        return;
+    const cs_audit_config *old = s->o.cfg, *cfg = s->next_cfg;
+    cs_audit_prev *prev = calloc(cfg->nnets ? cfg->nnets : 1, sizeof *prev);
+    if (!prev) {
+        CS_ERROR("audit", "reload: out of memory; the old inventory stays");
+        s->next_cfg = NULL;
+        s->retired(s->retired_arg, cfg);
+        return;
+    }
+    for (size_t i = 0; i < cfg->nnets; i++) {
+        const cs_audit_network *was = cs_audit_find_network(old, cfg->nets[i].name);
+        if (was)
+            prev[i] = s->prev[was - old->nets];
+    }
+    free(s->prev);
+    s->prev = prev;
+    s->o.cfg = cfg;
+    s->cfg_reloaded = true;
+    s->o.mask_ips = cfg->mask_ips;
+    s->check = s->next_check_sched;
+    s->report = s->next_report_sched;
+    s->next_cfg = NULL;
+    if (!s->closing) {
+        int64_t now = (int64_t)time(NULL);
+        s->next_check = cs_sched_next(&s->check, now);
+        s->next_report = s->have_report ? cs_sched_next(&s->report, now) : -1;
+        arm(s);
+    }
+    CS_INFO("audit", "reloaded: %zu network%s, schedule %s, report %s", cfg->nnets,
+            cfg->nnets == 1 ? "" : "s", cfg->schedule ? cfg->schedule : "every 1h",
+            cfg->report_schedule ? cfg->report_schedule : "0 0 * * *");
+    s->retired(s->retired_arg, old);
+}
+
+int cs_audit_scheduler_reload(cs_audit_scheduler *s, const cs_audit_config *cfg,
+                              void (*retired)(void *arg, const cs_audit_config *old), void *arg)
+{
+    cs_sched check, report;
+    char err[256];
+    if (cs_sched_parse(cfg->schedule ? cfg->schedule : "every 1h", &check, err, sizeof err) ||
+        cs_sched_parse(cfg->report_schedule ? cfg->report_schedule : "0 0 * * *", &report, err,
+                       sizeof err)) {
+        CS_ERROR("audit", "reload: schedule: %s", err);
+        return CS_EPARSE;
+    }
+    if (s->closing)
+        return CS_ECLOSED;
+    const char *olddb = s->o.db ? s->o.db : s->o.cfg->db;
+    if ((cfg->db || olddb) && (!cfg->db || !olddb || strcmp(cfg->db, olddb) != 0))
+        CS_WARN("audit", "reload: the ledger stays %s until a restart",
+                olddb ? olddb : "chainscope-audit.db");
+    if (s->next_cfg) /* replaced before it took over */
+        s->retired(s->retired_arg, s->next_cfg);
+    s->next_cfg = cfg;
+    s->next_check_sched = check;
+    s->next_report_sched = report;
+    s->retired = retired;
+    s->retired_arg = arg;
+    apply_reload(s);
     return 0;
 }
 
@@ -375,6 +486,12 @@ static void maybe_closed(cs_audit_scheduler *s)
 {
     if (!s->closing || s->busy || s->run || !s->timer_closed)
         return;
+    if (s->next_cfg) {
+        s->retired(s->retired_arg, s->next_cfg);
+        s->next_cfg = NULL;
+    }
+    if (s->cfg_reloaded) /* a cfg a reload gave goes back too */
+        s->retired(s->retired_arg, s->o.cfg);
     cs_ledger_close(s->ledger);
     if (s->have_pub)
         cs_publisher_free(&s->pub);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "core/log.h"
+#include "core/value.h"
 
 static const cs_wire_net nets[] = {
     {"main", {0xf9, 0xbe, 0xb4, 0xd9}, 8333},      {"testnet3", {0x0b, 0x11, 0x09, 0x07}, 18333},
@@ -408,48 +409,10 @@ bool cs_wire_addrv2_str(cs_wire_ctx *ctx, uint8_t net, const uint8_t *a, size_t 
     }
 }
 
-static bool utf8_ok(const uint8_t *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t k;
-        uint32_t cp;
-        if ((c & 0xe0) == 0xc0) {
-            k = 1;
-            cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            k = 2;
-            cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            k = 3;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (i + k >= n)
-            return false;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + j] & 0x3f);
-        }
-        if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += k + 1;
-    }
-    return true;
-}
-
 void cs_vw_kv_text(cs_vw *w, const char *k, const uint8_t *s, size_t n)
 {
     cs_vw_key(w, k);
-    if (utf8_ok(s, n))
+    if (cs_utf8_valid(s, n))
         cs_vw_str(w, (const char *)s, n);
     else
         cs_vw_bytes(w, s, n);

@@ -50,7 +50,7 @@ static void audit_help(void)
 typedef struct once_ctx {
     uv_loop_t *loop;
     cs_audit_scheduler *sched;
-    cs_audit_curl *curl;
+    cs_http_client *client;
     cs_bus *bus;
     int err;
     bool done;
@@ -66,7 +66,7 @@ static void on_swept(void *arg, int err, unsigned problems)
 static void on_closed(void *arg)
 {
     once_ctx *c = arg;
-    cs_audit_curl_close(c->curl);
+    cs_http_client_close(c->client, NULL, NULL);
     cs_bus_close(c->bus);
 }
 
@@ -157,7 +157,7 @@ int cs_cmd_audit(int argc, char **argv)
     uv_loop_init(&loop);
     once_ctx c = {.loop = &loop};
     cs_audit_http http;
-    int rc = cs_audit_curl_new(&loop, 0, &c.curl);
+    int rc = cs_audit_http_client_new(&loop, &c.client);
     if (!rc)
         rc = cs_bus_new(&loop, &c.bus);
     if (rc) {
@@ -165,7 +165,7 @@ int cs_cmd_audit(int argc, char **argv)
         cs_config_free(cfg);
         return CS_EXIT_FAIL;
     }
-    cs_audit_curl_http(c.curl, &http);
+    cs_audit_http_over(c.client, &http);
     char origin[128];
     snprintf(origin, sizeof origin, "audit@%s", cfg->node ? cfg->node : "local");
     cs_audit_sched_opts o = {.loop = &loop,
@@ -208,7 +208,7 @@ int cs_cmd_audit(int argc, char **argv)
     if (c.sched) {
         cs_audit_scheduler_close(c.sched, on_closed, &c);
     } else {
-        cs_audit_curl_close(c.curl);
+        cs_http_client_close(c.client, NULL, NULL);
         cs_bus_close(c.bus);
     }
     uv_run(&loop, UV_RUN_DEFAULT);

@@ -25,7 +25,7 @@ const cs_component cs_components[] = {
      {"monitors", cs_monitors_start, cs_monitors_stop, cs_monitors_reload}},
     {{"audit", "node audit: scheduled checks, ledger, daily report, SLA", cs_audit_config_parse,
       cs_audit_config_section_free},
-     {"audit", cs_audit_component_start, cs_audit_component_stop, NULL}},
+     {"audit", cs_audit_component_start, cs_audit_component_stop, cs_audit_component_reload}},
     {{"connector", "Bitcoin P2P connector: peers, every message an event, control socket",
       cs_btc_config_parse, cs_btc_config_free},
      {"connector", cs_btc_component_start, cs_btc_component_stop, cs_btc_component_reload}},

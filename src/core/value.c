@@ -541,10 +541,19 @@ bool cs_val_str_eq(const cs_val *v, const char *s)
 
 /* ---- validation -------------------------------------------------------- */
 
-static bool utf8_ok(const uint8_t *s, size_t n)
+bool cs_utf8_valid(const uint8_t *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
+        /* Fast path: eight ASCII bytes at a time. */
+        if (i + 8 <= n) {
+            uint64_t x;
+            memcpy(&x, s + i, 8);
+            if (!(x & 0x8080808080808080ull)) {
+                i += 8;
+                continue;
+            }
+        }
         uint8_t c = s[i];
         if (c < 0x80) {
             i++;
@@ -564,7 +573,7 @@ static bool utf8_ok(const uint8_t *s, size_t n)
         } else {
             return false;
         }
-        if (i + len > n)
+        if (n - i < len)
             return false;
         for (size_t k = 1; k < len; k++) {
             if ((s[i + k] & 0xc0) != 0x80)
@@ -587,7 +596,7 @@ static int validate(const uint8_t *p, size_t n, size_t *used, int depth)
         return rc;
     switch (v.kind) {
     case CS_VAL_STR:
-        return utf8_ok(v.p, v.n) ? 0 : CS_EPARSE;
+        return cs_utf8_valid(v.p, v.n) ? 0 : CS_EPARSE;
     case CS_VAL_BIG:
         /* Minimal: no leading zero, and not small enough for uint/nint. */
         if (v.p[0] == 0 || v.n < 8 || (!v.neg && v.n == 8))
@@ -612,7 +621,7 @@ static int validate(const uint8_t *p, size_t n, size_t *used, int depth)
                     return rc;
                 if ((uint64_t)(end - q) < kl)
                     return CS_ETRUNC;
-                if (!utf8_ok(q, (size_t)kl))
+                if (!cs_utf8_valid(q, (size_t)kl))
                     return CS_EPARSE;
                 q += kl;
             }

@@ -131,6 +131,10 @@ int cs_val_read(const uint8_t *p, size_t n, cs_val *out, size_t *used);
  * lengths, counts, depth (CS_VALUE_MAX_DEPTH), minimal big integers, UTF-8
  * of strings and keys. */
 int cs_val_validate(const uint8_t *p, size_t n);
+/* Whether s[0..n) is well-formed UTF-8 (RFC 3629: shortest forms, no
+ * surrogates, nothing past U+10FFFF). Eight ASCII bytes at a time where it
+ * can. */
+bool cs_utf8_valid(const uint8_t *s, size_t n);
 
 /* Iterates an array or object. For arrays key is NULL. Returns 1 while an
  * item was produced, 0 at the end, negative on malformed input. */

@@ -8,6 +8,7 @@
  * elements; bytes and string are a length word followed by the bytes. */
 #include "core/error.h"
 #include "core/u256.h"
+#include "core/value.h"
 #include "evm/abi.h"
 
 #include <stdarg.h>
@@ -93,53 +94,6 @@ static void put_dec(cs_vw *w, const cs_u256 *x, bool neg)
         tmp[off++] = '-';
     off += cs_u256_to_dec(x, tmp + off);
     cs_vw_str(w, tmp, off);
-}
-
-static bool utf8_valid(const uint8_t *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        /* Fast path: eight ASCII bytes at a time. */
-        if (i + 8 <= n) {
-            uint64_t x;
-            memcpy(&x, s + i, 8);
-            if (!(x & 0x8080808080808080ull)) {
-                i += 8;
-                continue;
-            }
-        }
-        uint8_t b = s[i];
-        if (b < 0x80) {
-            i++;
-            continue;
-        }
-        size_t len;
-        uint32_t cp;
-        if ((b & 0xe0) == 0xc0) {
-            len = 2;
-            cp = b & 0x1f;
-        } else if ((b & 0xf0) == 0xe0) {
-            len = 3;
-            cp = b & 0x0f;
-        } else if ((b & 0xf8) == 0xf0) {
-            len = 4;
-            cp = b & 0x07;
-        } else {
-            return false;
-        }
-        if (n - i < len)
-            return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += len;
-    }
-    return true;
 }
 
 /* Writes the static value type t held in the 32-byte word wd. Like other
@@ -322,7 +276,7 @@ static int value_at(dctx *c, const cs_abi_type *t, size_t pos)
                          t->kind == CS_ABI_STRING ? "string" : "bytes", (unsigned long long)len,
                          pos + 32, c->n);
         if (t->kind == CS_ABI_STRING) {
-            if (!utf8_valid(c->d + pos + 32, (size_t)len))
+            if (!cs_utf8_valid(c->d + pos + 32, (size_t)len))
                 return dfail(c, CS_EPARSE, "string at byte %zu is not valid UTF-8", pos + 32);
             cs_vw_str(c->w, (const char *)c->d + pos + 32, (size_t)len);
         } else {

@@ -3,6 +3,7 @@
  * we tell it when a socket is ready or the timer fired
  * (curl_multi_socket_action), then collect finished transfers. */
 #include "net/http_client.h"
+#include "net/http_client_int.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -11,6 +12,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct cs_http_client {
     uv_loop_t *loop;
@@ -35,6 +37,8 @@ struct cs_http_request {
     void *arg;
     char errbuf[CURL_ERROR_SIZE];
     cs_http_request *prev, *next;
+    void *owned; /* another protocol's state (net/mail.c), freed with owned_free */
+    void (*owned_free)(void *owned);
 };
 
 typedef struct poll_ctx {
@@ -85,7 +89,36 @@ static void free_req(cs_http_request *r)
     curl_slist_free_all(r->headers);
     free(r->body);
     cs_buf_free(&r->resp);
+    if (r->owned_free)
+        r->owned_free(r->owned);
     free(r);
+}
+
+/* Retry-After (RFC 9110 10.2.3): delay-seconds or an HTTP-date. */
+static long retry_after(CURL *e)
+{
+    struct curl_header *h;
+    if (curl_easy_header(e, "Retry-After", 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
+        return -1;
+    const char *v = h->value;
+    if (*v >= '0' && *v <= '9') {
+        char *end;
+        long s = strtol(v, &end, 10);
+        return *end == 0 || *end == ' ' ? s : -1;
+    }
+    time_t t = curl_getdate(v, NULL);
+    if (t < 0)
+        return -1;
+    time_t now = time(NULL);
+    return t > now ? (long)(t - now) : 0;
+}
+
+const char *cs_http_response_header(const cs_http_response *res, const char *name)
+{
+    struct curl_header *h;
+    if (!res->req || curl_easy_header(res->req->easy, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
+        return NULL;
+    return h->value;
 }
 
 /* Hands finished transfers to their callbacks. */
@@ -99,7 +132,7 @@ static void check_done(cs_http_client *c)
         cs_http_request *r = NULL;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
         CURLcode res = msg->data.result;
-        cs_http_response out = {.error_text = ""};
+        cs_http_response out = {.error_text = "", .req = r};
         curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &out.status);
         curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME, &out.seconds);
         char *ct = NULL;
@@ -117,6 +150,7 @@ static void check_done(cs_http_client *c)
         }
         out.body = cs_buf_cstr(&r->resp);
         out.body_len = r->resp.len;
+        out.retry_after = out.status ? retry_after(r->easy) : -1;
         unlink_req(r);
         r->cb(&out, r->arg);
         free_req(r);
@@ -240,7 +274,8 @@ void cs_http_client_close(cs_http_client *c, void (*done)(void *), void *arg)
     while (c->head) {
         cs_http_request *r = c->head;
         unlink_req(r);
-        cs_http_response res = {.error = CS_ECLOSED, .error_text = "client closed", .body = ""};
+        cs_http_response res = {
+            .error = CS_ECLOSED, .error_text = "client closed", .body = "", .retry_after = -1};
         r->cb(&res, r->arg);
         free_req(r);
     }
@@ -259,6 +294,68 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+/* A request around e with what every transfer shares: our pointer, the
+ * response buffer and its bound, the error buffer, no signals, timeouts.
+ * NULL when out of memory (e is left to the caller then). */
+static cs_http_request *req_new(cs_http_client *c, CURL *e, const cs_http_xfer *x, cs_http_cb cb,
+                                void *arg)
+{
+    cs_http_request *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->c = c;
+    r->easy = e;
+    r->cb = cb;
+    r->arg = arg;
+    cs_buf_init(&r->resp, x->max_response ? x->max_response : CS_HTTP_DEFAULT_MAX_RESPONSE);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    uint64_t to = x->timeout_ms ? x->timeout_ms : CS_HTTP_DEFAULT_TIMEOUT_MS;
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)to);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)(x->connect_timeout_ms ? x->connect_timeout_ms : to));
+    if (x->max_response)
+        curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max_response);
+    return r;
+}
+
+/* Puts r on the multi handle; frees it on failure. */
+static int req_add(cs_http_request *r, cs_http_request **out)
+{
+    cs_http_client *c = r->c;
+    if (curl_multi_add_handle(c->multi, r->easy) != CURLM_OK) {
+        free_req(r);
+        return CS_EIO;
+    }
+    r->next = c->head;
+    if (c->head)
+        c->head->prev = r;
+    c->head = r;
+    c->inflight++;
+    if (out)
+        *out = r;
+    return 0;
+}
+
+int cs_http_start_easy(cs_http_client *c, CURL *easy, const cs_http_xfer *x, cs_http_cb cb,
+                       void *arg, cs_http_request **out)
+{
+    int rc = !cb || c->closing ? CS_EINVAL : c->inflight >= c->max_inflight ? CS_ELIMIT : 0;
+    cs_http_request *r = rc ? NULL : req_new(c, easy, x, cb, arg);
+    if (!r) {
+        curl_easy_cleanup(easy);
+        if (x->owned_free)
+            x->owned_free(x->owned);
+        return rc ? rc : CS_ENOMEM;
+    }
+    r->owned = x->owned;
+    r->owned_free = x->owned_free;
+    return req_add(r, out);
+}
+
 int cs_http_request_start(cs_http_client *c, const cs_http_opts *o, cs_http_cb cb, void *arg,
                           cs_http_request **out)
 {
@@ -266,39 +363,32 @@ int cs_http_request_start(cs_http_client *c, const cs_http_opts *o, cs_http_cb c
         return CS_EINVAL;
     if (c->inflight >= c->max_inflight)
         return CS_ELIMIT;
-    cs_http_request *r = calloc(1, sizeof *r);
-    if (!r)
+    CURL *e = curl_easy_init();
+    if (!e)
         return CS_ENOMEM;
-    r->c = c;
-    r->cb = cb;
-    r->arg = arg;
-    cs_buf_init(&r->resp, o->max_response ? o->max_response : CS_HTTP_DEFAULT_MAX_RESPONSE);
-    r->easy = curl_easy_init();
-    if (!r->easy) {
-        free(r);
+    cs_http_xfer x = {.timeout_ms = o->timeout_ms,
+                      .connect_timeout_ms = o->connect_timeout_ms,
+                      .max_response = o->max_response};
+    cs_http_request *r = req_new(c, e, &x, cb, arg);
+    if (!r) {
+        curl_easy_cleanup(e);
         return CS_ENOMEM;
     }
-    CURL *e = r->easy;
     int rc = 0;
     curl_easy_setopt(e, CURLOPT_URL, o->url);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    uint64_t to = o->timeout_ms ? o->timeout_ms : CS_HTTP_DEFAULT_TIMEOUT_MS;
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)to);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long)(o->connect_timeout_ms ? o->connect_timeout_ms : to));
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* whatever curl can decode */
-    if (o->max_response)
-        curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_response);
     if (o->unix_socket)
         curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, o->unix_socket);
     if (o->insecure) {
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (o->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
+    if (o->userpwd) {
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(e, CURLOPT_USERPWD, o->userpwd);
     }
     if (o->body) {
         r->body = malloc(o->body_len + 1);
@@ -325,24 +415,9 @@ int cs_http_request_start(cs_http_client *c, const cs_http_opts *o, cs_http_cb c
         r->headers = nl;
     }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
-    if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
-        rc = CS_EIO;
-        goto fail;
-    }
-    r->next = c->head;
-    if (c->head)
-        c->head->prev = r;
-    c->head = r;
-    c->inflight++;
-    if (out)
-        *out = r;
-    return 0;
+    return req_add(r, out);
 fail:
-    curl_easy_cleanup(e);
-    curl_slist_free_all(r->headers);
-    free(r->body);
-    cs_buf_free(&r->resp);
-    free(r);
+    free_req(r);
     return rc;
 }
 
@@ -355,4 +430,9 @@ void cs_http_request_cancel(cs_http_request *r)
 size_t cs_http_client_inflight(const cs_http_client *c)
 {
     return c->inflight;
+}
+
+void cs_http_client_set_max_connections(cs_http_client *c, unsigned n)
+{
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)n);
 }

@@ -1,7 +1,8 @@
 /* An asynchronous HTTP client on the libuv loop: libcurl's multi interface
  * driven by uv_poll (sockets) and one uv_timer (curl's timeouts), so any
  * number of requests run at once on the loop thread without blocking it.
- * Shared by the JSON-RPC client, webhooks and audit checks.
+ * Shared by the JSON-RPC client, webhooks and audit checks; mail (SMTP)
+ * runs on the same multi handle (net/mail.h).
  *
  * Bounds: every request has a total timeout (default 30 s) and a response
  * size bound (default 16 MiB; past it the transfer is aborted and the
@@ -32,6 +33,10 @@ typedef struct cs_http_response {
     size_t body_len;
     const char *content_type; /* or NULL; borrowed */
     double seconds;           /* total time */
+    /* Appended: */
+    long retry_after;            /* seconds a Retry-After header asks for (a number or an HTTP
+                                    date, from now); -1 when there is none or it is unreadable */
+    struct cs_http_request *req; /* internal: for cs_http_response_header */
 } cs_http_response;
 
 /* Runs once per started request, on the loop. res is borrowed. */
@@ -48,6 +53,9 @@ typedef struct cs_http_opts {
     size_t max_response;         /* 0: CS_HTTP_DEFAULT_MAX_RESPONSE */
     const char *unix_socket;     /* HTTP over this unix socket; may be NULL */
     int insecure;                /* skip TLS verification (tests, private CAs) */
+    /* Appended: */
+    const char *userpwd; /* "user:password" for HTTP basic auth; may be NULL */
+    const char *ca_file; /* PEM CA bundle to verify the server with; NULL: the system's */
 } cs_http_opts;
 
 /* max_inflight 0: CS_HTTP_DEFAULT_MAX_INFLIGHT. *out is owned by the caller:
@@ -67,5 +75,14 @@ int cs_http_request_start(cs_http_client *c, const cs_http_opts *o, cs_http_cb c
 void cs_http_request_cancel(cs_http_request *r);
 
 size_t cs_http_client_inflight(const cs_http_client *c);
+
+/* At most n connections open at once (0: no bound, the default); requests
+ * past it wait inside libcurl for a free connection, within their timeout. */
+void cs_http_client_set_max_connections(cs_http_client *c, unsigned n);
+
+/* A header of the response, by name (case-insensitive), the last one when
+ * it repeats; NULL when absent. Borrowed, like the response: valid until
+ * the callback returns. */
+const char *cs_http_response_header(const cs_http_response *res, const char *name);
 
 #endif

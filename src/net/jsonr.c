@@ -1,6 +1,7 @@
 #include "net/jsonr.h"
 #include "core/error.h"
 #include "core/u256.h"
+#include "core/value.h"
 
 #include <emmintrin.h>
 #include <stdio.h>
@@ -442,44 +443,6 @@ int cs_jsonr_hex(const cs_jsonr *r, uint32_t i, uint8_t *out, size_t cap, size_t
     return 0;
 }
 
-static bool utf8_ok(const uint8_t *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t len;
-        uint32_t cp;
-        if ((c & 0xe0) == 0xc0) {
-            len = 2;
-            cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3;
-            cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (n - i < len)
-            return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += len;
-    }
-    return true;
-}
-
 static unsigned hex4(const char *p)
 {
     unsigned v = 0;
@@ -521,7 +484,7 @@ int cs_jsonr_str(const cs_jsonr *r, uint32_t i, cs_buf *out)
         return CS_ETYPE;
     const char *s = r->text + t->off, *e = s + t->len;
     size_t start = out->len;
-    if ((t->flags & CS_JF_HIGH) && !utf8_ok((const uint8_t *)s, t->len))
+    if ((t->flags & CS_JF_HIGH) && !cs_utf8_valid((const uint8_t *)s, t->len))
         return CS_EPARSE;
     if (!(t->flags & CS_JF_ESC))
         return cs_buf_append(out, s, t->len);

@@ -1,5 +1,6 @@
 /* Channels: config, default messages, requests (see channel.h). */
 #include "notify/channel.h"
+#include "notify/channel_int.h"
 
 #include <libfyaml.h>
 #include <openssl/evp.h>
@@ -330,7 +331,7 @@ static cs_escape escape_of(cs_channel_type t)
     }
 }
 
-static size_t limit_of(cs_channel_type t)
+size_t cs_channel_text_limit(cs_channel_type t)
 {
     switch (t) {
     case CS_CH_SLACK:
@@ -346,6 +347,17 @@ static size_t limit_of(cs_channel_type t)
     }
 }
 
+void cs_channel_subject_fit(const cs_channel_conf *ch, cs_buf *subject)
+{
+    for (size_t i = 0; i < subject->len; i++) /* one line */
+        if (subject->data[i] == '\n' || subject->data[i] == '\r')
+            subject->data[i] = ' ';
+    size_t limit = ch->type == CS_CH_OPSGENIE    ? CS_LIMIT_OPSGENIE_MESSAGE
+                   : ch->type == CS_CH_PAGERDUTY ? CS_LIMIT_PAGERDUTY_SUMMARY
+                                                 : CS_LIMIT_SUBJECT;
+    cs_text_truncate(subject, 0, limit, CS_ESC_NONE);
+}
+
 int cs_channel_render(const cs_channel_conf *ch, const char *title_tpl, const char *msg_tpl,
                       const cs_val *doc, cs_rendered *out, char *err, size_t errlen)
 {
@@ -355,21 +367,14 @@ int cs_channel_render(const cs_channel_conf *ch, const char *title_tpl, const ch
     int rc = cs_template_render_src(title, doc, CS_ESC_NONE, &out->subject, err, errlen);
     if (rc)
         return rc;
-    /* one line */
-    for (size_t i = 0; i < out->subject.len; i++)
-        if (out->subject.data[i] == '\n' || out->subject.data[i] == '\r')
-            out->subject.data[i] = ' ';
-    size_t sub_limit = ch->type == CS_CH_OPSGENIE    ? CS_LIMIT_OPSGENIE_MESSAGE
-                       : ch->type == CS_CH_PAGERDUTY ? CS_LIMIT_PAGERDUTY_SUMMARY
-                                                     : CS_LIMIT_SUBJECT;
-    cs_text_truncate(&out->subject, 0, sub_limit, CS_ESC_NONE);
+    cs_channel_subject_fit(ch, &out->subject);
     if (ch->type == CS_CH_WEBHOOK && !ch->message && !msg_tpl)
         ; /* a webhook sends the alert JSON; no text needed */
     else if ((rc = cs_template_render_src(msg, doc, ch->type == CS_CH_WEBHOOK ? CS_ESC_JSON : esc,
                                           &out->text, err, errlen)))
         return rc;
     if (ch->type != CS_CH_WEBHOOK)
-        cs_text_truncate(&out->text, 0, limit_of(ch->type), esc);
+        cs_text_truncate(&out->text, 0, cs_channel_text_limit(ch->type), esc);
     if (ch->type == CS_CH_EMAIL) {
         if ((rc = cs_template_render_src(T_HTML, doc, CS_ESC_HTML, &out->html, err, errlen)))
             return rc;
@@ -583,6 +588,39 @@ static int put_crlf(cs_buf *out, const char *s)
     return rc;
 }
 
+/* RFC 5322 2.1.1: lines of at most 998 octets. */
+static bool lines_fit(const char *s)
+{
+    size_t run = 0;
+    for (; *s; s++) {
+        run = *s == '\n' ? 0 : run + 1;
+        if (run > 998)
+            return false;
+    }
+    return true;
+}
+
+/* One MIME part: 8bit when every line fits, else base64 in 76-column
+ * lines (an HTML report with long lines). */
+static int put_part(cs_buf *out, const char *key, const char *type, const char *body)
+{
+    bool plain = lines_fit(body);
+    int rc = cs_buf_printf(out,
+                           "--cs-%s\r\nContent-Type: %s; charset=utf-8\r\n"
+                           "Content-Transfer-Encoding: %s\r\n\r\n",
+                           key, type, plain ? "8bit" : "base64");
+    if (rc || plain)
+        return rc ? rc : put_crlf(out, body);
+    size_t n = strlen(body);
+    unsigned char enc[4 * 57 / 3 + 1];
+    for (size_t i = 0; i < n && !rc; i += 57) {
+        size_t k = n - i < 57 ? n - i : 57;
+        EVP_EncodeBlock(enc, (const unsigned char *)body + i, (int)k);
+        rc = cs_buf_printf(out, "%s\r\n", (const char *)enc);
+    }
+    return rc;
+}
+
 int cs_channel_build_mail(const cs_channel_conf *ch, const char *key, const char *subject,
                           const char *text, const char *html, int64_t now_s, cs_buf *out)
 {
@@ -602,20 +640,14 @@ int cs_channel_build_mail(const cs_channel_conf *ch, const char *key, const char
     if (!rc)
         rc = put_subject(out, subject);
     if (!rc)
-        rc = cs_buf_printf(out,
-                           "Content-Type: multipart/alternative; boundary=\"cs-%s\"\r\n\r\n"
-                           "--cs-%s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                           "Content-Transfer-Encoding: 8bit\r\n\r\n",
-                           key, key);
-    if (!rc)
-        rc = put_crlf(out, text);
-    if (!rc)
-        rc = cs_buf_printf(out,
-                           "\r\n--cs-%s\r\nContent-Type: text/html; charset=utf-8\r\n"
-                           "Content-Transfer-Encoding: 8bit\r\n\r\n",
+        rc = cs_buf_printf(out, "Content-Type: multipart/alternative; boundary=\"cs-%s\"\r\n\r\n",
                            key);
     if (!rc)
-        rc = put_crlf(out, html);
+        rc = put_part(out, key, "text/plain", text);
+    if (!rc)
+        rc = cs_buf_append_str(out, "\r\n");
+    if (!rc)
+        rc = put_part(out, key, "text/html", html);
     if (!rc)
         rc = cs_buf_printf(out, "\r\n--cs-%s--\r\n", key);
     return rc;

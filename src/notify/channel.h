@@ -91,6 +91,14 @@ void cs_rendered_free(cs_rendered *r);
 int cs_channel_render(const cs_channel_conf *ch, const char *title_tpl, const char *msg_tpl,
                       const cs_val *doc, cs_rendered *out, char *err, size_t errlen);
 
+/* Renders a ready-made message (e.g. an audit report: a subject, the
+ * text, and for email an HTML page; html NULL or "": the text in <pre>) in
+ * the forms of an alert for ch: chat gets the subject in bold and the text
+ * as a code block, escaped and cut at the channel's limit; email the text
+ * and HTML parts (an HTML page past CS_LIMIT_EMAIL gives way to the text). */
+int cs_channel_render_message(const cs_channel_conf *ch, const char *subject, const char *text,
+                              const char *html, cs_rendered *out);
+
 /* Length limits, bytes (conservative for the platforms' character limits). */
 #define CS_LIMIT_SLACK 3000
 #define CS_LIMIT_DISCORD 2000

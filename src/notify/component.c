@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "notify/notifier.h"
+#include "notify/service.h"
 #include "rules/monitor_config.h"
 
 /* a counter fed from a statistic that only grows */
@@ -195,17 +196,7 @@ int cs_monitors_start(cs_runtime *rt, void *conf, void **out)
     state *s = calloc(1, sizeof *s);
     if (!s)
         return CS_ENOMEM;
-    char err[512];
-    cs_notifier_opts no = {.loop = rt->loop,
-                           .outbox_path = nc && nc->outbox ? nc->outbox : "chainscope-outbox.db",
-                           .channels = cc};
-    if (nc) {
-        no.max_attempts = nc->max_attempts;
-        no.backoff_ms = nc->backoff_ms;
-        no.max_backoff_ms = nc->max_backoff_ms;
-    }
-    if ((rc = cs_notifier_new(&no, &s->notifier, err, sizeof err))) {
-        CS_ERROR("monitors", "%s", err);
+    if ((rc = cs_notify_acquire(rt, &s->notifier))) { /* shared with the audit's reports */
         free(s);
         return rc;
     }
@@ -215,7 +206,7 @@ int cs_monitors_start(cs_runtime *rt, void *conf, void **out)
     s->bus = rt->bus;
     s->loop = rt->loop;
     if ((rc = new_engine(s, mc, &s->engine))) {
-        cs_notifier_close(s->notifier, free, s);
+        cs_notify_release(s->notifier, free, s);
         return rc;
     }
     s->mc = mc;
@@ -223,8 +214,8 @@ int cs_monitors_start(cs_runtime *rt, void *conf, void **out)
         s->metrics = rt->metrics;
         metrics_init(s);
     }
-    CS_INFO("monitors", "%zu monitor%s, %zu channel%s, outbox %s", mc->n, mc->n == 1 ? "" : "s",
-            cc ? cc->n : 0, cc && cc->n == 1 ? "" : "s", no.outbox_path);
+    CS_INFO("monitors", "%zu monitor%s, %zu channel%s", mc->n, mc->n == 1 ? "" : "s",
+            cc ? cc->n : 0, cc && cc->n == 1 ? "" : "s");
     *out = s;
     return 0;
 }
@@ -249,7 +240,7 @@ void cs_monitors_stop(void *st, void (*done)(void *), void *arg)
     if (s->metrics)
         cs_metrics_off_collect(s->metrics, collect, s);
     cs_monitor_engine_close(s->engine);
-    cs_notifier_close(s->notifier, notifier_closed, s);
+    cs_notify_release(s->notifier, notifier_closed, s);
 }
 
 /* SIGHUP: the monitors are compiled again from the new section and replace

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "net/mail.h"
 #include "net/proc.h"
 #include "notify/outbox.h"
 
@@ -115,7 +116,7 @@ typedef struct chstate {
 struct cs_notifier {
     cs_notifier_opts o;
     cs_outbox *ob;
-    cs_curl *curl;
+    cs_http_client *client; /* webhooks and chat APIs (unless opts.http), and mail */
     chstate *ch;
     size_t nch;
     uv_timer_t timer;
@@ -220,7 +221,7 @@ int cs_notifier_new(const cs_notifier_opts *o, cs_notifier **out, char *err, siz
     }
     n->nch = nch;
     int rc = cs_outbox_open(o->outbox_path, &n->ob, err, errlen);
-    if (!rc && (rc = cs_curl_new(o->loop, &n->curl)))
+    if (!rc && (rc = cs_http_client_new(o->loop, 0, &n->client)))
         snprintf(err, errlen, "notify: cannot start the HTTP client: %s", cs_strerror(rc));
     if (rc) {
         cs_outbox_close(n->ob);
@@ -230,8 +231,8 @@ int cs_notifier_new(const cs_notifier_opts *o, cs_notifier **out, char *err, siz
         return rc;
     }
     if (!n->o.http) {
-        n->o.http = cs_curl_http;
-        n->o.http_impl = n->curl;
+        n->o.http = cs_notify_http_client;
+        n->o.http_impl = n->client;
     }
     uv_timer_init(o->loop, &n->timer);
     n->timer.data = n;
@@ -250,8 +251,9 @@ void cs_notifier_close(cs_notifier *n, void (*done)(void *), void *arg)
     n->done_arg = arg;
     uv_timer_stop(&n->timer);
     uv_close((uv_handle_t *)&n->timer, timer_closed);
-    cs_curl_close(n->curl); /* in-flight requests fail with CS_ECLOSED: they stay pending */
-    n->curl = NULL;
+    /* in-flight requests fail with CS_ECLOSED: they stay pending */
+    cs_http_client_close(n->client, NULL, NULL);
+    n->client = NULL;
     cs_outbox_close(n->ob);
     n->ob = NULL;
     maybe_free(n);
@@ -332,6 +334,45 @@ void cs_notifier_on_match(const cs_match *m, void *arg)
     cs_notifier_kick(n);
 }
 
+int cs_notifier_send(cs_notifier *n, const cs_notify_msg *m)
+{
+    if (n->closing)
+        return CS_ECLOSED;
+    int queued = 0, err = 0;
+    for (size_t i = 0; i < m->nchannels; i++) {
+        const cs_channel_conf *ch = find_channel(n, m->channels[i], NULL);
+        if (!ch) {
+            n->st.unknown_channel++;
+            CS_WARN("notify", "%s: no channel named '%s' (see channels: in the config)", m->source,
+                    m->channels[i]);
+            continue;
+        }
+        cs_rendered r;
+        cs_rendered_init(&r);
+        int rc = cs_channel_render_message(ch, m->subject, m->text, m->html, &r);
+        char key[33];
+        cs_notify_key(m->id, ch->name, key);
+        if (!rc)
+            rc = cs_outbox_add(n->ob, key, ch->name, m->source, cs_buf_cstr(&r.subject),
+                               cs_buf_cstr(&r.text),
+                               ch->type == CS_CH_EMAIL ? cs_buf_cstr(&r.html) : NULL,
+                               m->json ? m->json : "{}", now_ms());
+        cs_rendered_free(&r);
+        if (rc == 1) {
+            n->st.queued++;
+            queued++;
+        } else if (rc == 0) {
+            n->st.duplicates++;
+        } else {
+            CS_ERROR("notify", "%s: cannot queue for %s: %s", m->source, ch->name, cs_strerror(rc));
+            err = rc;
+        }
+    }
+    cs_notifier_commit(n);
+    cs_notifier_kick(n);
+    return queued ? queued : err;
+}
+
 /* ---- delivery ------------------------------------------------------------------ */
 
 static void inflight_del(cs_notifier *n, int64_t id)
@@ -357,8 +398,10 @@ static int inflight_add(cs_notifier *n, int64_t id)
     return 0;
 }
 
-/* Records the outcome of a delivery. retry: a failure worth retrying. */
-static void settle(delivery *d, bool ok, bool retry, const char *why)
+/* Records the outcome of a delivery. retry: a failure worth retrying;
+ * not_before_ms: the least delay the receiver asked for (Retry-After), 0
+ * when it did not. */
+static void settle(delivery *d, bool ok, bool retry, const char *why, int64_t not_before_ms)
 {
     cs_notifier *n = d->n;
     n->ch[d->ch].inflight--;
@@ -385,6 +428,8 @@ static void settle(delivery *d, bool ok, bool retry, const char *why)
         if (delay > (double)n->o.max_backoff_ms)
             delay = (double)n->o.max_backoff_ms;
         delay *= 0.5 + (double)random() / ((double)RAND_MAX + 1.0); /* jitter: 0.5x .. 1.5x */
+        if ((double)not_before_ms > delay)
+            delay = (double)not_before_ms;
         CS_WARN("notify", "channel %s: attempt %u failed (%s); next in %.1f s", chname, attempts,
                 why, delay / 1000);
         cs_outbox_mark_failed(n->ob, d->id, attempts, now_ms() + (int64_t)delay, false, why);
@@ -392,53 +437,58 @@ static void settle(delivery *d, bool ok, bool retry, const char *why)
     free(d);
 }
 
-static void http_settle(delivery *d, int err, long status, const char *body, size_t len,
-                        const char *errmsg);
+static void http_settle(delivery *d, const cs_notify_http_resp *r)
+{
+    char why[300];
+    if (r->err) {
+        snprintf(why, sizeof why, "%s", r->errmsg ? r->errmsg : cs_strerror(r->err));
+        settle(d, false, true, why, 0);
+        return;
+    }
+    long status = r->status;
+    if (status >= 200 && status < 300) {
+        settle(d, true, false, NULL, 0);
+        return;
+    }
+    size_t len = r->len > 200 ? 200 : r->len;
+    snprintf(why, sizeof why, "HTTP %ld: %.*s", status, (int)len, r->body ? r->body : "");
+    bool retry = status == 408 || status == 425 || status == 429 || status >= 500;
+    /* RFC 9110 10.2.3: 429 and 503 may say when to come back */
+    int64_t not_before = 0;
+    if ((status == 429 || status == 503) && r->retry_after_s > 0) {
+        long s = r->retry_after_s > CS_NOTIFY_MAX_RETRY_AFTER_S ? CS_NOTIFY_MAX_RETRY_AFTER_S
+                                                                : r->retry_after_s;
+        not_before = (int64_t)s * 1000;
+        size_t l = strlen(why);
+        snprintf(why + l, sizeof why - l, " (Retry-After: %ld s)", r->retry_after_s);
+    }
+    settle(d, false, retry, why, not_before);
+}
 
 /* HTTP and mail deliveries hold the notifier until their callback: a
  * plugged-in client may answer after cs_notifier_close. */
-static void http_done(void *arg, int err, long status, const char *body, size_t len,
-                      const char *errmsg)
+static void http_done(void *arg, const cs_notify_http_resp *r)
 {
     delivery *d = arg;
     cs_notifier *n = d->n;
-    http_settle(d, err, status, body, len, errmsg);
+    http_settle(d, r);
     n->holds--;
     maybe_free(n);
 }
 
-static void http_settle(delivery *d, int err, long status, const char *body, size_t len,
-                        const char *errmsg)
+static void mail_done(const cs_http_response *res, void *arg)
 {
-    char why[300];
-    if (err) {
-        snprintf(why, sizeof why, "%s", errmsg ? errmsg : cs_strerror(err));
-        settle(d, false, true, why);
-        return;
-    }
-    if (status >= 200 && status < 300) {
-        settle(d, true, false, NULL);
-        return;
-    }
-    snprintf(why, sizeof why, "HTTP %ld: %.*s", status, (int)(len > 200 ? 200 : len), body);
-    bool retry = status == 408 || status == 425 || status == 429 || status >= 500;
-    settle(d, false, retry, why);
-}
-
-static void mail_done(void *arg, int err, long status, const char *body, size_t len,
-                      const char *errmsg)
-{
-    (void)body;
-    (void)len;
     delivery *d = arg;
     cs_notifier *n = d->n;
     char why[300];
-    if (!err) {
-        settle(d, true, false, NULL);
+    if (!res->error) {
+        settle(d, true, false, NULL, 0);
     } else {
-        snprintf(why, sizeof why, "SMTP %ld: %s", status, errmsg ? errmsg : cs_strerror(err));
+        long status = res->status;
+        snprintf(why, sizeof why, "SMTP %ld: %s", status,
+                 res->error_text && res->error_text[0] ? res->error_text : cs_strerror(res->error));
         /* a 5xx reply is permanent (bad address); everything else may pass later */
-        settle(d, false, !(status >= 500 && status < 600), why);
+        settle(d, false, !(status >= 500 && status < 600), why, 0);
     }
     n->holds--;
     maybe_free(n);
@@ -453,13 +503,13 @@ static void script_done(void *arg, int err, int64_t status, int sig, const char 
     n->holds--;
     char why[200];
     if (!err && status == 0 && !sig) {
-        settle(d, true, false, NULL);
+        settle(d, true, false, NULL, 0);
     } else {
         if (err)
             snprintf(why, sizeof why, "%s", cs_strerror(err));
         else
             snprintf(why, sizeof why, "exit status %lld, signal %d", (long long)status, sig);
-        settle(d, false, true, why);
+        settle(d, false, true, why, 0);
     }
     maybe_free(n);
 }
@@ -508,20 +558,20 @@ static void deliver(cs_notifier *n, const cs_outbox_item *it, size_t chi)
         rc = cs_channel_build_mail(ch, it->key, subject, text, it->html ? it->html : "", now_s,
                                    &msg);
         if (!rc) {
-            cs_notify_mail_req mr = {.url = ch->smtp,
-                                     .username = ch->username,
-                                     .password = ch->password,
-                                     .starttls =
-                                         ch->starttls && strncmp(ch->smtp, "smtp://", 7) == 0,
-                                     .ca_file = ch->ca_file,
-                                     .insecure = ch->insecure,
-                                     .from = ch->from,
-                                     .to = (const char *const *)ch->to,
-                                     .nto = ch->nto,
-                                     .msg = msg.data,
-                                     .len = msg.len,
-                                     .timeout_ms = (uint32_t)ch->timeout_ms};
-            rc = cs_curl_mail(n->curl, &mr, mail_done, d);
+            cs_mail_opts mo = {.url = ch->smtp,
+                               .username = ch->username,
+                               .password = ch->password,
+                               .require_tls = ch->starttls,
+                               .ca_file = ch->ca_file,
+                               .insecure = ch->insecure,
+                               .from = ch->from,
+                               .to = (const char *const *)ch->to,
+                               .nto = ch->nto,
+                               .msg = msg.data,
+                               .len = msg.len,
+                               .timeout_ms = ch->timeout_ms ? ch->timeout_ms : 30000,
+                               .connect_timeout_ms = 5000};
+            rc = cs_mail_send(n->client, &mo, mail_done, d, NULL);
             if (!rc)
                 n->holds++;
         }
@@ -556,7 +606,7 @@ static void deliver(cs_notifier *n, const cs_outbox_item *it, size_t chi)
     }
     if (rc) {
         snprintf(why, sizeof why, "cannot start: %s", cs_strerror(rc));
-        settle(d, false, true, why);
+        settle(d, false, true, why, 0);
     }
 }
 

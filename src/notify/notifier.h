@@ -35,11 +35,15 @@ void cs_notify_conf_free(void *conf);
 
 typedef struct cs_notifier cs_notifier;
 
+/* A receiver's Retry-After (on 429 and 503) delays the next attempt at
+ * least that long, up to this bound. */
+#define CS_NOTIFY_MAX_RETRY_AFTER_S 3600
+
 typedef struct cs_notifier_opts {
     uv_loop_t *loop;
     const char *outbox_path;
     const cs_channels_conf *channels; /* borrowed: must outlive the notifier */
-    cs_notify_http_fn http;           /* NULL: the built-in libcurl client */
+    cs_notify_http_fn http;           /* NULL: the shared HTTP client (net/http_client.h) */
     void *http_impl;
     uint32_t max_attempts;
     uint64_t backoff_ms, max_backoff_ms;
@@ -67,6 +71,26 @@ void cs_notifier_close(cs_notifier *n, void (*done)(void *arg), void *arg);
 
 /* A cs_match_cb for the monitor engine: arg is the notifier. */
 void cs_notifier_on_match(const cs_match *m, void *arg);
+
+/* A ready-made message for named channels (an audit report), queued in
+ * the outbox like an alert and delivered the same way. Strings are
+ * borrowed for the call. */
+typedef struct cs_notify_msg {
+    const char *id;      /* unique per message: its idempotency keys derive from it */
+    const char *source;  /* who sends it, kept in the outbox's monitor column */
+    const char *subject; /* one line */
+    const char *text;    /* plain text; chat shows it as a code block */
+    const char *html;    /* the email's HTML part; NULL: the text, preformatted */
+    const char *json;    /* what webhooks and scripts get, PagerDuty's details (an object) */
+    const char *const *channels;
+    size_t nchannels;
+} cs_notify_msg;
+
+/* Queues m for each of its channels and kicks delivery. Returns how many
+ * were queued (an id already queued counts as done, not again), or an
+ * error; a channel not configured is logged and counted as
+ * unknown_channel. */
+int cs_notifier_send(cs_notifier *n, const cs_notify_msg *m);
 
 /* Commits the notifications queued so far (the sweep does it before it
  * sends; a clean close does it too). */

@@ -1,7 +1,8 @@
 /* How notifications leave the process: an HTTP request function (a plain
- * function pointer, so that the shared HTTP client of src/net/ can be
- * plugged in) and mail over SMTP. The built-in implementation (cs_curl)
- * drives libcurl's multi interface from the libuv loop: nothing blocks. */
+ * function pointer, so that tests can plug in a fake) whose built-in
+ * implementation is the project's HTTP client (net/http_client.h: libcurl's
+ * multi interface on the libuv loop), and mail over SMTP through the same
+ * client (net/mail.h). Nothing blocks the loop. */
 #ifndef CS_NOTIFY_TRANSPORT_H
 #define CS_NOTIFY_TRANSPORT_H
 
@@ -9,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
+
+#include "net/http_client.h"
 
 typedef struct cs_notify_http_req {
     const char *method; /* "POST", "PUT", ... */
@@ -20,42 +23,31 @@ typedef struct cs_notify_http_req {
     uint32_t timeout_ms;
 } cs_notify_http_req;
 
-/* err: 0 when a response arrived (status is its HTTP status), else a
- * negative code (CS_ETIMEDOUT, CS_EIO, CS_ECLOSED) and errmsg says why.
- * body/errmsg are borrowed: valid until the callback returns. */
-typedef void (*cs_notify_http_cb)(void *arg, int err, long status, const char *body, size_t len,
-                                  const char *errmsg);
+/* What came back. err: 0 when a response arrived (status is its HTTP
+ * status), else a negative code (CS_ETIMEDOUT, CS_EIO, CS_ECLOSED) and
+ * errmsg says why. retry_after_s: the seconds a Retry-After header asked
+ * for, -1 when none. body/errmsg are borrowed: valid until the callback
+ * returns. */
+typedef struct cs_notify_http_resp {
+    int err;
+    long status;
+    const char *body;
+    size_t len;
+    const char *errmsg;
+    long retry_after_s;
+} cs_notify_http_resp;
+
+typedef void (*cs_notify_http_cb)(void *arg, const cs_notify_http_resp *resp);
 
 /* Sends req (everything in it is copied before this returns). Returns 0 and
  * later calls cb once, or an error and never calls cb. */
 typedef int (*cs_notify_http_fn)(void *impl, const cs_notify_http_req *req, cs_notify_http_cb cb,
                                  void *arg);
 
-typedef struct cs_notify_mail_req {
-    const char *url;      /* smtp://host:port (STARTTLS if tls) or smtps://host:port */
-    const char *username; /* may be NULL */
-    const char *password;
-    bool starttls;       /* require STARTTLS on smtp:// */
-    const char *ca_file; /* may be NULL: the system's */
-    bool insecure;       /* do not verify the server's certificate (tests only) */
-    const char *from;
-    const char *const *to;
-    size_t nto;
-    const void *msg; /* the whole message, headers and body, CRLF line ends */
-    size_t len;
-    uint32_t timeout_ms;
-} cs_notify_mail_req;
+/* The built-in cs_notify_http_fn: impl is a cs_http_client (borrowed). */
+int cs_notify_http_client(void *impl, const cs_notify_http_req *req, cs_notify_http_cb cb,
+                          void *arg);
 
-typedef struct cs_curl cs_curl;
-
-int cs_curl_new(uv_loop_t *loop, cs_curl **out);
-/* Fails every transfer in flight with CS_ECLOSED (callbacks run), then
- * frees itself once its handles are closed (run the loop). */
-void cs_curl_close(cs_curl *c);
-/* A cs_notify_http_fn: impl is the cs_curl. */
-int cs_curl_http(void *impl, const cs_notify_http_req *req, cs_notify_http_cb cb, void *arg);
-/* Sends one mail; cb gets the SMTP reply code as status. */
-int cs_curl_mail(cs_curl *c, const cs_notify_mail_req *req, cs_notify_http_cb cb, void *arg);
-size_t cs_curl_in_flight(const cs_curl *c);
+#define CS_NOTIFY_MAX_RESPONSE (1u << 20) /* bytes of a receiver's answer kept */
 
 #endif

@@ -3,7 +3,9 @@
   receivers.py http PORT LOG      an HTTP server that answers like Slack,
                                   Discord, Telegram, PagerDuty, Opsgenie and
                                   webhooks do, and appends every request it
-                                  gets to LOG as one JSON line
+                                  gets to LOG as one JSON line; /busy answers
+                                  429 with Retry-After: 1 the first time it
+                                  sees an Idempotency-Key
   receivers.py smtp PORT LOG [CERT KEY]
                                   an SMTP server (aiosmtpd) appending every
                                   mail to LOG; with CERT and KEY it offers
@@ -14,6 +16,7 @@ Both print "ready" on stdout once they listen.
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 lock = threading.Lock()
@@ -25,14 +28,22 @@ def record(log, obj):
 
 
 def http(port, log):
+    seen = set()
+
     class H(BaseHTTPRequestHandler):
         def do_POST(self):
             n = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(n).decode("utf-8", "replace")
-            record(log, {"path": self.path, "method": self.command,
+            record(log, {"path": self.path, "method": self.command, "t": time.time(),
                          "headers": {k.lower(): v for k, v in self.headers.items()},
                          "body": body})
-            if self.path.startswith("/tg/"):
+            extra = {}
+            key = self.headers.get("Idempotency-Key")
+            if self.path.startswith("/busy") and key not in seen:
+                seen.add(key)
+                status, reply = 429, '{"ok":false,"error_code":429}'
+                extra["Retry-After"] = "1"
+            elif self.path.startswith("/tg/"):
                 status, reply = 200, '{"ok":true,"result":{}}'
             elif self.path.startswith("/pd/"):
                 status, reply = 202, '{"status":"success","message":"Event processed"}'
@@ -46,6 +57,8 @@ def http(port, log):
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            for k, v in extra.items():
+                self.send_header(k, v)
             self.end_headers()
             self.wfile.write(data)
 

@@ -479,6 +479,8 @@ class AuditTest(unittest.TestCase):
                     "    condition: 'check == \"connected\" AND state == \"ok\" AND previous == \"fail\"'\n"
                     "    channels: [ops]\n"
                     "channels:\n"
+                    "  ops-mail: {type: email, smtp: \"smtp://127.0.0.1:1\", "
+                    "from: a@example.com, to: [b@example.com]}\n"
                     "  ops:\n"
                     "    type: webhook\n"
                     "    url: http://127.0.0.1:%d/hook\n"

@@ -320,6 +320,28 @@ notify:
         finally:
             self.assertEqual(srv.stop(), 0)
 
+    def test_retry_after(self):
+        # a receiver that rate-limits: 429 with Retry-After: 1, then 200
+        yaml = self.yaml.replace("low: [hook]", "low: [busy]").replace(
+            "  slack: {type: slack,",
+            "  busy: {type: webhook, url: \"http://127.0.0.1:%d/busy\"}\n  slack: {type: slack,"
+            % self.http_port)
+        srv = Server(self.tmp, yaml)
+        try:
+            self.publish(srv, '{"type":"demo.alert","network":"btc-main","key":"peer-9",'
+                              '"payload":{"level":4}}\n')
+            wait_for(lambda: len(self.http_by_path("/busy")) >= 2, timeout=10,
+                     what="the retry: " + srv.logtext())
+        finally:
+            self.assertEqual(srv.stop(), 0)
+        first, second = self.http_by_path("/busy")[:2]
+        self.assertEqual(first["headers"]["idempotency-key"],
+                         second["headers"]["idempotency-key"])
+        # backoff alone (100 ms, at most 400 ms) would have come back sooner
+        self.assertGreaterEqual(second["t"] - first["t"], 0.95)
+        self.assertIn("HTTP 429", srv.logtext())
+        self.assertIn("(Retry-After: 1 s)", srv.logtext())
+
     def test_monitor_test_sends_nothing(self):
         cfg = self.tmp.file("m.yaml", self.yaml)
         ev = self.tmp.file("ev.jsonl", transfer_events(300, [("0xdd01", 7 * 10**21)]))

@@ -49,15 +49,22 @@ static int fake_http(void *impl, const cs_notify_http_req *req, cs_notify_http_c
     return 0;
 }
 
-/* answers every request in flight */
-static void answer_all(int status)
+/* answers every request in flight, with a Retry-After of ra seconds (-1: none) */
+static void answer_all_ra(int status, long ra)
 {
     int n = fake.np;
     pending p[64];
     memcpy(p, fake.p, sizeof p);
     fake.np = 0;
-    for (int i = 0; i < n; i++)
-        p[i].cb(p[i].arg, 0, status, "{}", 2, NULL);
+    for (int i = 0; i < n; i++) {
+        cs_notify_http_resp r = {.status = status, .body = "{}", .len = 2, .retry_after_s = ra};
+        p[i].cb(p[i].arg, &r);
+    }
+}
+
+static void answer_all(int status)
+{
+    answer_all_ra(status, -1);
 }
 
 static cs_vw docw;
@@ -179,6 +186,36 @@ static void test_retry_then_sent(void **state)
     cs_notifier_close(n, NULL, NULL);
 }
 
+/* A 429 with Retry-After: 1 holds the next attempt back a second, far
+ * past the configured backoff (at most 4 ms here). */
+static void test_retry_after(void **state)
+{
+    (void)state;
+    cs_channels_conf cc = {&slack, 1};
+    cs_notifier *n = mk(&cc);
+    cs_monitor_def def = {0};
+    cs_match m;
+    static const char *chans[] = {"slack"};
+    match_for(&m, &def, "busy", chans, 1);
+    cs_notifier_on_match(&m, n);
+    spin(20);
+    assert_int_equal(fake.calls, 1);
+    answer_all_ra(429, 1);
+    spin(600);
+    assert_int_equal(fake.calls, 1); /* still waiting */
+    spin(700);
+    assert_int_equal(fake.calls, 2);
+    answer_all_ra(503, 0); /* no delay asked: the backoff applies */
+    spin(40);
+    assert_int_equal(fake.calls, 3);
+    answer_all(200);
+    cs_notifier_stats st;
+    cs_notifier_get_stats(n, &st);
+    assert_int_equal(st.retries, 2);
+    assert_int_equal(st.sent, 1);
+    cs_notifier_close(n, NULL, NULL);
+}
+
 static void test_permanent_and_give_up(void **state)
 {
     (void)state;
@@ -261,6 +298,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_retry_then_sent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_after, setup, teardown),
         cmocka_unit_test_setup_teardown(test_permanent_and_give_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit_and_resume, setup, teardown),
     };
