@@ -123,7 +123,8 @@ int cs_btc_component_start(cs_runtime *rt, void *conf, void **state)
                            .idle_timeout_ms = cf->idle_timeout,
                            .ping_interval_ms = cf->ping_interval,
                            .ping_timeout_ms = cf->ping_timeout,
-                           .no_msg_events = !cf->msg_events};
+                           .no_msg_events = !cf->msg_events,
+                           .metrics = rt->metrics};
     cs_connector_raise_nofile();
     int rc = cs_connector_new(rt->loop, rt->bus, &o, &s->conn);
     if (rc) {

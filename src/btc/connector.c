@@ -75,6 +75,14 @@ int cs_connector_new(uv_loop_t *loop, cs_bus *bus, const cs_connector_opts *opts
         free(c);
         return rc ? rc : CS_ENOMEM;
     }
+    if (c->o.metrics && (rc = cs_conn_metrics_init(c, c->o.metrics)) != 0) {
+        free(c->user_agent);
+        free(c->peers);
+        free(c->readbuf);
+        cs_wire_ctx_free(c->wire);
+        free(c);
+        return rc;
+    }
     cs_publisher_init(&c->pub, bus, c->origin, c->network);
     cs_vw_init(&c->scratch, 0);
     cs_buf_init(&c->sendbuf, 0);
@@ -129,6 +137,7 @@ void cs_connector_remove(cs_connector *c, cs_peer *p)
 
 static void finish(cs_connector *c)
 {
+    cs_conn_metrics_free(c);
     cs_publisher_free(&c->pub);
     cs_vw_free(&c->scratch);
     cs_buf_free(&c->sendbuf);
@@ -321,6 +330,7 @@ static void on_connection(uv_stream_t *server, int status)
         uv_tcp_init(c->loop, tmp);
         tmp->data = c;
         c->open_handles++;
+        cs_conn_metrics_event(c, CS_CM_INBOUND_DROPPED, NULL);
         if (uv_accept(server, (uv_stream_t *)tmp) == 0)
             CS_DEBUG("connector", "inbound connection dropped: %zu peers (cap)", c->npeers);
         uv_close((uv_handle_t *)tmp, on_handle_closed);
@@ -334,6 +344,7 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     cs_peer_set_addrs(p);
+    cs_conn_metrics_event(c, CS_CM_ACCEPTED, p);
     struct sockaddr_storage ss;
     int len = sizeof ss;
     if (uv_tcp_getpeername(&p->tcp, (struct sockaddr *)&ss, &len) == 0 &&
@@ -438,6 +449,7 @@ int cs_connector_connect_sa(cs_connector *c, const struct sockaddr *sa, uint64_t
     if (id)
         *id = p->id;
     cs_peer_emit_conn(p, "p2p.conn.attempt", NULL);
+    cs_conn_metrics_event(c, CS_CM_ATTEMPT, p);
     uv_connect_t *req = malloc(sizeof *req);
     if (!req) {
         p->flags |= PF_FAILED;

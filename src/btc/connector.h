@@ -64,6 +64,9 @@ typedef struct cs_connector_opts {
     /* events */
     bool no_msg_events; /* do not publish p2p.msg.* (connection events stay) */
     bool no_events;     /* publish nothing (simnet, benches) */
+    /* metrics (chainscope_p2p_*, docs/btc.md) on this registry; borrowed,
+     * must outlive the connector; NULL: none */
+    struct cs_metrics *metrics;
 } cs_connector_opts;
 
 /* Hooks for components built on the connector (crawler, simnet). Every

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 
 #include "btc/connector.h"
+#include "core/metrics.h"
 
 enum peer_state { PS_CONNECTING, PS_HANDSHAKE, PS_READY, PS_CLOSING };
 
@@ -86,9 +87,26 @@ struct cs_connector {
     bool closing;
     void (*done)(void *);
     void *done_arg;
+    struct cs_conn_metrics *metrics; /* NULL without a registry */
 };
 
 #define CS_READBUF_SIZE 65536
+
+/* conn_metrics.c: the chainscope_p2p_* metrics. Each call does nothing
+ * when the connector has no registry. */
+enum cs_conn_metric {
+    CS_CM_ATTEMPT,         /* an outbound connection started */
+    CS_CM_ACCEPTED,        /* an inbound connection accepted */
+    CS_CM_INBOUND_DROPPED, /* an inbound connection dropped at max_peers */
+    CS_CM_FAILED,          /* p never connected: p->reason */
+    CS_CM_CLOSED,          /* p's connection ended: p->reason, PF_BY_PEER */
+    CS_CM_RTT,             /* p->rtt_ms was measured */
+};
+int cs_conn_metrics_init(cs_connector *c, struct cs_metrics *reg);
+void cs_conn_metrics_free(cs_connector *c);
+void cs_conn_metrics_event(cs_connector *c, enum cs_conn_metric what, const cs_peer *p);
+/* One well-formed message of `bytes` bytes (header included). */
+void cs_conn_metrics_msg(cs_connector *c, const char *cmd, bool in, size_t bytes);
 
 /* peer.c */
 cs_peer *cs_peer_new(cs_connector *c, uint8_t dir);

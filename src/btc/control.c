@@ -1,6 +1,7 @@
 /* The control socket server (docs/control-protocol.md). */
 #include "btc/control.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,10 +182,14 @@ static uint32_t ld32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static int fail(cs_vw *w, int code, const char *fmt, const char *arg)
+static int fail(cs_vw *w, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(cs_vw *w, int code, const char *fmt, ...)
 {
     char msg[256];
-    snprintf(msg, sizeof msg, fmt, arg ? arg : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
     cs_vw_kv_str(w, "error", msg);
     return code;
 }
@@ -194,7 +199,7 @@ static void write_peers(cs_control *ctl, cs_vw *w)
     size_t n = cs_connector_count(ctl->conn);
     cs_peer_info *info = n ? malloc(n * sizeof *info) : NULL;
     if (n && !info) {
-        fail(w, CS_ENOMEM, "out of memory", NULL);
+        fail(w, CS_ENOMEM, "out of memory");
         return;
     }
     n = cs_connector_peers(ctl->conn, info, n);
@@ -238,8 +243,11 @@ static int execute(cs_control *ctl, const cs_control_req *r)
     switch (r->op) {
     case CS_CTL_CONNECT: {
         char addr[128];
-        if (n == 0 || n >= sizeof addr)
-            return fail(w, CS_EINVAL, "connect: expected an address like 1.2.3.4:8333", NULL);
+        bool text = n > 0 && n < sizeof addr;
+        for (size_t i = 0; text && i < n; i++)
+            text = b[i] > 0x20 && b[i] < 0x7f; /* echoed in the result: printable ASCII only */
+        if (!text)
+            return fail(w, CS_EINVAL, "connect: expected an address like 1.2.3.4:8333");
         memcpy(addr, b, n);
         addr[n] = 0;
         cs_vw_kv_str(w, "addr", addr);
@@ -248,7 +256,7 @@ static int execute(cs_control *ctl, const cs_control_req *r)
         if (rc == CS_EINVAL)
             return fail(w, rc, "connect: '%s' is not a numeric ip:port", addr);
         if (rc == CS_ELIMIT)
-            return fail(w, rc, "connect: peer cap reached", NULL);
+            return fail(w, rc, "connect: peer cap reached");
         if (rc == CS_EAUTH)
             return fail(w, rc, "connect: %s is blocklisted", addr);
         if (rc)
@@ -258,7 +266,7 @@ static int execute(cs_control *ctl, const cs_control_req *r)
     }
     case CS_CTL_DISCONNECT: {
         if (n != 8)
-            return fail(w, CS_EINVAL, "disconnect: body must be a u64 peer id", NULL);
+            return fail(w, CS_EINVAL, "disconnect: body must be a u64 peer id");
         uint64_t id = ld64(b);
         cs_vw_kv_u64(w, "id", id);
         if (id == 0) {
@@ -276,9 +284,9 @@ static int execute(cs_control *ctl, const cs_control_req *r)
     }
     case CS_CTL_REGISTER: {
         if (n < 2)
-            return fail(w, CS_EINVAL, "register: body is a kind byte and the message", NULL);
+            return fail(w, CS_EINVAL, "register: body is a kind byte and the message");
         if (ctl->nmsgs >= ctl->max_msgs)
-            return fail(w, CS_ELIMIT, "register: the table of messages is full", NULL);
+            return fail(w, CS_ELIMIT, "register: the table of messages is full");
         reg_msg m = {0};
         cs_buf out;
         cs_buf_init(&out, CS_WIRE_MAX_PAYLOAD + CS_WIRE_HEADER_SIZE);
@@ -307,7 +315,7 @@ static int execute(cs_control *ctl, const cs_control_req *r)
             }
         } else {
             cs_buf_free(&out);
-            return fail(w, CS_EINVAL, "register: kind must be 0 (raw) or 1 (JSON)", NULL);
+            return fail(w, CS_EINVAL, "register: kind must be 0 (raw) or 1 (JSON)");
         }
         if (rc) {
             cs_buf_free(&out);
@@ -317,7 +325,7 @@ static int execute(cs_control *ctl, const cs_control_req *r)
         reg_msg *nm = realloc(ctl->msgs, (ctl->nmsgs + 1) * sizeof *nm);
         if (!nm) {
             free(m.data);
-            return fail(w, CS_ENOMEM, "register: out of memory", NULL);
+            return fail(w, CS_ENOMEM, "register: out of memory");
         }
         ctl->msgs = nm;
         ctl->msgs[ctl->nmsgs++] = m;
@@ -327,12 +335,12 @@ static int execute(cs_control *ctl, const cs_control_req *r)
     }
     case CS_CTL_SEND: {
         if (n < 8)
-            return fail(w, CS_EINVAL, "send: body is u32 message id, u32 count, ids", NULL);
+            return fail(w, CS_EINVAL, "send: body is u32 message id, u32 count, ids");
         uint32_t mid = ld32(b), cnt = ld32(b + 4);
         if ((size_t)cnt * 8 != n - 8)
-            return fail(w, CS_EINVAL, "send: peer count does not match the body", NULL);
+            return fail(w, CS_EINVAL, "send: peer count does not match the body");
         if (mid == 0 || mid > ctl->nmsgs)
-            return fail(w, CS_ENOTFOUND, "send: no such registered message", NULL);
+            return fail(w, CS_ENOTFOUND, "send: no such registered message");
         reg_msg *m = &ctl->msgs[mid - 1];
         uint64_t sent = 0, missing = 0;
         if (cnt == 0) {
@@ -365,6 +373,24 @@ static int execute(cs_control *ctl, const cs_control_req *r)
         return fail(w, CS_EUNSUPPORTED, "unknown request type %s", op);
     }
     }
+}
+
+int cs_control_exec(cs_control *ctl, const cs_control_req *r, const uint8_t **result, size_t *len)
+{
+    cs_vw_reset(&ctl->w);
+    cs_vw_object_begin(&ctl->w);
+    int status = execute(ctl, r);
+    cs_vw_object_end(&ctl->w);
+    if (cs_vw_error(&ctl->w)) {
+        cs_vw_reset(&ctl->w);
+        cs_vw_object_begin(&ctl->w);
+        cs_vw_kv_str(&ctl->w, "error", "result too large");
+        cs_vw_object_end(&ctl->w);
+        status = CS_ELIMIT;
+    }
+    *result = ctl->w.buf.data;
+    *len = ctl->w.buf.len;
+    return status;
 }
 
 static void publish_result(cs_control *ctl, ctl_client *cl, const cs_control_req *r, int status)
@@ -424,17 +450,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             client_close(cl, err);
             return;
         }
-        cs_vw_reset(&ctl->w);
-        cs_vw_object_begin(&ctl->w);
-        int status = execute(ctl, &r);
-        cs_vw_object_end(&ctl->w);
-        if (cs_vw_error(&ctl->w)) {
-            cs_vw_reset(&ctl->w);
-            cs_vw_object_begin(&ctl->w);
-            cs_vw_kv_str(&ctl->w, "error", "result too large");
-            cs_vw_object_end(&ctl->w);
-            status = CS_ELIMIT;
-        }
+        const uint8_t *res;
+        size_t reslen;
+        int status = cs_control_exec(ctl, &r, &res, &reslen);
         reply(cl, r.req_id, status);
         publish_result(ctl, cl, &r, status);
         off += used;
@@ -484,17 +502,26 @@ static void on_server_closed(uv_handle_t *h)
 int cs_control_new(uv_loop_t *loop, cs_connector *conn, const cs_control_opts *opts,
                    cs_control **out)
 {
-    if (!opts || !opts->path)
+    if (!opts)
         return CS_EINVAL;
     cs_control *ctl = calloc(1, sizeof *ctl);
     if (!ctl)
         return CS_ENOMEM;
     ctl->loop = loop;
     ctl->conn = conn;
-    ctl->path = strdup(opts->path);
     ctl->max_clients = opts->max_clients ? opts->max_clients : 64;
     ctl->max_msgs = opts->max_messages ? opts->max_messages : 1024;
     cs_vw_init(&ctl->w, CS_CTL_MAX_FRAME - 16);
+    if (!opts->path) {
+        *out = ctl; /* no socket: cs_control_exec only */
+        return 0;
+    }
+    ctl->path = strdup(opts->path);
+    if (!ctl->path) {
+        cs_vw_free(&ctl->w);
+        free(ctl);
+        return CS_ENOMEM;
+    }
     uv_pipe_init(loop, &ctl->server, 0);
     ctl->server.data = ctl;
     ctl->open_handles = 1;
@@ -518,6 +545,10 @@ void cs_control_close(cs_control *ctl)
     if (ctl->closing)
         return;
     ctl->closing = true;
+    if (!ctl->path) {
+        maybe_free(ctl); /* no socket: nothing to close */
+        return;
+    }
     while (ctl->clients)
         client_close(ctl->clients, NULL);
     unlink(ctl->path);

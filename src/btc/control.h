@@ -14,14 +14,16 @@
 typedef struct cs_control cs_control;
 
 typedef struct cs_control_opts {
-    const char *path;    /* socket path; copied */
+    const char *path;    /* socket path; copied. NULL: no socket, requests
+                            come only through cs_control_exec (tests, fuzzing) */
     size_t max_clients;  /* 0: 64 */
     size_t max_messages; /* registered messages kept: 0: 1024 */
 } cs_control_opts;
 
 /* Listens on opts->path (an existing socket file is replaced). The
  * connector must outlive the control server. Caller closes with
- * cs_control_close (asynchronous; memory freed from close callbacks). */
+ * cs_control_close (asynchronous; memory freed from close callbacks, or at
+ * once without a socket). */
 int cs_control_new(uv_loop_t *loop, cs_connector *conn, const cs_control_opts *opts,
                    cs_control **out);
 void cs_control_close(cs_control *ctl);
@@ -39,5 +41,12 @@ typedef struct cs_control_req {
  * CS_EPROTO / CS_ELIMIT for a bad frame (reason in err). */
 int cs_control_parse(const uint8_t *p, size_t n, cs_control_req *req, size_t *used, char *err,
                      size_t errlen);
+
+/* Runs one request as if a client had sent it (without publishing
+ * ctl.result): returns the status (0 or a negative CS_E* code) and points
+ * *result at the value-encoded result object (borrowed: valid until the
+ * next request). */
+int cs_control_exec(cs_control *ctl, const cs_control_req *req, const uint8_t **result,
+                    size_t *len);
 
 #endif

@@ -353,8 +353,13 @@ static void on_close(cs_connector *c, cs_peer *p, bool failed, const char *reaso
                 n->rtt_ms = info.rtt_ms;
             }
             n->last_seen = wall_now();
+        } else if ((failed && strcmp(reason, "reset") == 0) ||
+                   (!failed && strcmp(reason, "connection reset by peer") == 0)) {
+            /* the connection was accepted, then reset before any reply (a
+             * refusal is "refused"): a node or a firewall that accepts and
+             * drops; seen while connecting or on the first read */
+            snprintf(n->failure, sizeof n->failure, "reset after accept, before the handshake");
         } else {
-            (void)failed;
             snprintf(n->failure, sizeof n->failure, "%s", reason);
         }
         publish_node(cr, n);

@@ -112,7 +112,7 @@ int cs_tx_skip(cs_rd *r)
 }
 
 /* Reads a CompactSize known to be valid (checked by tx_scan). */
-static uint64_t cs_take(const uint8_t **p)
+static inline __attribute__((always_inline)) uint64_t cs_take(const uint8_t **p)
 {
     const uint8_t *q = *p;
     uint64_t v;
@@ -132,6 +132,26 @@ static uint64_t cs_take(const uint8_t **p)
     return v;
 }
 
+/* SHA-256d of a segwit transaction without its witness (the txid):
+ * version | inputs and outputs | locktime. */
+static void txid_stripped(const txinfo *t, uint8_t txid[32])
+{
+    uint8_t h1[32];
+    SHA256_CTX s;
+    SHA256_Init(&s);
+    SHA256_Update(&s, t->start, 4);
+    SHA256_Update(&s, t->vin, (size_t)(t->outs_end - t->vin));
+    SHA256_Update(&s, t->end - 4, 4);
+    SHA256_Final(h1, &s);
+    SHA256_Init(&s);
+    SHA256_Update(&s, h1, 32);
+    SHA256_Final(txid, &s);
+}
+
+/* Writes the fields of a transaction (docs/btc.md, "tx"). The scan already
+ * checked every length, so the writer walks the bytes without checks and
+ * writes through the fast field writer: one bounds check per input or
+ * output rather than one per value. */
 int cs_msg_tx(cs_wire_ctx *ctx, cs_rd *r, const uint8_t *hash, cs_vw *w)
 {
     txinfo t;
@@ -146,36 +166,43 @@ int cs_msg_tx(cs_wire_ctx *ctx, cs_rd *r, const uint8_t *hash, cs_vw *w)
         cs_wire_hash256(ctx, t.start, size, wtxid);
     size_t stripped = size;
     if (t.segwit) {
-        /* txid: version | inputs and outputs | locktime, without witness */
-        uint8_t h1[32];
-        SHA256_CTX s;
-        SHA256_Init(&s);
-        SHA256_Update(&s, t.start, 4);
-        SHA256_Update(&s, t.vin, (size_t)(t.outs_end - t.vin));
-        SHA256_Update(&s, t.end - 4, 4);
-        SHA256_Final(h1, &s);
-        SHA256_Init(&s);
-        SHA256_Update(&s, h1, 32);
-        SHA256_Final(txid, &s);
+        txid_stripped(&t, txid);
         stripped = 8 + (size_t)(t.outs_end - t.vin);
     } else {
         memcpy(txid, wtxid, 32);
     }
     size_t weight = stripped * 3 + size;
-    cs_vw_kv_hash(w, "txid", txid);
-    cs_vw_kv_hash(w, "wtxid", wtxid);
-    cs_vw_kv_i64(w, "version", (int32_t)ld32(t.start));
-    cs_vw_kv_bool(w, "segwit", t.segwit);
-    cs_vw_kv_u64(w, "size", size);
-    cs_vw_kv_u64(w, "vsize", (weight + 3) / 4);
-    cs_vw_kv_u64(w, "weight", weight);
-    cs_vw_kv_u64(w, "locktime", ld32(t.end - 4));
+
+    /* 2 hashes of 5+66, 6 numbers of 10+11 at most, a bool, a key and an
+     * array header: under 300 bytes */
+    uint8_t *q = fw_begin(w, 320);
+    if (!q)
+        return 0;
+    q = FW_KEY(q, "txid");
+    q = fw_hash(q, txid);
+    q = FW_KEY(q, "wtxid");
+    q = fw_hash(q, wtxid);
+    q = FW_KEY(q, "version");
+    q = fw_int(q, (int32_t)ld32(t.start));
+    q = FW_KEY(q, "segwit");
+    *q++ = t.segwit ? CS_VT_TRUE : CS_VT_FALSE;
+    q = FW_KEY(q, "size");
+    q = fw_uint(q, size);
+    q = FW_KEY(q, "vsize");
+    q = fw_uint(q, (weight + 3) / 4);
+    q = FW_KEY(q, "weight");
+    q = fw_uint(q, weight);
+    q = FW_KEY(q, "locktime");
+    q = fw_uint(q, ld32(t.end - 4));
+    q = FW_KEY(q, "inputs");
+    size_t arr;
+    q = fw_open_at(w, q, CS_VT_ARRAY, &arr);
+    fw_set(w, q);
+    fw_count(w, 10); /* the eight above, inputs and outputs */
 
     const uint8_t *p = t.vin;
     const uint8_t *wit = t.outs_end;
     cs_take(&p); /* input count */
-    cs_vw_key(w, "inputs");
-    cs_vw_array_begin(w);
     for (uint64_t i = 0; i < t.nin; i++) {
         const uint8_t *sp = p + 36;
         uint64_t slen = cs_take(&sp);
@@ -189,7 +216,8 @@ int cs_msg_tx(cs_wire_ctx *ctx, cs_rd *r, const uint8_t *hash, cs_vw *w)
                 wend += il;
             }
         }
-        uint8_t *q = fw_begin(w, 200 + slen + (size_t)(wend - wit) + items * 10), *o, *a;
+        uint8_t *o, *a;
+        q = fw_begin(w, 200 + slen + (size_t)(wend - wit) + items * 10);
         if (!q)
             return 0;
         q = fw_open(q, CS_VT_OBJECT, &o);
@@ -214,16 +242,20 @@ int cs_msg_tx(cs_wire_ctx *ctx, cs_rd *r, const uint8_t *hash, cs_vw *w)
             }
             q = fw_close(q, a, (uint32_t)items);
         }
-        fw_commit(w, fw_close(q, o, t.segwit ? 5 : 4));
+        fw_set(w, fw_close(q, o, t.segwit ? 5 : 4));
     }
-    cs_vw_array_end(w);
+    fw_close_at(w, arr, (uint32_t)t.nin);
     cs_take(&p); /* output count */
-    cs_vw_key(w, "outputs");
-    cs_vw_array_begin(w);
+    if (!(q = fw_begin(w, 32)))
+        return 0;
+    q = FW_KEY(q, "outputs");
+    q = fw_open_at(w, q, CS_VT_ARRAY, &arr);
+    fw_set(w, q);
     for (uint64_t i = 0; i < t.nout; i++) {
         const uint8_t *sp = p + 8;
         uint64_t slen = cs_take(&sp);
-        uint8_t *q = fw_begin(w, 64 + slen), *o;
+        uint8_t *o;
+        q = fw_begin(w, 64 + slen);
         if (!q)
             return 0;
         q = fw_open(q, CS_VT_OBJECT, &o);
@@ -231,10 +263,10 @@ int cs_msg_tx(cs_wire_ctx *ctx, cs_rd *r, const uint8_t *hash, cs_vw *w)
         q = fw_int(q, (int64_t)ld64(p));
         q = FW_KEY(q, "script_pubkey");
         q = fw_bytes(q, sp, slen);
-        fw_commit(w, fw_close(q, o, 2));
+        fw_set(w, fw_close(q, o, 2));
         p = sp + slen;
     }
-    cs_vw_array_end(w);
+    fw_close_at(w, arr, (uint32_t)t.nout);
     return 0;
 }
 

@@ -173,6 +173,7 @@ void cs_peer_close(cs_peer *p, const char *reason)
     snprintf(p->reason, sizeof p->reason, "%s", reason ? reason : "closed");
     bool failed = p->flags & PF_FAILED;
     cs_peer_emit_conn(p, failed ? "p2p.conn.failed" : "p2p.conn.closed", p->reason);
+    cs_conn_metrics_event(c, failed ? CS_CM_FAILED : CS_CM_CLOSED, p);
     if (!failed)
         CS_DEBUG("connector", "%s: closed by %s: %s", p->key, p->flags & PF_BY_PEER ? "peer" : "us",
                  p->reason);
@@ -259,6 +260,12 @@ static void send_raw(cs_peer *p, const uint8_t *msg, size_t n)
     p->send_queued += n;
     p->bytes_out += n;
     p->msgs_out++;
+    if (c->metrics && n >= CS_WIRE_HEADER_SIZE) {
+        char cmd[13];
+        memcpy(cmd, msg + 4, 12);
+        cmd[12] = 0;
+        cs_conn_metrics_msg(c, cmd, false, n);
+    }
     if (events_on(c) && !c->o.no_msg_events && n >= CS_WIRE_HEADER_SIZE) {
         cs_vw w;
         cs_wire_msg m;
@@ -476,6 +483,7 @@ static bool handle(cs_peer *p, const uint8_t *msg, size_t n)
     }
     cs_vw_object_end(&c->scratch);
     p->msgs_in++;
+    cs_conn_metrics_msg(c, m.hdr.command, true, n);
     cs_val f;
     if (cs_val_read(c->scratch.buf.data, c->scratch.buf.len, &f, NULL) != 0)
         return true;
@@ -501,6 +509,7 @@ static bool handle(cs_peer *p, const uint8_t *msg, size_t n)
             v.kind == CS_VAL_INT && v.u == p->ping_nonce) {
             p->flags &= (uint16_t)~PF_PING_OUT;
             p->rtt_ms = (double)(uv_hrtime() - p->t_ping_sent) / 1e6;
+            cs_conn_metrics_event(c, CS_CM_RTT, p);
             /* +-10 % jitter, so that thousands of peers connected at once
              * do not all ping in the same sweep */
             uint64_t iv = c->o.ping_interval_ms;

@@ -170,6 +170,7 @@ uint8_t *cs_fw_ipv4(uint8_t *q, const uint8_t *a)
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#include <tmmintrin.h>
 /* 16 bytes into 32 hex digits with SSE2: split nibbles, map 0-9 to '0'-'9'
  * and 10-15 to 'a'-'f', interleave high and low nibbles. */
 static inline void hex16(uint8_t *out, __m128i x)
@@ -186,22 +187,64 @@ static inline void hex16(uint8_t *out, __m128i x)
 }
 #endif
 
+#if defined(__SSE2__)
+/* Reverses the 16 bytes of x in registers (SSE2 has no byte shuffle): swap
+ * the 64-bit halves and reverse the 16-bit words inside them, then swap the
+ * two bytes of every word. Building the vector from two bswapped 64-bit
+ * integers instead goes through the stack, and the 16-byte load after two
+ * 8-byte stores cannot be forwarded: that stall cost more than the rest. */
+static inline __m128i rev16(__m128i x)
+{
+    x = _mm_shuffle_epi32(x, _MM_SHUFFLE(1, 0, 3, 2));
+    x = _mm_shufflelo_epi16(x, _MM_SHUFFLE(0, 1, 2, 3));
+    x = _mm_shufflehi_epi16(x, _MM_SHUFFLE(0, 1, 2, 3));
+    return _mm_or_si128(_mm_slli_epi16(x, 8), _mm_srli_epi16(x, 8));
+}
+
+/* With SSSE3 one byte shuffle reverses the bytes and a table lookup maps
+ * nibbles to digits; chosen at load time when the CPU has it (every x86-64
+ * CPU of the last 15 years), SSE2 otherwise. */
+__attribute__((target("ssse3"))) static void hex_rev32_ssse3(uint8_t *out, const uint8_t *h)
+{
+    const __m128i rev = _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m128i digits = _mm_setr_epi8('0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b',
+                                         'c', 'd', 'e', 'f');
+    const __m128i m = _mm_set1_epi8(0x0f);
+    for (int half = 0; half < 2; half++) {
+        __m128i x = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(h + 16 - 16 * half)), rev);
+        __m128i hi = _mm_shuffle_epi8(digits, _mm_and_si128(_mm_srli_epi16(x, 4), m));
+        __m128i lo = _mm_shuffle_epi8(digits, _mm_and_si128(x, m));
+        _mm_storeu_si128((__m128i *)(out + 32 * half), _mm_unpacklo_epi8(hi, lo));
+        _mm_storeu_si128((__m128i *)(out + 32 * half + 16), _mm_unpackhi_epi8(hi, lo));
+    }
+}
+
+static void hex_rev32_sse2(uint8_t *out, const uint8_t *h)
+{
+    hex16(out, rev16(_mm_loadu_si128((const __m128i *)(h + 16))));
+    hex16(out + 32, rev16(_mm_loadu_si128((const __m128i *)h)));
+}
+
+static void (*hex_rev32)(uint8_t *, const uint8_t *) = hex_rev32_sse2;
+
+__attribute__((constructor)) static void hex_pick(void)
+{
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("ssse3"))
+        hex_rev32 = hex_rev32_ssse3;
+}
+
 void cs_hex_rev32(uint8_t *out, const uint8_t *h)
 {
-#if defined(__SSE2__)
-    uint64_t w0, w1, w2, w3;
-    memcpy(&w0, h + 24, 8);
-    memcpy(&w1, h + 16, 8);
-    memcpy(&w2, h + 8, 8);
-    memcpy(&w3, h, 8);
-    hex16(out, _mm_set_epi64x((long long)__builtin_bswap64(w1), (long long)__builtin_bswap64(w0)));
-    hex16(out + 32,
-          _mm_set_epi64x((long long)__builtin_bswap64(w3), (long long)__builtin_bswap64(w2)));
+    hex_rev32(out, h);
+}
 #else
+void cs_hex_rev32(uint8_t *out, const uint8_t *h)
+{
     for (int i = 0; i < 32; i++)
         memcpy(out + 2 * i, cs_hex_pairs + 2 * h[31 - i], 2);
-#endif
 }
+#endif
 
 static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
@@ -593,9 +636,9 @@ static int msg_addr(cs_rd *r, cs_vw *w)
         return rc;
     if ((rc = rd_need(r, n * 30, "addresses")))
         return rc;
-    cs_vw_kv_u64(w, "count", n);
-    cs_vw_key(w, "addresses");
-    cs_vw_array_begin(w);
+    size_t arr;
+    if (!fw_list_open(w, n, "addresses", 9, &arr))
+        return 0;
     for (uint64_t i = 0; i < n; i++) {
         /* 9 + 5+6 + 9+11 + 5+2+40 + 5+4: under 100 bytes */
         uint8_t *q = fw_begin(w, 112), *o;
@@ -614,10 +657,10 @@ static int msg_addr(cs_rd *r, cs_vw *w)
         *len = (uint8_t)(end - (q + 2));
         q = FW_KEY(end, "port");
         q = fw_uint(q, (uint64_t)((p[28] << 8) | p[29]));
-        fw_commit(w, fw_close(q, o, 4));
+        fw_set(w, fw_close(q, o, 4));
         r->p += 30;
     }
-    cs_vw_array_end(w);
+    fw_close_at(w, arr, (uint32_t)n);
     return 0;
 }
 
@@ -675,9 +718,9 @@ static int msg_inv(cs_rd *r, cs_vw *w)
         return rc;
     if ((rc = rd_need(r, n * 36, "inventory")))
         return rc;
-    cs_vw_kv_u64(w, "count", n);
-    cs_vw_key(w, "inventory");
-    cs_vw_array_begin(w);
+    size_t arr;
+    if (!fw_list_open(w, n, "inventory", 9, &arr))
+        return 0;
     for (uint64_t i = 0; i < n; i++) {
         uint32_t type = ld32(r->p);
         const char *name = cs_wire_inv_name(type);
@@ -695,10 +738,10 @@ static int msg_inv(cs_rd *r, cs_vw *w)
         }
         q = FW_KEY(q, "hash");
         q = fw_hash(q, r->p + 4);
-        fw_commit(w, fw_close(q, o, name ? 2 : 3));
+        fw_set(w, fw_close(q, o, name ? 2 : 3));
         r->p += 36;
     }
-    cs_vw_array_end(w);
+    fw_close_at(w, arr, (uint32_t)n);
     return 0;
 }
 
@@ -823,7 +866,7 @@ int cs_wire_decode_payload(cs_wire_ctx *ctx, const char *command, const uint8_t 
         if (n == 0 && command[1] == 'i')
             break;
         if (!(rc = rd_u64(&r, &u, "nonce")))
-            cs_vw_kv_u64(w, "nonce", u);
+            FW_KV_UINT(w, "nonce", u);
         break;
     case 'r':
         if (strcmp(command, "reject") == 0)

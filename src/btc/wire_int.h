@@ -177,6 +177,19 @@ static inline void fw_commit(cs_vw *w, uint8_t *q)
     if (w->depth)
         w->count[w->depth - 1]++;
 }
+/* Ends a fast write without counting an item: for the entries of an
+ * array opened with fw_open_at, which the caller counts itself. */
+static inline void fw_set(cs_vw *w, uint8_t *q)
+{
+    w->buf.len = (size_t)(q - w->buf.data);
+}
+/* Counts n items (key/value pairs written with fw_*) in the innermost open
+ * container. */
+static inline void fw_count(cs_vw *w, uint32_t n)
+{
+    if (w->depth)
+        w->count[w->depth - 1] += n;
+}
 static inline uint8_t *fw_key(uint8_t *q, const char *k, size_t n)
 {
     *q++ = (uint8_t)n; /* keys here are < 128 bytes: one varint byte */
@@ -242,6 +255,41 @@ static inline uint8_t *fw_close(uint8_t *q, uint8_t *hdr, uint32_t count)
     memcpy(hdr + 1, &body, 4);
     memcpy(hdr + 5, &count, 4);
     return q;
+}
+/* Opens an array or object whose items are written with fw_* across
+ * several fw_begin calls (the buffer may move between them, so its place is
+ * kept as an offset); fw_close_at writes its length and item count. */
+static inline uint8_t *fw_open_at(cs_vw *w, uint8_t *q, uint8_t tag, size_t *at)
+{
+    *at = (size_t)(q - w->buf.data);
+    *q = tag;
+    return q + 9;
+}
+static inline void fw_close_at(cs_vw *w, size_t at, uint32_t count)
+{
+    fw_close(w->buf.data + w->buf.len, w->buf.data + at, count);
+}
+/* A key and an unsigned number as one fast write (keys < 128 bytes). */
+static inline void fw_kv_uint(cs_vw *w, const char *k, size_t kl, uint64_t v)
+{
+    uint8_t *q = fw_begin(w, kl + 12);
+    if (q)
+        fw_commit(w, fw_uint(fw_key(q, k, kl), v));
+}
+#define FW_KV_UINT(w, lit, v) fw_kv_uint(w, lit, sizeof(lit) - 1, v)
+/* Writes `count` then the key of an array and opens it: the start of every
+ * list message (addr, inv). Returns false if the writer failed. */
+static inline bool fw_list_open(cs_vw *w, uint64_t count, const char *k, size_t kl, size_t *at)
+{
+    uint8_t *q = fw_begin(w, 32 + kl);
+    if (!q)
+        return false;
+    q = FW_KEY(q, "count");
+    q = fw_uint(q, count);
+    q = fw_open_at(w, fw_key(q, k, kl), CS_VT_ARRAY, at);
+    fw_set(w, q);
+    fw_count(w, 2);
+    return true;
 }
 /* Dotted-quad text of 4 bytes into q (no NUL); returns the end. */
 uint8_t *cs_fw_ipv4(uint8_t *q, const uint8_t *a);

@@ -7,6 +7,8 @@
 
 #include "btc/crawler.h"
 #include "cli/cli.h"
+#include "cli/forward.h"
+#include "core/bus.h"
 #include "core/error.h"
 
 static void usage(void)
@@ -33,18 +35,72 @@ static void usage(void)
            "  --out FILE         results: FILE.csv, FILE.json or FILE.db (SQLite, table\n"
            "                     nodes); repeatable\n"
            "  --quiet            no progress lines\n"
+           "  --publish          also publish a crawl.node event per node and crawl.done\n"
+           "                     at the end to a running log server (chainscope run),\n"
+           "                     e.g. for `chainscope tail --filter 'crawl.>'`; if it\n"
+           "                     cannot be reached the crawl goes on and says so\n"
+           "  --socket PATH      its socket, or tcp:HOST:PORT with $CHAINSCOPE_TOKEN\n"
+           "                     (default %s)\n"
            "\n"
            "per node: address, port, network, reachable or the failure reason (refused,\n"
-           "timeout, reset, handshake timeout, malformed message: ...), version, services,\n"
-           "user agent, start height, RTT, addresses returned, first and last seen.\n"
+           "timeout, reset after accept, before the handshake, handshake timeout,\n"
+           "malformed message: ...), version, services, user agent, start height, RTT,\n"
+           "addresses returned, first and last seen.\n"
            "\n"
-           "example:\n"
+           "examples:\n"
            "  chainscope crawl --network main --dns-seed seed.bitcoin.sipa.be \\\n"
            "      --concurrency 64 --out nodes.csv --out nodes.db\n"
-           "exit status: 0 when at least one node was reachable, 1 otherwise.\n");
+           "  chainscope crawl --network regtest --seed 127.1.0.1:18444 --publish \\\n"
+           "      --socket /run/chainscope/bus.sock\n"
+           "exit status: 0 when at least one node was reachable, 1 otherwise, 4 when\n"
+           "an --out file could not be written.\n",
+           cs_cli_default_socket());
 }
 
 static cs_crawler *crawler;
+
+/* --publish: an in-process bus for the crawler's events and a forwarder of
+ * crawl.> to the log server. If the server cannot be reached, says so and
+ * leaves *bus NULL: the crawl goes on without events. */
+static void start_publishing(uv_loop_t *loop, const char *addr, cs_bus **bus, cs_forward **fwd)
+{
+    static const char *const filters[] = {"crawl.>"};
+    char err[300];
+    if (cs_bus_new(loop, bus) != 0) {
+        fprintf(stderr, "crawl: not publishing: out of memory\n");
+        *bus = NULL;
+        return;
+    }
+    if (cs_forward_start(*bus, filters, 1, addr, "crawl", 0, fwd, err, sizeof err) != 0) {
+        fprintf(stderr, "crawl: not publishing: %s\n", err);
+        cs_bus_close(*bus);
+        uv_run(loop, UV_RUN_DEFAULT);
+        *bus = NULL;
+        *fwd = NULL;
+        return;
+    }
+    fprintf(stderr, "crawl: publishing crawl.node and crawl.done to %s\n", addr);
+}
+
+/* Delivers what the bus still holds (crawl.done comes last), waits for the
+ * server to take it and closes everything. */
+static void stop_publishing(uv_loop_t *loop, cs_bus *bus, cs_forward *fwd, const char *addr)
+{
+    if (!bus)
+        return;
+    cs_bus_drain(bus, 0);
+    cs_forward_stats st;
+    char err[200];
+    if (cs_forward_finish(fwd, 10000, &st, err, sizeof err) != 0)
+        fprintf(stderr, "crawl: publishing stopped: %s\n", err);
+    if (addr)
+        fprintf(stderr, "crawl: published %llu events to %s%s\n", (unsigned long long)st.sent, addr,
+                st.dropped ? " (some dropped: see above)" : "");
+    if (st.dropped)
+        fprintf(stderr, "crawl: %llu events not published\n", (unsigned long long)st.dropped);
+    cs_bus_close(bus);
+    uv_run(loop, UV_RUN_DEFAULT);
+}
 static uv_signal_t sig_int, sig_term;
 
 static void on_done(void *arg)
@@ -72,12 +128,18 @@ int cs_cmd_crawl(int argc, char **argv)
     cs_crawl_opts o = {.progress = true};
     const char *outs[8];
     size_t nout = 0, nseeds = 0;
+    bool publish = false;
+    const char *sock_path = NULL;
     const char *seeds[1024];
     bool seed_dns[1024];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--quiet") == 0) {
             o.progress = false;
+            continue;
+        }
+        if (strcmp(a, "--publish") == 0) {
+            publish = true;
             continue;
         }
         if (!v)
@@ -103,6 +165,8 @@ int cs_cmd_crawl(int argc, char **argv)
             o.max_nodes = strtoull(v, NULL, 10);
         } else if (strcmp(a, "--user-agent") == 0) {
             o.user_agent = v;
+        } else if (strcmp(a, "--socket") == 0) {
+            sock_path = v;
         } else if (strcmp(a, "--out") == 0) {
             if (nout == 8)
                 return cs_cli_usage_error("crawl", "at most 8 --out");
@@ -116,11 +180,19 @@ int cs_cmd_crawl(int argc, char **argv)
     }
     if (!nseeds)
         return cs_cli_usage_error("crawl", "give at least one --seed or --dns-seed");
+    if (sock_path && !publish)
+        return cs_cli_usage_error("crawl", "--socket goes with --publish");
     cs_connector_raise_nofile();
     uv_loop_t *loop = uv_default_loop();
+    cs_bus *bus = NULL;
+    cs_forward *fwd = NULL;
+    if (publish)
+        start_publishing(loop, sock_path ? sock_path : cs_cli_default_socket(), &bus, &fwd);
+    o.bus = bus;
     int rc = cs_crawler_new(loop, &o, &crawler);
     if (rc) {
         fprintf(stderr, "chainscope crawl: %s\n", cs_strerror(rc));
+        stop_publishing(loop, bus, fwd, NULL);
         return CS_EXIT_FAIL;
     }
     for (size_t i = 0; i < nseeds; i++)
@@ -151,6 +223,7 @@ int cs_cmd_crawl(int argc, char **argv)
     }
     cs_crawler_free(crawler);
     uv_run(loop, UV_RUN_DEFAULT);
+    stop_publishing(loop, bus, fwd, sock_path ? sock_path : cs_cli_default_socket());
     uv_loop_close(loop);
     return ex;
 }

@@ -14,8 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_COMPONENTS 64
+#define STOP_DEADLINE_MS 15000
 
 typedef struct runner {
     uv_loop_t loop;
@@ -35,7 +37,14 @@ typedef struct runner {
     void *states[MAX_COMPONENTS];
     size_t nrunning;
     size_t pending_stops;
+    struct stop_ctx {
+        struct runner *r;
+        size_t idx;
+    } stop_ctx[MAX_COMPONENTS + 1];
+    bool stopped[MAX_COMPONENTS];
+    uv_timer_t stop_timer; /* the shutdown's deadline */
     bool stopping;
+    bool hard_exit;
     int exit_code;
     cs_mfamily *m_dropped, *m_queued;
     cs_mseries *m_published, *m_up;
@@ -139,6 +148,7 @@ static void close_rest(runner *r)
     uv_close((uv_handle_t *)&r->sigint, NULL);
     uv_close((uv_handle_t *)&r->sigterm, NULL);
     uv_close((uv_handle_t *)&r->sighup, NULL);
+    uv_close((uv_handle_t *)&r->stop_timer, NULL);
 }
 
 static void logserver_stopped(void *arg)
@@ -148,7 +158,10 @@ static void logserver_stopped(void *arg)
 
 static void component_stopped(void *arg)
 {
-    runner *r = arg;
+    struct stop_ctx *sc = arg;
+    runner *r = sc->r;
+    if (sc->idx < MAX_COMPONENTS)
+        r->stopped[sc->idx] = true;
     if (--r->pending_stops > 0)
         return;
     if (r->ls) {
@@ -158,6 +171,24 @@ static void component_stopped(void *arg)
     } else {
         close_rest(r);
     }
+}
+
+/* A component that never finishes stopping must not keep the process up:
+ * past the deadline, say which ones are stuck and leave. */
+static void stop_deadline(uv_timer_t *t)
+{
+    runner *r = t->data;
+    char names[512] = "";
+    size_t off = 0;
+    for (size_t i = 0; i < r->nrunning && off < sizeof names; i++)
+        if (!r->stopped[i])
+            off += (size_t)snprintf(names + off, sizeof names - off, "%s%s", off ? ", " : "",
+                                    r->running[i]->section.name);
+    CS_ERROR("run", "shutdown did not finish within %d s (still stopping: %s); exiting",
+             STOP_DEADLINE_MS / 1000, off ? names : "the log server or HTTP server");
+    r->exit_code = CS_EXIT_FAIL;
+    r->hard_exit = true;
+    uv_stop(t->loop);
 }
 
 static void begin_stop(runner *r, const char *why)
@@ -173,9 +204,13 @@ static void begin_stop(runner *r, const char *why)
     /* Components stop in reverse start order; the guard count keeps the
      * last callback from running before every stop was asked. */
     r->pending_stops = r->nrunning + 1;
-    for (size_t i = r->nrunning; i-- > 0;)
-        r->running[i]->def.stop(r->states[i], component_stopped, r);
-    component_stopped(r);
+    uv_timer_start(&r->stop_timer, stop_deadline, STOP_DEADLINE_MS, 0);
+    for (size_t i = r->nrunning; i-- > 0;) {
+        r->stop_ctx[i] = (struct stop_ctx){r, i};
+        r->running[i]->def.stop(r->states[i], component_stopped, &r->stop_ctx[i]);
+    }
+    r->stop_ctx[MAX_COMPONENTS] = (struct stop_ctx){r, MAX_COMPONENTS};
+    component_stopped(&r->stop_ctx[MAX_COMPONENTS]);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -365,6 +400,9 @@ int cs_cmd_run(int argc, char **argv)
     uv_signal_init(&r->loop, &r->sigterm);
     uv_signal_init(&r->loop, &r->sighup);
     r->sigint.data = r->sigterm.data = r->sighup.data = r;
+    uv_timer_init(&r->loop, &r->stop_timer);
+    r->stop_timer.data = r;
+    uv_unref((uv_handle_t *)&r->stop_timer);
     uv_signal_start(&r->sigint, on_signal, SIGINT);
     uv_signal_start(&r->sigterm, on_signal, SIGTERM);
     uv_signal_start(&r->sighup, on_signal, SIGHUP);
@@ -377,6 +415,7 @@ int cs_cmd_run(int argc, char **argv)
             uv_close((uv_handle_t *)&r->sigint, NULL);
             uv_close((uv_handle_t *)&r->sigterm, NULL);
             uv_close((uv_handle_t *)&r->sighup, NULL);
+            uv_close((uv_handle_t *)&r->stop_timer, NULL);
         } else {
             begin_stop(r, "start failure");
         }
@@ -385,6 +424,10 @@ int cs_cmd_run(int argc, char **argv)
                 r->nrunning, r->nrunning == 1 ? "" : "s");
     }
     uv_run(&r->loop, UV_RUN_DEFAULT);
+    if (r->hard_exit) {
+        fflush(stdout);
+        _exit(CS_EXIT_FAIL); /* handles are still open: no orderly teardown */
+    }
     if (uv_loop_close(&r->loop) != 0)
         CS_WARN("run", "handles still open at exit");
     if (r->metrics)

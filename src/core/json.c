@@ -235,7 +235,8 @@ static struct json_object *parse_text(const char *text, size_t n, char *err, siz
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    /* strings become str values, which must be UTF-8 (core/value.h) */
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     struct json_object *o = json_tokener_parse_ex(tok, text, (int)n);
     enum json_tokener_error je = json_tokener_get_error(tok);
     size_t off = json_tokener_get_parse_end(tok);

@@ -48,18 +48,13 @@ const cs_event_def cs_schema_core[] = {
     {NULL, NULL, NULL, NULL},
 };
 
-extern const cs_event_def cs_schema_audit[]; /* src/audit/schema_audit.c */
-extern const cs_event_def cs_schema_btc[];   /* src/btc/schema_btc.c */
-extern const cs_event_def cs_schema_evm[];   /* src/evm/schema_evm.c */
+extern const cs_event_def cs_schema_audit[];    /* src/audit/schema_audit.c */
+extern const cs_event_def cs_schema_btc[];      /* src/btc/schema_btc.c */
+extern const cs_event_def cs_schema_evm[];      /* src/evm/schema_evm.c */
 extern const cs_event_def cs_schema_monitors[]; /* src/rules/schema_rules.c */
 
 const cs_event_def *const cs_schema_groups[] = {
-    cs_schema_core,
-    cs_schema_audit,
-    cs_schema_btc,
-    cs_schema_evm,
-    cs_schema_monitors,
-    NULL,
+    cs_schema_core, cs_schema_audit, cs_schema_btc, cs_schema_evm, cs_schema_monitors, NULL,
 };
 
 const cs_event_def *cs_schema_find(const char *type)

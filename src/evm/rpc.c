@@ -263,7 +263,7 @@ void rpc_fail_attempt(call *c, int error, int64_t code, const char *msg)
     snprintf(c->last_msg, sizeof c->last_msg, "%s", msg ? msg : cs_strerror(error));
     if (error == CS_EPARSE) /* bad data from a node deserves a word, retried or not */
         CS_WARN("evm.rpc", "%s: %s (request %.*s)", r->name, c->last_msg,
-                (int)(c->body_len < 160 ? c->body_len : 160), c->body);
+                (int)(c->body_len < 160 ? c->body_len : 160), c->body); /* not NUL-terminated */
     if (e) {
         e->fails++;
         e->down_until = uv_now(r->loop) + backoff(r, e->fails);

@@ -187,7 +187,9 @@ def build():
             check_header(x, y, "header %d" % i)
     cases.append((hd, chk_headers))
 
-    for nin, nout, segwit in ((1, 2, False), (2, 2, True), (5, 10, True), (1, 1, False)):
+    # (30, 3, True): many inputs, each with its witness stack
+    for nin, nout, segwit in ((1, 2, False), (2, 2, True), (5, 10, True), (1, 1, False),
+                              (30, 3, True)):
         t = m.msg_tx()
         t.tx = mk_tx(nin, nout, segwit)
         cases.append((t, lambda d, tx=t.tx: check_tx(d, tx, "tx")))

@@ -173,8 +173,8 @@ static void test_config_errors(void **st)
     expect_error("audit:\n  networks:\n    - name: n\n      kind: evm\n      auditor: zed\n"
                  "      nodes:\n        - {name: a, role: rpc}\n",
                  ":5:16:", "\"zed\" is not a node");
-    expect_error("audit:\n  schedule: '99 * * * *'\n  networks: []\n",
-                 ":2:1", "minute: 99-99 is outside 0-59");
+    expect_error("audit:\n  schedule: '99 * * * *'\n  networks: []\n", ":2:1",
+                 "minute: 99-99 is outside 0-59");
     expect_error("audit:\n  networks:\n    - name: n\n      kind: evm\n      nodes:\n"
                  "        - {name: a, role: rpc, rpc: 'ftp://x'}\n",
                  ":6:", "http:// or https://");
