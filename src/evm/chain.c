@@ -1,5 +1,6 @@
 #include "evm/chain.h"
 #include "core/error.h"
+#include "evm/chain_fw.h"
 #include "evm/hex.h"
 
 #include <emmintrin.h>
@@ -125,60 +126,139 @@ const cs_abi *cs_evm_abis_find(const cs_evm_abis *m, const uint8_t address[20])
 
 /* ---- field helpers -------------------------------------------------------- */
 
-/* Checks 16 bytes of hex digits and writes them lowercased. JSON strings
- * hold no bytes below 0x20 (the reader refuses them), so x | 0x20 maps
- * exactly 'A'..'F' onto 'a'..'f' and leaves digits alone. */
-static inline bool hex16(const char *s, char *out)
+/* Checks 16 hex digits at s and gives them lowercased in *lower; false if
+ * one is not a digit. JSON strings hold no bytes below 0x20 (the reader
+ * refuses them), so x | 0x20 maps exactly 'A'..'F' onto 'a'..'f' and leaves
+ * digits alone. */
+static inline bool hex16(const char *s, __m128i *lower)
 {
     __m128i x = _mm_or_si128(_mm_loadu_si128((const __m128i *)s), _mm_set1_epi8(0x20));
     __m128i d = _mm_sub_epi8(x, _mm_set1_epi8('0'));
     __m128i isd = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
     __m128i a = _mm_sub_epi8(x, _mm_set1_epi8('a'));
     __m128i isa = _mm_cmpeq_epi8(_mm_min_epu8(a, _mm_set1_epi8(5)), a);
-    if (_mm_movemask_epi8(_mm_or_si128(isd, isa)) != 0xffff)
+    *lower = x;
+    return _mm_movemask_epi8(_mm_or_si128(isd, isa)) == 0xffff;
+}
+
+/* Copies the 0x hex string s[0..len) of exactly `bytes` bytes, lowercased,
+ * to out (len bytes, no NUL). false if it is not one. */
+static inline bool hexcopy(const char *s, uint32_t len, size_t bytes, char *out)
+{
+    if (len != 2 * bytes + 2 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
         return false;
-    _mm_storeu_si128((__m128i *)out, x);
+    out[0] = '0';
+    out[1] = 'x';
+    size_t k = 2;
+    for (; k + 16 <= len; k += 16) {
+        __m128i x;
+        if (!hex16(s + k, &x))
+            return false;
+        _mm_storeu_si128((__m128i *)(out + k), x);
+    }
+    for (; k < len; k++) {
+        char c = s[k];
+        if (c >= 'A' && c <= 'F')
+            c = (char)(c | 0x20);
+        else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
+        out[k] = c;
+    }
     return true;
 }
 
 int cs_evm_hexstr(const cs_jsonr *r, uint32_t i, size_t bytes, char *out)
 {
     const cs_jtok *t = cs_jsonr_at(r, i);
-    if (t->type != CS_JT_STR || t->len != 2 * bytes + 2)
+    if (t->type != CS_JT_STR || !hexcopy(cs_jsonr_ptr(r, i), t->len, bytes, out))
         return CS_EPARSE;
-    const char *s = cs_jsonr_ptr(r, i);
-    if (s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
-        return CS_EPARSE;
-    out[0] = '0';
-    out[1] = 'x';
-    size_t k = 2;
-    for (; k + 16 <= t->len; k += 16)
-        if (!hex16(s + k, out + k))
-            return CS_EPARSE;
-    for (; k < t->len; k++) {
-        char c = s[k];
-        if (c >= 'A' && c <= 'F')
-            c = (char)(c | 0x20);
-        else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return CS_EPARSE;
-        out[k] = c;
-    }
     out[t->len] = 0;
     return 0;
 }
 
+/* Is token i the hash `lower` (0x and 64 lowercase digits) in any case?
+ * The common case, the very same text, is one comparison. */
+static bool is_hash(const cs_jsonr *r, uint32_t i, const char *lower)
+{
+    const cs_jtok *t = cs_jsonr_at(r, i);
+    if (t->type == CS_JT_STR && t->len == 66 && memcmp(cs_jsonr_ptr(r, i), lower, 66) == 0)
+        return true;
+    char h[67];
+    return cs_evm_hexstr(r, i, 32, h) == 0 && memcmp(h, lower, 66) == 0;
+}
+
+/* Decodes the n bytes written as 2n hex digits at s (no prefix) into out,
+ * 16 bytes at a time. false on a non-hex digit. */
+static bool unhex(const char *s, size_t n, uint8_t *out)
+{
+    const __m128i lowbyte = _mm_set1_epi16(0x00ff), nine = _mm_set1_epi8(9),
+                  lownib = _mm_set1_epi8(0x0f), d9 = _mm_set1_epi8('9');
+    size_t k = 0;
+    for (; k + 16 <= n; k += 16) {
+        __m128i a, b;
+        if (!hex16(s + 2 * k, &a) || !hex16(s + 2 * k + 16, &b))
+            return false;
+        /* digit values: the low nibble, plus 9 for 'a'..'f' */
+        a = _mm_add_epi8(_mm_and_si128(a, lownib), _mm_and_si128(_mm_cmpgt_epi8(a, d9), nine));
+        b = _mm_add_epi8(_mm_and_si128(b, lownib), _mm_and_si128(_mm_cmpgt_epi8(b, d9), nine));
+        /* each 16-bit lane holds (high digit, low digit): make it one byte */
+        a = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(a, lowbyte), 4), _mm_srli_epi16(a, 8));
+        b = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(b, lowbyte), 4), _mm_srli_epi16(b, 8));
+        _mm_storeu_si128((__m128i *)(out + k), _mm_packus_epi16(a, b));
+    }
+    for (; k < n; k++) {
+        int hi = cs_hex_digit(s[2 * k]), lo = cs_hex_digit(s[2 * k + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out[k] = (uint8_t)(hi << 4 | lo);
+    }
+    return true;
+}
+
+/* A hex quantity string ("0x1a") of at most 16 digits as a number; false
+ * for anything else (the caller then asks cs_jsonr_u64/u256, which know
+ * every form and say why one is wrong). */
+static inline bool qty64(const cs_jsonr *r, uint32_t i, uint64_t *v)
+{
+    const cs_jtok *t = cs_jsonr_at(r, i);
+    const char *s = cs_jsonr_ptr(r, i);
+    if (t->type != CS_JT_STR || t->len < 3 || t->len > 18 || s[0] != '0' ||
+        (s[1] != 'x' && s[1] != 'X'))
+        return false;
+    uint64_t x = 0;
+    for (uint32_t k = 2; k < t->len; k++) {
+        int d = cs_hex_digit(s[k]);
+        if (d < 0)
+            return false;
+        x = x << 4 | (uint64_t)d;
+    }
+    *v = x;
+    return true;
+}
+
+/* cs_jsonr_u64 with the common case inline. */
+static inline int u64_of(const cs_jsonr *r, uint32_t i, uint64_t *v)
+{
+    return qty64(r, i, v) ? 0 : cs_jsonr_u64(r, i, v);
+}
+
 /* Finds the members named in `names` in one pass over obj: idx[k] gets the
- * value's token or 0. */
+ * value's token or 0. Each key is compared first with the name after the
+ * one the previous key matched, so that an object whose keys come in the
+ * order of `names` (the order nodes write them in) costs one comparison a
+ * key; other orders cost at most n. */
 static void members(const cs_jsonr *r, uint32_t obj, const char *const *names, size_t n,
                     const uint8_t *lens, uint32_t *idx)
 {
     memset(idx, 0, n * sizeof *idx);
+    size_t j0 = 0;
     for (uint32_t k = cs_jsonr_first(r, obj); k; k = cs_jsonr_next_key(r, obj, k)) {
         const cs_jtok *t = cs_jsonr_at(r, k);
         const char *s = cs_jsonr_ptr(r, k);
-        for (size_t j = 0; j < n; j++)
+        for (size_t m = 0, j = j0; m < n; m++, j = j + 1 == n ? 0 : j + 1)
             if (t->len == lens[j] && s[0] == names[j][0] && memcmp(s, names[j], t->len) == 0) {
                 idx[j] = k + 1;
+                j0 = j + 1 == n ? 0 : j + 1;
                 break;
             }
     }
@@ -208,19 +288,55 @@ static void eerr(emitctx *c, const char *fmt, ...)
              c->txh[0] ? c->txh : "?", msg);
 }
 
-/* Writes key: quantity (exact, 256-bit) if the member is present. */
-static bool kv_quantity(emitctx *c, cs_vw *w, const char *key, uint32_t i, const char *what)
-{
-    if (!i || cs_jsonr_at(c->r, i)->type == CS_JT_NULL)
-        return true;
+/* A quantity read ahead of writing: absent, 64-bit or 256-bit. */
+typedef struct qty {
+    enum { Q_NONE, Q_U64, Q_BIG } kind;
+    uint64_t u;
     uint8_t be[32];
-    if (cs_jsonr_u256(c->r, i, be)) {
-        eerr(c, "%s is not a hex quantity", what);
-        return false;
+} qty;
+
+/* Reads member i (0: absent) of c->r as an exact quantity. A malformed one
+ * is recorded as the error (if it is the first) and left out, like an
+ * absent one. */
+static void read_qty(emitctx *c, uint32_t i, qty *q, const char *what)
+{
+    q->kind = Q_NONE;
+    if (!i || cs_jsonr_at(c->r, i)->type == CS_JT_NULL)
+        return;
+    if (qty64(c->r, i, &q->u)) {
+        q->kind = Q_U64;
+        return;
     }
-    cs_vw_key(w, key);
-    cs_vw_big(w, be, 32, false);
-    return true;
+    if (cs_jsonr_u256(c->r, i, q->be)) {
+        eerr(c, "%s is not a hex quantity", what);
+        return;
+    }
+    q->kind = Q_BIG;
+}
+
+/* Writes key: v if v is there (at most kl + 35 bytes) and counts it. */
+static inline uint8_t *fw_qty(uint8_t *q, const char *k, size_t kl, const qty *v, uint32_t *items)
+{
+    if (v->kind == Q_NONE)
+        return q;
+    ++*items;
+    q = fw_key(q, k, kl);
+    return v->kind == Q_U64 ? fw_uint(q, v->u) : fw_big(q, v->be);
+}
+#define FW_QTY(q, lit, v, items) fw_qty(q, lit, sizeof(lit) - 1, v, items)
+
+/* Writes key: quantity (exact, 256-bit) if the member is present. */
+static void kv_quantity(emitctx *c, cs_vw *w, const char *key, uint32_t i, const char *what)
+{
+    qty v;
+    read_qty(c, i, &v, what);
+    size_t kl = strlen(key);
+    uint32_t items = 0;
+    uint8_t *q = fw_begin(w, kl + 40);
+    if (q) {
+        q = fw_qty(q, key, kl, &v, &items);
+        fw_commit(w, q, items);
+    }
 }
 
 static bool kv_hexstr(emitctx *c, cs_vw *w, const char *key, uint32_t i, size_t bytes,
@@ -259,10 +375,36 @@ static int hexdata(emitctx *c, uint32_t i, cs_buf *buf, size_t *len, const char 
     return 0;
 }
 
-enum { L_ADDRESS, L_TOPICS, L_DATA, L_LOGINDEX, L_TXHASH, L_BLOCKHASH, L_REMOVED, L_N };
-static const char *const log_names[L_N] = {"address",         "topics",    "data",   "logIndex",
-                                           "transactionHash", "blockHash", "removed"};
-static const uint8_t log_lens[L_N] = {7, 6, 4, 8, 15, 9, 7};
+/* Data up to this size is decoded straight into the payload; larger data
+ * goes through the caller's scratch buffer and its bound. */
+#define DIRECT_DATA_MAX 65536
+
+/* Writes the bytes of the hex data string token i as a bytes value straight
+ * into the payload at q (room for its length + 16 bytes). NULL (and the
+ * error recorded as hexdata words it) if it is not 0x hex. */
+static uint8_t *fw_hexdata(emitctx *c, uint8_t *q, uint32_t i, const char *what)
+{
+    const cs_jtok *t = cs_jsonr_at(c->r, i);
+    const char *s = cs_jsonr_ptr(c->r, i);
+    if (t->len < 2 || (t->len & 1) || s[0] != '0' || (s[1] != 'x' && s[1] != 'X')) {
+        eerr(c, "%s: %s", what, (t->len & 1) ? "odd number of hex digits" : "not 0x hex");
+        return NULL;
+    }
+    size_t n = (t->len - 2) / 2;
+    *q++ = CS_VT_BYTES;
+    q = fw_varint(q, n);
+    if (!unhex(s + 2, n, q)) {
+        eerr(c, "%s: not 0x hex", what);
+        return NULL;
+    }
+    return q + n;
+}
+
+enum { L_ADDRESS, L_TOPICS, L_DATA, L_TXHASH, L_BLOCKHASH, L_LOGINDEX, L_REMOVED, L_N };
+/* In the order nodes write them. */
+static const char *const log_names[L_N] = {"address",   "topics",   "data",   "transactionHash",
+                                           "blockHash", "logIndex", "removed"};
+static const uint8_t log_lens[L_N] = {7, 6, 4, 15, 9, 8, 7};
 
 /* Publishes one evm.log. Returns false (and records why) for a bad log. */
 static bool emit_log(emitctx *c, cs_publisher *pub, uint32_t lg, uint64_t tx_index, uint32_t pos,
@@ -281,67 +423,85 @@ static bool emit_log(emitctx *c, cs_publisher *pub, uint32_t lg, uint64_t tx_ind
         return false;
     }
     uint64_t log_index = pos;
-    if (f[L_LOGINDEX] && cs_jsonr_u64(r, f[L_LOGINDEX], &log_index)) {
+    if (f[L_LOGINDEX] && u64_of(r, f[L_LOGINDEX], &log_index)) {
         eerr(c, "log %u: logIndex is not a quantity", pos);
         return false;
     }
-    if (f[L_TXHASH]) {
-        char h[67];
-        if (cs_evm_hexstr(r, f[L_TXHASH], 32, h) || strcmp(h, c->txh) != 0) {
-            eerr(c, "log %u: transactionHash does not match the receipt's", pos);
-            return false;
-        }
+    if (f[L_TXHASH] && !is_hash(r, f[L_TXHASH], c->txh)) {
+        eerr(c, "log %u: transactionHash does not match the receipt's", pos);
+        return false;
     }
-    if (f[L_BLOCKHASH] && c->b->hash[0]) {
-        char h[67];
-        if (cs_evm_hexstr(r, f[L_BLOCKHASH], 32, h) || strcmp(h, c->b->hash) != 0) {
-            eerr(c, "log %u: blockHash does not match the block's", pos);
-            return false;
-        }
+    if (f[L_BLOCKHASH] && c->b->hash[0] && !is_hash(r, f[L_BLOCKHASH], c->b->hash)) {
+        eerr(c, "log %u: blockHash does not match the block's", pos);
+        return false;
     }
     uint32_t tp = f[L_TOPICS];
     if (!tp || cs_jsonr_at(r, tp)->type != CS_JT_ARR || cs_jsonr_at(r, tp)->len > 4) {
         eerr(c, "log %u: topics missing or not an array of at most 4", pos);
         return false;
     }
+    const cs_abi *abi = NULL;
+    if (abis) {
+        uint8_t abin[20];
+        unhex(addr + 2, 20, abin);
+        abi = cs_evm_abis_find(abis, abin);
+    }
+    /* Small data without an ABI to decode it is decoded into the payload;
+     * other data through scratch, which the ABI decoder reads. */
+    const cs_jtok *dt = f[L_DATA] ? cs_jsonr_at(r, f[L_DATA]) : NULL;
+    bool direct = !abi && dt && dt->type == CS_JT_STR && dt->len / 2 <= DIRECT_DATA_MAX;
+
+    /* Everything but the data is bounded: 600 bytes hold it. */
+    cs_vw *w = cs_publisher_begin(pub);
+    uint8_t *q = fw_begin(w, 600 + (direct ? dt->len / 2 : 0));
+    if (!q)
+        return true; /* cannot happen below the writer's bound */
+    q = fw_str(FW_KEY(q, "address"), addr, 42);
+    uint8_t *arr;
+    q = fw_open(FW_KEY(q, "topics"), CS_VT_ARRAY, &arr);
     uint8_t topics[4][32];
-    char topic_hex[4][67];
     size_t nt = 0;
     for (uint32_t it = cs_jsonr_first(r, tp); it; it = cs_jsonr_next_item(r, tp, it), nt++) {
-        size_t got;
-        if (cs_evm_hexstr(r, it, 32, topic_hex[nt]) ||
-            cs_hex_decode(topic_hex[nt], 66, topics[nt], 32, &got)) {
+        const cs_jtok *t = cs_jsonr_at(r, it);
+        *q++ = CS_VT_STR;
+        *q++ = 66;
+        if (t->type != CS_JT_STR || !hexcopy(cs_jsonr_ptr(r, it), t->len, 32, (char *)q)) {
             eerr(c, "log %u: topic %zu is not 32 bytes of 0x hex", pos, nt);
             return false;
         }
+        if (abi)
+            unhex((const char *)q + 2, 32, topics[nt]);
+        q += 66;
     }
-    size_t dl = 0;
-    if (!f[L_DATA]) {
+    q = fw_close(q, arr, (uint32_t)nt);
+    if (!dt) {
         eerr(c, "log %u: no data", pos);
         return false;
     }
-    if (hexdata(c, f[L_DATA], scratch, &dl, "log data"))
-        return false;
-
-    cs_vw *w = cs_publisher_begin(pub);
-    cs_vw_kv_strn(w, "address", addr, 42);
-    cs_vw_key(w, "topics");
-    cs_vw_array_begin(w);
-    for (size_t k = 0; k < nt; k++)
-        cs_vw_str(w, topic_hex[k], 66);
-    cs_vw_array_end(w);
-    cs_vw_kv_bytes(w, "data", scratch->data, dl);
-    cs_vw_kv_u64(w, "block_number", c->b->number);
-    cs_vw_kv_strn(w, "block_hash", c->b->hash, 66);
-    cs_vw_kv_strn(w, "tx_hash", c->txh, 66);
-    cs_vw_kv_u64(w, "tx_index", tx_index);
-    cs_vw_kv_u64(w, "log_index", log_index);
-    if (f[L_REMOVED])
-        cs_vw_kv_bool(w, "removed", cs_jsonr_at(r, f[L_REMOVED])->type == CS_JT_TRUE);
-    uint8_t abin[20];
-    size_t got;
-    cs_hex_decode(addr, 42, abin, 20, &got);
-    const cs_abi *abi = cs_evm_abis_find(abis, abin);
+    size_t dl = 0;
+    if (direct) {
+        if (!(q = fw_hexdata(c, FW_KEY(q, "data"), f[L_DATA], "log data")))
+            return false;
+        fw_commit(w, q, 3);
+    } else {
+        fw_commit(w, q, 2);
+        if (hexdata(c, f[L_DATA], scratch, &dl, "log data"))
+            return false;
+        cs_vw_kv_bytes(w, "data", scratch->data, dl);
+    }
+    if ((q = fw_begin(w, 200))) {
+        q = fw_uint(FW_KEY(q, "block_number"), c->b->number);
+        q = fw_str(FW_KEY(q, "block_hash"), c->b->hash, 66);
+        q = fw_str(FW_KEY(q, "tx_hash"), c->txh, 66);
+        q = fw_uint(FW_KEY(q, "tx_index"), tx_index);
+        q = fw_uint(FW_KEY(q, "log_index"), log_index);
+        uint32_t items = 5;
+        if (f[L_REMOVED]) {
+            q = fw_bool(FW_KEY(q, "removed"), cs_jsonr_at(r, f[L_REMOVED])->type == CS_JT_TRUE);
+            items++;
+        }
+        fw_commit(w, q, items);
+    }
     if (abi) {
         const cs_abi_event *ev;
         char derr[256];
@@ -361,41 +521,43 @@ static bool emit_log(emitctx *c, cs_publisher *pub, uint32_t lg, uint64_t tx_ind
     return true;
 }
 
+/* In the order nodes write them (alphabetical). */
 enum {
-    R_TXHASH,
-    R_TXINDEX,
     R_BLOCKHASH,
     R_BLOCKNUMBER,
-    R_FROM,
-    R_TO,
-    R_STATUS,
-    R_GASUSED,
+    R_CONTRACT,
     R_CUMGAS,
     R_EGP,
-    R_CONTRACT,
+    R_FROM,
+    R_GASUSED,
     R_LOGS,
+    R_STATUS,
+    R_TO,
+    R_TXHASH,
+    R_TXINDEX,
     R_TYPE,
     R_N
 };
-static const char *const rc_names[R_N] = {"transactionHash",
-                                          "transactionIndex",
-                                          "blockHash",
+static const char *const rc_names[R_N] = {"blockHash",
                                           "blockNumber",
-                                          "from",
-                                          "to",
-                                          "status",
-                                          "gasUsed",
+                                          "contractAddress",
                                           "cumulativeGasUsed",
                                           "effectiveGasPrice",
-                                          "contractAddress",
+                                          "from",
+                                          "gasUsed",
                                           "logs",
+                                          "status",
+                                          "to",
+                                          "transactionHash",
+                                          "transactionIndex",
                                           "type"};
-static const uint8_t rc_lens[R_N] = {15, 16, 9, 11, 4, 2, 6, 7, 17, 17, 15, 4, 4};
+static const uint8_t rc_lens[R_N] = {9, 11, 15, 17, 17, 4, 7, 4, 6, 2, 15, 16, 4};
 
-enum { T_HASH, T_VALUE, T_INPUT, T_NONCE, T_GAS, T_GASPRICE, T_MAXFEE, T_MAXPRIO, T_N };
+/* In the order nodes write them. */
+enum { T_GAS, T_GASPRICE, T_MAXFEE, T_MAXPRIO, T_HASH, T_INPUT, T_NONCE, T_VALUE, T_N };
 static const char *const tx_names[T_N] = {
-    "hash", "value", "input", "nonce", "gas", "gasPrice", "maxFeePerGas", "maxPriorityFeePerGas"};
-static const uint8_t tx_lens[T_N] = {4, 5, 5, 5, 3, 8, 12, 20};
+    "gas", "gasPrice", "maxFeePerGas", "maxPriorityFeePerGas", "hash", "input", "nonce", "value"};
+static const uint8_t tx_lens[T_N] = {3, 8, 12, 20, 4, 5, 5, 5};
 
 int cs_evm_emit_receipt(cs_publisher *pub, const cs_jsonr *r, uint32_t rcpt, const cs_jsonr *tj,
                         uint32_t tx, const cs_evm_blockref *b, const cs_evm_abis *abis,
@@ -433,24 +595,21 @@ int cs_evm_emit_receipt(cs_publisher *pub, const cs_jsonr *r, uint32_t rcpt, con
     } else {
         memset(t, 0, sizeof t);
     }
-    if (f[R_BLOCKHASH] && b->hash[0]) {
-        char h[67];
-        if (cs_evm_hexstr(r, f[R_BLOCKHASH], 32, h) || strcmp(h, b->hash) != 0) {
-            eerr(&c, "receipt: blockHash is not the block's %s", b->hash);
-            return c.rc;
-        }
+    if (f[R_BLOCKHASH] && b->hash[0] && !is_hash(r, f[R_BLOCKHASH], b->hash)) {
+        eerr(&c, "receipt: blockHash is not the block's %s", b->hash);
+        return c.rc;
     }
     uint64_t bn;
-    if (f[R_BLOCKNUMBER] && (cs_jsonr_u64(r, f[R_BLOCKNUMBER], &bn) || bn != b->number)) {
+    if (f[R_BLOCKNUMBER] && (u64_of(r, f[R_BLOCKNUMBER], &bn) || bn != b->number)) {
         eerr(&c, "receipt: blockNumber is not the block's");
         return c.rc;
     }
     uint64_t tx_index = 0, status = 0, gas_used = 0;
-    if (!f[R_TXINDEX] || cs_jsonr_u64(r, f[R_TXINDEX], &tx_index)) {
+    if (!f[R_TXINDEX] || u64_of(r, f[R_TXINDEX], &tx_index)) {
         eerr(&c, "receipt: transactionIndex missing or not a quantity");
         return c.rc;
     }
-    if (!f[R_GASUSED] || cs_jsonr_u64(r, f[R_GASUSED], &gas_used)) {
+    if (!f[R_GASUSED] || u64_of(r, f[R_GASUSED], &gas_used)) {
         eerr(&c, "receipt: gasUsed missing or not a quantity");
         return c.rc;
     }
@@ -459,7 +618,7 @@ int cs_evm_emit_receipt(cs_publisher *pub, const cs_jsonr *r, uint32_t rcpt, con
         eerr(&c, "receipt: logs missing or not an array");
         return c.rc;
     }
-    char from[43] = "", to[43] = "";
+    char from[43] = "", to[43] = "", contract[43] = "";
     if (!f[R_FROM] || cs_evm_hexstr(r, f[R_FROM], 20, from)) {
         eerr(&c, "receipt: from missing or not an address");
         return c.rc;
@@ -470,43 +629,70 @@ int cs_evm_emit_receipt(cs_publisher *pub, const cs_jsonr *r, uint32_t rcpt, con
         return c.rc;
     }
 
-    cs_vw *w = cs_publisher_begin(pub);
-    cs_vw_kv_strn(w, "hash", c.txh, 66);
-    cs_vw_kv_u64(w, "block_number", b->number);
-    cs_vw_kv_strn(w, "block_hash", b->hash, 66);
-    cs_vw_kv_u64(w, "index", tx_index);
-    cs_vw_kv_strn(w, "from", from, 42);
-    if (to[0])
-        cs_vw_kv_strn(w, "to", to, 42);
-    else
-        kv_hexstr(&c, w, "contract_address", f[R_CONTRACT], 20, "receipt: contractAddress");
-    if (f[R_STATUS]) { /* absent before Byzantium (a root instead) */
-        if (cs_jsonr_u64(r, f[R_STATUS], &status))
-            eerr(&c, "receipt: status is not a quantity");
-        cs_vw_kv_u64(w, "status", status);
+    /* The other fields, read in the order they are written: a malformed
+     * one is left out (status: written as 0) and the first is the error. */
+    if (!to[0] && f[R_CONTRACT] && cs_jsonr_at(r, f[R_CONTRACT])->type != CS_JT_NULL &&
+        cs_evm_hexstr(r, f[R_CONTRACT], 20, contract)) {
+        contract[0] = 0;
+        eerr(&c, "receipt: contractAddress is not a 20-byte 0x hex string");
     }
-    cs_vw_kv_u64(w, "gas_used", gas_used);
-    kv_quantity(&c, w, "cumulative_gas_used", f[R_CUMGAS], "receipt: cumulativeGasUsed");
-    kv_quantity(&c, w, "effective_gas_price", f[R_EGP], "receipt: effectiveGasPrice");
-    kv_quantity(&c, w, "type", f[R_TYPE], "receipt: type");
-    cs_vw_kv_u64(w, "logs", cs_jsonr_at(r, logs)->len);
+    if (f[R_STATUS] && u64_of(r, f[R_STATUS], &status)) /* absent before Byzantium */
+        eerr(&c, "receipt: status is not a quantity");
+    qty cum, egp, type, tq[6];
+    read_qty(&c, f[R_CUMGAS], &cum, "receipt: cumulativeGasUsed");
+    read_qty(&c, f[R_EGP], &egp, "receipt: effectiveGasPrice");
+    read_qty(&c, f[R_TYPE], &type, "receipt: type");
+    c.r = tj; /* the transaction's fields come from its own document */
+    read_qty(&c, t[T_VALUE], &tq[0], "transaction: value");
+    read_qty(&c, t[T_NONCE], &tq[1], "transaction: nonce");
+    read_qty(&c, t[T_GAS], &tq[2], "transaction: gas");
+    read_qty(&c, t[T_GASPRICE], &tq[3], "transaction: gasPrice");
+    read_qty(&c, t[T_MAXFEE], &tq[4], "transaction: maxFeePerGas");
+    read_qty(&c, t[T_MAXPRIO], &tq[5], "transaction: maxPriorityFeePerGas");
+    c.r = r;
+
+    /* At most 13 keys of at most 24 bytes and values of at most 68. */
+    cs_vw *w = cs_publisher_begin(pub);
+    uint8_t *q = fw_begin(w, 1280);
+    if (q) {
+        q = fw_str(FW_KEY(q, "hash"), c.txh, 66);
+        q = fw_uint(FW_KEY(q, "block_number"), b->number);
+        q = fw_str(FW_KEY(q, "block_hash"), b->hash, 66);
+        q = fw_uint(FW_KEY(q, "index"), tx_index);
+        q = fw_str(FW_KEY(q, "from"), from, 42);
+        uint32_t items = 5;
+        if (to[0] || contract[0]) {
+            q = to[0] ? fw_str(FW_KEY(q, "to"), to, 42)
+                      : fw_str(FW_KEY(q, "contract_address"), contract, 42);
+            items++;
+        }
+        if (f[R_STATUS]) {
+            q = fw_uint(FW_KEY(q, "status"), status);
+            items++;
+        }
+        q = fw_uint(FW_KEY(q, "gas_used"), gas_used);
+        items++;
+        q = FW_QTY(q, "cumulative_gas_used", &cum, &items);
+        q = FW_QTY(q, "effective_gas_price", &egp, &items);
+        q = FW_QTY(q, "type", &type, &items);
+        q = fw_uint(FW_KEY(q, "logs"), cs_jsonr_at(r, logs)->len);
+        items++;
+        q = FW_QTY(q, "value", &tq[0], &items);
+        q = FW_QTY(q, "nonce", &tq[1], &items);
+        q = FW_QTY(q, "gas", &tq[2], &items);
+        q = FW_QTY(q, "gas_price", &tq[3], &items);
+        q = FW_QTY(q, "max_fee_per_gas", &tq[4], &items);
+        q = FW_QTY(q, "max_priority_fee_per_gas", &tq[5], &items);
+        fw_commit(w, q, items);
+    }
     if (tx) {
-        c.r = tj; /* the transaction's fields come from its own document */
-        kv_quantity(&c, w, "value", t[T_VALUE], "transaction: value");
-        kv_quantity(&c, w, "nonce", t[T_NONCE], "transaction: nonce");
-        kv_quantity(&c, w, "gas", t[T_GAS], "transaction: gas");
-        kv_quantity(&c, w, "gas_price", t[T_GASPRICE], "transaction: gasPrice");
-        kv_quantity(&c, w, "max_fee_per_gas", t[T_MAXFEE], "transaction: maxFeePerGas");
-        kv_quantity(&c, w, "max_priority_fee_per_gas", t[T_MAXPRIO],
-                    "transaction: maxPriorityFeePerGas");
+        c.r = tj;
         size_t il = 0;
         if (t[T_INPUT] && hexdata(&c, t[T_INPUT], scratch, &il, "transaction: input") == 0) {
             cs_vw_kv_bytes(w, "input", scratch->data, il);
             uint8_t tb[20];
-            size_t got;
-            const cs_abi *abi = to[0] && cs_hex_decode(to, 42, tb, 20, &got) == 0
-                                    ? cs_evm_abis_find(abis, tb)
-                                    : NULL;
+            const cs_abi *abi =
+                abis && to[0] && unhex(to + 2, 20, tb) ? cs_evm_abis_find(abis, tb) : NULL;
             if (abi && il >= 4) {
                 const cs_abi_func *fn;
                 char derr[256];
