@@ -242,6 +242,29 @@ static inline int u64_of(const cs_jsonr *r, uint32_t i, uint64_t *v)
     return qty64(r, i, v) ? 0 : cs_jsonr_u64(r, i, v);
 }
 
+/* Whether the n bytes at a and b are equal: a key and a name of the same
+ * length, compared with at most two loads each up to 16 bytes. */
+static inline bool same(const char *a, const char *b, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a0, a1, b0, b1;
+        memcpy(&a0, a, 8);
+        memcpy(&b0, b, 8);
+        memcpy(&a1, a + n - 8, 8);
+        memcpy(&b1, b + n - 8, 8);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t a0, a1, b0, b1;
+        memcpy(&a0, a, 4);
+        memcpy(&b0, b, 4);
+        memcpy(&a1, a + n - 4, 4);
+        memcpy(&b1, b + n - 4, 4);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    return memcmp(a, b, n) == 0;
+}
+
 /* Finds the members named in `names` in one pass over obj: idx[k] gets the
  * value's token or 0. Each key is compared first with the name after the
  * one the previous key matched, so that an object whose keys come in the
@@ -256,7 +279,7 @@ static void members(const cs_jsonr *r, uint32_t obj, const char *const *names, s
         const cs_jtok *t = cs_jsonr_at(r, k);
         const char *s = cs_jsonr_ptr(r, k);
         for (size_t m = 0, j = j0; m < n; m++, j = j + 1 == n ? 0 : j + 1)
-            if (t->len == lens[j] && s[0] == names[j][0] && memcmp(s, names[j], t->len) == 0) {
+            if (t->len == lens[j] && same(s, names[j], t->len)) {
                 idx[j] = k + 1;
                 j0 = j + 1 == n ? 0 : j + 1;
                 break;
@@ -400,11 +423,23 @@ static uint8_t *fw_hexdata(emitctx *c, uint8_t *q, uint32_t i, const char *what)
     return q + n;
 }
 
-enum { L_ADDRESS, L_TOPICS, L_DATA, L_TXHASH, L_BLOCKHASH, L_LOGINDEX, L_REMOVED, L_N };
+enum {
+    L_ADDRESS,
+    L_TOPICS,
+    L_DATA,
+    L_BLOCKNUMBER, /* not read: listed to keep the order */
+    L_TXHASH,
+    L_TXINDEX, /* not read: listed to keep the order */
+    L_BLOCKHASH,
+    L_LOGINDEX,
+    L_REMOVED,
+    L_N
+};
 /* In the order nodes write them. */
-static const char *const log_names[L_N] = {"address",   "topics",   "data",   "transactionHash",
-                                           "blockHash", "logIndex", "removed"};
-static const uint8_t log_lens[L_N] = {7, 6, 4, 15, 9, 8, 7};
+static const char *const log_names[L_N] = {"address",     "topics",          "data",
+                                           "blockNumber", "transactionHash", "transactionIndex",
+                                           "blockHash",   "logIndex",        "removed"};
+static const uint8_t log_lens[L_N] = {7, 6, 4, 11, 15, 16, 9, 8, 7};
 
 /* Publishes one evm.log. Returns false (and records why) for a bad log. */
 static bool emit_log(emitctx *c, cs_publisher *pub, uint32_t lg, uint64_t tx_index, uint32_t pos,
@@ -531,6 +566,7 @@ enum {
     R_FROM,
     R_GASUSED,
     R_LOGS,
+    R_LOGSBLOOM, /* not read: listed to keep the order */
     R_STATUS,
     R_TO,
     R_TXHASH,
@@ -546,12 +582,13 @@ static const char *const rc_names[R_N] = {"blockHash",
                                           "from",
                                           "gasUsed",
                                           "logs",
+                                          "logsBloom",
                                           "status",
                                           "to",
                                           "transactionHash",
                                           "transactionIndex",
                                           "type"};
-static const uint8_t rc_lens[R_N] = {9, 11, 15, 17, 17, 4, 7, 4, 6, 2, 15, 16, 4};
+static const uint8_t rc_lens[R_N] = {9, 11, 15, 17, 17, 4, 7, 4, 9, 6, 2, 15, 16, 4};
 
 /* In the order nodes write them. */
 enum { T_GAS, T_GASPRICE, T_MAXFEE, T_MAXPRIO, T_HASH, T_INPUT, T_NONCE, T_VALUE, T_N };
