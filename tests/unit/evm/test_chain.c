@@ -1,7 +1,7 @@
 /* Tests src/evm/chain.c: a block, transactions and receipts (as a node
  * returns them) become evm.block, evm.tx and evm.log events that match the
  * schema, with exact quantities, decoded args, and errors naming the block
- * and transaction. */
+ * and transaction; the fast field writer writes what cs_vw writes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/schema.h"
 #include "evm/chain.h"
+#include "evm/chain_fw.h"
 
 #define BH "0xb0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"
 #define TX1 "0x7171717171717171717171717171717171717171717171717171717171717171"
@@ -168,10 +169,151 @@ static void test_events(void **st)
     cs_bus_close(bus);
 }
 
+/* The fast writer writes what cs_vw writes, byte for byte. */
+static void test_fast_writer(void **st)
+{
+    (void)st;
+    static const uint8_t cases[][32] = {
+        {0},
+        {[31] = 1},
+        {[24] = 0x80},             /* 64 bits, top bit set */
+        {[23] = 1},                /* 65 bits: a big */
+        {[0] = 0xff, [31] = 0xff}, /* 256 bits */
+        {[5] = 0x12, [6] = 0x34, [30] = 0x56},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cs_vw a, b;
+        cs_vw_init(&a, 0);
+        cs_vw_init(&b, 0);
+        cs_vw_object_begin(&a);
+        cs_vw_key(&a, "v");
+        cs_vw_big(&a, cases[i], 32, false);
+        cs_vw_kv_strn(&a, "s", "0xab", 4);
+        cs_vw_kv_bool(&a, "t", true);
+        cs_vw_kv_u64(&a, "u", 300);
+        cs_vw_object_end(&a);
+        cs_vw_object_begin(&b);
+        uint8_t *q = fw_begin(&b, 128);
+        assert_non_null(q);
+        q = fw_big(FW_KEY(q, "v"), cases[i]);
+        q = fw_str(FW_KEY(q, "s"), "0xab", 4);
+        q = fw_bool(FW_KEY(q, "t"), true);
+        q = fw_uint(FW_KEY(q, "u"), 300);
+        fw_commit(&b, q, 4);
+        cs_vw_object_end(&b);
+        assert_int_equal(cs_vw_error(&a), 0);
+        assert_int_equal(cs_vw_error(&b), 0);
+        assert_int_equal(a.buf.len, b.buf.len);
+        assert_memory_equal(a.buf.data, b.buf.data, a.buf.len);
+        cs_vw_free(&a);
+        cs_vw_free(&b);
+    }
+}
+
+/* Log data of every size decodes to the same bytes: empty, a tail shorter
+ * than 16 bytes, upper-case digits, and data too large to decode in place
+ * (through scratch). Topics come out lowercased. */
+static void test_log_data(void **st)
+{
+    (void)st;
+    static const size_t sizes[] = {0, 1, 15, 16, 33, 100, 70000};
+    enum { NS = sizeof sizes / sizeof sizes[0] };
+    cs_buf j;
+    cs_buf_init(&j, 0);
+    cs_buf_printf(&j,
+                  "{\"transactionHash\":\"%s\",\"transactionIndex\":\"0x0\",\"from\":\"%s\","
+                  "\"to\":\"%s\",\"gasUsed\":\"0x1\",\"logs\":[",
+                  TX1, ME, TOKEN);
+    for (size_t i = 0; i < NS; i++) {
+        cs_buf_printf(&j, "%s{\"address\":\"%s\",\"topics\":[\"0x%s%s\"],\"data\":\"0x",
+                      i ? "," : "", ME, "DDF252AD1BE2C89B69C2B068FC378DAA",
+                      "952ba7f163c4a11628f55a4df523b3ef");
+        for (size_t k = 0; k < sizes[i]; k++)
+            cs_buf_printf(&j, "%02X", (unsigned)(k * 7 + i) & 0xff);
+        cs_buf_printf(&j, "\",\"logIndex\":\"0x%zx\"}", i);
+    }
+    cs_buf_append_str(&j, "]}");
+
+    cs_bus *bus;
+    assert_int_equal(cs_bus_new(NULL, &bus), 0);
+    cs_sub *sub;
+    cs_sub_opts so = {.cb = collect};
+    assert_int_equal(cs_bus_subscribe(bus, &so, &sub), 0);
+    cs_publisher pub;
+    cs_publisher_init(&pub, bus, "test", "net");
+    cs_jsonr r;
+    cs_jsonr_init(&r, 0, 0);
+    assert_int_equal(cs_jsonr_parse(&r, (const char *)j.data, j.len), 0);
+    cs_evm_blockref ref = {.number = 16};
+    cs_buf scratch;
+    cs_buf_init(&scratch, 1u << 20);
+    cs_evm_counts c = {0};
+    char err[256];
+    nev = 0;
+    assert_int_equal(
+        cs_evm_emit_receipt(&pub, &r, 0, NULL, 0, &ref, NULL, &scratch, &c, err, sizeof err), 0);
+    assert_int_equal(c.logs, NS);
+    cs_bus_drain(bus, 0);
+    assert_int_equal(nev, 1 + NS);
+    for (size_t i = 0; i < NS; i++) {
+        const cs_event *e = evs[1 + i];
+        if (cs_schema_check(e, err, sizeof err))
+            fail_msg("log %zu: %s", i, err);
+        cs_val v;
+        field(e, "data", &v);
+        assert_int_equal(v.kind, CS_VAL_BYTES);
+        assert_int_equal(v.n, sizes[i]);
+        for (size_t k = 0; k < sizes[i]; k++)
+            if (v.p[k] != ((k * 7 + i) & 0xff))
+                fail_msg("log %zu: byte %zu is %02x", i, k, v.p[k]);
+        field(e, "topics[0]", &v);
+        assert_true(cs_val_str_eq(
+            &v, "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"));
+        field(e, "address", &v);
+        assert_true(cs_val_str_eq(&v, "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"));
+        field(e, "log_index", &v);
+        assert_int_equal(v.u, i);
+    }
+
+    /* A bad digit anywhere in the data: the log's error, no event. */
+    for (size_t at = 0; at < 40; at += 13) {
+        cs_buf bad;
+        cs_buf_init(&bad, 0);
+        cs_buf_printf(&bad,
+                      "{\"transactionHash\":\"%s\",\"transactionIndex\":\"0x0\",\"from\":\"%s\","
+                      "\"gasUsed\":\"0x1\",\"logs\":[{\"address\":\"%s\",\"topics\":[],"
+                      "\"data\":\"0x",
+                      TX1, ME, TOKEN);
+        for (size_t k = 0; k < 40; k++)
+            cs_buf_append_str(&bad, k == at ? "0g" : "0a");
+        cs_buf_append_str(&bad, "\"}]}");
+        assert_int_equal(cs_jsonr_parse(&r, (const char *)bad.data, bad.len), 0);
+        c = (cs_evm_counts){0};
+        assert_int_equal(
+            cs_evm_emit_receipt(&pub, &r, 0, NULL, 0, &ref, NULL, &scratch, &c, err, sizeof err),
+            CS_EPARSE);
+        assert_non_null(strstr(err, "log data: not 0x hex"));
+        assert_int_equal(c.txs, 1);
+        assert_int_equal(c.logs, 0);
+        cs_buf_free(&bad);
+    }
+
+    for (size_t i = 0; i < nev; i++)
+        cs_event_unref(evs[i]);
+    nev = 0;
+    cs_buf_free(&scratch);
+    cs_jsonr_free(&r);
+    cs_buf_free(&j);
+    cs_publisher_free(&pub);
+    cs_bus_close(bus);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_events),
+        cmocka_unit_test(test_fast_writer),
+        cmocka_unit_test(test_log_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
