@@ -484,11 +484,15 @@ static bool emit_log(emitctx *c, cs_publisher *pub, uint32_t lg, uint64_t tx_ind
     /* Small data without an ABI to decode it is decoded into the payload;
      * other data through scratch, which the ABI decoder reads. */
     const cs_jtok *dt = f[L_DATA] ? cs_jsonr_at(r, f[L_DATA]) : NULL;
-    bool direct = !abi && dt && dt->type == CS_JT_STR && dt->len / 2 <= DIRECT_DATA_MAX;
+    bool direct = false;
+    size_t room = 600; /* everything but the data's bytes fits in 600 */
+    if (!abi && dt && dt->type == CS_JT_STR && dt->len / 2 <= DIRECT_DATA_MAX) {
+        direct = true;
+        room += dt->len / 2;
+    }
 
-    /* Everything but the data is bounded: 600 bytes hold it. */
     cs_vw *w = cs_publisher_begin(pub);
-    uint8_t *q = fw_begin(w, 600 + (direct ? dt->len / 2 : 0));
+    uint8_t *q = fw_begin(w, room);
     if (!q)
         return true; /* cannot happen below the writer's bound */
     q = fw_str(FW_KEY(q, "address"), addr, 42);
