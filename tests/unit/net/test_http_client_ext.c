@@ -309,6 +309,40 @@ static void test_mail(void **st)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* A client and an SMTP server on the test's loop, and a one-line mail
+ * for it. */
+typedef struct mail_fx {
+    cs_http_client *c;
+    srv sv;
+    char url[64];
+    const char *to[1];
+    cs_mail_opts o;
+} mail_fx;
+
+static void fx_start(mail_fx *f, srv sv, uint64_t timeout_ms)
+{
+    uv_loop_init(&loop);
+    assert_int_equal(cs_http_client_new(&loop, 0, &f->c), 0);
+    f->sv = sv;
+    srv_start(&f->sv);
+    snprintf(f->url, sizeof f->url, "smtp://127.0.0.1:%d", f->sv.port);
+    f->to[0] = "ops@example.org";
+    f->o = (cs_mail_opts){.url = f->url,
+                          .from = "a@example.org",
+                          .to = f->to,
+                          .nto = 1,
+                          .msg = "x",
+                          .len = 1,
+                          .timeout_ms = timeout_ms};
+}
+
+/* After the test closed the client: stops the server, runs the loop out. */
+static void fx_stop(mail_fx *f)
+{
+    srv_stop(&f->sv);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 /* Counts the loop's turns while a mail runs, and the longest gap between
  * two of them. */
 typedef struct ticker {
@@ -345,28 +379,17 @@ static void ticker_stop(ticker *k)
 static void test_mail_server_hangs_after_data(void **st)
 {
     (void)st;
-    uv_loop_init(&loop);
-    cs_http_client *c;
-    assert_int_equal(cs_http_client_new(&loop, 0, &c), 0);
-    srv sv = {.smtp = true, .hang_after_data = true};
-    srv_start(&sv);
-    char url[64];
-    snprintf(url, sizeof url, "smtp://127.0.0.1:%d", sv.port);
+    mail_fx f;
+    fx_start(&f, (srv){.smtp = true, .hang_after_data = true}, 800);
     static const char msg[] = "Subject: stuck\r\n\r\nbody\r\n";
-    const char *to[] = {"ops@example.org"};
-    cs_mail_opts o = {.url = url,
-                      .from = "a@example.org",
-                      .to = to,
-                      .nto = 1,
-                      .msg = msg,
-                      .len = sizeof msg - 1,
-                      .timeout_ms = 800};
+    f.o.msg = msg;
+    f.o.len = sizeof msg - 1;
     ticker k = {0};
     ticker_start(&k);
     got g = {0};
     uv_update_time(&loop);
     uint64_t t0 = uv_now(&loop);
-    assert_int_equal(cs_mail_send(c, &o, on_res, &g, NULL), 0);
+    assert_int_equal(cs_mail_send(f.c, &f.o, on_res, &g, NULL), 0);
     assert_int_equal(g.calls, 0); /* never from inside cs_mail_send */
     run_until(&g);
     uint64_t took = uv_now(&loop) - t0;
@@ -374,15 +397,14 @@ static void test_mail_server_hangs_after_data(void **st)
     assert_int_equal(g.status, 354); /* the last reply it got: DATA's */
     assert_in_range(took, 700, 3000);
     /* the server, on this loop, got the whole message while the mail waited */
-    assert_non_null(memmem(sv.seen.data, sv.seen.len, "body\r\n.\r\n", 9));
+    assert_non_null(memmem(f.sv.seen.data, f.sv.seen.len, "body\r\n.\r\n", 9));
     /* the loop turned all along: at least half of the 20 ms ticks, no gap
      * anywhere near the timeout */
     assert_true(k.ticks >= (int)(took / 40));
     assert_true(k.max_gap < 300);
     ticker_stop(&k);
-    cs_http_client_close(c, NULL, NULL);
-    srv_stop(&sv);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    cs_http_client_close(f.c, NULL, NULL);
+    fx_stop(&f);
 }
 
 typedef struct order {
@@ -426,45 +448,31 @@ static void run_ms(uint64_t ms)
 static void test_mail_two_at_once(void **st)
 {
     (void)st;
-    uv_loop_init(&loop);
-    cs_http_client *c;
-    assert_int_equal(cs_http_client_new(&loop, 0, &c), 0);
-    srv sv = {.smtp = true, .mute = true};
-    srv_start(&sv);
-    char url[64];
-    snprintf(url, sizeof url, "smtp://127.0.0.1:%d", sv.port);
-    const char *to[] = {"ops@example.org"};
-    cs_mail_opts o = {.url = url,
-                      .from = "a@example.org",
-                      .to = to,
-                      .nto = 1,
-                      .msg = "x",
-                      .len = 1,
-                      .timeout_ms = 500};
+    mail_fx f;
+    fx_start(&f, (srv){.smtp = true, .mute = true}, 500);
     order ord = {0};
     slot sl[3];
     uv_update_time(&loop);
     uint64_t t0 = uv_now(&loop);
     for (int i = 0; i < 3; i++) {
         sl[i] = (slot){&ord, i};
-        assert_int_equal(cs_mail_send(c, &o, on_ordered, &sl[i], NULL), 0);
+        assert_int_equal(cs_mail_send(f.c, &f.o, on_ordered, &sl[i], NULL), 0);
     }
-    assert_int_equal(cs_http_client_inflight(c), 3);
+    assert_int_equal(cs_http_client_inflight(f.c), 3);
     run_ms(300);
-    assert_int_equal(sv.accepted, 2);
+    assert_int_equal(f.sv.accepted, 2);
     assert_int_equal(ord.n, 0);
     while (ord.n < 3 && uv_now(&loop) - t0 < 5000)
         uv_run(&loop, UV_RUN_ONCE);
     assert_int_equal(ord.n, 3);
-    assert_int_equal(sv.accepted, 3);
+    assert_int_equal(f.sv.accepted, 3);
     for (int i = 0; i < 3; i++)
         assert_int_equal(ord.error[i], CS_ETIMEDOUT);
     assert_in_range(ord.at[0] - t0, 400, 900);
     assert_in_range(ord.at[1] - t0, 400, 900);
     assert_in_range(ord.at[2] - t0, 900, 2000); /* its 500 ms began at a free slot */
-    cs_http_client_close(c, NULL, NULL);
-    srv_stop(&sv);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    cs_http_client_close(f.c, NULL, NULL);
+    fx_stop(&f);
 }
 
 static void on_client_closed(void *arg)
@@ -478,41 +486,28 @@ static void on_client_closed(void *arg)
 static void test_mail_queue_bound_and_close(void **st)
 {
     (void)st;
-    uv_loop_init(&loop);
-    cs_http_client *c;
-    assert_int_equal(cs_http_client_new(&loop, 0, &c), 0);
-    srv sv = {.smtp = true, .mute = true};
-    srv_start(&sv);
-    char url[64];
-    snprintf(url, sizeof url, "smtp://127.0.0.1:%d", sv.port);
-    const char *to[] = {"ops@example.org"};
-    cs_mail_opts o = {.url = url,
-                      .from = "a@example.org",
-                      .to = to,
-                      .nto = 1,
-                      .msg = "x",
-                      .len = 1,
-                      .timeout_ms = 20000};
+    mail_fx f;
+    fx_start(&f, (srv){.smtp = true, .mute = true}, 20000);
     enum { N = CS_MAIL_MAX_RUNNING + CS_MAIL_MAX_QUEUED };
     order ord = {0};
     slot sl[N + 1];
     cs_http_request *req[N];
     for (int i = 0; i < N; i++) {
         sl[i] = (slot){&ord, i};
-        assert_int_equal(cs_mail_send(c, &o, on_ordered, &sl[i], &req[i]), 0);
+        assert_int_equal(cs_mail_send(f.c, &f.o, on_ordered, &sl[i], &req[i]), 0);
     }
     sl[N] = (slot){&ord, N};
-    assert_int_equal(cs_mail_send(c, &o, on_ordered, &sl[N], NULL), CS_ELIMIT);
+    assert_int_equal(cs_mail_send(f.c, &f.o, on_ordered, &sl[N], NULL), CS_ELIMIT);
     run_ms(200);
-    assert_int_equal(sv.accepted, 2);
+    assert_int_equal(f.sv.accepted, 2);
     /* a waiting mail cancelled never calls back, and frees its place */
     cs_http_request_cancel(req[5]);
-    assert_int_equal(cs_mail_send(c, &o, on_ordered, &sl[N], NULL), 0);
-    assert_int_equal(cs_http_client_inflight(c), N);
+    assert_int_equal(cs_mail_send(f.c, &f.o, on_ordered, &sl[N], NULL), 0);
+    assert_int_equal(cs_http_client_inflight(f.c), N);
     bool closed = false;
     uv_update_time(&loop);
     uint64_t t0 = uv_now(&loop);
-    cs_http_client_close(c, on_client_closed, &closed);
+    cs_http_client_close(f.c, on_client_closed, &closed);
     assert_int_equal(ord.n, N); /* all at once, from the close */
     for (int i = 0; i <= N; i++)
         if (i != 5)
@@ -525,9 +520,8 @@ static void test_mail_queue_bound_and_close(void **st)
         uv_run(&loop, UV_RUN_ONCE);
     assert_true(closed);
     assert_in_range(uv_now(&loop) - t0, 0, 2500);
-    srv_stop(&sv);
-    assert_int_equal(sv.accepted, 2); /* the waiting mails never started */
-    assert_int_equal(uv_loop_close(&loop), 0);
+    assert_int_equal(f.sv.accepted, 2); /* the waiting mails never started */
+    fx_stop(&f);
 }
 
 int main(void)
