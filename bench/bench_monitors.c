@@ -8,7 +8,11 @@
  *   - pairs_per_sec: monitor x transaction pairs settled per second, one
  *     core (engine alone; the index settles most pairs without looking)
  *   - event_monitor_events_per_sec: P2P events through 100 event monitors
- *     (conditions and per-peer count windows) over 20 message types */
+ *     (conditions and per-peer count windows) over 20 message types
+ *   - block_eval_monitor_abi: the same blocks as the follower publishes them
+ *     without an ABI (topics, data, input), decoded by the monitors' own
+ *     `abi` */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,8 +55,17 @@ static cs_event *mk(const char *type, cs_vw *w)
     return cs_event_new(&h, w->buf.data, w->buf.len);
 }
 
-/* The events of one block: for each tx an evm.tx and its logs, then evm.block. */
-static cs_event **make_block(uint64_t number, size_t *n)
+static void put_word(cs_vw *w, const char *key, uint64_t v)
+{
+    uint8_t b[32] = {0};
+    for (int i = 0; i < 8; i++)
+        b[31 - i] = (uint8_t)(v >> (8 * i));
+    cs_vw_kv_bytes(w, key, b, 32);
+}
+
+/* The events of one block: for each tx an evm.tx and its logs, then
+ * evm.block; decoded as with an ABI, or raw (topics, data, input). */
+static cs_event **make_block(uint64_t number, size_t *n, bool decoded)
 {
     cs_event **evs = calloc(NTX * 5 + 1, sizeof *evs);
     size_t k = 0;
@@ -73,13 +86,22 @@ static cs_event **make_block(uint64_t number, size_t *n)
         cs_vw_kv_u64(&w, "gas_used", 50000);
         cs_vw_kv_str(&w, "status", "success");
         cs_vw_kv_u64(&w, "block_number", number);
-        cs_vw_kv_str(&w, "function", "transfer");
-        cs_vw_kv_str(&w, "signature", "transfer(address,uint256)");
-        cs_vw_key(&w, "args");
-        cs_vw_object_begin(&w);
-        cs_vw_kv_str(&w, "to", "0x00000000000000000000000000000000000000b0");
-        cs_vw_kv_u64(&w, "amount", (uint64_t)rand());
-        cs_vw_object_end(&w);
+        uint64_t amount = (uint64_t)rand();
+        if (decoded) {
+            cs_vw_kv_str(&w, "function", "transfer");
+            cs_vw_kv_str(&w, "signature", "transfer(address,uint256)");
+            cs_vw_key(&w, "args");
+            cs_vw_object_begin(&w);
+            cs_vw_kv_str(&w, "to", "0x00000000000000000000000000000000000000b0");
+            cs_vw_kv_u64(&w, "amount", amount);
+            cs_vw_object_end(&w);
+        } else {
+            uint8_t in[68] = {0xa9, 0x05, 0x9c, 0xbb};
+            in[35] = 0xb0;
+            for (int i = 0; i < 8; i++)
+                in[67 - i] = (uint8_t)(amount >> (8 * i));
+            cs_vw_kv_bytes(&w, "input", in, sizeof in);
+        }
         cs_vw_object_end(&w);
         evs[k++] = mk("evm.tx", &w);
         int nlogs = 1 + rand() % 3;
@@ -90,14 +112,28 @@ static cs_event **make_block(uint64_t number, size_t *n)
             cs_vw_kv_u64(&w, "block_number", number);
             cs_vw_kv_str(&w, "tx_hash", hash);
             cs_vw_kv_u64(&w, "log_index", (uint64_t)l);
-            cs_vw_kv_str(&w, "event", "Transfer");
-            cs_vw_kv_str(&w, "signature", "Transfer(address,address,uint256)");
-            cs_vw_key(&w, "args");
-            cs_vw_object_begin(&w);
-            cs_vw_kv_str(&w, "from", "0xd5180d374b6d1961ba24d0a4dbf26d696fda4cad");
-            cs_vw_kv_str(&w, "to", "0x00000000000000000000000000000000000000b0");
-            cs_vw_kv_u64(&w, "value", (uint64_t)rand() % 1000000);
-            cs_vw_object_end(&w);
+            uint64_t value = (uint64_t)rand() % 1000000;
+            if (decoded) {
+                cs_vw_kv_str(&w, "event", "Transfer");
+                cs_vw_kv_str(&w, "signature", "Transfer(address,address,uint256)");
+                cs_vw_key(&w, "args");
+                cs_vw_object_begin(&w);
+                cs_vw_kv_str(&w, "from", "0xd5180d374b6d1961ba24d0a4dbf26d696fda4cad");
+                cs_vw_kv_str(&w, "to", "0x00000000000000000000000000000000000000b0");
+                cs_vw_kv_u64(&w, "value", value);
+                cs_vw_object_end(&w);
+            } else {
+                cs_vw_key(&w, "topics");
+                cs_vw_array_begin(&w);
+                cs_vw_cstr(&w,
+                           "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef");
+                cs_vw_cstr(&w,
+                           "0x000000000000000000000000d5180d374b6d1961ba24d0a4dbf26d696fda4cad");
+                cs_vw_cstr(&w,
+                           "0x00000000000000000000000000000000000000000000000000000000000000b0");
+                cs_vw_array_end(&w);
+                put_word(&w, "data", value);
+            }
             cs_vw_object_end(&w);
             evs[k++] = mk("evm.log", &w);
         }
@@ -214,7 +250,7 @@ int main(void)
     size_t nev[20];
     cs_event **bl[20];
     for (int b = 0; b < blocks; b++)
-        bl[b] = make_block(1000 + (uint64_t)b, &nev[b]);
+        bl[b] = make_block(1000 + (uint64_t)b, &nev[b], true);
 
     /* the engine alone: pairs per second */
     cs_monitor_engine_opts o = {.on_match = count_match};
@@ -291,6 +327,45 @@ int main(void)
         free(bl[b]);
     }
     bench_event_monitors();
+
+    /* undecoded blocks, decoded by the monitors' own ABI */
+    char abi[300];
+    snprintf(abi, sizeof abi, "%s/token.json", dir);
+    FILE *f = fopen(abi, "w");
+    if (!f)
+        return 1;
+    fputs("[{\"type\":\"event\",\"name\":\"Transfer\",\"inputs\":[{\"name\":\"from\","
+          "\"type\":\"address\",\"indexed\":true},{\"name\":\"to\",\"type\":\"address\","
+          "\"indexed\":true},{\"name\":\"value\",\"type\":\"uint256\"}]},{\"type\":"
+          "\"function\",\"name\":\"transfer\",\"inputs\":[{\"name\":\"to\",\"type\":"
+          "\"address\"},{\"name\":\"amount\",\"type\":\"uint256\"}]}]",
+          f);
+    fclose(f);
+    for (int i = 0; i < NMON; i++)
+        defs[i].abi = abi;
+    for (int b = 0; b < blocks; b++)
+        bl[b] = make_block(1000 + (uint64_t)b, &nev[b], false);
+    uint64_t before = matches;
+    if (cs_monitor_engine_new(&o, defs, NMON, &e, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    eval_time = 0;
+    for (int b = 0; b < blocks; b++) {
+        for (size_t i = 0; i + 1 < nev[b]; i++)
+            cs_monitor_engine_feed(e, bl[b][i]);
+        double t0 = now();
+        cs_monitor_engine_feed(e, bl[b][nev[b] - 1]);
+        eval_time += now() - t0;
+    }
+    cs_monitor_engine_close(e);
+    printf("matches_per_block_monitor_abi: %.1f matches\n", (double)(matches - before) / blocks);
+    printf("block_eval_monitor_abi: %.3f ms\n", eval_time / blocks * 1e3);
+    for (int b = 0; b < blocks; b++) {
+        for (size_t i = 0; i < nev[b]; i++)
+            cs_event_unref(bl[b][i]);
+        free(bl[b]);
+    }
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

@@ -1,13 +1,16 @@
 /* chainscope monitor: try rules and monitors without sending anything. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli/cli.h"
 #include "cli/components.h"
 #include "core/error.h"
 #include "core/json.h"
+#include "evm/component.h"
 #include "notify/channel.h"
 #include "notify/notifier.h"
 #include "rules/evm_fields.h"
@@ -33,7 +36,10 @@ static void help(void)
            "evaluated at the end of the input, as if confirmed), and prints each\n"
            "match: why it matched, whether the alert policy lets it through, and the\n"
            "message each of its channels would get. Nothing is sent and no outbox is\n"
-           "written.\n"
+           "written. The events come from a file (--events), or from one block that\n"
+           "is fetched from the node of an evm network of FILE (--network, --block)\n"
+           "and turned into events exactly as the follower does, with that\n"
+           "network's ABIs.\n"
            "\n"
            "options:\n"
            "  -r, --rule EXPR     (eval) the condition\n"
@@ -47,18 +53,22 @@ static void help(void)
            "  -c, --config FILE   (test) the config file\n"
            "  -m, --monitor NAME  (test) only this monitor\n"
            "      --json          (test) print each alert document as a JSON line instead\n"
-           "      --network NET   (test) with --block: fetch a block from the follower\n"
-           "      --block N       (test) (needs the EVM follower; not available yet)\n"
+           "      --network NET   (test) the evm network of FILE to fetch --block from\n"
+           "                      (default: the only one)\n"
+           "      --block N       (test) the block to try the monitors on\n"
            "      --tx HASH       (test) only this transaction of the block\n"
            "\n"
            "examples:\n"
            "  chainscope monitor eval --rule 'value > 0xde0b6b3a7640000' --args \\\n"
            "      --event '{\"args\":{\"value\":\"2000000000000000000\"}}'\n"
            "  chainscope monitor test -c monitors.yaml --events transfers.jsonl\n"
+           "  chainscope monitor test -c chainscope.yaml --network eth-main --block 19000000 \\\n"
+           "      --tx 0x5c50...e8a1\n"
            "\n"
            "exit status: 0 ok (eval: the last event matched or no event was given;\n"
-           "test: ran), 1 eval: the last event did not match, 2 usage or syntax\n"
-           "error, 3 config error, 4 I/O error.\n");
+           "test: ran), 1 eval: the last event did not match; test: no such block or\n"
+           "transaction, 2 usage or syntax error, 3 config error, 4 I/O error (the\n"
+           "node could not be asked).\n");
 }
 
 typedef int (*line_fn)(cs_event *ev, void *arg);
@@ -284,6 +294,107 @@ static int test_one(cs_event *ev, void *arg)
     return 0;
 }
 
+/* ---- test --block: one block from the node ---------------------------------- */
+
+typedef struct block_evs {
+    const char *tx; /* --tx, or NULL */
+    cs_event **evs;
+    size_t n, cap;
+    size_t txs, logs, tx_found;
+    char hash[80];
+    int err;
+} block_evs;
+
+static bool str_field_is(const cs_event *ev, const char *name, const char *want)
+{
+    cs_val v;
+    return cs_event_field(ev, name, strlen(name), &v) == 0 && v.kind == CS_VAL_STR &&
+           v.n == strlen(want) && strncasecmp((const char *)v.p, want, v.n) == 0;
+}
+
+/* Keeps the block's events (those of --tx only, and evm.block). */
+static void keep_event(cs_sub *sub, cs_event *ev, void *arg)
+{
+    block_evs *b = arg;
+    (void)sub;
+    bool is_tx = strcmp(ev->type, CS_EVT_TX) == 0, is_log = strcmp(ev->type, CS_EVT_LOG) == 0;
+    if (is_tx)
+        b->txs++;
+    if (is_log)
+        b->logs++;
+    if (b->tx && (is_tx || is_log)) {
+        if (!str_field_is(ev, is_tx ? CS_EVF_TX_HASH : CS_EVF_LOG_TX_HASH, b->tx))
+            return;
+        b->tx_found += is_tx;
+    }
+    if (strcmp(ev->type, CS_EVT_BLOCK) == 0) {
+        cs_val v;
+        if (cs_event_field(ev, CS_EVF_HASH, strlen(CS_EVF_HASH), &v) == 0 && v.kind == CS_VAL_STR &&
+            v.n < sizeof b->hash)
+            snprintf(b->hash, sizeof b->hash, "%.*s", (int)v.n, (const char *)v.p);
+    }
+    if (b->n == b->cap) {
+        size_t nc = b->cap ? b->cap * 2 : 256;
+        cs_event **ne = realloc(b->evs, nc * sizeof *ne);
+        if (!ne) {
+            b->err = CS_ENOMEM;
+            return;
+        }
+        b->evs = ne;
+        b->cap = nc;
+    }
+    b->evs[b->n++] = cs_event_ref(ev);
+}
+
+/* Fetches the block and feeds its events to the engine. */
+static int test_block(test_ctx *ctx, const cs_config *cfg, const char *cfgpath, const char *network,
+                      const char *block, const char *tx)
+{
+    const void *evm = cs_config_section(cfg, "evm");
+    if (!evm) {
+        fprintf(stderr, "%s: no evm: section to fetch block %s from\n", cfgpath, block);
+        return CS_EXIT_CONFIG;
+    }
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(block, &end, 0);
+    if (errno || *end || !*block || block[0] == '-')
+        return cs_cli_usage_error("monitor test", "--block: '%s' is not a block number", block);
+    if (!network && !(network = cs_evm_config_only_network(evm)))
+        return cs_cli_usage_error("monitor test", "--block needs --network NET (%s has several)",
+                                  cfgpath);
+    block_evs b = {.tx = tx};
+    uint64_t head = 0;
+    char err[1024];
+    int rc = cs_evm_config_fetch_block(evm, network, n, keep_event, &b, &head, err, sizeof err);
+    if (rc == CS_ENOTFOUND) {
+        fprintf(stderr, "%s: %s\n", cfgpath, err);
+        rc = CS_EXIT_CONFIG;
+    } else if (rc == CS_ERANGE) {
+        fprintf(stderr, "chainscope monitor test: %s\n", err);
+        rc = CS_EXIT_PROBLEM;
+    } else if (rc || b.err) {
+        fprintf(stderr, "chainscope monitor test: %s\n", rc ? err : cs_strerror(b.err));
+        rc = CS_EXIT_FAIL;
+    } else if (tx && !b.tx_found) {
+        fprintf(stderr, "chainscope monitor test: transaction %s is not in block %llu of %s\n", tx,
+                n, network);
+        rc = CS_EXIT_PROBLEM;
+    }
+    if (!rc) {
+        if (!ctx->json)
+            printf("block %llu (%s) of %s: %zu transactions, %zu logs%s%s%s\n\n", n, b.hash,
+                   network, b.txs, b.logs, tx ? "; trying transaction " : "", tx ? tx : "",
+                   tx ? " only" : "");
+        for (size_t i = 0; i < b.n; i++)
+            cs_monitor_engine_feed(ctx->engine, b.evs[i]);
+    }
+    for (size_t i = 0; i < b.n; i++)
+        cs_event_unref(b.evs[i]);
+    free(b.evs);
+    return rc;
+}
+
 static int cmd_test(int argc, char **argv)
 {
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
@@ -295,7 +406,8 @@ static int cmd_test(int argc, char **argv)
                                          {"block", required_argument, NULL, 'B'},
                                          {"tx", required_argument, NULL, 'X'},
                                          {NULL, 0, NULL, 0}};
-    const char *cfgpath = NULL, *events = NULL, *only = NULL, *type = "test", *block = NULL;
+    const char *cfgpath = NULL, *events = NULL, *only = NULL, *type = "test", *block = NULL,
+               *network = NULL, *tx = NULL;
     bool json = false;
     int c;
     optind = 1;
@@ -320,7 +432,10 @@ static int cmd_test(int argc, char **argv)
             block = optarg;
             break;
         case 'N':
+            network = optarg;
+            break;
         case 'X':
+            tx = optarg;
             break;
         default:
             return cs_cli_usage_error("monitor test", "unknown option");
@@ -328,14 +443,12 @@ static int cmd_test(int argc, char **argv)
     }
     if (!cfgpath)
         return cs_cli_usage_error("monitor test", "-c FILE is required");
-    if (block && !events) {
-        fprintf(stderr, "chainscope monitor test: --block needs the EVM follower's block fetch, "
-                        "which this build does not have yet; save the block's events with "
-                        "`chainscope tail --json --filter 'evm.>'` and use --events\n");
-        return CS_EXIT_USAGE;
-    }
-    if (!events)
-        return cs_cli_usage_error("monitor test", "--events FILE is required");
+    if (block && events)
+        return cs_cli_usage_error("monitor test", "--events or --block, not both");
+    if ((network || tx) && !block)
+        return cs_cli_usage_error("monitor test", "--network and --tx go with --block N");
+    if (!events && !block)
+        return cs_cli_usage_error("monitor test", "--events FILE or --block N is required");
     cs_config *cfg;
     char err[1024];
     if (cs_cli_load_config(cfgpath, &cfg, err, sizeof err)) {
@@ -381,11 +494,12 @@ static int cmd_test(int argc, char **argv)
         cs_config_free(cfg);
         return CS_EXIT_CONFIG;
     }
-    int rc = read_events(events, type, test_one, &ctx);
+    int rc = events ? read_events(events, type, test_one, &ctx)
+                    : test_block(&ctx, cfg, cfgpath, network, block, tx);
     cs_monitor_engine_flush(ctx.engine);
     cs_monitor_engine_stats st;
     cs_monitor_engine_get_stats(ctx.engine, &st);
-    if (!json)
+    if (!json && !rc)
         printf("%llu events, %llu transactions in %llu blocks, %u matches, %u to notify\n",
                (unsigned long long)st.events, (unsigned long long)st.txs,
                (unsigned long long)st.blocks, ctx.n, ctx.notified);

@@ -540,8 +540,8 @@ static const char *const blk_names[B_N] = {"number",    "hash",          "parent
                                            "gasLimit",  "baseFeePerGas", "transactions"};
 static const uint8_t blk_lens[B_N] = {6, 4, 10, 9, 5, 7, 8, 13, 12};
 
-int cs_evm_emit_block(cs_publisher *pub, const cs_jsonr *r, uint32_t blk, const char *key,
-                      cs_evm_blockref *ref, char *parent_hash, char *err, size_t errlen)
+int cs_evm_read_block(const cs_jsonr *r, uint32_t blk, cs_evm_blockref *ref, char *parent_hash,
+                      char *err, size_t errlen)
 {
     uint32_t f[B_N];
     if (cs_jsonr_at(r, blk)->type != CS_JT_OBJ) {
@@ -575,6 +575,14 @@ int cs_evm_emit_block(cs_publisher *pub, const cs_jsonr *r, uint32_t blk, const 
                  (unsigned long long)ref->number);
         return CS_EPARSE;
     }
+    return 0;
+}
+
+int cs_evm_emit_block(cs_publisher *pub, const cs_jsonr *r, uint32_t blk, const char *key,
+                      const cs_evm_blockref *ref, const char *parent_hash, char *err, size_t errlen)
+{
+    uint32_t f[B_N];
+    members(r, blk, blk_names, B_N, blk_lens, f);
     emitctx c = {.r = r, .b = ref, .err = err, .errlen = errlen};
     strcpy(c.txh, "-");
     cs_vw *w = cs_publisher_begin(pub);
@@ -586,7 +594,7 @@ int cs_evm_emit_block(cs_publisher *pub, const cs_jsonr *r, uint32_t blk, const 
     kv_quantity(&c, w, "gas_used", f[B_GASUSED], "block: gasUsed");
     kv_quantity(&c, w, "gas_limit", f[B_GASLIMIT], "block: gasLimit");
     kv_quantity(&c, w, "base_fee", f[B_BASEFEE], "block: baseFeePerGas");
-    cs_vw_kv_u64(w, "tx_count", cs_jsonr_at(r, txs)->len);
+    cs_vw_kv_u64(w, "tx_count", f[B_TXS] ? cs_jsonr_at(r, f[B_TXS])->len : 0);
     int rc = cs_publisher_emit(pub, "evm.block", NULL, key, NULL);
     if (rc && !c.rc)
         snprintf(err, errlen, "block %llu: cannot publish: %s", (unsigned long long)ref->number,

@@ -50,10 +50,19 @@ int cs_evm_emit_receipt(cs_publisher *pub, const cs_jsonr *r, uint32_t rcpt, con
                         uint32_t tx, const cs_evm_blockref *b, const cs_evm_abis *abis,
                         cs_buf *scratch, cs_evm_counts *counts, char *err, size_t errlen);
 
-/* Publishes evm.block for block object `blk` (as eth_getBlockByNumber
- * returns it) and fills *ref. key: the envelope key (node name). */
+/* Reads block object `blk` (as eth_getBlockByNumber returns it): fills *ref
+ * and parent_hash (67 bytes) and checks that it has a transactions array.
+ * Publishes nothing. Errors: CS_EPARSE with a message in err. */
+int cs_evm_read_block(const cs_jsonr *r, uint32_t blk, cs_evm_blockref *ref, char *parent_hash,
+                      char *err, size_t errlen);
+
+/* Publishes evm.block for the block read by cs_evm_read_block. The follower
+ * publishes it after the block's evm.tx and evm.log events: evm.block is the
+ * last event of its block (docs/evm.md). key: the envelope key (node
+ * name). */
 int cs_evm_emit_block(cs_publisher *pub, const cs_jsonr *r, uint32_t blk, const char *key,
-                      cs_evm_blockref *ref, char *parent_hash, char *err, size_t errlen);
+                      const cs_evm_blockref *ref, const char *parent_hash, char *err,
+                      size_t errlen);
 
 /* Writes a lowercase copy of a 0x hex string token of exactly `bytes`
  * bytes (20: address, 32: hash) into out (2 * bytes + 3). CS_EPARSE if

@@ -2,6 +2,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "evm/chain.h"
+#include "evm/fetch.h"
 #include "evm/follower.h"
 #include "evm/probe.h"
 #include "evm/rpc.h"
@@ -462,4 +463,49 @@ void cs_evm_component_stop(void *state, void (*done)(void *), void *arg)
     e->closing++;
     cs_http_client_close(e->http, on_closed_cb, e);
     one_closed(e);
+}
+
+/* ---- one block, for commands ------------------------------------------------ */
+
+const char *cs_evm_config_only_network(const void *conf)
+{
+    const evm_conf *c = conf;
+    return c && c->n == 1 ? c->nets[0].name : NULL;
+}
+
+int cs_evm_config_fetch_block(const void *conf, const char *network, uint64_t number, cs_sub_cb cb,
+                              void *arg, uint64_t *head, char *err, size_t errlen)
+{
+    const evm_conf *c = conf;
+    const evm_net_conf *nc = NULL;
+    for (size_t i = 0; c && i < c->n && !nc; i++)
+        if (strcmp(c->nets[i].name, network) == 0)
+            nc = &c->nets[i];
+    if (!nc) {
+        int k = snprintf(err, errlen, "no evm network '%s' in the config (it has:", network);
+        for (size_t i = 0; c && i < c->n && k > 0 && (size_t)k < errlen; i++)
+            k += snprintf(err + k, errlen - (size_t)k, " %s", c->nets[i].name);
+        if (k > 0 && (size_t)k < errlen)
+            snprintf(err + k, errlen - (size_t)k, "%s)", c && c->n ? "" : " none");
+        return CS_ENOTFOUND;
+    }
+    cs_rpc_endpoint eps[CS_RPC_MAX_ENDPOINTS];
+    for (size_t k = 0; k < nc->nrpc; k++)
+        eps[k] = (cs_rpc_endpoint){nc->rpc[k], nc->weight[k]};
+    cs_rpc_opts ro = {.endpoints = eps,
+                      .nendpoints = nc->nrpc,
+                      .timeout_ms = nc->timeout_ms,
+                      .retries = nc->retries ? (unsigned)nc->retries : (unsigned)-1,
+                      .name = nc->name};
+    uint64_t per_try = nc->timeout_ms ? nc->timeout_ms : 10000;
+    cs_evm_fetch_opts fo = {.rpc = &ro,
+                            .abis = nc->abis,
+                            .receipts_per_tx = nc->fo.receipts_per_tx,
+                            .network = nc->name,
+                            .number = number,
+                            /* a few rounds of the node's own retries */
+                            .timeout_ms = per_try * (nc->retries + 1) * 3 + 5000,
+                            .on_event = cb,
+                            .arg = arg};
+    return cs_evm_fetch_block(&fo, head, err, errlen);
 }

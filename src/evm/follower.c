@@ -651,7 +651,9 @@ static bool publish_block(cs_follower *f, slot *s)
         return false;
     }
     cs_evm_blockref ref;
-    if (cs_evm_emit_block(&f->pub, j, blk, f->key, &ref, parent, err, sizeof err)) {
+    if (!blk || cs_evm_read_block(j, blk, &ref, parent, err, sizeof err)) {
+        if (!blk)
+            snprintf(err, sizeof err, "no block in the response");
         CS_WARN(LOG, "%s: block %llu: %s", f->network, (unsigned long long)s->number, err);
         f->st.errors++;
         return true;
@@ -692,6 +694,11 @@ static bool publish_block(cs_follower *f, slot *s)
             CS_WARN(LOG, "%s: %s", f->network, err);
             f->st.errors++;
         }
+    }
+    /* evm.block last: it tells sinks (monitors) that the block is complete */
+    if (cs_evm_emit_block(&f->pub, j, blk, f->key, &ref, parent, err, sizeof err)) {
+        CS_WARN(LOG, "%s: block %llu: %s", f->network, (unsigned long long)s->number, err);
+        f->st.errors++;
     }
     f->st.blocks++;
     f->st.txs += counts.txs;

@@ -23,7 +23,9 @@ static const cs_field_def f_tx[] = {
     {"from", "string", false, "sender address"},
     {"to", "string", true, "recipient address (absent for contract creation)"},
     {"contract_address", "string", true, "address of the contract created"},
-    {"status", "u64", true, "1 success, 0 reverted (absent before Byzantium)"},
+    {"status", "u64", true,
+     "1 success, 0 reverted (absent before Byzantium); monitor conditions read it as "
+     "\"success\" / \"failed\""},
     {"gas_used", "u64", false, "gas used by this transaction"},
     {"cumulative_gas_used", "u256", true, "gas used in the block up to and with this tx"},
     {"effective_gas_price", "u256", true, "price paid per gas, wei"},
@@ -90,11 +92,14 @@ static const cs_field_def f_probe[] = {
 };
 
 const cs_event_def cs_schema_evm[] = {
-    {"evm.block", "evm follower", "a confirmed block (published in order, once per branch)",
+    {"evm.block", "evm follower",
+     "a confirmed block, published in order, once per branch, after its evm.tx and evm.log "
+     "events: it closes the block",
      f_block},
     {"evm.tx", "evm follower", "a transaction of a confirmed block, with its receipt", f_tx},
     {"evm.log", "evm follower", "a log of a confirmed block, decoded when the ABI is known", f_log},
-    {"evm.reorg", "evm follower", "published blocks were replaced; the new branch's events follow",
+    {"evm.reorg", "evm follower",
+     "published blocks above common_ancestor were replaced; the new branch's events follow",
      f_reorg},
     {"evm.probe", "evm probe", "one node probe (a JSON-RPC call) and its outcome", f_probe},
     {NULL, NULL, NULL, NULL},

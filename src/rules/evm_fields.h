@@ -6,8 +6,9 @@
  *   evm.tx   {hash, from, to, value, gas_price, max_fee_per_gas,
  *             max_priority_fee_per_gas, gas, gas_used, nonce, status (0/1),
  *             block_number, block_hash, input, function, signature, args{...}}
- *   evm.block {number, hash}
- *   evm.reorg {from_block}: blocks from this number on were replaced */
+ *   evm.block {number, hash}: published after the block's evm.tx and evm.log
+ *             events, so it closes the block
+ *   evm.reorg {common_ancestor}: blocks above this number were replaced */
 #ifndef CS_RULES_EVM_FIELDS_H
 #define CS_RULES_EVM_FIELDS_H
 
@@ -33,7 +34,7 @@
 #define CS_EVF_TX_FUNCTION "function"   /* decoded function name */
 #define CS_EVF_TX_SIGNATURE "signature" /* canonical: transfer(address,uint256) */
 #define CS_EVF_TX_INPUT "input"         /* calldata (bytes) */
-#define CS_EVF_TX_STATUS "status"       /* 1 (success) or 0 (failed); also "success"/"failed" */
+#define CS_EVF_TX_STATUS "status"       /* 1 (success) or 0 (failed); reads as "success"/"failed" */
 
 /* both */
 #define CS_EVF_BLOCK_NUMBER "block_number"
@@ -42,7 +43,7 @@
 /* evm.block, evm.reorg */
 #define CS_EVF_NUMBER "number"
 #define CS_EVF_HASH "hash"
-#define CS_EVF_REORG_FROM "from_block"
+#define CS_EVF_REORG_ANCESTOR "common_ancestor" /* the last block both branches share */
 
 /* Transaction condition names (Defender's) and the fields they read. */
 #define CS_EVM_TX_ALIASES                                                                          \
@@ -53,9 +54,20 @@
         "blockHash", "block_hash"                                                                  \
     }
 
-/* evm.tx status is 0 or 1; conditions compare it with "failed" / "success"
- * (rules/monitor_def.c). */
+/* evm.tx status is 0 or 1; conditions read it as "failed" / "success" (and
+ * still as 0 / 1 against numbers), in evm.tx events only. */
 #include "rules/expr.h"
 extern const cs_expr_enum cs_evm_tx_enums[1];
+
+/* How each kind of monitor expression names fields (rules/monitor_def.c):
+ *   cs_evm_arg_opts      event and function conditions: a bare name is the
+ *                        decoded argument first (`value` -> args.value)
+ *   cs_evm_tx_opts       transaction conditions: bare names are the evm.tx
+ *                        fields (`value` is the wei sent), Defender's names
+ *                        as aliases; arguments as args.NAME or $N
+ *   cs_evm_trigger_opts  a contract monitor's dedup_key, over the matched
+ *                        log or call: arguments first, then the fields
+ *   cs_evm_event_opts    event monitors: event fields */
+extern const cs_expr_opts cs_evm_arg_opts, cs_evm_tx_opts, cs_evm_trigger_opts, cs_evm_event_opts;
 
 #endif

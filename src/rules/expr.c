@@ -212,6 +212,12 @@ static bool as_num(const cs_xval *x, cs_xval *out)
         *out = *x;
         return true;
     }
+    if (x->kind == CS_X_STR && x->labeled) {
+        memset(out, 0, sizeof *out);
+        out->kind = CS_X_NUM;
+        out->n = x->n;
+        return true;
+    }
     if (x->kind == CS_X_STR)
         return num_from_text(x->s, x->len, out);
     if (x->kind == CS_X_BYTES && x->len <= 32) {
@@ -1650,16 +1656,21 @@ static int run(ectx *c, cs_xval *out)
         }
         case OP_ENUM: {
             cs_xval *x = &st[sp - 1];
-            const char *const *labels = e->enums[in->arg].labels;
-            if (x->kind == CS_X_NUM && !x->neg && !x->n.w[1] && !x->n.w[2] && !x->n.w[3]) {
+            const cs_expr_enum *en = &e->enums[in->arg];
+            const char *const *labels = en->labels;
+            if (x->kind == CS_X_NUM && !x->neg && !x->n.w[1] && !x->n.w[2] && !x->n.w[3] &&
+                (!en->type || strcmp(en->type, c->ev->type) == 0)) {
                 uint64_t i = 0;
                 while (i < x->n.w[0] && labels[i])
                     i++;
                 if (labels[i] && i == x->n.w[0]) {
+                    cs_u256 n = x->n;
                     memset(x, 0, sizeof *x);
                     x->kind = CS_X_STR;
                     x->s = labels[i];
                     x->len = strlen(labels[i]);
+                    x->labeled = true;
+                    x->n = n;
                 }
             }
             break;

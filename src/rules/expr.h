@@ -43,11 +43,13 @@ typedef struct cs_expr_alias {
 
 /* A field whose integer values have names: `status` is 0 or 1 in evm.tx and
  * reads as "failed" or "success". The field then evaluates to the label
- * (labels[value]) when it is an integer in range, else to itself.
+ * (labels[value]) when it is an integer in range, else to itself; the label
+ * still compares with numbers as the integer (`status == 1` holds too).
  * Borrowed: must outlive every expression compiled with it. */
 typedef struct cs_expr_enum {
     const char *name;          /* the field as written in conditions */
     const char *const *labels; /* NULL-terminated */
+    const char *type;          /* only in events of this type; NULL: any */
 } cs_expr_enum;
 
 typedef struct cs_expr_opts {
@@ -75,6 +77,7 @@ typedef struct cs_xval {
     cs_xkind kind;
     bool neg;      /* NUM */
     bool b;        /* BOOL */
+    bool labeled;  /* STR that names an integer (cs_expr_enum): n holds it */
     cs_u256 n;     /* NUM magnitude */
     double d;      /* DBL */
     const char *s; /* STR (not NUL-terminated), BYTES */

@@ -11,6 +11,8 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/subject.h"
+#include "evm/abi.h"
+#include "evm/hex.h"
 #include "evm/keccak.h"
 #include "rules/evm_fields.h"
 #include "rules/monitor_int.h"
@@ -142,6 +144,7 @@ typedef struct csig {
 struct cs_monitor {
     cs_monitor_def def;
     cs_monitor_engine *eng;
+    cs_abi *abi; /* the monitor's `abi`, for what the follower left undecoded; NULL: none */
     uint32_t idx;
     csig *events, *functions;
     cs_expr *txcond, *cond, *dedup, *group, *of;
@@ -204,6 +207,7 @@ struct cs_monitor_engine {
     uv_timer_t timer;
     bool has_timer;
     cs_vw doc;
+    cs_vw dec; /* payloads decoded with a monitor's ABI */
     cs_buf tmp;
     uint64_t stamp;
     uint32_t *cand;
@@ -320,6 +324,7 @@ static void mon_free(cs_monitor *m)
     cs_window_free(m->win);
     free(m->addrs);
     free(m->chans);
+    cs_abi_free(m->abi);
     cs_policy_free(&m->pol);
     for (size_t i = 0; i < m->fn; i++)
         cs_pmatch_clear(&m->fbatch[i]);
@@ -334,10 +339,6 @@ static int addr_cmp(const void *a, const void *b)
 static int mon_build(cs_monitor_engine *e, cs_monitor *m, const cs_monitor_def *d, char *err,
                      size_t errlen)
 {
-    static const cs_expr_alias tx_aliases[] = {CS_EVM_TX_ALIASES};
-    static const cs_expr_opts arg_opts = {.arg_root = "args"};
-    static const cs_expr_opts tx_opts = {"args", tx_aliases, sizeof tx_aliases / sizeof *tx_aliases,
-                                         cs_evm_tx_enums, 1};
     int rc = cs_monitor_def_copy(&m->def, d);
     if (rc)
         return rc;
@@ -365,19 +366,27 @@ static int mon_build(cs_monitor_engine *e, cs_monitor *m, const cs_monitor_def *
         if (!m->events || !m->functions)
             return CS_ENOMEM;
         for (size_t i = 0; i < d->nevents; i++)
-            if ((rc = compile_sig(&m->events[i], &m->def.events[i], &arg_opts, name, err, errlen)))
+            if ((rc = compile_sig(&m->events[i], &m->def.events[i], &cs_evm_arg_opts, name, err,
+                                  errlen)))
                 return rc;
         for (size_t i = 0; i < d->nfunctions; i++) {
-            if ((rc = compile_sig(&m->functions[i], &m->def.functions[i], &arg_opts, name, err,
-                                  errlen)))
+            if ((rc = compile_sig(&m->functions[i], &m->def.functions[i], &cs_evm_arg_opts, name,
+                                  err, errlen)))
                 return rc;
             if (m->functions[i].by_topic) {
                 snprintf(err, errlen, "monitor %s: a function is named by its signature", name);
                 return CS_ECONFIG;
             }
         }
-        if ((rc = compile_one(&tx_opts, d->tx_condition, &m->txcond, name, "transaction condition",
-                              err, errlen)))
+        if (d->abi && *d->abi) {
+            char msg[512];
+            if (cs_abi_load_file(d->abi, &m->abi, msg, sizeof msg)) {
+                snprintf(err, errlen, "monitor %s: abi: %s", name, msg);
+                return CS_ECONFIG;
+            }
+        }
+        if ((rc = compile_one(&cs_evm_tx_opts, d->tx_condition, &m->txcond, name,
+                              "transaction condition", err, errlen)))
             return rc;
     } else {
         if (!d->nsubjects) {
@@ -389,12 +398,14 @@ static int mon_build(cs_monitor_engine *e, cs_monitor *m, const cs_monitor_def *
                 snprintf(err, errlen, "monitor %s: bad subject filter '%s'", name, d->subjects[i]);
                 return CS_ECONFIG;
             }
-        if ((rc = compile_one(NULL, d->condition, &m->cond, name, "condition", err, errlen)))
+        if ((rc = compile_one(&cs_evm_event_opts, d->condition, &m->cond, name, "condition", err,
+                              errlen)))
             return rc;
         if (d->window.enabled) {
-            if ((rc = compile_one(NULL, d->window.group_by, &m->group, name, "window.group_by", err,
-                                  errlen)) ||
-                (rc = compile_one(NULL, d->window.of, &m->of, name, "window.of", err, errlen)))
+            if ((rc = compile_one(&cs_evm_event_opts, d->window.group_by, &m->group, name,
+                                  "window.group_by", err, errlen)) ||
+                (rc = compile_one(&cs_evm_event_opts, d->window.of, &m->of, name, "window.of", err,
+                                  errlen)))
                 return rc;
             cs_window_opts wo = {.kind = d->window.kind,
                                  .window_ns = d->window.window_ns,
@@ -412,8 +423,9 @@ static int mon_build(cs_monitor_engine *e, cs_monitor *m, const cs_monitor_def *
             }
         }
     }
-    if ((rc = compile_one(d->kind == CS_MONITOR_CONTRACT ? &tx_opts : NULL, d->policy.dedup_key,
-                          &m->dedup, name, "dedup_key", err, errlen)))
+    if ((rc =
+             compile_one(d->kind == CS_MONITOR_CONTRACT ? &cs_evm_trigger_opts : &cs_evm_event_opts,
+                         d->policy.dedup_key, &m->dedup, name, "dedup_key", err, errlen)))
         return rc;
     if ((rc = cs_policy_init(&m->pol, &d->policy))) {
         snprintf(err, errlen, "monitor %s: bad alert policy (threshold at most %d)", name,
@@ -450,6 +462,7 @@ int cs_monitor_engine_new(const cs_monitor_engine_opts *o, const cs_monitor_def 
     if (!e->o.max_pending_events)
         e->o.max_pending_events = 1000000;
     cs_vw_init(&e->doc, 4u << 20);
+    cs_vw_init(&e->dec, CS_EVENT_MAX_SIZE);
     cs_buf_init(&e->tmp, 1u << 20);
     int rc = CS_ENOMEM;
     for (int s = 0; s < CS_SEV_COUNT; s++) {
@@ -629,6 +642,7 @@ static void engine_free(cs_monitor_engine *e)
     if (e->has_pub)
         cs_publisher_free(&e->pub);
     cs_vw_free(&e->doc);
+    cs_vw_free(&e->dec);
     cs_buf_free(&e->tmp);
     free(e);
 }
@@ -1066,8 +1080,8 @@ static int test_cond(cs_monitor *m, const cs_expr *c, const cs_event *ev)
 
 /* Tests monitor m against one transaction; on a match builds and delivers
  * the alert. */
-static void eval_tx(cs_monitor_engine *e, cs_monitor *m, const txg *g, const char *network,
-                    uint64_t block)
+static void match_tx(cs_monitor_engine *e, cs_monitor *m, const txg *g, const char *network,
+                     uint64_t block)
 {
     reason r[MAX_REASONS];
     size_t nr = 0;
@@ -1178,6 +1192,158 @@ static void eval_tx(cs_monitor_engine *e, cs_monitor *m, const txg *g, const cha
         }
     cs_vw_object_end(w);
     deliver(m, id, network, any->time_ns, nr && r[0].type != 2 ? r[0].ev : any);
+}
+
+/* Bytes of a field that is bytes, or 0x-hex text (events read back from
+ * JSON), into *buf (malloc'ed when text; else a view). */
+static bool field_bytes(const cs_event *ev, const char *name, const uint8_t **p, size_t *len,
+                        uint8_t **own)
+{
+    cs_val v;
+    *own = NULL;
+    if (cs_event_field(ev, name, strlen(name), &v))
+        return false;
+    if (v.kind == CS_VAL_BYTES) {
+        *p = v.p;
+        *len = v.n;
+        return true;
+    }
+    if (v.kind != CS_VAL_STR || v.n < 2 || v.p[0] != '0' || (v.p[1] | 0x20) != 'x')
+        return false;
+    size_t cap = v.n / 2 + 1;
+    if (!(*own = malloc(cap)))
+        return false;
+    if (cs_hex_decode((const char *)v.p, v.n, *own, cap, len)) {
+        free(*own);
+        *own = NULL;
+        return false;
+    }
+    *p = *own;
+    return true;
+}
+
+/* A copy of log or transaction ev with its arguments decoded by abi
+ * (`event` or `function`, `signature`, `args` added, as the follower would
+ * have published it with that ABI), or NULL when ev is decoded already or
+ * does not decode with abi. The caller owns the reference. */
+static cs_event *decode_copy(cs_monitor_engine *e, const cs_abi *abi, cs_event *ev, bool is_log)
+{
+    cs_val v;
+    const char *done = is_log ? CS_EVF_LOG_EVENT : CS_EVF_TX_FUNCTION;
+    if (cs_event_field(ev, done, strlen(done), &v) == 0)
+        return NULL;
+    uint8_t topics[4][32];
+    size_t nt = 0;
+    const uint8_t *data;
+    size_t dl;
+    uint8_t *own;
+    if (is_log) {
+        cs_val tv;
+        if (cs_event_field(ev, CS_EVF_LOG_TOPICS, strlen(CS_EVF_LOG_TOPICS), &tv) ||
+            tv.kind != CS_VAL_ARRAY)
+            return NULL;
+        cs_val_iter it;
+        const char *k;
+        size_t kl;
+        cs_val_iter_init(&it, &tv);
+        while (cs_val_next(&it, &k, &kl, &v) == 1) {
+            size_t got;
+            if (nt == 4 || v.kind != CS_VAL_STR ||
+                cs_hex_decode((const char *)v.p, v.n, topics[nt], 32, &got) || got != 32)
+                return NULL;
+            nt++;
+        }
+        if (!field_bytes(ev, "data", &data, &dl, &own))
+            return NULL;
+    } else if (!field_bytes(ev, CS_EVF_TX_INPUT, &data, &dl, &own) || dl < 4) {
+        free(own);
+        return NULL;
+    }
+    cs_vw *w = &e->dec;
+    cs_vw_reset(w);
+    cs_vw_object_begin(w);
+    cs_val_iter it;
+    const char *k;
+    size_t kl;
+    cs_val_iter_init(&it, &ev->payload);
+    while (cs_val_next(&it, &k, &kl, &v) == 1) {
+        if (kl == 12 && memcmp(k, "decode_error", 12) == 0)
+            continue; /* the follower's ABI did not fit; this one does */
+        cs_vw_keyn(w, k, kl);
+        cs_vw_raw(w, v.raw, v.raw_len);
+    }
+    char derr[256];
+    const char *name = NULL, *sig = NULL;
+    int rc;
+    if (is_log) {
+        const cs_abi_event *aev;
+        rc = cs_abi_decode_log(abi, (const uint8_t(*)[32])topics, nt, data, dl, 0, w, CS_EVF_ARGS,
+                               &aev, derr, sizeof derr);
+        if (rc == 0) {
+            name = aev->name;
+            sig = aev->signature;
+        }
+    } else {
+        const cs_abi_func *fn;
+        rc = cs_abi_decode_call(abi, data, dl, 0, w, CS_EVF_ARGS, &fn, derr, sizeof derr);
+        if (rc == 0) {
+            name = fn->name;
+            sig = fn->signature;
+        }
+    }
+    free(own);
+    if (rc)
+        return NULL;
+    cs_vw_kv_str(w, done, name);
+    cs_vw_kv_str(w, is_log ? CS_EVF_LOG_SIGNATURE : CS_EVF_TX_SIGNATURE, sig);
+    cs_vw_object_end(w);
+    if (cs_vw_error(w))
+        return NULL;
+    cs_event_hdr h = {.seq = ev->seq,
+                      .time_ns = ev->time_ns,
+                      .origin = ev->origin,
+                      .network = ev->network,
+                      .type = ev->type,
+                      .key = ev->key};
+    return cs_event_new(&h, w->buf.data, w->buf.len);
+}
+
+/* Tests monitor m against one transaction, first decoding with the
+ * monitor's ABI what the follower left undecoded (logs of the watched
+ * addresses, calls to them). */
+static void eval_tx(cs_monitor_engine *e, cs_monitor *m, const txg *g, const char *network,
+                    uint64_t block)
+{
+    if (!m->abi) {
+        match_tx(e, m, g, network, block);
+        return;
+    }
+    txg d = *g;
+    uint8_t a[20];
+    cs_event **logs = g->nlogs ? malloc(g->nlogs * sizeof *logs) : NULL;
+    if (g->nlogs && !logs) {
+        match_tx(e, m, g, network, block);
+        return;
+    }
+    d.logs = logs;
+    for (size_t i = 0; i < g->nlogs; i++) {
+        cs_event *x = NULL;
+        if (field_addr(g->logs[i], CS_EVF_LOG_ADDRESS, a) && has_addr(m, a))
+            x = decode_copy(e, m->abi, g->logs[i], true);
+        logs[i] = x ? x : g->logs[i];
+    }
+    if (g->tx && field_addr(g->tx, CS_EVF_TX_TO, a) && has_addr(m, a)) {
+        cs_event *x = decode_copy(e, m->abi, g->tx, false);
+        if (x)
+            d.tx = x;
+    }
+    match_tx(e, m, &d, network, block);
+    for (size_t i = 0; i < g->nlogs; i++)
+        if (logs[i] != g->logs[i])
+            cs_event_unref(logs[i]);
+    if (d.tx != g->tx)
+        cs_event_unref(d.tx);
+    free(logs);
 }
 
 /* Groups a block's events into transactions. Returns the count, or -1. */
@@ -1405,8 +1571,11 @@ static void feed_evm(cs_monitor_engine *e, cs_event *ev)
         return;
     uint64_t num;
     if (strcmp(ev->type, CS_EVT_REORG) == 0) {
-        if (!field_u64(ev, CS_EVF_REORG_FROM, &num))
+        /* blocks above the common ancestor were replaced; the new branch's
+         * events follow */
+        if (!field_u64(ev, CS_EVF_REORG_ANCESTOR, &num) || num == UINT64_MAX)
             return;
+        num++;
         size_t keep = 0;
         for (size_t i = 0; i < ns->nblocks; i++) {
             if (ns->blocks[i].number >= num) {

@@ -7,14 +7,10 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "evm/abi.h"
 #include "rules/evm_fields.h"
 #include "rules/expr.h"
 #include "core/subject.h"
-
-static const cs_expr_alias tx_aliases[] = {CS_EVM_TX_ALIASES};
-static const cs_expr_opts arg_opts = {.arg_root = "args"};
-static const cs_expr_opts tx_opts = {"args", tx_aliases, sizeof tx_aliases / sizeof *tx_aliases,
-                                     cs_evm_tx_enums, 1};
 
 /* Reads an optional expression and compiles it to check it. */
 static int read_expr(cs_cfg *c, struct fy_node *map, const char *path, const char *key,
@@ -71,7 +67,7 @@ static int read_sigs(cs_cfg *c, struct fy_node *map, const char *path, const cha
             int rc;
             if ((rc = cs_cfg_expect_map(c, item, ip, allowed)) ||
                 (rc = cs_cfg_str(c, item, ip, "signature", &s->signature, true)) ||
-                (rc = read_expr(c, item, ip, "condition", &arg_opts, &s->condition)))
+                (rc = read_expr(c, item, ip, "condition", &cs_evm_arg_opts, &s->condition)))
                 return rc;
         }
         char canon[256];
@@ -116,8 +112,8 @@ static int read_window(cs_cfg *c, struct fy_node *map, const char *path, cs_moni
     if ((rc = cs_cfg_uint(c, n, p, "max_groups", &u, 1, 10000000, false)))
         return rc;
     w->max_groups = u;
-    if ((rc = read_expr(c, n, p, "group_by", NULL, &w->group_by)) ||
-        (rc = read_expr(c, n, p, "of", NULL, &w->of)))
+    if ((rc = read_expr(c, n, p, "group_by", &cs_evm_event_opts, &w->group_by)) ||
+        (rc = read_expr(c, n, p, "of", &cs_evm_event_opts, &w->of)))
         return rc;
     if ((kind == CS_WINDOW_DISTINCT || kind == CS_WINDOW_STALE) && !w->of)
         return cs_cfg_error(c, n, p, "a %s window needs `of`: the value it watches", kinds[kind]);
@@ -172,6 +168,31 @@ static int read_filter(cs_cfg *c, struct fy_node *map, const char *path, cs_moni
     return read_ns(c, n, p, "timeout", &f->timeout_ns);
 }
 
+/* A contract monitor's ABI: its path relative to the config file's folder,
+ * loaded once here so that a bad file is reported at its key. */
+static int resolve_abi(cs_cfg *c, struct fy_node *map, const char *path, char **abi)
+{
+    if ((*abi)[0] != '/' && c->file && strchr(c->file, '/')) {
+        const char *slash = strrchr(c->file, '/');
+        size_t dl = (size_t)(slash - c->file), n = dl + strlen(*abi) + 2;
+        char *full = malloc(n);
+        if (!full)
+            return CS_ENOMEM;
+        snprintf(full, n, "%.*s/%s", (int)dl, c->file, *abi);
+        free(*abi);
+        *abi = full;
+    }
+    cs_abi *a;
+    char msg[512];
+    if (cs_abi_load_file(*abi, &a, msg, sizeof msg)) {
+        char full[320];
+        snprintf(full, sizeof full, "%s.abi", path);
+        return cs_cfg_error(c, cs_cfg_get(map, "abi"), full, "%s", msg);
+    }
+    cs_abi_free(a);
+    return 0;
+}
+
 /* The i-th item of a sequence, or the node itself when it is a scalar. */
 static struct fy_node *item_at(struct fy_node *n, size_t i)
 {
@@ -221,10 +242,12 @@ static int parse_one(cs_cfg *c, struct fy_node *n, const char *p, cs_monitor_def
             (rc = cs_cfg_str(c, n, p, "abi", &d->abi, false)) ||
             (rc = read_sigs(c, n, p, "events", &d->events, &d->nevents)) ||
             (rc = read_sigs(c, n, p, "functions", &d->functions, &d->nfunctions)) ||
-            (rc = read_expr(c, n, p, "transaction", &tx_opts, &d->tx_condition)) ||
+            (rc = read_expr(c, n, p, "transaction", &cs_evm_tx_opts, &d->tx_condition)) ||
             (rc = cs_cfg_uint(c, n, p, "confirmations", &conf, 0, 1000, false)))
             return rc;
         d->confirmations = (uint32_t)conf;
+        if (d->abi && (rc = resolve_abi(c, n, p, &d->abi)))
+            return rc;
         for (size_t i = 0; i < d->naddresses; i++)
             if (!cs_expr_is_address(d->addresses[i], strlen(d->addresses[i]))) {
                 char ip[320];
@@ -239,7 +262,7 @@ static int parse_one(cs_cfg *c, struct fy_node *n, const char *p, cs_monitor_def
                                 "an event monitor (type: event) has `subjects` and "
                                 "`condition`, not addresses, events or functions");
         if ((rc = cs_cfg_strv(c, n, p, "subjects", &d->subjects, &d->nsubjects, true)) ||
-            (rc = read_expr(c, n, p, "condition", NULL, &d->condition)) ||
+            (rc = read_expr(c, n, p, "condition", &cs_evm_event_opts, &d->condition)) ||
             (rc = read_window(c, n, p, &d->window)))
             return rc;
         for (size_t i = 0; i < d->nsubjects; i++)
@@ -251,7 +274,9 @@ static int parse_one(cs_cfg *c, struct fy_node *n, const char *p, cs_monitor_def
                                     d->subjects[i]);
             }
     }
-    if ((rc = read_alert(c, n, p, d->kind == CS_MONITOR_CONTRACT ? &tx_opts : NULL, &d->policy)) ||
+    if ((rc = read_alert(c, n, p,
+                         d->kind == CS_MONITOR_CONTRACT ? &cs_evm_trigger_opts : &cs_evm_event_opts,
+                         &d->policy)) ||
         (rc = read_filter(c, n, p, &d->filter)))
         return rc;
     return 0;

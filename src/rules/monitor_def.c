@@ -10,7 +10,14 @@
 #include "rules/evm_fields.h"
 
 static const char *const status_labels[] = {"failed", "success", NULL};
-const cs_expr_enum cs_evm_tx_enums[1] = {{"status", status_labels}};
+const cs_expr_enum cs_evm_tx_enums[1] = {{"status", status_labels, CS_EVT_TX}};
+
+static const cs_expr_alias tx_aliases[] = {CS_EVM_TX_ALIASES};
+#define NALIASES (sizeof tx_aliases / sizeof *tx_aliases)
+const cs_expr_opts cs_evm_arg_opts = {"args", NULL, 0, cs_evm_tx_enums, 1};
+const cs_expr_opts cs_evm_tx_opts = {NULL, tx_aliases, NALIASES, cs_evm_tx_enums, 1};
+const cs_expr_opts cs_evm_trigger_opts = {"args", tx_aliases, NALIASES, cs_evm_tx_enums, 1};
+const cs_expr_opts cs_evm_event_opts = {NULL, NULL, 0, cs_evm_tx_enums, 1};
 
 static const char *const sev_names[] = {"low", "medium", "high"};
 static const char *const risk_names[] = {"none",       "governance", "access-control",

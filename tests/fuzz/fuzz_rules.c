@@ -45,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const cs_expr_alias aliases[] = {{"gasPrice", "gas_price"}};
     static const char *const labels[] = {"failed", "success", NULL};
-    static const cs_expr_enum enums[] = {{"status", labels}};
+    static const cs_expr_enum enums[] = {{"status", labels, NULL}};
     static const cs_expr_opts opts = {
         .arg_root = "args", .aliases = aliases, .naliases = 1, .enums = enums, .nenums = 1};
     if (!fixed)

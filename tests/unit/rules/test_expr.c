@@ -94,7 +94,7 @@ static int teardown(void **state)
 
 static const cs_expr_alias ALIASES[] = {{"gasPrice", "gas_price"}, {"gasUsed", "gas_used"}};
 static const char *const STATUS[] = {"failed", "success", NULL};
-static const cs_expr_enum ENUMS[] = {{"status_code", STATUS}};
+static const cs_expr_enum ENUMS[] = {{"status_code", STATUS, NULL}};
 static const cs_expr_opts OPTS = {
     .arg_root = "args", .aliases = ALIASES, .naliases = 2, .enums = ENUMS, .nenums = 1};
 
@@ -173,7 +173,8 @@ static void test_addresses_and_strings(void **state)
     TRUE_("$3 == \"hello\"");
     TRUE_("args.greeting == 'hello'");
     TRUE_("status == \"success\"");
-    TRUE_("status_code == \"success\" AND status_code != 'failed'"); /* 1 reads as success */
+    TRUE_("status_code == \"success\" AND status_code != 'failed'");    /* 1 reads as success */
+    TRUE_("status_code == 1 AND status_code > 0 AND status_code != 0"); /* and is still 1 */
     TRUE_("name starts_with \"He\" AND name ends_with \"llo\" AND name contains \"ell\"");
     FALSE_("name contains \"ELL\"");
     TRUE_("to starts_with \"0x1BB1\"");

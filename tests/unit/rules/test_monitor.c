@@ -281,7 +281,7 @@ static void test_confirmations_and_reorg(void **state)
     /* block 13 gets replaced before it is confirmed */
     feed(e, transfer_log("eth-main", 13, "0x13", TOKEN, ALICE, BOB, 500, 1));
     feed(e, simple("evm.block", "eth-main", "n", "number", 14, 1));
-    feed(e, simple("evm.reorg", "eth-main", "n", "from_block", 13, 1));
+    feed(e, simple("evm.reorg", "eth-main", "n", "common_ancestor", 12, 1));
     feed(e, simple("evm.block", "eth-main", "n", "number", 16, 1));
     assert_int_equal(s->n, 1);
     cs_monitor_engine_stats st;

@@ -119,6 +119,12 @@ static void test_errors_with_positions(void **state)
            "    subjects: [p2p.msg.addr]\n"
            "    window: {kind: stale, duration: 60s}\n",
            "5:14: monitors[0].window: a stale window needs `of`: the value it watches");
+    /* the ABI is loaded with the config, relative to its folder (/tmp) */
+    expect("monitors:\n"
+           "  - name: a\n"
+           "    addresses: [\"0x1bb1b73c4f0bda4f67dca266ce6ef42f520fbb98\"]\n"
+           "    abi: cs-no-such-abi.json\n",
+           "4:10: monitors[0].abi: /tmp/cs-no-such-abi.json: No such file or directory");
     expect("monitors:\n"
            "  - name: a\n"
            "  - name: a\n",
