@@ -28,7 +28,6 @@ typedef struct ant_node {
 typedef struct ant_state {
     ant_node *nodes;
     size_t n;
-    int phase;
     bool want_schedule, sched_ok;
     char sched_err[512];
     char url[1024]; /* the API base the schedule came from */
@@ -37,14 +36,6 @@ typedef struct ant_state {
     uint64_t observe_until;
     uint64_t samples_failed;
 } ant_state;
-
-static void free_state(void *p)
-{
-    ant_state *s = p;
-    if (s)
-        free(s->nodes);
-    free(s);
-}
 
 static void api_url(const char *base, const char *path, char *out, size_t len)
 {
@@ -137,6 +128,16 @@ static void on_sample(net_run *nr, void *ctx, const cs_val *root, const char *er
     cs_ant_tracker_feed(&s->tracker, tmp.head, tmp.head_ms, tmp.producer);
 }
 
+/* The answering node with the highest head (the first of equals), or -1. */
+static int best_head(const ant_state *s)
+{
+    int best = -1;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->nodes[i].ok && (best < 0 || s->nodes[i].head > s->nodes[best].head))
+            best = (int)i;
+    return best;
+}
+
 static void on_tick(net_run *nr, uint64_t now_ms)
 {
     ant_state *s = nr->state;
@@ -147,13 +148,11 @@ static void on_tick(net_run *nr, uint64_t now_ms)
         nr_tick_at(nr, now_ms + nr->lim.sample_ms);
 }
 
-static void judge(net_run *nr, ant_state *s)
+static void judge(net_run *nr)
 {
+    ant_state *s = nr->state;
     const cs_audit_limits *L = &nr->lim;
-    int best = -1;
-    for (size_t i = 0; i < s->n; i++)
-        if (s->nodes[i].ok && (best < 0 || s->nodes[i].head > s->nodes[best].head))
-            best = (int)i;
+    int best = best_head(s);
     uint64_t bh = best >= 0 ? s->nodes[best].head : 0;
     int64_t bms = best >= 0 ? s->nodes[best].head_ms : 0;
     nr_chain(nr, best >= 0, bh, bms / 1000, best >= 0 ? s->nodes[best].n->name : "");
@@ -164,11 +163,8 @@ static void judge(net_run *nr, ant_state *s)
         if (!n->rpc)
             continue;
         if (!an->ok) {
-            const char *checks[] = {"api", "lag", "lib_lag", "chain_id", "version"};
-            for (size_t c = 0; c < 5; c++)
-                if (cs_audit_node_has_check(nr->net, n, checks[c]))
-                    nr_result(nr, nm, checks[c], CS_AUDIT_FAIL, false, 0, "%s",
-                              c == 0 ? an->err : "no answer");
+            static const char *const checks[] = {"api", "lag", "lib_lag", "chain_id", "version"};
+            nr_unanswered(nr, n, checks, 5, an->err);
         } else {
             if (cs_audit_node_has_check(nr->net, n, "api"))
                 nr_result(nr, nm, "api", CS_AUDIT_OK, true, (double)an->head, "%s",
@@ -225,50 +221,32 @@ static void judge(net_run *nr, ant_state *s)
     }
 }
 
-static void on_idle(net_run *nr)
+/* Phase 2: with a producer schedule, the node with the best head is
+ * sampled for `observe`; without, nothing (judged at once). */
+static void observe(net_run *nr)
 {
     ant_state *s = nr->state;
-    if (s->phase == 1) {
-        s->phase = 2;
-        int best = -1;
-        for (size_t i = 0; i < s->n; i++)
-            if (s->nodes[i].ok && (best < 0 || s->nodes[i].head > s->nodes[best].head))
-                best = (int)i;
-        if (s->sched_ok && best >= 0 && nr->lim.observe_ms > 0) {
-            ant_node *an = &s->nodes[best];
-            s->ref = best;
-            cs_ant_tracker_feed(&s->tracker, an->head, an->head_ms, an->producer);
-            uint64_t now = nr_now_ms(nr);
-            s->observe_until = now + nr->lim.observe_ms;
-            nr_tick_at(nr, now + nr->lim.sample_ms);
-            return;
-        }
-    }
-    if (s->phase == 2) {
-        s->phase = 3;
-        judge(nr, s);
-        nr_finish(nr);
+    int best = best_head(s);
+    if (s->sched_ok && best >= 0 && nr->lim.observe_ms > 0) {
+        ant_node *an = &s->nodes[best];
+        s->ref = best;
+        cs_ant_tracker_feed(&s->tracker, an->head, an->head_ms, an->producer);
+        uint64_t now = nr_now_ms(nr);
+        s->observe_until = now + nr->lim.observe_ms;
+        nr_tick_at(nr, now + nr->lim.sample_ms);
     }
 }
 
 void cs_audit_ant_start(net_run *nr)
 {
     const cs_audit_network *net = nr->net;
-    ant_state *s = calloc(1, sizeof *s);
-    if (s)
-        s->nodes = calloc(net->nnodes ? net->nnodes : 1, sizeof *s->nodes);
-    if (!s || !s->nodes) {
-        free(s);
-        nr->on_idle = nr_finish;
-        nr_chain(nr, false, 0, 0, "");
+    void *nodes;
+    ant_state *s = nr_begin(nr, sizeof *s, sizeof *s->nodes, &nodes, NULL, observe, judge);
+    if (!s)
         return;
-    }
-    nr->state = s;
-    nr->free_state = free_state;
-    nr->on_idle = on_idle;
+    s->nodes = nodes;
     nr->on_tick = on_tick;
     s->n = net->nnodes;
-    s->phase = 1;
     for (size_t i = 0; i < s->n; i++) {
         ant_node *an = &s->nodes[i];
         an->n = &net->nodes[i];

@@ -33,16 +33,7 @@ typedef struct btc_node {
 typedef struct btc_state {
     btc_node *nodes;
     size_t n;
-    int phase;
 } btc_state;
-
-static void free_state(void *p)
-{
-    btc_state *s = p;
-    if (s)
-        free(s->nodes);
-    free(s);
-}
 
 /* "user:password" from the cookie file; blocking read of a small local
  * file, like reading the config. */
@@ -78,17 +69,11 @@ static void on_header(net_run *nr, void *ctx, const cs_val *root, const char *er
 static void on_node(net_run *nr, void *ctx, const cs_val *root, const char *err)
 {
     btc_node *bn = ctx;
-    if (err) {
-        snprintf(bn->err, sizeof bn->err, "%s", err);
-        return;
-    }
     cs_val v, f;
     char e[256];
     uint64_t x;
-    if (rpc_result(root, 1, &v, e, sizeof e) != 0) {
-        snprintf(bn->err, sizeof bn->err, "getblockchaininfo: %s", e);
+    if (rpc_first(root, err, "getblockchaininfo", &v, bn->err, sizeof bn->err) != 0)
         return;
-    }
     if (val_member(&v, "blocks", &f) != 0 || val_u64(&f, &bn->blocks) != 0) {
         snprintf(bn->err, sizeof bn->err, "getblockchaininfo: no blocks");
         return;
@@ -141,8 +126,9 @@ static void on_node(net_run *nr, void *ctx, const cs_val *root, const char *err)
     }
 }
 
-static void judge(net_run *nr, btc_state *s)
+static void judge(net_run *nr)
 {
+    btc_state *s = nr->state;
     const cs_audit_limits *L = &nr->lim;
     int best = -1;
     for (size_t i = 0; i < s->n; i++)
@@ -157,11 +143,8 @@ static void judge(net_run *nr, btc_state *s)
         if (!n->rpc)
             continue;
         if (!bn->ok) {
-            const char *checks[] = {"rpc", "tip_age", "sync", "peers", "tips"};
-            for (size_t c = 0; c < 5; c++)
-                if (cs_audit_node_has_check(nr->net, n, checks[c]))
-                    nr_result(nr, nm, checks[c], CS_AUDIT_FAIL, false, 0, "%s",
-                              c == 0 ? bn->err : "no answer");
+            static const char *const checks[] = {"rpc", "tip_age", "sync", "peers", "tips"};
+            nr_unanswered(nr, n, checks, 5, bn->err);
             continue;
         }
         if (cs_audit_node_has_check(nr->net, n, "rpc"))
@@ -219,30 +202,21 @@ static void judge(net_run *nr, btc_state *s)
     }
 }
 
-static void on_idle(net_run *nr)
+/* Phase 2: the tip's time from getblockheader, where getblockchaininfo
+ * had none. */
+static void ask_headers(net_run *nr)
 {
     btc_state *s = nr->state;
-    if (s->phase == 1) {
-        s->phase = 2;
-        nr_hold(nr);
-        for (size_t i = 0; i < s->n; i++) {
-            btc_node *bn = &s->nodes[i];
-            if (!bn->ok || bn->time || !bn->best[0])
-                continue;
-            char body[256];
-            snprintf(body, sizeof body,
-                     "{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"getblockheader\",\"params\":"
-                     "[\"%s\"]}",
-                     bn->best);
-            nr_post(nr, bn->n->rpc, body, bn->auth[0] ? bn->auth : NULL, on_header, bn);
-        }
-        nr_release(nr);
-        return;
-    }
-    if (s->phase == 2) {
-        s->phase = 3;
-        judge(nr, s);
-        nr_finish(nr);
+    for (size_t i = 0; i < s->n; i++) {
+        btc_node *bn = &s->nodes[i];
+        if (!bn->ok || bn->time || !bn->best[0])
+            continue;
+        char body[256];
+        snprintf(body, sizeof body,
+                 "{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"getblockheader\",\"params\":"
+                 "[\"%s\"]}",
+                 bn->best);
+        nr_post(nr, bn->n->rpc, body, bn->auth[0] ? bn->auth : NULL, on_header, bn);
     }
 }
 
@@ -254,20 +228,12 @@ static const char batch[] =
 void cs_audit_btc_start(net_run *nr)
 {
     const cs_audit_network *net = nr->net;
-    btc_state *s = calloc(1, sizeof *s);
-    if (s)
-        s->nodes = calloc(net->nnodes ? net->nnodes : 1, sizeof *s->nodes);
-    if (!s || !s->nodes) {
-        free(s);
-        nr->on_idle = nr_finish;
-        nr_chain(nr, false, 0, 0, "");
+    void *nodes;
+    btc_state *s = nr_begin(nr, sizeof *s, sizeof *s->nodes, &nodes, NULL, ask_headers, judge);
+    if (!s)
         return;
-    }
-    nr->state = s;
-    nr->free_state = free_state;
-    nr->on_idle = on_idle;
+    s->nodes = nodes;
     s->n = net->nnodes;
-    s->phase = 1;
     for (size_t i = 0; i < s->n; i++) {
         btc_node *bn = &s->nodes[i];
         bn->n = &net->nodes[i];

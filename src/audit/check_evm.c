@@ -64,7 +64,6 @@ typedef struct evm_state {
     bool blocks_ok;
     char blocks_err[512];
     uint64_t blocks_from, blocks_n; /* the inspected range */
-    int phase;
 } evm_state;
 
 static void lower(char *s)
@@ -110,10 +109,8 @@ static void free_state(void *p)
     evm_state *s = p;
     if (!s)
         return;
-    free(s->nodes);
     free(s->peers);
     free(s->sealers);
-    free(s);
 }
 
 /* ---- phase 1 ------------------------------------------------------------ */
@@ -121,16 +118,10 @@ static void free_state(void *p)
 static void on_node(net_run *nr, void *ctx, const cs_val *root, const char *err)
 {
     evm_node *en = ctx;
-    if (err) {
-        snprintf(en->err, sizeof en->err, "%s", err);
-        return;
-    }
     cs_val blk, v;
     char e[256];
-    if (rpc_result(root, 1, &blk, e, sizeof e) != 0) {
-        snprintf(en->err, sizeof en->err, "eth_getBlockByNumber: %s", e);
+    if (rpc_first(root, err, "eth_getBlockByNumber", &blk, en->err, sizeof en->err) != 0)
         return;
-    }
     if (val_member(&blk, "number", &v) != 0 || val_u64(&v, &en->height) != 0) {
         snprintf(en->err, sizeof en->err, "eth_getBlockByNumber: no block number");
         return;
@@ -275,8 +266,9 @@ static const peer_seen *find_peer(const evm_state *s, const cs_audit_node *n)
     return NULL;
 }
 
-static void phase2(net_run *nr, evm_state *s)
+static void phase2(net_run *nr)
 {
+    evm_state *s = nr->state;
     evm_node *au = s->auditor >= 0 ? &s->nodes[s->auditor] : NULL;
     const char *url = au ? au->n->rpc : NULL;
     if (s->clique_ok && au && au->ok) {
@@ -320,8 +312,9 @@ static void phase2(net_run *nr, evm_state *s)
 
 /* ---- judging ------------------------------------------------------------ */
 
-static void judge(net_run *nr, evm_state *s)
+static void judge(net_run *nr)
 {
+    evm_state *s = nr->state;
     const cs_audit_limits *L = &nr->lim;
     int best = -1;
     for (size_t i = 0; i < s->n; i++) {
@@ -438,23 +431,6 @@ static void judge(net_run *nr, evm_state *s)
     }
 }
 
-static void on_idle(net_run *nr)
-{
-    evm_state *s = nr->state;
-    if (s->phase == 1) {
-        s->phase = 2;
-        nr_hold(nr);
-        phase2(nr, s);
-        nr_release(nr); /* may come back here at once */
-        return;
-    }
-    if (s->phase == 2) {
-        s->phase = 3;
-        judge(nr, s);
-        nr_finish(nr);
-    }
-}
-
 static const char node_batch[] =
     "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"eth_getBlockByNumber\",\"params\":[\"latest\","
     "false]},{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"net_peerCount\",\"params\":[]},"
@@ -463,21 +439,13 @@ static const char node_batch[] =
 void cs_audit_evm_start(net_run *nr)
 {
     const cs_audit_network *net = nr->net;
-    evm_state *s = calloc(1, sizeof *s);
-    if (s)
-        s->nodes = calloc(net->nnodes ? net->nnodes : 1, sizeof *s->nodes);
-    if (!s || !s->nodes) {
-        free(s);
-        nr->on_idle = nr_finish;
-        nr_chain(nr, false, 0, 0, "");
+    void *nodes;
+    evm_state *s = nr_begin(nr, sizeof *s, sizeof *s->nodes, &nodes, free_state, phase2, judge);
+    if (!s)
         return;
-    }
-    nr->state = s;
-    nr->free_state = free_state;
-    nr->on_idle = on_idle;
+    s->nodes = nodes;
     s->n = net->nnodes;
     s->auditor = -1;
-    s->phase = 1;
     for (size_t i = 0; i < net->nnodes; i++) {
         const cs_audit_node *n = &net->nodes[i];
         s->nodes[i].n = n;

@@ -23,9 +23,15 @@ struct net_run {
     void (*on_idle)(net_run *nr);                  /* pending fell to 0: next phase or nr_finish */
     void (*on_tick)(net_run *nr, uint64_t now_ms); /* while observing (Antelope) */
     uint64_t next_tick_ms;                         /* 0: not ticking */
-    void *state;                                   /* the kind's */
-    void (*free_state)(void *state);
+    void *state;                                   /* the kind's (nr_begin); the run frees it */
+    void *nodes;                     /* the kind's per-node records; the run frees them */
+    void (*free_state)(void *state); /* what state holds besides them; may be NULL */
     bool finished;
+    /* The phases (nr_begin): 1, the kind's first requests; 2, what
+     * follow_up asked for once they were answered; 3, judged. */
+    int phase;
+    void (*follow_up)(net_run *nr); /* may be NULL */
+    void (*judge)(net_run *nr);
 };
 
 /* Records a result; detail is printf-formatted (truncated at
@@ -47,6 +53,25 @@ uint64_t nr_now_ms(net_run *nr);
 /* The network is done: adds each node's `available` and tells the run. */
 void nr_finish(net_run *nr);
 
+/* Begins a kind's part of the sweep: its state (state_size bytes) and its
+ * nodes (node_size bytes for each configured node, into *nodes), both
+ * zeroed, freed with the run; the kind keeps *nodes in its state, and
+ * free_state (may be NULL) frees what else the state holds. Then the
+ * phases run: once every request of phase 1 is answered, follow_up (may
+ * be NULL) posts phase 2's requests or starts observing (nr_tick_at);
+ * once those are answered too, judge records the results and the network
+ * finishes. Returns the state, or NULL when out of memory: then the chain
+ * checks are recorded unknown and the network finishes with nothing
+ * asked. */
+void *nr_begin(net_run *nr, size_t state_size, size_t node_size, void **nodes,
+               void (*free_state)(void *state), void (*follow_up)(net_run *nr),
+               void (*judge)(net_run *nr));
+
+/* A node that did not answer: each of checks[0..n) that applies to it
+ * fails, the first with why, the others with "no answer". */
+void nr_unanswered(net_run *nr, const cs_audit_node *node, const char *const *checks, size_t n,
+                   const char *why);
+
 /* The chain checks: height, head_age, advancing. have=false: no node
  * answered (all unknown). */
 void nr_chain(net_run *nr, bool have, uint64_t best, int64_t best_time, const char *who);
@@ -54,6 +79,11 @@ void nr_chain(net_run *nr, bool have, uint64_t best, int64_t best_time, const ch
 /* JSON-RPC: the result of the response with `id` (a batch array or one
  * object). Returns 0 and sets *result, or writes the reason into err. */
 int rpc_result(const cs_val *root, uint64_t id, cs_val *result, char *err, size_t errlen);
+/* The reply to a node's batch whose first call (id 1) is method, as an
+ * nr_reply_cb gets it (root, or err): 0 and that call's result, or the
+ * reason into why: err itself, or "<method>: <what went wrong>". */
+int rpc_first(const cs_val *root, const char *err, const char *method, cs_val *result, char *why,
+              size_t whylen);
 /* A number given as 0x-hex string or JSON integer. */
 int val_u64(const cs_val *v, uint64_t *out);
 /* A member by name: 0 or CS_ENOTFOUND. */

@@ -1,5 +1,5 @@
-/* A sweep: networks in parallel, results collected, one timer for all
- * observing networks. */
+/* A sweep: networks in parallel, each through the same phases (ask, follow
+ * up, judge), results collected, one timer for all observing networks. */
 #include "audit/check_int.h"
 #include "core/error.h"
 #include "core/json.h"
@@ -177,6 +177,58 @@ void nr_chain(net_run *nr, bool have, uint64_t best, int64_t best_time, const ch
                   "stalled: stuck at %llu since the sweep %lld s ago", (unsigned long long)best,
                   (long long)(nr->now - p->time));
     }
+}
+
+/* ---- phases ----------------------------------------------------------- */
+
+/* on_idle of every kind: see nr_begin. */
+static void phased_idle(net_run *nr)
+{
+    if (nr->phase == 1) {
+        nr->phase = 2;
+        nr_hold(nr);
+        if (nr->follow_up)
+            nr->follow_up(nr);
+        nr_release(nr); /* back here at once when nothing was asked */
+        return;
+    }
+    if (nr->phase == 2) {
+        nr->phase = 3;
+        nr->judge(nr);
+        nr_finish(nr);
+    }
+}
+
+void *nr_begin(net_run *nr, size_t state_size, size_t node_size, void **nodes,
+               void (*free_state)(void *state), void (*follow_up)(net_run *nr),
+               void (*judge)(net_run *nr))
+{
+    void *s = calloc(1, state_size);
+    void *n = s ? calloc(nr->net->nnodes ? nr->net->nnodes : 1, node_size) : NULL;
+    if (!n) {
+        free(s);
+        nr->on_idle = nr_finish;
+        nr_chain(nr, false, 0, 0, "");
+        return NULL;
+    }
+    *nodes = n;
+    nr->nodes = n;
+    nr->state = s;
+    nr->free_state = free_state;
+    nr->follow_up = follow_up;
+    nr->judge = judge;
+    nr->on_idle = phased_idle;
+    nr->phase = 1;
+    return s;
+}
+
+void nr_unanswered(net_run *nr, const cs_audit_node *node, const char *const *checks, size_t n,
+                   const char *why)
+{
+    for (size_t c = 0; c < n; c++)
+        if (cs_audit_node_has_check(nr->net, node, checks[c]))
+            nr_result(nr, node->name, checks[c], CS_AUDIT_FAIL, false, 0, "%s",
+                      c == 0 ? why : "no answer");
 }
 
 /* ---- requests --------------------------------------------------------- */
@@ -376,9 +428,13 @@ void cs_audit_run_free(cs_audit_run *run)
 {
     if (!run)
         return;
-    for (size_t i = 0; i < run->nnets; i++)
-        if (run->nets[i].free_state)
-            run->nets[i].free_state(run->nets[i].state);
+    for (size_t i = 0; i < run->nnets; i++) {
+        net_run *nr = &run->nets[i];
+        if (nr->free_state)
+            nr->free_state(nr->state);
+        free(nr->state);
+        free(nr->nodes);
+    }
     uv_timer_stop(&run->timer);
     uv_close((uv_handle_t *)&run->timer, run_closed);
 }
@@ -465,4 +521,18 @@ int rpc_result(const cs_val *root, uint64_t id, cs_val *result, char *err, size_
         return CS_EPROTO;
     }
     return 0;
+}
+
+int rpc_first(const cs_val *root, const char *err, const char *method, cs_val *result, char *why,
+              size_t whylen)
+{
+    if (err) {
+        snprintf(why, whylen, "%s", err);
+        return CS_EIO;
+    }
+    char e[256];
+    int rc = rpc_result(root, 1, result, e, sizeof e);
+    if (rc)
+        snprintf(why, whylen, "%s: %s", method, e);
+    return rc;
 }

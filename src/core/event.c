@@ -124,10 +124,23 @@ cs_event *cs_event_new(const cs_event_hdr *h, const uint8_t *payload, size_t len
     return cs_event_new2(h, payload, len, &e) == 0 ? e : NULL;
 }
 
-/* Parses a record's envelope. Fills the header fields and the payload span. */
-static int parse(const uint8_t *p, size_t n, uint64_t *seq, int64_t *time_ns, const char *s[4],
-                 size_t len[4], const uint8_t **payload, size_t *plen)
+/* A record's parts, as views into its bytes. */
+typedef struct parsed {
+    uint64_t seq;
+    int64_t time_ns;
+    const char *s[4]; /* origin, network, type, key */
+    size_t len[4];
+    const uint8_t *payload;
+    size_t plen;
+} parsed;
+
+/* Parses and validates a whole record. */
+static int parse(const uint8_t *p, size_t n, parsed *r)
 {
+    uint64_t *seq = &r->seq;
+    int64_t *time_ns = &r->time_ns;
+    const char **s = r->s;
+    size_t *len = r->len;
     const uint8_t *q = p, *end = p + n;
     int rc;
     if (n > CS_EVENT_MAX_SIZE)
@@ -165,52 +178,42 @@ static int parse(const uint8_t *p, size_t n, uint64_t *seq, int64_t *time_ns, co
         return q >= end ? CS_ETRUNC : CS_ETYPE;
     if ((rc = cs_val_validate(q, (size_t)(end - q))))
         return rc;
-    *payload = q;
-    *plen = (size_t)(end - q);
+    r->payload = q;
+    r->plen = (size_t)(end - q);
     return 0;
 }
 
 int cs_event_check(const uint8_t *p, size_t n, const char **type, size_t *type_len)
 {
-    uint64_t seq;
-    int64_t t;
-    const char *s[4];
-    size_t len[4];
-    const uint8_t *pl;
-    size_t plen;
-    int rc = parse(p, n, &seq, &t, s, len, &pl, &plen);
+    parsed r;
+    int rc = parse(p, n, &r);
     if (rc == 0 && type) {
-        *type = s[2];
-        *type_len = len[2];
+        *type = r.s[2];
+        *type_len = r.len[2];
     }
     return rc;
 }
 
 int cs_event_decode(const uint8_t *p, size_t n, cs_event **out)
 {
-    uint64_t seq;
-    int64_t t;
-    const char *s[4];
-    size_t len[4];
-    const uint8_t *pl;
-    size_t plen;
+    parsed r;
     *out = NULL;
-    int rc = parse(p, n, &seq, &t, s, len, &pl, &plen);
+    int rc = parse(p, n, &r);
     if (rc)
         return rc;
-    cs_event *e = alloc_event(n, len[0] + len[1] + len[2] + len[3] + 4);
+    cs_event *e = alloc_event(n, r.len[0] + r.len[1] + r.len[2] + r.len[3] + 4);
     if (!e)
         return CS_ENOMEM;
     uint8_t *w = (uint8_t *)(e + 1);
     memcpy(w, p, n);
-    e->seq = seq;
-    e->time_ns = t;
+    e->seq = r.seq;
+    e->time_ns = r.time_ns;
     /* String views must point into our own copy. */
     const char *own[4];
     for (int i = 0; i < 4; i++)
-        own[i] = (const char *)w + (s[i] - (const char *)p);
-    set_strings(e, own, len);
-    cs_val_read(w + (pl - p), plen, &e->payload, NULL);
+        own[i] = (const char *)w + (r.s[i] - (const char *)p);
+    set_strings(e, own, r.len);
+    cs_val_read(w + (r.payload - p), r.plen, &e->payload, NULL);
     *out = e;
     return 0;
 }

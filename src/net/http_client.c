@@ -1,14 +1,21 @@
 /* libcurl multi, driven by libuv: curl tells us which sockets to watch
  * (CURLMOPT_SOCKETFUNCTION) and when to wake it (CURLMOPT_TIMERFUNCTION);
  * we tell it when a socket is ready or the timer fired
- * (curl_multi_socket_action), then collect finished transfers. */
+ * (curl_multi_socket_action), then collect finished transfers.
+ *
+ * Pooled transfers (cs_http_start_easy_pool) instead run whole with
+ * curl_easy_perform on libuv's thread pool, for protocols whose libcurl
+ * code blocks (SMTP's final reply): they share the request list, the
+ * callback and the closing rules, and wait in a FIFO for a pool slot. */
 #include "net/http_client.h"
 #include "net/http_client_int.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/log.h"
 
+#include <assert.h>
 #include <curl/curl.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +26,10 @@ struct cs_http_client {
     CURLM *multi;
     uv_timer_t timer;
     size_t inflight, max_inflight;
-    cs_http_request *head; /* in-flight requests */
+    cs_http_request *head;          /* in-flight requests, pooled ones too */
+    cs_http_request *qhead, *qtail; /* pooled requests waiting for a slot, oldest first */
+    size_t queued;                  /* on that FIFO; at most CS_HTTP_POOL_QUEUED */
+    size_t running;                 /* pooled transfers on the pool, cancelled ones too */
     bool closing;
     int open_handles; /* timer + poll contexts still closing */
     void (*done)(void *);
@@ -39,6 +49,13 @@ struct cs_http_request {
     cs_http_request *prev, *next;
     void *owned; /* another protocol's state (net/mail.c), freed with owned_free */
     void (*owned_free)(void *owned);
+    /* Pooled transfers only: */
+    enum { POOL_NO, POOL_QUEUED, POOL_RUNNING } pool;
+    bool orphan;       /* running but cancelled: pool_after frees it, cb never runs */
+    atomic_bool abort; /* set on the loop, read by the worker's progress callback */
+    CURLcode result;   /* what curl_easy_perform returned (worker writes, loop reads after) */
+    uv_work_t work;
+    cs_http_request *qnext; /* the client's FIFO */
 };
 
 typedef struct poll_ctx {
@@ -51,7 +68,7 @@ static bool curl_ready;
 
 static void maybe_free_client(cs_http_client *c)
 {
-    if (c->closing && c->open_handles == 0) {
+    if (c->closing && c->open_handles == 0 && c->running == 0) {
         curl_multi_cleanup(c->multi);
         void (*done)(void *) = c->done;
         void *arg = c->done_arg;
@@ -84,7 +101,8 @@ static void unlink_req(cs_http_request *r)
 
 static void free_req(cs_http_request *r)
 {
-    curl_multi_remove_handle(r->c->multi, r->easy);
+    if (r->pool == POOL_NO)
+        curl_multi_remove_handle(r->c->multi, r->easy);
     curl_easy_cleanup(r->easy);
     curl_slist_free_all(r->headers);
     free(r->body);
@@ -121,6 +139,34 @@ const char *cs_http_response_header(const cs_http_response *res, const char *nam
     return h->value;
 }
 
+/* Gives r's outcome (res and what the easy handle holds) to its callback,
+ * then frees r. */
+static void complete(cs_http_request *r, CURLcode res)
+{
+    cs_http_response out = {.error_text = "", .req = r};
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &out.status);
+    curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME, &out.seconds);
+    char *ct = NULL;
+    curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ct);
+    out.content_type = ct;
+    if (res == CURLE_FILESIZE_EXCEEDED)
+        r->too_large = true;
+    if (res != CURLE_OK) {
+        out.error = r->too_large                      ? CS_ELIMIT
+                    : res == CURLE_OPERATION_TIMEDOUT ? CS_ETIMEDOUT
+                                                      : CS_EIO;
+        out.error_text = r->too_large   ? "response larger than the bound"
+                         : r->errbuf[0] ? r->errbuf
+                                        : curl_easy_strerror(res);
+    }
+    out.body = cs_buf_cstr(&r->resp);
+    out.body_len = r->resp.len;
+    out.retry_after = out.status ? retry_after(r->easy) : -1;
+    unlink_req(r);
+    r->cb(&out, r->arg);
+    free_req(r);
+}
+
 /* Hands finished transfers to their callbacks. */
 static void check_done(cs_http_client *c)
 {
@@ -131,30 +177,96 @@ static void check_done(cs_http_client *c)
             continue;
         cs_http_request *r = NULL;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-        CURLcode res = msg->data.result;
-        cs_http_response out = {.error_text = "", .req = r};
-        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &out.status);
-        curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME, &out.seconds);
-        char *ct = NULL;
-        curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ct);
-        out.content_type = ct;
-        if (res == CURLE_FILESIZE_EXCEEDED)
-            r->too_large = true;
-        if (res != CURLE_OK) {
-            out.error = r->too_large                      ? CS_ELIMIT
-                        : res == CURLE_OPERATION_TIMEDOUT ? CS_ETIMEDOUT
-                                                          : CS_EIO;
-            out.error_text = r->too_large   ? "response larger than the bound"
-                             : r->errbuf[0] ? r->errbuf
-                                            : curl_easy_strerror(res);
-        }
-        out.body = cs_buf_cstr(&r->resp);
-        out.body_len = r->resp.len;
-        out.retry_after = out.status ? retry_after(r->easy) : -1;
-        unlink_req(r);
-        r->cb(&out, r->arg);
-        free_req(r);
+        complete(r, msg->data.result);
     }
+}
+
+/* ---- pooled transfers --------------------------------------------------- */
+
+/* Worker thread: libcurl calls it about once a second even while it waits
+ * inside a blocking read; non-zero aborts the transfer. */
+static int on_progress(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    cs_http_request *r = p;
+    return atomic_load_explicit(&r->abort, memory_order_relaxed) ? 1 : 0;
+}
+
+/* Worker thread: the whole transfer. Touches only r's easy handle, response
+ * buffer and error buffer, which the loop leaves alone until pool_after. */
+static void pool_work(uv_work_t *w)
+{
+    cs_http_request *r = w->data;
+    r->result = curl_easy_perform(r->easy);
+}
+
+static void pool_after(uv_work_t *w, int status);
+
+/* Starts queued transfers while slots are free, oldest first. */
+static void pool_next(cs_http_client *c)
+{
+    while (!c->closing && c->running < CS_HTTP_POOL_RUNNING && c->qhead) {
+        cs_http_request *r = c->qhead;
+        c->qhead = r->qnext;
+        if (!c->qhead)
+            c->qtail = NULL;
+        c->queued--;
+        r->qnext = NULL;
+        r->pool = POOL_RUNNING;
+        c->running++;
+        r->work.data = r;
+        /* fails only without a work callback */
+        int rc = uv_queue_work(c->loop, &r->work, pool_work, pool_after);
+        assert(rc == 0);
+        (void)rc;
+    }
+}
+
+/* Loop thread, once the worker is done: frees a cancelled transfer, else
+ * starts the next queued one (before the callback, which may queue more,
+ * so the FIFO keeps its order) and reports the outcome. */
+static void pool_after(uv_work_t *w, int status)
+{
+    (void)status; /* never UV_ECANCELED: we do not uv_cancel */
+    cs_http_request *r = w->data;
+    cs_http_client *c = r->c;
+    c->running--;
+    pool_next(c);
+    if (r->orphan) {
+        free_req(r);
+        maybe_free_client(c);
+        return;
+    }
+    complete(r, r->result);
+}
+
+static void queue_remove(cs_http_request *r)
+{
+    cs_http_client *c = r->c;
+    cs_http_request **pp = &c->qhead, *prev = NULL;
+    while (*pp != r) {
+        prev = *pp;
+        pp = &(*pp)->qnext;
+    }
+    *pp = r->qnext;
+    if (c->qtail == r)
+        c->qtail = prev;
+    c->queued--;
+}
+
+/* Disposes of an unlinked request whose callback will not run: a running
+ * pooled transfer is told to stop and freed when its worker returns. */
+static void req_drop(cs_http_request *r)
+{
+    if (r->pool == POOL_RUNNING) {
+        r->orphan = true;
+        atomic_store_explicit(&r->abort, true, memory_order_relaxed);
+        return;
+    }
+    if (r->pool == POOL_QUEUED)
+        queue_remove(r);
+    free_req(r);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
@@ -277,7 +389,7 @@ void cs_http_client_close(cs_http_client *c, void (*done)(void *), void *arg)
         cs_http_response res = {
             .error = CS_ECLOSED, .error_text = "client closed", .body = "", .retry_after = -1};
         r->cb(&res, r->arg);
-        free_req(r);
+        req_drop(r);
     }
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, on_timer_closed);
@@ -322,14 +434,9 @@ static cs_http_request *req_new(cs_http_client *c, CURL *e, const cs_http_xfer *
     return r;
 }
 
-/* Puts r on the multi handle; frees it on failure. */
-static int req_add(cs_http_request *r, cs_http_request **out)
+static void link_req(cs_http_request *r, cs_http_request **out)
 {
     cs_http_client *c = r->c;
-    if (curl_multi_add_handle(c->multi, r->easy) != CURLM_OK) {
-        free_req(r);
-        return CS_EIO;
-    }
     r->next = c->head;
     if (c->head)
         c->head->prev = r;
@@ -337,23 +444,72 @@ static int req_add(cs_http_request *r, cs_http_request **out)
     c->inflight++;
     if (out)
         *out = r;
+}
+
+/* Puts r on the multi handle; frees it on failure. */
+static int req_add(cs_http_request *r, cs_http_request **out)
+{
+    if (curl_multi_add_handle(r->c->multi, r->easy) != CURLM_OK) {
+        free_req(r);
+        return CS_EIO;
+    }
+    link_req(r, out);
     return 0;
+}
+
+/* What cs_http_start_easy and cs_http_start_easy_pool share: the checks,
+ * and a request around easy that owns x->owned. NULL and *rc on failure,
+ * with easy and x->owned freed. */
+static cs_http_request *easy_req(cs_http_client *c, CURL *easy, const cs_http_xfer *x,
+                                 cs_http_cb cb, void *arg, bool pooled, int *rc)
+{
+    bool pool_full =
+        pooled && c->running >= CS_HTTP_POOL_RUNNING && c->queued >= CS_HTTP_POOL_QUEUED;
+    *rc = !cb || c->closing                             ? CS_EINVAL
+          : c->inflight >= c->max_inflight || pool_full ? CS_ELIMIT
+                                                        : 0;
+    cs_http_request *r = *rc ? NULL : req_new(c, easy, x, cb, arg);
+    if (!r) {
+        curl_easy_cleanup(easy);
+        if (x->owned_free)
+            x->owned_free(x->owned);
+        if (!*rc)
+            *rc = CS_ENOMEM;
+        return NULL;
+    }
+    r->owned = x->owned;
+    r->owned_free = x->owned_free;
+    return r;
 }
 
 int cs_http_start_easy(cs_http_client *c, CURL *easy, const cs_http_xfer *x, cs_http_cb cb,
                        void *arg, cs_http_request **out)
 {
-    int rc = !cb || c->closing ? CS_EINVAL : c->inflight >= c->max_inflight ? CS_ELIMIT : 0;
-    cs_http_request *r = rc ? NULL : req_new(c, easy, x, cb, arg);
-    if (!r) {
-        curl_easy_cleanup(easy);
-        if (x->owned_free)
-            x->owned_free(x->owned);
-        return rc ? rc : CS_ENOMEM;
-    }
-    r->owned = x->owned;
-    r->owned_free = x->owned_free;
-    return req_add(r, out);
+    int rc;
+    cs_http_request *r = easy_req(c, easy, x, cb, arg, false, &rc);
+    return r ? req_add(r, out) : rc;
+}
+
+int cs_http_start_easy_pool(cs_http_client *c, CURL *easy, const cs_http_xfer *x, cs_http_cb cb,
+                            void *arg, cs_http_request **out)
+{
+    int rc;
+    cs_http_request *r = easy_req(c, easy, x, cb, arg, true, &rc);
+    if (!r)
+        return rc;
+    curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(easy, CURLOPT_XFERINFODATA, r);
+    curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+    r->pool = POOL_QUEUED;
+    if (c->qtail)
+        c->qtail->qnext = r;
+    else
+        c->qhead = r;
+    c->qtail = r;
+    c->queued++;
+    link_req(r, out);
+    pool_next(c);
+    return 0;
 }
 
 int cs_http_request_start(cs_http_client *c, const cs_http_opts *o, cs_http_cb cb, void *arg,
@@ -424,7 +580,7 @@ fail:
 void cs_http_request_cancel(cs_http_request *r)
 {
     unlink_req(r);
-    free_req(r);
+    req_drop(r);
 }
 
 size_t cs_http_client_inflight(const cs_http_client *c)

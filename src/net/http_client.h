@@ -2,7 +2,7 @@
  * driven by uv_poll (sockets) and one uv_timer (curl's timeouts), so any
  * number of requests run at once on the loop thread without blocking it.
  * Shared by the JSON-RPC client, webhooks and audit checks; mail (SMTP)
- * runs on the same multi handle (net/mail.h).
+ * goes through the same client, on libuv's thread pool (net/mail.h).
  *
  * Bounds: every request has a total timeout (default 30 s) and a response
  * size bound (default 16 MiB; past it the transfer is aborted and the

@@ -1,12 +1,19 @@
-/* SMTP through the HTTP client's multi handle (see mail.h): libcurl's SMTP
- * reads the message through a read callback; the client runs the transfer. */
+/* SMTP through the HTTP client (see mail.h): libcurl's SMTP reads the
+ * message through a read callback; the client runs the transfer on libuv's
+ * thread pool, because libcurl 7.88 waits for the server's reply to the
+ * end of the message inside the library, even on a multi handle. */
 #include "net/mail.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "net/http_client_int.h"
+
+static_assert(CS_MAIL_MAX_RUNNING == CS_HTTP_POOL_RUNNING &&
+                  CS_MAIL_MAX_QUEUED == CS_HTTP_POOL_QUEUED,
+              "mail.h states the pool's bounds");
 
 typedef struct mail {
     char *msg;
@@ -88,10 +95,16 @@ int cs_mail_send(cs_http_client *c, const cs_mail_opts *o, cs_http_cb cb, void *
     curl_easy_setopt(e, CURLOPT_READDATA, m);
     curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)m->len);
+    /* QUIT and its reply on the pool thread, at the end of the transfer,
+     * not in curl_easy_cleanup on the loop; and no wait for any reply,
+     * QUIT's included, past the mail's timeout (libcurl's own is 120 s). */
+    uint64_t to = o->timeout_ms ? o->timeout_ms : CS_HTTP_DEFAULT_TIMEOUT_MS;
+    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    curl_easy_setopt(e, CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)((to + 999) / 1000));
     cs_http_xfer x = {.timeout_ms = o->timeout_ms,
                       .connect_timeout_ms = o->connect_timeout_ms,
                       .max_response = 1u << 16,
                       .owned = m,
                       .owned_free = mail_free};
-    return cs_http_start_easy(c, e, &x, cb, arg, out);
+    return cs_http_start_easy_pool(c, e, &x, cb, arg, out);
 }

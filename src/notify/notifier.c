@@ -578,12 +578,23 @@ static void deliver(cs_notifier *n, const cs_outbox_item *it, size_t chi)
         cs_buf_free(&msg);
         break;
     }
-    case CS_CH_SCRIPT:
-        rc = cs_proc_run(n->o.loop, ch->command, alert, strlen(alert), ch->timeout_ms, 1u << 16,
-                         script_done, d);
+    case CS_CH_SCRIPT: {
+        /* the document and a newline: line-oriented programs (tee -a, jq,
+         * a shell's read) see one alert a line */
+        size_t len = strlen(alert);
+        char *in = malloc(len + 1);
+        rc = in ? 0 : CS_ENOMEM;
+        if (in) {
+            memcpy(in, alert, len);
+            in[len] = '\n';
+            rc = cs_proc_run(n->o.loop, ch->command, in, len + 1, ch->timeout_ms, 1u << 16,
+                             script_done, d);
+            free(in);
+        }
         if (!rc)
             n->holds++;
         break;
+    }
     default: {
         cs_channel_req req;
         rc = cs_channel_build_http(ch, it->key, subject, text, alert, now_s, &req);

@@ -87,8 +87,6 @@ class NotifyTest(unittest.TestCase):
         for r in (self.http, self.smtp, self.tls):
             r.start()
         self.script_out = t.file("script.jsonl")
-        t.file("script.py", "import sys\nd = sys.stdin.read()\n"
-               "open(sys.argv[1], 'a').write(d.replace('\\n', ' ') + '\\n')\n")
         os.environ["CS_TEST_SECRET"] = SECRET
         base = "http://127.0.0.1:%d" % self.http_port
         self.yaml = f"""
@@ -130,7 +128,7 @@ channels:
     ca_file: {self.cert}
     from: chainscope@example.com
     to: [sec@example.com]
-  script: {{type: script, command: ["{PY}", "{t.file('script.py')}", "{self.script_out}"]}}
+  script: {{type: script, command: [tee, -a, "{self.script_out}"]}}
 notify:
   outbox: {t.file('outbox.db')}
   backoff: 100ms
@@ -154,7 +152,8 @@ notify:
         return [r for r in self.http.records() if r["path"].startswith(prefix)]
 
     def test_every_channel(self):
-        srv = Server(self.tmp, self.yaml, http=True)
+        # the ping (low) goes to the script too: two alerts, two lines
+        srv = Server(self.tmp, self.yaml.replace("low: [hook]", "low: [hook, script]"), http=True)
         try:
             # one big transfer (5000 tokens) and one small; then a ping alert
             self.publish(srv, transfer_events(100, [("0xaa01", 5 * 10**21), ("0xaa02", 12)]))
@@ -163,7 +162,7 @@ notify:
                               '{"type":"demo.alert","network":"btc-main","key":"peer-8",'
                               '"payload":{"level":1}}\n')
             wait_for(lambda: len(self.http.records()) >= 7 and len(self.smtp.records()) >= 1
-                     and len(self.tls.records()) >= 1 and len(read_lines(self.script_out)) >= 1,
+                     and len(self.tls.records()) >= 1 and len(read_lines(self.script_out)) >= 2,
                      timeout=20, what="notifications: " + srv.logtext())
             time.sleep(0.5)  # nothing more should come
             import urllib.request
@@ -175,7 +174,7 @@ notify:
             self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
             self.assertIn('chainscope_monitor_matches_total{monitor="big-transfers"} 1', metrics)
             self.assertIn('chainscope_monitor_matches_total{monitor="pings"} 1', metrics)
-            self.assertIn("chainscope_notify_sent_total 10", metrics)
+            self.assertIn("chainscope_notify_sent_total 11", metrics)
             self.assertIn("chainscope_notify_dead_total 0", metrics)
             self.assertIn("chainscope_monitor_transactions_total 2", metrics)
         finally:
@@ -250,9 +249,16 @@ notify:
         self.assertTrue(tls["tls"])  # STARTTLS, verified against the test CA
         self.assertEqual(tls["to"], ["sec@example.com"])
 
-        scripted = read_lines(self.script_out)
-        self.assertEqual(len(scripted), 1)
-        self.assertEqual(scripted[0]["transaction"]["hash"], "0xaa01")
+        # `tee -a` appended stdin as it came: each alert document is one line
+        with open(self.script_out) as f:
+            raw = f.read()
+        self.assertTrue(raw.endswith("}\n"), raw)
+        scripted = [json.loads(l) for l in raw.split("\n")[:-1]]
+        self.assertEqual(len(scripted), 2, raw)
+        by_name = {d["monitor"]["name"]: d for d in scripted}
+        self.assertEqual(sorted(by_name), ["big-transfers", "pings"])
+        self.assertEqual(by_name["big-transfers"]["transaction"]["hash"], "0xaa01")
+        self.assertEqual(by_name["pings"]["event"]["key"], "peer-7")
 
     def test_outage_and_restart_deliver_once(self):
         # only the webhook, to count exactly

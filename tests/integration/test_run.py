@@ -126,10 +126,21 @@ class RunTest(unittest.TestCase):
         r = cs("run", "-c", bad)
         self.assertEqual(r.returncode, 3)
 
+    def test_every_example_config_is_valid(self):
+        examples = os.path.join(os.environ.get("CS_SOURCE_DIR", "."), "examples")
+        names = sorted(n for n in os.listdir(examples) if n.endswith(".yaml"))
+        self.assertGreater(len(names), 2)
+        for name in names:
+            r = cs("check-config", "-c", os.path.join(examples, name))
+            self.assertEqual(r.returncode, 0, name + ": " + r.stderr)
+
     def test_cli_help_and_exit_codes(self):
         r = cs("--help")
         self.assertEqual(r.returncode, 0)
-        for name in ("run", "publish", "tail", "check-config", "events"):
+        commands = [l.split()[0] for l in r.stdout.split("commands:")[1].split("\n\n")[0]
+                    .strip().splitlines()]
+        self.assertGreater(len(commands), 10)
+        for name in commands:
             self.assertIn(name, r.stdout)
             h = cs(name, "--help")
             self.assertEqual(h.returncode, 0, name)
