@@ -52,6 +52,19 @@ evm:
         p = subprocess.Popen([ec.CS, "run", "-c", cfg], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
         ec._procs.append(p)
+        # Wait for the log to be followed (slow under sanitizers), then for at
+        # least two probe rounds (every 1 s).
+        deadline = time.time() + 60
+        body = ""
+        while time.time() < deadline:
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics",
+                                              timeout=5).read().decode()
+            except OSError:
+                body = ""
+            if 'chainscope_evm_logs_total{network="anvil"} 1' in body:
+                break
+            time.sleep(0.1)
         time.sleep(2.5)
         body = urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5).read()
         body = body.decode()
