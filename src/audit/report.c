@@ -185,6 +185,9 @@ static void fill_activity(const cs_audit_network *net, const cs_audit_node *n, c
             snprintf(ln->activity, sizeof ln->activity, "not checked");
         else if (r)
             snprintf(ln->activity, sizeof ln->activity, "unreachable");
+        else if ((r = find(s, n->name, "p2p")) && r->state == CS_AUDIT_OK && r->detail)
+            snprintf(ln->activity, sizeof ln->activity, "%s", r->detail); /* no RPC: what the
+                                                                              handshake said */
         else
             snprintf(ln->activity, sizeof ln->activity, "-");
     }
