@@ -52,6 +52,7 @@ def main():
         r = cs("audit", "--once", "-c", cfg, timeout=60)
         out = r.stdout
         assert r.returncode == 1, "exit %d, stderr %s" % (r.returncode, r.stderr)
+        assert "Sanitizer" not in r.stderr and "runtime error" not in r.stderr, r.stderr
         assert "sim-good" in out and "sim-closed" in out, out
         assert "p2p: 127.0.0.1:%d: refused" % port in out, out
 
