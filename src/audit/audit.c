@@ -101,6 +101,8 @@ bool cs_audit_node_has_check(const cs_audit_network *net, const cs_audit_node *n
             return n->signer && (n->role == CS_ROLE_MINER || n->role == CS_ROLE_VALIDATOR);
         return false;
     case CS_AUDIT_BITCOIN:
+        if (is(check, "p2p"))
+            return n->p2p != NULL;
         return rpc && (is(check, "rpc") || is(check, "tip_age") || is(check, "sync") ||
                        is(check, "peers") || is(check, "tips"));
     case CS_AUDIT_ANTELOPE:
@@ -218,6 +220,7 @@ void cs_audit_config_free(cs_audit_config *c)
         free(net->auditor);
         free(net->chain_id);
         free(net->version);
+        free(net->p2p_network);
     }
     free(c->nets);
     free(c->db);

@@ -104,6 +104,8 @@ typedef struct cs_audit_network {
     char *chain_id;         /* Antelope: expected chain_id */
     char *version;          /* Antelope: expected server_version_string (NULL: any) */
     bool add_missing_peers; /* EVM: admin_addPeer a registered node missing from admin_peers */
+    char *p2p_network;      /* Bitcoin: the P2P network of the `p2p` check's handshake (its
+                               magic: main, testnet3, testnet4, signet, regtest); NULL: main */
     cs_audit_limits lim;
     cs_audit_node *nodes; /* owned */
     size_t nnodes;

@@ -1,4 +1,5 @@
-/* Bitcoin Core checks: rpc, tip_age, sync, peers, tips, and the chain.
+/* Bitcoin Core checks: rpc, tip_age, sync, peers, tips, and the chain; the
+ * p2p handshake check is in check_bitcoin_p2p.c.
  *
  * One JSON-RPC batch per node [getblockchaininfo, getnetworkinfo,
  * getchaintips] with HTTP basic auth from rpc_user/rpc_password or the
@@ -33,7 +34,14 @@ typedef struct btc_node {
 typedef struct btc_state {
     btc_node *nodes;
     size_t n;
+    btc_p2p *p2p; /* owned; NULL: no p2p check in this sweep */
 } btc_state;
+
+static void free_state(void *state)
+{
+    btc_state *s = state;
+    btc_p2p_free(s->p2p);
+}
 
 /* "user:password" from the cookie file; blocking read of a small local
  * file, like reading the config. */
@@ -136,6 +144,7 @@ static void judge(net_run *nr)
             best = (int)i;
     nr_chain(nr, best >= 0 && s->nodes[best].time, best >= 0 ? s->nodes[best].blocks : 0,
              best >= 0 ? s->nodes[best].time : 0, best >= 0 ? s->nodes[best].n->name : "");
+    btc_p2p_judge(nr, s->p2p);
     for (size_t i = 0; i < s->n; i++) {
         btc_node *bn = &s->nodes[i];
         const cs_audit_node *n = bn->n;
@@ -229,11 +238,13 @@ void cs_audit_btc_start(net_run *nr)
 {
     const cs_audit_network *net = nr->net;
     void *nodes;
-    btc_state *s = nr_begin(nr, sizeof *s, sizeof *s->nodes, &nodes, NULL, ask_headers, judge);
+    btc_state *s =
+        nr_begin(nr, sizeof *s, sizeof *s->nodes, &nodes, free_state, ask_headers, judge);
     if (!s)
         return;
     s->nodes = nodes;
     s->n = net->nnodes;
+    s->p2p = btc_p2p_start(nr);
     for (size_t i = 0; i < s->n; i++) {
         btc_node *bn = &s->nodes[i];
         bn->n = &net->nodes[i];

@@ -49,6 +49,8 @@ void nr_release(net_run *nr);
 /* Asks for on_tick at now_ms (the run's timer sweeps every ticking network). */
 void nr_tick_at(net_run *nr, uint64_t at_ms);
 uint64_t nr_now_ms(net_run *nr);
+/* The run's loop (borrowed). */
+uv_loop_t *nr_loop(net_run *nr);
 
 /* The network is done: adds each node's `available` and tells the run. */
 void nr_finish(net_run *nr);
@@ -95,5 +97,17 @@ void val_str(const cs_val *obj, const char *key, char *out, size_t outlen);
 void cs_audit_evm_start(net_run *nr);
 void cs_audit_btc_start(net_run *nr);
 void cs_audit_ant_start(net_run *nr);
+
+/* Bitcoin's `p2p` check (check_bitcoin_p2p.c): the connector's handshake
+ * with each node's `p2p` address. btc_p2p_start starts every node's
+ * attempt and holds nr until they have ended (the connector closed);
+ * NULL when no node has the check, or when the connector could not start
+ * (then each node's p2p is recorded unknown with the reason).
+ * btc_p2p_judge records each node's result (NULL: nothing to record);
+ * btc_p2p_free frees p (may be NULL) once the run is over. */
+typedef struct btc_p2p btc_p2p;
+btc_p2p *btc_p2p_start(net_run *nr);
+void btc_p2p_judge(net_run *nr, const btc_p2p *p);
+void btc_p2p_free(btc_p2p *p);
 
 #endif

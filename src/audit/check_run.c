@@ -311,6 +311,11 @@ uint64_t nr_now_ms(net_run *nr)
     return uv_now(nr->run->loop);
 }
 
+uv_loop_t *nr_loop(net_run *nr)
+{
+    return nr->run->loop;
+}
+
 static void on_timer(uv_timer_t *t);
 
 static void arm(cs_audit_run *run)

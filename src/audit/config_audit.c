@@ -4,6 +4,7 @@
 #include "audit/audit_config.h"
 #include "audit/schedule.h"
 #include "audit/report.h"
+#include "btc/wire.h"
 #include "config/config.h"
 #include "core/error.h"
 
@@ -14,7 +15,7 @@
 
 static const char *const evm_checks[] = {"rpc",      "lag",     "peers", "connected",
                                          "enode_ip", "sealing", NULL};
-static const char *const btc_checks[] = {"rpc", "tip_age", "sync", "peers", "tips", NULL};
+static const char *const btc_checks[] = {"rpc", "tip_age", "sync", "peers", "tips", "p2p", NULL};
 static const char *const ant_checks[] = {"api",     "lag",       "lib_lag", "chain_id",
                                          "version", "producing", NULL};
 
@@ -154,26 +155,13 @@ static int parse_node(cs_cfg *c, struct fy_node *nd, const char *path, cs_audit_
 
 static int parse_network(cs_cfg *c, struct fy_node *nn, const char *path, cs_audit_network *net)
 {
-    static const char *const keys[] = {"name",
-                                       "kind",
-                                       "auditor",
-                                       "chain_id",
-                                       "version",
-                                       "add_missing_peers",
-                                       "timeout",
-                                       "head_max_age",
-                                       "lag_blocks",
-                                       "lag_seconds",
-                                       "min_peers",
-                                       "seal_within",
-                                       "seal_blocks",
-                                       "lib_lag",
-                                       "headers_lag",
-                                       "min_out_peers",
-                                       "max_missed_blocks",
-                                       "observe",
-                                       "sample",
-                                       "nodes",
+    static const char *const keys[] = {"name",        "kind",          "auditor",
+                                       "chain_id",    "version",       "add_missing_peers",
+                                       "p2p_network", "timeout",       "head_max_age",
+                                       "lag_blocks",  "lag_seconds",   "min_peers",
+                                       "seal_within", "seal_blocks",   "lib_lag",
+                                       "headers_lag", "min_out_peers", "max_missed_blocks",
+                                       "observe",     "sample",        "nodes",
                                        NULL};
     static const char *const kinds[] = {"evm", "bitcoin", "antelope", NULL};
     int rc;
@@ -184,8 +172,14 @@ static int parse_network(cs_cfg *c, struct fy_node *nn, const char *path, cs_aud
         (rc = cs_cfg_str(c, nn, path, "auditor", &net->auditor, false)) ||
         (rc = cs_cfg_str(c, nn, path, "chain_id", &net->chain_id, false)) ||
         (rc = cs_cfg_str(c, nn, path, "version", &net->version, false)) ||
-        (rc = cs_cfg_bool(c, nn, path, "add_missing_peers", &net->add_missing_peers, false)))
+        (rc = cs_cfg_bool(c, nn, path, "add_missing_peers", &net->add_missing_peers, false)) ||
+        (rc = cs_cfg_str(c, nn, path, "p2p_network", &net->p2p_network, false)))
         return rc;
+    if (net->p2p_network && !cs_wire_net_find(net->p2p_network))
+        return cs_cfg_error(c, cs_cfg_get(nn, "p2p_network"), path,
+                            "unknown Bitcoin network '%s' (main, testnet3, testnet4, signet, "
+                            "regtest)",
+                            net->p2p_network);
     cs_audit_limits *L = &net->lim;
     if ((rc = millis(c, nn, path, "timeout", &L->timeout_ms, 100, 600000)) ||
         (rc = seconds(c, nn, path, "head_max_age", &L->head_max_age)) ||

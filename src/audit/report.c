@@ -185,6 +185,9 @@ static void fill_activity(const cs_audit_network *net, const cs_audit_node *n, c
             snprintf(ln->activity, sizeof ln->activity, "not checked");
         else if (r)
             snprintf(ln->activity, sizeof ln->activity, "unreachable");
+        else if ((r = find(s, n->name, "p2p")) && r->state == CS_AUDIT_OK && r->detail)
+            snprintf(ln->activity, sizeof ln->activity, "%s", r->detail); /* no RPC: what the
+                                                                              handshake said */
         else
             snprintf(ln->activity, sizeof ln->activity, "-");
     }
@@ -266,6 +269,8 @@ static int model_build(cs_ledger *l, const cs_audit_config *cfg, const cs_audit_
         else
             snprintf(ln->address, sizeof ln->address, "%s", ip);
         const srow *c = find(&m->sw, n->name, "connected");
+        if (!c) /* Bitcoin: our own handshake with its p2p address */
+            c = find(&m->sw, n->name, "p2p");
         ln->connected = !c                          ? "-"
                         : c->state == CS_AUDIT_OK   ? "yes"
                         : c->state == CS_AUDIT_FAIL ? "no"
@@ -355,7 +360,8 @@ static const char *const cols[] = {"node",   "type",     "since",    "address", 
 
 static const char legend_text[] =
     "status: up = every check passed; down = a check failed; unknown = the auditor could not "
-    "check (e.g. its own node is down). connected: yes/no = in the auditing node's peer list; "
+    "check (e.g. its own node is down). connected: yes/no = in the auditing node's peer list "
+    "(Bitcoin: our P2P handshake with its p2p address succeeded); "
     "? = could not tell; - = not checked. activity: sealing rate (clique signers), missed "
     "blocks (producers) or block height. liveness: distance from the best head.";
 
