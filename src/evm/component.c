@@ -122,16 +122,16 @@ static int parse_rpc(cs_cfg *c, struct fy_node *nn, const char *path, evm_net_co
 
 static int parse_net(cs_cfg *c, struct fy_node *nn, const char *path, evm_net_conf *n)
 {
-    static const char *const keys[] = {"name",    "rpc",         "confirmations",
-                                       "from",    "poll",        "concurrency",
-                                       "timeout", "retries",     "db",
-                                       "abi",     "follow",      "per_tx_receipts",
-                                       "probes",  "reorg_depth", NULL};
+    static const char *const keys[] = {"name",   "rpc",         "confirmations", "from",
+                                       "poll",   "concurrency", "timeout",       "retries",
+                                       "db",     "abi",         "follow",        "per_tx_receipts",
+                                       "probes", "reorg_depth", "subscribe",     "subscribed_poll",
+                                       NULL};
     int rc;
     n->follow = true;
     n->timeout_ms = 10000;
     n->retries = 3;
-    uint64_t poll = 2000, conc = 8, depth = 128;
+    uint64_t poll = 2000, conc = 8, depth = 128, sub_poll = 30000;
     if ((rc = cs_cfg_expect_map(c, nn, path, keys)) ||
         (rc = cs_cfg_str(c, nn, path, "name", &n->name, true)) ||
         (rc = parse_rpc(c, nn, path, n)) ||
@@ -143,10 +143,27 @@ static int parse_net(cs_cfg *c, struct fy_node *nn, const char *path, evm_net_co
         (rc = cs_cfg_uint(c, nn, path, "reorg_depth", &depth, 2, 4096, false)) ||
         (rc = cs_cfg_str(c, nn, path, "db", &n->db, false)) ||
         (rc = cs_cfg_bool(c, nn, path, "follow", &n->follow, false)) ||
-        (rc = cs_cfg_bool(c, nn, path, "per_tx_receipts", &n->fo.receipts_per_tx, false)))
+        (rc = cs_cfg_bool(c, nn, path, "per_tx_receipts", &n->fo.receipts_per_tx, false)) ||
+        (rc = cs_cfg_duration_ms(c, nn, path, "subscribed_poll", &sub_poll, false)))
         return rc;
     if (poll < 10)
         return cs_cfg_error(c, cs_cfg_get(nn, "poll"), "poll", "at least 10ms");
+    /* subscribe: on the first IPC endpoint; by default when there is one */
+    const char *ipc = NULL;
+    for (size_t k = 0; k < n->nrpc && !ipc; k++)
+        if (strncmp(n->rpc[k], "ipc://", 6) == 0)
+            ipc = n->rpc[k] + 6;
+        else if (n->rpc[k][0] == '/')
+            ipc = n->rpc[k];
+    bool subscribe = ipc != NULL;
+    if ((rc = cs_cfg_bool(c, nn, path, "subscribe", &subscribe, false)))
+        return rc;
+    if (subscribe && !ipc)
+        return cs_cfg_error(c, cs_cfg_get(nn, "subscribe"), "subscribe",
+                            "head subscriptions need an IPC endpoint (ipc:///path or /path) in "
+                            "`rpc`");
+    n->fo.subscribe_ipc = subscribe ? ipc : NULL;
+    n->fo.subscribed_poll_ms = sub_poll < poll ? poll : sub_poll;
     struct fy_node *conf = cs_cfg_get(nn, "confirmations");
     if (conf) {
         char *s = cs_cfg_scalar(c, conf, path);

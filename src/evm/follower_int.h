@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include "evm/follower.h"
+#include "evm/headsub.h"
 
 #define LOG "evm.follow"
 #define RING_MAX 4096
@@ -43,6 +44,9 @@ struct cs_follower {
     char *network, *origin, *key, *db_path;
     cs_publisher pub;
     uv_timer_t timer;
+    uint64_t poll_now; /* the polling interval now: poll_ms or subscribed_poll_ms */
+    cs_headsub *sub;   /* the newHeads subscription, or NULL */
+    bool rewake;       /* a notification came during a head check: check again */
     sqlite3 *db;
     sqlite3_stmt *st_begin, *st_commit, *st_block, *st_prune, *st_cursor, *st_cut;
     bool have_next;
