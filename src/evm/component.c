@@ -275,12 +275,13 @@ typedef struct evm_net {
     bool probing;
     char origin[300];       /* the follower's */
     char probe_origin[300]; /* the probes' (each origin has its own sequence) */
-    double counted[5];      /* what the counters already hold */
+    double counted[6];      /* what the counters already hold */
 } evm_net;
 
 typedef struct evm_comp {
     cs_runtime *rt;
     cs_mfamily *m_head, *m_next, *m_blocks, *m_txs, *m_logs, *m_reorgs, *m_errors;
+    cs_mfamily *m_subscribed, *m_notifications;
     evm_conf *conf;
     cs_http_client *http;
     evm_net nets[MAX_NETWORKS];
@@ -330,11 +331,14 @@ static void collect(cs_metrics *m, void *arg)
             cs_mseries_set(g, (double)st.head);
         if (e->m_next && (g = cs_mfamily_series(e->m_next, lv)))
             cs_mseries_set(g, (double)st.next);
+        if (e->m_subscribed && (g = cs_mfamily_series(e->m_subscribed, lv)))
+            cs_mseries_set(g, st.subscribed ? 1 : 0);
         /* Counters grow by what the follower counted since the last scrape. */
-        cs_mfamily *fam[5] = {e->m_blocks, e->m_txs, e->m_logs, e->m_reorgs, e->m_errors};
-        double now[5] = {(double)st.blocks, (double)st.txs, (double)st.logs, (double)st.reorgs,
-                         (double)st.errors};
-        for (int k = 0; k < 5; k++) {
+        cs_mfamily *fam[6] = {e->m_blocks, e->m_txs,    e->m_logs,
+                              e->m_reorgs, e->m_errors, e->m_notifications};
+        double now[6] = {(double)st.blocks, (double)st.txs,    (double)st.logs,
+                         (double)st.reorgs, (double)st.errors, (double)st.notifications};
+        for (int k = 0; k < 6; k++) {
             cs_mseries *c = fam[k] ? cs_mfamily_series(fam[k], lv) : NULL;
             if (c && now[k] > n->counted[k]) {
                 cs_mseries_inc(c, now[k] - n->counted[k]);
@@ -365,6 +369,12 @@ static void metrics_init(evm_comp *e)
     e->m_errors =
         cs_metrics_family(m, CS_METRIC_COUNTER, "chainscope_evm_errors_total",
                           "errors: bad data from the node, failed calls", labels, NULL, 0);
+    e->m_subscribed =
+        cs_metrics_family(m, CS_METRIC_GAUGE, "chainscope_evm_head_subscribed",
+                          "1 while the newHeads subscription (IPC) is live", labels, NULL, 0);
+    e->m_notifications =
+        cs_metrics_family(m, CS_METRIC_COUNTER, "chainscope_evm_head_notifications_total",
+                          "newHeads notifications received", labels, NULL, 0);
     cs_metrics_on_collect(m, collect, e);
 }
 

@@ -69,41 +69,6 @@ static void on_sub_closed(void *arg)
     maybe_free(f);
 }
 
-/* Checks the head now, or right after the check in flight. */
-static void wake(cs_follower *f)
-{
-    if (f->closing)
-        return;
-    if (f->ticking || f->walking)
-        f->rewake = true;
-    else
-        uv_timer_start(&f->timer, on_timer, 0, f->poll_now);
-}
-
-/* A new head announced: a hint only, the check reads the head itself. */
-static void on_sub_head(uint64_t number, void *arg)
-{
-    cs_follower *f = arg;
-    (void)number;
-    f->st.notifications++;
-    wake(f);
-}
-
-/* The subscription came up or went away: poll slowly while it is live,
- * at the normal pace otherwise; check the head at once either way. */
-static void on_sub_state(bool live, void *arg)
-{
-    cs_follower *f = arg;
-    f->st.subscribed = live;
-    if (f->closing)
-        return;
-    f->poll_now = live ? f->o.subscribed_poll_ms : f->o.poll_ms;
-    CS_INFO(LOG, "%s: %s; polling every %.1fs", f->network,
-            live ? "new heads arrive by subscription" : "no head subscription",
-            (double)f->poll_now / 1000.0);
-    wake(f);
-}
-
 int cs_follower_new(uv_loop_t *loop, cs_bus *bus, cs_rpc *rpc, const cs_evm_abis *abis,
                     const cs_follower_opts *o, cs_follower **out, char *err, size_t errlen)
 {
@@ -158,18 +123,10 @@ int cs_follower_new(uv_loop_t *loop, cs_bus *bus, cs_rpc *rpc, const cs_evm_abis
             return rc;
         }
     }
-    if (o->subscribe_ipc) {
-        cs_headsub_opts so = {.path = o->subscribe_ipc,
-                              .name = f->network,
-                              .on_head = on_sub_head,
-                              .on_state = on_sub_state,
-                              .arg = f};
-        int rc = cs_headsub_new(loop, &so, &f->sub);
-        if (rc) {
-            snprintf(err, errlen, "cannot set up the newHeads subscription: %s", cs_strerror(rc));
-            free_all(f);
-            return rc;
-        }
+    int rc = o->subscribe_ipc ? follower_sub_new(f, o->subscribe_ipc, err, errlen) : 0;
+    if (rc) {
+        free_all(f);
+        return rc;
     }
     f->o.subscribe_ipc = NULL; /* borrowed: not kept */
     uv_timer_init(loop, &f->timer);
@@ -260,6 +217,11 @@ static void soon(cs_follower *f)
 {
     if (!f->closing)
         uv_timer_start(&f->timer, on_timer, 0, f->poll_now);
+}
+
+void follower_check_soon(cs_follower *f)
+{
+    soon(f);
 }
 
 static void warn_rpc(cs_follower *f, const char *what, const cs_rpc_result *res)

@@ -156,10 +156,13 @@ def main():
 
         # 1. anvil over IPC, poll 30 s: new blocks come by the subscription.
         cfg = os.path.join(tmp, "c.yaml")
+        http_port = ec.free_port()
         with open(cfg, "w") as f:
             f.write(f"""node: t1
 logserver:
   enabled: false
+http:
+  listen: 127.0.0.1:{http_port}
 console:
   filter: ["evm.block"]
   json: true
@@ -186,6 +189,12 @@ evm:
             delays.append(t - t0)
         # Far below the 30 s poll: each block was announced by the node.
         assert max(delays) < 2.0, (delays, open(errp).read())
+        body = urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics",
+                                      timeout=5).read().decode()
+        assert 'chainscope_evm_head_subscribed{network="anvil"} 1' in body, body
+        notes = [line for line in body.splitlines()
+                 if line.startswith('chainscope_evm_head_notifications_total{network="anvil"}')]
+        assert notes and float(notes[0].split()[-1]) >= 3, body
         ec.stop(p)
         assert p.returncode == 0, open(errp).read()
 
