@@ -132,8 +132,8 @@ static int setup(void **st)
 {
     (void)st;
     cs_log_set_level(CS_LOG_OFF);
-    signal(SIGPIPE, SIG_IGN); /* the server may write to a closed client; as chainscope runs: a
-                                 closed peer is EPIPE */
+    /* The server may write to a client that left: EPIPE, as chainscope runs. */
+    signal(SIGPIPE, SIG_IGN);
     uv_loop_init(&loop);
     snprintf(path, sizeof path, "/tmp/cs-headsub-%d.ipc", (int)getpid());
     unlink(path);
