@@ -147,13 +147,13 @@ static bool hs_message(cs_headsub *h, const char *p, size_t n)
             uint32_t msg = err ? cs_jsonr_get(j, err, "message") : 0;
             uint32_t code = err ? cs_jsonr_get(j, err, "code") : 0;
             const cs_jtok *mt = msg ? cs_jsonr_at(j, msg) : NULL;
-            if (mt && mt->type == CS_JT_STR)
-                snprintf(
-                    why, sizeof why, "the node refused eth_subscribe: %.*s (code %.*s)",
-                    (int)(mt->len > 200 ? 200 : mt->len), cs_jsonr_ptr(j, msg),
-                    code ? (int)(cs_jsonr_at(j, code)->len > 20 ? 20 : cs_jsonr_at(j, code)->len)
-                         : 1,
-                    code ? cs_jsonr_ptr(j, code) : "?");
+            const cs_jtok *ct = code ? cs_jsonr_at(j, code) : NULL;
+            int mlen = mt && mt->type == CS_JT_STR ? (int)(mt->len > 200 ? 200 : mt->len) : 0;
+            int clen = ct && ct->type == CS_JT_NUM ? (int)(ct->len > 20 ? 20 : ct->len) : 0;
+            if (mlen || clen)
+                snprintf(why, sizeof why, "the node refused eth_subscribe: %.*s (code %.*s)", mlen,
+                         mlen ? cs_jsonr_ptr(j, msg) : "", clen ? clen : 1,
+                         clen ? cs_jsonr_ptr(j, code) : "?");
             else
                 snprintf(why, sizeof why, "eth_subscribe answered without a subscription id");
             hs_drop(h, why);
