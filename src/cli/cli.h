@@ -34,6 +34,10 @@ int cs_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
 /* The default socket path of the local log server: $CHAINSCOPE_SOCKET, else
  * $XDG_RUNTIME_DIR/chainscope/bus.sock, else /tmp/chainscope-$UID/bus.sock. */
 const char *cs_cli_default_socket(void);
+/* The log server address a config file names (logserver.socket, else its
+ * default). Returns 0, or CS_EXIT_CONFIG after printing the error. *out
+ * stays valid until the next call. */
+int cs_cli_config_socket(const char *cmd, const char *file, const char **out);
 
 int cs_cmd_run(int argc, char **argv);
 int cs_cmd_publish(int argc, char **argv);

@@ -17,8 +17,9 @@ static void p2p_usage(FILE *f)
     fprintf(f, "usage: chainscope p2p decode [--network NET] [--binary] [--no-checksum] [FILE|-]\n"
                "       chainscope p2p encode [--network NET] [--binary] [JSON...]\n"
                "\n"
-               "decode reads Bitcoin P2P messages, as hex one or more per line (or raw bytes\n"
-               "with --binary), and prints one JSON object per message on stdout:\n"
+               "decode reads Bitcoin P2P messages, as hex one or more per line, or raw bytes\n"
+               "(input that starts with a network magic is read as binary; --binary forces\n"
+               "it, as signet needs), and prints one JSON object per message:\n"
                "  {\"network\":\"main\",\"command\":\"ping\",\"size\":8,\"checksum_ok\":true,\n"
                "   \"msg\":{\"nonce\":42}}\n"
                "A message that breaks a rule (bad magic or checksum, oversized length,\n"
@@ -266,6 +267,15 @@ static int p2p_decode(int argc, char **argv)
     }
     cs_vw_init(&s.w, 0);
     cs_buf_init(&s.out, 0);
+    /* Raw messages start with a network magic, which is never text: read
+     * such input as binary without being told (signet's magic starts with
+     * a newline byte, so signet needs --binary). */
+    int first = getc(in);
+    if (first != EOF) {
+        ungetc(first, in);
+        if (first >= 0x80 || (first < 0x20 && first != '\n' && first != '\r' && first != '\t'))
+            binary = true;
+    }
     if (binary)
         decode_binary(&s, in);
     else

@@ -29,6 +29,7 @@ static void help(void)
            "  -j, --json FIELDS    payload as a JSON object\n"
            "      --count N        publish the --json event N times (default 1)\n"
            "  -s, --socket PATH    log server socket (default: %s)\n"
+           "  -c, --config FILE   the log server that FILE configures (logserver.socket)\n"
            "      --connect tcp:HOST:PORT  a TCP log server; the token is read from\n"
            "                       $CHAINSCOPE_TOKEN\n"
            "\n"
@@ -46,14 +47,14 @@ int cs_cmd_publish(int argc, char **argv)
         {"key", required_argument, NULL, 'k'},    {"origin", required_argument, NULL, 'o'},
         {"json", required_argument, NULL, 'j'},   {"count", required_argument, NULL, 'C'},
         {"socket", required_argument, NULL, 's'}, {"connect", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     const char *type = NULL, *network = "", *key = "", *origin = NULL, *json = NULL;
-    const char *address = NULL;
+    const char *address = NULL, *config = NULL;
     unsigned long long count = 1;
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "t:n:k:o:j:s:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "t:n:k:o:j:s:c:h", opts, NULL)) != -1) {
         switch (ch) {
         case 't':
             type = optarg;
@@ -72,6 +73,9 @@ int cs_cmd_publish(int argc, char **argv)
             break;
         case 's':
             address = optarg;
+            break;
+        case 'c':
+            config = optarg;
             break;
         case 'T':
             if (strncmp(optarg, "tcp:", 4) != 0)
@@ -102,6 +106,11 @@ int cs_cmd_publish(int argc, char **argv)
         gethostname(host, sizeof host - 1);
         snprintf(origin_buf, sizeof origin_buf, "publish@%s", host);
         origin = origin_buf;
+    }
+    if (!address && config) {
+        int rc = cs_cli_config_socket("publish", config, &address);
+        if (rc)
+            return rc;
     }
     if (!address)
         address = cs_cli_default_socket();

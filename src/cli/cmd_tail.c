@@ -29,6 +29,7 @@ static void help(void)
            "  -c, --count N         exit after N events\n"
            "  -w, --timeout S       exit (status 1) when nothing arrives for S seconds\n"
            "  -s, --socket PATH     log server socket (default: %s)\n"
+           "      --config FILE   the log server that FILE configures (logserver.socket)\n"
            "      --connect tcp:HOST:PORT  a TCP log server; token from $CHAINSCOPE_TOKEN\n"
            "\n"
            "examples:\n"
@@ -82,14 +83,14 @@ int cs_cmd_tail(int argc, char **argv)
         {"filter", required_argument, NULL, 'f'}, {"json", no_argument, NULL, 'j'},
         {"count", required_argument, NULL, 'c'},  {"timeout", required_argument, NULL, 'w'},
         {"socket", required_argument, NULL, 's'}, {"connect", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'F'}, {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     const char *filters[MAX_FILTERS];
     size_t nf = 0;
     bool json = false;
     unsigned long long count = 0;
     double timeout = -1;
-    const char *address = NULL;
+    const char *address = NULL, *config = NULL;
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "f:jc:w:s:h", opts, NULL)) != -1) {
@@ -118,6 +119,9 @@ int cs_cmd_tail(int argc, char **argv)
         case 's':
             address = optarg;
             break;
+        case 'F':
+            config = optarg;
+            break;
         case 'T':
             if (strncmp(optarg, "tcp:", 4) != 0)
                 return cs_cli_usage_error("tail", "--connect takes tcp:HOST:PORT");
@@ -134,6 +138,11 @@ int cs_cmd_tail(int argc, char **argv)
         return cs_cli_usage_error("tail", "unexpected argument '%s'", argv[optind]);
     if (nf == 0)
         filters[nf++] = ">";
+    if (!address && config) {
+        int rc = cs_cli_config_socket("tail", config, &address);
+        if (rc)
+            return rc;
+    }
     if (!address)
         address = cs_cli_default_socket();
     signal(SIGPIPE, SIG_IGN);

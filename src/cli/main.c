@@ -1,5 +1,6 @@
 /* chainscope: one binary, one subcommand per job. */
 #include "cli/cli.h"
+#include "cli/components.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -71,6 +72,27 @@ const char *cs_cli_default_socket(void)
     else
         snprintf(path, sizeof path, "/tmp/chainscope-%u/bus.sock", (unsigned)getuid());
     return path;
+}
+
+int cs_cli_config_socket(const char *cmd, const char *file, const char **out)
+{
+    static char path[512];
+    cs_config *cfg;
+    char err[1024];
+    if (cs_cli_load_config(file, &cfg, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return CS_EXIT_CONFIG;
+    }
+    if (cfg->logserver_tcp && !cfg->logserver_socket) {
+        snprintf(path, sizeof path, "tcp:%s", cfg->logserver_tcp);
+    } else {
+        snprintf(path, sizeof path, "%s",
+                 cfg->logserver_socket ? cfg->logserver_socket : cs_cli_default_socket());
+    }
+    cs_config_free(cfg);
+    (void)cmd;
+    *out = path;
+    return 0;
 }
 
 int main(int argc, char **argv)

@@ -139,6 +139,19 @@ class LogServerTest(unittest.TestCase):
         self.assertTrue(self.srv.alive())
         self.assertIn("malformed frame", self.srv.logtext())
 
+    def test_config_names_the_socket(self):
+        # publish and tail find the log server through the config file.
+        t = start([CHAINSCOPE, "tail", "--config", self.srv.config, "--json", "--count", "1"],
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.assertIn(self.srv.socket, t.stderr.readline())
+        r = cs("publish", "-c", self.srv.config, "--type", "demo.sample", "--json", '{"n":3}')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(t.communicate(timeout=10)[0])["payload"], {"n": 3})
+        bad = self.tmp.file("bad.yaml", "logserver:\n  buffer: lots\n")
+        r = cs("publish", "-c", bad, "--type", "demo.sample", "--json", "{}")
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("bad.yaml:2:11", r.stderr)
+
     def test_first_frame_must_be_hello(self):
         c = socket.socket(socket.AF_UNIX)
         c.connect(self.srv.socket)

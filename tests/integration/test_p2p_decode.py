@@ -262,6 +262,11 @@ def main():
                        capture_output=True, timeout=60)
     eq(p.returncode, 0, "binary exit status")
     eq(len(p.stdout.splitlines()), len(cases), "binary decoded messages")
+    # ... and recognised as binary by its magic, with `-` and no flag
+    p2 = subprocess.run([CHAINSCOPE, "p2p", "decode", "-"], input=raw, capture_output=True,
+                        timeout=60)
+    eq(p2.returncode, 0, "binary by magic: exit status")
+    eq(p2.stdout, p.stdout, "binary by magic: same output as --binary")
 
     # bitcoinlib decodes what chainscope encodes
     for desc, want in (
