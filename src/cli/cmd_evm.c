@@ -44,6 +44,9 @@ static void help(void)
            "  --poll MS              head polling interval (default 1000)\n"
            "  --concurrency N        blocks fetched at once when catching up (default 8)\n"
            "  --per-tx-receipts      never use eth_getBlockReceipts\n"
+           "  --no-subscribe         with an IPC --rpc, do not subscribe to newHeads there\n"
+           "                         (by default each new head wakes the follower at once,\n"
+           "                         and --poll only runs every 30 s while subscribed)\n"
            "  --quiet                print no events; with --until, print the rate\n"
            "\n"
            "probe: calls each METHOD once (default: eth_blockNumber eth_syncing\n"
@@ -205,10 +208,11 @@ static int cmd_follow(int argc, char **argv)
     const char *abis[MAX_ABIS];
     size_t nabis = 0;
     cs_follower_opts fo = {.network = "evm", .poll_ms = 1000};
-    bool quiet = false;
+    bool quiet = false, subscribe = true;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        bool flag = strcmp(a, "--per-tx-receipts") == 0 || strcmp(a, "--quiet") == 0;
+        bool flag = strcmp(a, "--per-tx-receipts") == 0 || strcmp(a, "--quiet") == 0 ||
+                    strcmp(a, "--no-subscribe") == 0;
         if (!flag && i + 1 >= argc)
             return cs_cli_usage_error("evm", "%s needs a value", a);
         const char *v = flag ? NULL : argv[i + 1];
@@ -252,6 +256,8 @@ static int cmd_follow(int argc, char **argv)
             fo.receipts_per_tx = true;
         } else if (strcmp(a, "--quiet") == 0) {
             quiet = true;
+        } else if (strcmp(a, "--no-subscribe") == 0) {
+            subscribe = false;
         } else {
             return cs_cli_usage_error("evm", "unknown option '%s'", a);
         }
@@ -260,6 +266,13 @@ static int cmd_follow(int argc, char **argv)
     }
     if (!neps)
         return cs_cli_usage_error("evm", "follow needs --rpc URL");
+    for (size_t k = 0; k < neps && subscribe && !fo.subscribe_ipc; k++) {
+        const char *u = eps[k].url;
+        if (strncmp(u, "ipc://", 6) == 0)
+            fo.subscribe_ipc = u + 6;
+        else if (u[0] == '/')
+            fo.subscribe_ipc = u;
+    }
     static app a;
     int rc = app_init(&a, eps, neps, false);
     if (rc)

@@ -122,16 +122,16 @@ static int parse_rpc(cs_cfg *c, struct fy_node *nn, const char *path, evm_net_co
 
 static int parse_net(cs_cfg *c, struct fy_node *nn, const char *path, evm_net_conf *n)
 {
-    static const char *const keys[] = {"name",    "rpc",         "confirmations",
-                                       "from",    "poll",        "concurrency",
-                                       "timeout", "retries",     "db",
-                                       "abi",     "follow",      "per_tx_receipts",
-                                       "probes",  "reorg_depth", NULL};
+    static const char *const keys[] = {"name",   "rpc",         "confirmations", "from",
+                                       "poll",   "concurrency", "timeout",       "retries",
+                                       "db",     "abi",         "follow",        "per_tx_receipts",
+                                       "probes", "reorg_depth", "subscribe",     "subscribed_poll",
+                                       NULL};
     int rc;
     n->follow = true;
     n->timeout_ms = 10000;
     n->retries = 3;
-    uint64_t poll = 2000, conc = 8, depth = 128;
+    uint64_t poll = 2000, conc = 8, depth = 128, sub_poll = 30000;
     if ((rc = cs_cfg_expect_map(c, nn, path, keys)) ||
         (rc = cs_cfg_str(c, nn, path, "name", &n->name, true)) ||
         (rc = parse_rpc(c, nn, path, n)) ||
@@ -143,10 +143,27 @@ static int parse_net(cs_cfg *c, struct fy_node *nn, const char *path, evm_net_co
         (rc = cs_cfg_uint(c, nn, path, "reorg_depth", &depth, 2, 4096, false)) ||
         (rc = cs_cfg_str(c, nn, path, "db", &n->db, false)) ||
         (rc = cs_cfg_bool(c, nn, path, "follow", &n->follow, false)) ||
-        (rc = cs_cfg_bool(c, nn, path, "per_tx_receipts", &n->fo.receipts_per_tx, false)))
+        (rc = cs_cfg_bool(c, nn, path, "per_tx_receipts", &n->fo.receipts_per_tx, false)) ||
+        (rc = cs_cfg_duration_ms(c, nn, path, "subscribed_poll", &sub_poll, false)))
         return rc;
     if (poll < 10)
         return cs_cfg_error(c, cs_cfg_get(nn, "poll"), "poll", "at least 10ms");
+    /* subscribe: on the first IPC endpoint; by default when there is one */
+    const char *ipc = NULL;
+    for (size_t k = 0; k < n->nrpc && !ipc; k++)
+        if (strncmp(n->rpc[k], "ipc://", 6) == 0)
+            ipc = n->rpc[k] + 6;
+        else if (n->rpc[k][0] == '/')
+            ipc = n->rpc[k];
+    bool subscribe = ipc != NULL;
+    if ((rc = cs_cfg_bool(c, nn, path, "subscribe", &subscribe, false)))
+        return rc;
+    if (subscribe && !ipc)
+        return cs_cfg_error(c, cs_cfg_get(nn, "subscribe"), "subscribe",
+                            "head subscriptions need an IPC endpoint (ipc:///path or /path) in "
+                            "`rpc`");
+    n->fo.subscribe_ipc = subscribe ? ipc : NULL;
+    n->fo.subscribed_poll_ms = sub_poll < poll ? poll : sub_poll;
     struct fy_node *conf = cs_cfg_get(nn, "confirmations");
     if (conf) {
         char *s = cs_cfg_scalar(c, conf, path);
@@ -258,12 +275,13 @@ typedef struct evm_net {
     bool probing;
     char origin[300];       /* the follower's */
     char probe_origin[300]; /* the probes' (each origin has its own sequence) */
-    double counted[5];      /* what the counters already hold */
+    double counted[6];      /* what the counters already hold */
 } evm_net;
 
 typedef struct evm_comp {
     cs_runtime *rt;
     cs_mfamily *m_head, *m_next, *m_blocks, *m_txs, *m_logs, *m_reorgs, *m_errors;
+    cs_mfamily *m_subscribed, *m_notifications;
     evm_conf *conf;
     cs_http_client *http;
     evm_net nets[MAX_NETWORKS];
@@ -313,11 +331,14 @@ static void collect(cs_metrics *m, void *arg)
             cs_mseries_set(g, (double)st.head);
         if (e->m_next && (g = cs_mfamily_series(e->m_next, lv)))
             cs_mseries_set(g, (double)st.next);
+        if (e->m_subscribed && (g = cs_mfamily_series(e->m_subscribed, lv)))
+            cs_mseries_set(g, st.subscribed ? 1 : 0);
         /* Counters grow by what the follower counted since the last scrape. */
-        cs_mfamily *fam[5] = {e->m_blocks, e->m_txs, e->m_logs, e->m_reorgs, e->m_errors};
-        double now[5] = {(double)st.blocks, (double)st.txs, (double)st.logs, (double)st.reorgs,
-                         (double)st.errors};
-        for (int k = 0; k < 5; k++) {
+        cs_mfamily *fam[6] = {e->m_blocks, e->m_txs,    e->m_logs,
+                              e->m_reorgs, e->m_errors, e->m_notifications};
+        double now[6] = {(double)st.blocks, (double)st.txs,    (double)st.logs,
+                         (double)st.reorgs, (double)st.errors, (double)st.notifications};
+        for (int k = 0; k < 6; k++) {
             cs_mseries *c = fam[k] ? cs_mfamily_series(fam[k], lv) : NULL;
             if (c && now[k] > n->counted[k]) {
                 cs_mseries_inc(c, now[k] - n->counted[k]);
@@ -348,6 +369,12 @@ static void metrics_init(evm_comp *e)
     e->m_errors =
         cs_metrics_family(m, CS_METRIC_COUNTER, "chainscope_evm_errors_total",
                           "errors: bad data from the node, failed calls", labels, NULL, 0);
+    e->m_subscribed =
+        cs_metrics_family(m, CS_METRIC_GAUGE, "chainscope_evm_head_subscribed",
+                          "1 while the newHeads subscription (IPC) is live", labels, NULL, 0);
+    e->m_notifications =
+        cs_metrics_family(m, CS_METRIC_COUNTER, "chainscope_evm_head_notifications_total",
+                          "newHeads notifications received", labels, NULL, 0);
     cs_metrics_on_collect(m, collect, e);
 }
 

@@ -41,7 +41,7 @@ static void free_all(cs_follower *f)
 
 static void maybe_free(cs_follower *f)
 {
-    if (f->closing && f->timer_closed && f->pending == 0) {
+    if (f->closing && f->timer_closed && f->pending == 0 && !f->sub) {
         void (*done)(void *) = f->done;
         void *arg = f->done_arg;
         free_all(f);
@@ -62,6 +62,13 @@ static void on_timer(uv_timer_t *t)
     tick(t->data);
 }
 
+static void on_sub_closed(void *arg)
+{
+    cs_follower *f = arg;
+    f->sub = NULL;
+    maybe_free(f);
+}
+
 int cs_follower_new(uv_loop_t *loop, cs_bus *bus, cs_rpc *rpc, const cs_evm_abis *abis,
                     const cs_follower_opts *o, cs_follower **out, char *err, size_t errlen)
 {
@@ -78,6 +85,11 @@ int cs_follower_new(uv_loop_t *loop, cs_bus *bus, cs_rpc *rpc, const cs_evm_abis
     f->o = *o;
     if (!f->o.poll_ms)
         f->o.poll_ms = 2000;
+    if (!f->o.subscribed_poll_ms)
+        f->o.subscribed_poll_ms = 30000;
+    if (f->o.subscribed_poll_ms < f->o.poll_ms)
+        f->o.subscribed_poll_ms = f->o.poll_ms;
+    f->poll_now = f->o.poll_ms;
     if (!f->o.concurrency)
         f->o.concurrency = 8;
     if (f->o.concurrency > CS_FOLLOWER_MAX_CONCURRENCY)
@@ -111,6 +123,12 @@ int cs_follower_new(uv_loop_t *loop, cs_bus *bus, cs_rpc *rpc, const cs_evm_abis
             return rc;
         }
     }
+    int rc = o->subscribe_ipc ? follower_sub_new(f, o->subscribe_ipc, err, errlen) : 0;
+    if (rc) {
+        free_all(f);
+        return rc;
+    }
+    f->o.subscribe_ipc = NULL; /* borrowed: not kept */
     uv_timer_init(loop, &f->timer);
     f->timer.data = f;
     *out = f;
@@ -122,7 +140,9 @@ int cs_follower_start(cs_follower *f)
     if (f->have_next)
         CS_INFO(LOG, "%s: resuming at block %llu", f->network, (unsigned long long)f->next);
     f->last_progress_ms = uv_now(f->loop);
-    return uv_timer_start(&f->timer, on_timer, 0, f->o.poll_ms);
+    if (f->sub)
+        cs_headsub_start(f->sub);
+    return uv_timer_start(&f->timer, on_timer, 0, f->poll_now);
 }
 
 void cs_follower_on_done(cs_follower *f, void (*on_done)(void *), void *arg)
@@ -141,6 +161,8 @@ void cs_follower_close(cs_follower *f, void (*done)(void *), void *arg)
     f->gen++;
     uv_timer_stop(&f->timer);
     uv_close((uv_handle_t *)&f->timer, on_timer_closed);
+    if (f->sub)
+        cs_headsub_close(f->sub, on_sub_closed, f);
 }
 
 void cs_follower_stats_get(const cs_follower *f, cs_follower_stats *st)
@@ -194,7 +216,12 @@ static int call_batch(cs_follower *f, const cs_rpc_req *reqs, size_t n, cs_rpc_c
 static void soon(cs_follower *f)
 {
     if (!f->closing)
-        uv_timer_start(&f->timer, on_timer, 0, f->o.poll_ms);
+        uv_timer_start(&f->timer, on_timer, 0, f->poll_now);
+}
+
+void follower_check_soon(cs_follower *f)
+{
+    soon(f);
 }
 
 static void warn_rpc(cs_follower *f, const char *what, const cs_rpc_result *res)
@@ -336,6 +363,8 @@ static void progress(cs_follower *f)
     f->last_progress_block = f->st.blocks;
 }
 
+static void check_head(cs_follower *f, const cs_rpc_result *res);
+
 static void on_tick(const cs_rpc_result *res, void *arg)
 {
     callctx *c = arg;
@@ -345,6 +374,16 @@ static void on_tick(const cs_rpc_result *res, void *arg)
     free(c);
     if (!live)
         return;
+    check_head(f, res);
+    if (f->rewake && !f->walking && !f->closing) {
+        f->rewake = false;
+        soon(f);
+    }
+}
+
+/* The answer to a head check (a poll or a notification). */
+static void check_head(cs_follower *f, const cs_rpc_result *res)
+{
     if (res->error) {
         warn_rpc(f, "polling the head", res);
         return;
@@ -417,8 +456,10 @@ static void tick(cs_follower *f)
         snprintf(params, sizeof params, "[\"0x%llx\",false]", (unsigned long long)(f->next - 1));
         q[n++] = (cs_rpc_req){"eth_getBlockByNumber", params};
     }
-    if (call_batch(f, q, n, on_tick, 0) == 0)
+    if (call_batch(f, q, n, on_tick, 0) == 0) {
         f->ticking = true;
+        f->rewake = false; /* this check covers every head announced so far */
+    }
 }
 
 /* ---- fetching ------------------------------------------------------------------- */

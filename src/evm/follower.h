@@ -1,4 +1,5 @@
-/* The chain follower: per network, tracks the head by polling, fetches each
+/* The chain follower: per network, tracks the head by polling (and, on an
+ * IPC endpoint, by a newHeads subscription that wakes it at once), fetches each
  * block with its transactions and receipts, and publishes evm.block, evm.tx
  * and evm.log (decoded with the ABIs it knows) in block order, once each,
  * `confirmations` blocks behind the head (or at the node's `safe` or
@@ -14,6 +15,12 @@
  * reorg_depth blocks are kept in SQLite (WAL), committed after each block,
  * so a restart resumes with no gap and no block twice (a crash between
  * publishing a block and its commit publishes that block again on restart).
+ *
+ * Subscription: with subscribe_ipc, a newHeads subscription (headsub.h)
+ * runs beside the polls; each notification runs the same head check a poll
+ * runs, at once (one check at a time; notifications during a check make one
+ * more check after it). While it is live the follower polls every
+ * subscribed_poll_ms; when it drops, every poll_ms again.
  *
  * Catch-up: up to `concurrency` blocks are fetched at once and published in
  * order; progress is logged every few seconds.
@@ -48,12 +55,14 @@ typedef struct cs_follower_opts {
     uint64_t from_block;  /*   otherwise at the confirmed head */
     uint64_t until_block; /* stop after publishing it (0: never); see on_done */
     enum cs_follow_conf mode;
-    uint64_t confirmations; /* CS_FOLLOW_DEPTH: blocks behind the head */
-    uint64_t poll_ms;       /* 0: 2000 */
-    unsigned concurrency;   /* blocks fetched at once; 0: 8 */
-    unsigned reorg_depth;   /* hashes kept to find ancestors; 0: 128 */
-    const char *db_path;    /* SQLite cursor; NULL: none */
-    bool receipts_per_tx;   /* never use eth_getBlockReceipts */
+    uint64_t confirmations;      /* CS_FOLLOW_DEPTH: blocks behind the head */
+    uint64_t poll_ms;            /* 0: 2000 */
+    unsigned concurrency;        /* blocks fetched at once; 0: 8 */
+    unsigned reorg_depth;        /* hashes kept to find ancestors; 0: 128 */
+    const char *db_path;         /* SQLite cursor; NULL: none */
+    bool receipts_per_tx;        /* never use eth_getBlockReceipts */
+    const char *subscribe_ipc;   /* a node's IPC socket to follow newHeads on; NULL: poll only */
+    uint64_t subscribed_poll_ms; /* polling while subscribed; 0: 30 s (never below poll_ms) */
 } cs_follower_opts;
 
 typedef struct cs_follower_stats {
@@ -61,6 +70,8 @@ typedef struct cs_follower_stats {
     uint64_t head;   /* the node's head at the last poll */
     uint64_t target; /* the confirmed block the follower works towards */
     uint64_t blocks, txs, logs, decoded_logs, reorgs, errors;
+    bool subscribed;        /* the newHeads subscription is live */
+    uint64_t notifications; /* newHeads notifications received */
 } cs_follower_stats;
 
 typedef struct cs_follower cs_follower;

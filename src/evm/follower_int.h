@@ -1,11 +1,13 @@
 /* What the follower's files share: follower.c (polling, fetching,
- * publishing, reorgs) and follower_db.c (the SQLite cursor). */
+ * publishing, reorgs), follower_db.c (the SQLite cursor) and
+ * follower_sub.c (the newHeads subscription). */
 #ifndef CS_EVM_FOLLOWER_INT_H
 #define CS_EVM_FOLLOWER_INT_H
 
 #include <sqlite3.h>
 
 #include "evm/follower.h"
+#include "evm/headsub.h"
 
 #define LOG "evm.follow"
 #define RING_MAX 4096
@@ -43,6 +45,9 @@ struct cs_follower {
     char *network, *origin, *key, *db_path;
     cs_publisher pub;
     uv_timer_t timer;
+    uint64_t poll_now; /* the polling interval now: poll_ms or subscribed_poll_ms */
+    cs_headsub *sub;   /* the newHeads subscription, or NULL */
+    bool rewake;       /* a notification came during a head check: check again */
     sqlite3 *db;
     sqlite3_stmt *st_begin, *st_commit, *st_block, *st_prune, *st_cursor, *st_cut;
     bool have_next;
@@ -78,5 +83,12 @@ int cs_follower_db_open(cs_follower *f, char *err, size_t errlen);
 /* Commits "block n (hash h) is published; the next is f->next"; h NULL:
  * only the cursor; cut: forget every hash above n (a reorg). */
 void cs_follower_db_save(cs_follower *f, uint64_t n, const char *h, bool cut);
+
+/* follower.c: a head check now (restarting the poll timer). */
+void follower_check_soon(cs_follower *f);
+
+/* follower_sub.c: sets up f->sub, the newHeads subscription on the IPC
+ * socket path (copied), not yet started. Errors name the path in err. */
+int follower_sub_new(cs_follower *f, const char *path, char *err, size_t errlen);
 
 #endif
