@@ -43,11 +43,17 @@ static void help(void)
 int cs_cmd_publish(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"type", required_argument, NULL, 't'},   {"network", required_argument, NULL, 'n'},
-        {"key", required_argument, NULL, 'k'},    {"origin", required_argument, NULL, 'o'},
-        {"json", required_argument, NULL, 'j'},   {"count", required_argument, NULL, 'C'},
-        {"socket", required_argument, NULL, 's'}, {"connect", required_argument, NULL, 'T'},
-        {"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"type", required_argument, NULL, 't'},
+        {"network", required_argument, NULL, 'n'},
+        {"key", required_argument, NULL, 'k'},
+        {"origin", required_argument, NULL, 'o'},
+        {"json", required_argument, NULL, 'j'},
+        {"count", required_argument, NULL, 'C'},
+        {"socket", required_argument, NULL, 's'},
+        {"connect", required_argument, NULL, 'T'},
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *type = NULL, *network = "", *key = "", *origin = NULL, *json = NULL;
     const char *address = NULL, *config = NULL;

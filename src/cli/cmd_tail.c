@@ -80,10 +80,15 @@ static int human(cs_buf *out, const cs_event *e)
 int cs_cmd_tail(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"filter", required_argument, NULL, 'f'}, {"json", no_argument, NULL, 'j'},
-        {"count", required_argument, NULL, 'c'},  {"timeout", required_argument, NULL, 'w'},
-        {"socket", required_argument, NULL, 's'}, {"connect", required_argument, NULL, 'T'},
-        {"config", required_argument, NULL, 'F'}, {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"filter", required_argument, NULL, 'f'},
+        {"json", no_argument, NULL, 'j'},
+        {"count", required_argument, NULL, 'c'},
+        {"timeout", required_argument, NULL, 'w'},
+        {"socket", required_argument, NULL, 's'},
+        {"connect", required_argument, NULL, 'T'},
+        {"config", required_argument, NULL, 'F'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *filters[MAX_FILTERS];
     size_t nf = 0;
