@@ -287,6 +287,7 @@ typedef struct evm_comp {
     evm_net nets[MAX_NETWORKS];
     size_t n;
     int closing; /* handles and clients still closing */
+    size_t rpcs_open; /* rpc clients not yet closed: the shared HTTP client waits */
     void (*done)(void *);
     void *done_arg;
 } evm_comp;
@@ -463,10 +464,20 @@ static void on_handle_closed(uv_handle_t *h)
     one_closed(n->comp);
 }
 
+/* An rpc client closed. The HTTP client they share closes after the last
+ * one: until then an rpc's retry timer may still start a request on it. */
+static void rpc_closed(void *arg)
+{
+    evm_comp *e = arg;
+    if (--e->rpcs_open == 0)
+        cs_http_client_close(e->http, on_closed_cb, e);
+    one_closed(e);
+}
+
 static void rpc_after_follower(void *arg)
 {
     evm_net *n = arg;
-    cs_rpc_close(n->rpc, on_closed_cb, n->comp);
+    cs_rpc_close(n->rpc, rpc_closed, n->comp);
 }
 
 void cs_evm_component_stop(void *state, void (*done)(void *), void *arg)
@@ -477,6 +488,8 @@ void cs_evm_component_stop(void *state, void (*done)(void *), void *arg)
     if (e->rt->metrics)
         cs_metrics_off_collect(e->rt->metrics, collect, e);
     e->closing = 1; /* held until everything is asked to close */
+    e->closing++;   /* the HTTP client, closed after the last rpc client */
+    e->rpcs_open = e->n;
     for (size_t i = 0; i < e->n; i++) {
         evm_net *n = &e->nets[i];
         e->closing += 2; /* the probe timer and the rpc client */
@@ -485,10 +498,10 @@ void cs_evm_component_stop(void *state, void (*done)(void *), void *arg)
         if (n->follower)
             cs_follower_close(n->follower, rpc_after_follower, n);
         else
-            cs_rpc_close(n->rpc, on_closed_cb, e);
+            cs_rpc_close(n->rpc, rpc_closed, e);
     }
-    e->closing++;
-    cs_http_client_close(e->http, on_closed_cb, e);
+    if (e->n == 0)
+        cs_http_client_close(e->http, on_closed_cb, e);
     one_closed(e);
 }
 
