@@ -286,7 +286,7 @@ typedef struct evm_comp {
     cs_http_client *http;
     evm_net nets[MAX_NETWORKS];
     size_t n;
-    int closing; /* handles and clients still closing */
+    int closing;      /* handles and clients still closing */
     size_t rpcs_open; /* rpc clients not yet closed: the shared HTTP client waits */
     void (*done)(void *);
     void *done_arg;
