@@ -53,6 +53,17 @@ class msg_addrv2(MsgSerializable):
             f.write(struct.pack(">H", port))
 
 
+# Checks collect failures instead of stopping at the first, so one run shows
+# every disagreement; a test exits non-zero when `failures` is not empty.
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what, flush=True)
+
+
 def frame(command, payload):
     """A framed message with any command and payload (for broken ones)."""
     return (MAGIC + command.ljust(12, b"\0") + struct.pack("<I", len(payload))

@@ -13,17 +13,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bitcoin.messages as m  # noqa: E402
 from bitcoin.net import CAddress  # noqa: E402
-from btcpeer import (Conn, PeerServer, Proc, ctl, frame, msg_addrv2, msg_empty,  # noqa: E402
+from btcpeer import (Conn, check, failures, PeerServer, Proc, ctl, frame, msg_addrv2, msg_empty,  # noqa: E402
                      version_msg)
-
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
-
 
 def onion_v3(pub):
     ver = b"\x03"

@@ -13,16 +13,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from btcpeer import CHAINSCOPE, Proc, ctl  # noqa: E402
-
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
-
+from btcpeer import CHAINSCOPE, Proc, check, ctl, failures  # noqa: E402
 
 def start_simnet(args):
     p = subprocess.Popen([CHAINSCOPE, "simnet"] + args, stdout=subprocess.DEVNULL,

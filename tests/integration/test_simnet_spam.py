@@ -10,16 +10,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from btcpeer import CHAINSCOPE, Proc  # noqa: E402
-
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
-
+from btcpeer import CHAINSCOPE, Proc, check, failures  # noqa: E402
 
 def start_simnet(args):
     """Starts simnet; returns the process, the first node and {kind: [nodes]}
