@@ -69,6 +69,18 @@ def stop(p, sig=signal.SIGTERM, timeout=10):
         raise AssertionError("process %s did not stop on %s" % (p.args, sig))
 
 
+def read_jsonl(path):
+    """The JSON objects of the complete lines of a file another process may
+    still be writing: a last line without its newline is left for later."""
+    try:
+        with open(path) as f:
+            data = f.read()
+    except FileNotFoundError:
+        return []
+    lines = data.split("\n")[:-1]
+    return [json.loads(l) for l in lines if l.strip()]
+
+
 def wait_for(pred, timeout=10.0, what="condition"):
     deadline = time.time() + timeout
     while time.time() < deadline:

@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(__file__))
 from cslib import (ANVIL, CHAINSCOPE, SOURCE_DIR, Server, TempDir, cs, free_port, main, start,
-                   stop, wait_for)
+                   read_jsonl, stop, wait_for)
 
 DATA = os.path.join(SOURCE_DIR, "tests", "data", "audit")
 
@@ -518,10 +518,7 @@ class AuditTest(unittest.TestCase):
 
             # The state change also went out as a notification.
             def delivered():
-                if not os.path.exists(hook_log):
-                    return None
-                with open(hook_log) as f:
-                    return [json.loads(l) for l in f if l.strip()]
+                return read_jsonl(hook_log)
             got = wait_for(delivered, timeout=20, what="the webhook notification")
             self.assertEqual(len(got), 1, got)
             alert = json.loads(got[0]["body"])

@@ -13,7 +13,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cslib import CHAINSCOPE, Server, TempDir, cs, free_port, main, start, stop, wait_for  # noqa
+from cslib import CHAINSCOPE, Server, TempDir, cs, free_port, main, read_jsonl, start, stop, wait_for  # noqa
 from test_notify import Receiver  # noqa: E402
 
 
@@ -41,8 +41,7 @@ class Tail:
 
     def events(self, typ=None):
         self.out.flush()
-        with open(self.path) as f:
-            evs = [json.loads(l) for l in f if l.strip()]
+        evs = read_jsonl(self.path)
         return [e for e in evs if typ is None or e["type"] == typ]
 
     def stop(self):

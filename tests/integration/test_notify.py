@@ -16,7 +16,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cslib import CHAINSCOPE, Server, TempDir, cs, free_port, main, start, stop, wait_for
+from cslib import CHAINSCOPE, Server, TempDir, cs, free_port, main, read_jsonl, start, stop, wait_for
 
 PY = "/usr/bin/python3"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -45,10 +45,7 @@ def transfer_events(block, txs):
 
 
 def read_lines(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(l) for l in f if l.strip()]
+    return read_jsonl(path)
 
 
 class Receiver:

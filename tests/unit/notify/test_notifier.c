@@ -23,9 +23,12 @@ typedef struct pending {
     void *arg;
 } pending;
 
+static uv_loop_t loop;
+
 static struct {
     int status;
     int calls;
+    uint64_t at[64]; /* loop time of each call, ms */
     pending p[64];
     int np;
     char urls[64][256];
@@ -38,6 +41,7 @@ static int fake_http(void *impl, const cs_notify_http_req *req, cs_notify_http_c
     (void)impl;
     int i = fake.calls++;
     if (i < 64) {
+        fake.at[i] = uv_now(&loop);
         snprintf(fake.urls[i], sizeof fake.urls[i], "%s", req->url);
         snprintf(fake.bodies[i], sizeof fake.bodies[i], "%.*s", (int)req->body_len,
                  (const char *)req->body);
@@ -91,7 +95,6 @@ static void match_for(cs_match *m, cs_monitor_def *def, const char *id, const ch
 }
 
 static char dbpath[64];
-static uv_loop_t loop;
 
 static int setup(void **state)
 {
@@ -107,6 +110,13 @@ static int setup(void **state)
     return 0;
 }
 
+static void close_left(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -117,6 +127,13 @@ static int teardown(void **state)
     snprintf(p, sizeof p, "%s-shm", dbpath);
     unlink(p);
     cs_vw_free(&docw);
+    /* A failed assertion leaves the notifier open: close what is left
+     * rather than wait on its timers for ever. */
+    for (int i = 0; i < 200 && uv_loop_alive(&loop); i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        usleep(1000);
+    }
+    uv_walk(&loop, close_left, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
     return 0;
@@ -140,14 +157,33 @@ static cs_notifier *mk(cs_channels_conf *cc)
     return n;
 }
 
+/* Runs the loop for ms milliseconds, and once more after the deadline, so a
+ * timer that came due while the process was descheduled still runs. */
 static void spin(int ms)
 {
     uint64_t end = uv_now(&loop) + (uint64_t)ms;
-    while (uv_now(&loop) < end) {
+    for (;;) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        uv_update_time(&loop);
+        if (uv_now(&loop) >= end)
+            break;
+        usleep(1000);
+    }
+    uv_run(&loop, UV_RUN_NOWAIT);
+}
+
+/* Runs the loop until `calls` requests reached the fake server (at most 10 s
+ * on a loaded machine); the count the caller then asserts on. */
+static int spin_calls(int calls)
+{
+    uint64_t end = uv_now(&loop) + 10000;
+    while (fake.calls < calls && uv_now(&loop) < end) {
         uv_run(&loop, UV_RUN_NOWAIT);
         usleep(1000);
         uv_update_time(&loop);
     }
+    spin(5); /* and a little longer, to catch a request too many */
+    return fake.calls;
 }
 
 static void test_retry_then_sent(void **state)
@@ -161,8 +197,7 @@ static void test_retry_then_sent(void **state)
     match_for(&m, &def, "m1/eth-main/0xaa", chans, 2);
     cs_notifier_on_match(&m, n);
     cs_notifier_on_match(&m, n); /* the same alert again: one notification */
-    spin(20);
-    assert_int_equal(fake.calls, 1);
+    assert_int_equal(spin_calls(1), 1);
     assert_string_equal(fake.urls[0], "http://s/hook");
     assert_non_null(
         strstr(fake.bodies[0], "\"text\":\"*m1* (high, financial) matched on eth-main"));
@@ -170,8 +205,7 @@ static void test_retry_then_sent(void **state)
     cs_notify_key("m1/eth-main/0xaa", "slack", key);
     assert_string_equal(fake.keys[0], key);
     answer_all(503); /* retried */
-    spin(30);
-    assert_int_equal(fake.calls, 2);
+    assert_int_equal(spin_calls(2), 2);
     assert_string_equal(fake.keys[1], key); /* the same key on the retry */
     answer_all(200);
     spin(20);
@@ -198,17 +232,19 @@ static void test_retry_after(void **state)
     static const char *chans[] = {"slack"};
     match_for(&m, &def, "busy", chans, 1);
     cs_notifier_on_match(&m, n);
-    spin(20);
-    assert_int_equal(fake.calls, 1);
+    assert_int_equal(spin_calls(1), 1);
+    uv_update_time(&loop);
+    uint64_t answered = uv_now(&loop);
     answer_all_ra(429, 1);
-    spin(600);
-    assert_int_equal(fake.calls, 1); /* still waiting */
-    spin(700);
-    assert_int_equal(fake.calls, 2);
+    assert_int_equal(spin_calls(2), 2);
+    assert_true(fake.at[1] - answered >= 1000); /* it waited the second asked for */
+    uv_update_time(&loop);
+    answered = uv_now(&loop);
     answer_all_ra(503, 0); /* no delay asked: the backoff applies */
-    spin(40);
-    assert_int_equal(fake.calls, 3);
+    assert_int_equal(spin_calls(3), 3);
+    assert_true(fake.at[2] - answered < 900);
     answer_all(200);
+    spin(5);
     cs_notifier_stats st;
     cs_notifier_get_stats(n, &st);
     assert_int_equal(st.retries, 2);
@@ -226,14 +262,14 @@ static void test_permanent_and_give_up(void **state)
     static const char *chans[] = {"slack"};
     match_for(&m, &def, "a", chans, 1);
     cs_notifier_on_match(&m, n);
-    spin(20);
+    assert_int_equal(spin_calls(1), 1);
     answer_all(400); /* permanent */
     spin(20);
     assert_int_equal(fake.calls, 1);
     match_for(&m, &def, "b", chans, 1);
     cs_notifier_on_match(&m, n);
     for (int i = 0; i < 3; i++) { /* max_attempts 3 */
-        spin(20);
+        assert_int_equal(spin_calls(2 + i), 2 + i);
         answer_all(500);
     }
     spin(30);
@@ -270,9 +306,11 @@ static void test_rate_limit_and_resume(void **state)
         match_for(&m, &def, id, chans, 1);
         cs_notifier_on_match(&m, n);
     }
+    assert_int_equal(spin_calls(2), 2); /* the burst */
     spin(50);
-    assert_int_equal(fake.calls, 2); /* the burst */
+    assert_int_equal(fake.calls, 2); /* and no more within the second */
     answer_all(200);
+    spin(5);
     cs_notifier_stats st;
     cs_notifier_get_stats(n, &st);
     assert_true(st.rate_limited > 0);
@@ -282,9 +320,9 @@ static void test_rate_limit_and_resume(void **state)
     uv_run(&loop, UV_RUN_DEFAULT);
     slow.rate_per_minute = 0;
     n = mk(&cc);
-    spin(50);
-    assert_int_equal(fake.calls, 5);
+    assert_int_equal(spin_calls(5), 5);
     answer_all(200);
+    spin(5);
     cs_notifier_get_stats(n, &st);
     assert_int_equal(st.sent, 3);
     /* every key once */
