@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "net/addr.h"
+#include "net/sigpipe.h"
 
 void cs_peer_set_remote(cs_peer *p, const struct sockaddr *sa);
 void cs_peer_flush_delayed(cs_peer *p);
@@ -21,8 +22,7 @@ static void on_sweep(uv_timer_t *t);
 int cs_connector_new(uv_loop_t *loop, cs_bus *bus, const cs_connector_opts *opts,
                      cs_connector **out)
 {
-    /* a peer that goes away mid-write must not kill the process */
-    signal(SIGPIPE, SIG_IGN);
+    cs_ignore_sigpipe(); /* a peer that goes away mid-write */
     cs_connector *c = calloc(1, sizeof *c);
     if (!c)
         return CS_ENOMEM;

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "net/sigpipe.h"
 
 typedef struct ctl_client {
     uv_pipe_t pipe;
@@ -504,6 +505,7 @@ int cs_control_new(uv_loop_t *loop, cs_connector *conn, const cs_control_opts *o
 {
     if (!opts)
         return CS_EINVAL;
+    cs_ignore_sigpipe(); /* a client that goes away mid-reply */
     cs_control *ctl = calloc(1, sizeof *ctl);
     if (!ctl)
         return CS_ENOMEM;

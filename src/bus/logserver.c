@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include "core/subject.h"
 #include "net/addr.h"
+#include "net/sigpipe.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -535,6 +536,7 @@ int cs_logserver_start(uv_loop_t *loop, cs_bus *bus, cs_metrics *metrics,
     int rc;
     if (!o->socket_path && !o->tcp_listen)
         return CS_EINVAL;
+    cs_ignore_sigpipe(); /* a subscriber that goes away mid-write */
     if (o->tcp_listen && (!o->token || strlen(o->token) < 16))
         return CS_EAUTH;
     cs_logserver *ls = calloc(1, sizeof *ls);

@@ -8,6 +8,7 @@
 #include "evm/follower.h"
 #include "evm/probe.h"
 #include "evm/rpc.h"
+#include "net/sigpipe.h"
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -177,7 +178,7 @@ static int app_init(app *a, const cs_rpc_endpoint *eps, size_t neps, bool probe)
     a->sigint.data = a->sigterm.data = a;
     uv_signal_start(&a->sigint, on_signal, SIGINT);
     uv_signal_start(&a->sigterm, on_signal, SIGTERM);
-    signal(SIGPIPE, SIG_IGN);
+    cs_ignore_sigpipe();
     return 0;
 }
 

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "net/http_server.h"
+#include "net/sigpipe.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -406,7 +407,7 @@ int cs_cmd_run(int argc, char **argv)
     uv_signal_start(&r->sigint, on_signal, SIGINT);
     uv_signal_start(&r->sigterm, on_signal, SIGTERM);
     uv_signal_start(&r->sighup, on_signal, SIGHUP);
-    signal(SIGPIPE, SIG_IGN);
+    cs_ignore_sigpipe();
 
     int rc = start(r, sock);
     if (rc) {

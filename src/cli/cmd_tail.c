@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/json.h"
 #include "core/subject.h"
+#include "net/sigpipe.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -150,7 +151,7 @@ int cs_cmd_tail(int argc, char **argv)
     }
     if (!address)
         address = cs_cli_default_socket();
-    signal(SIGPIPE, SIG_IGN);
+    cs_ignore_sigpipe();
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "evm/rpc_int.h"
 #include "net/jsonr.h"
+#include "net/sigpipe.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -296,6 +297,7 @@ static void hs_connect(cs_headsub *h)
 
 int cs_headsub_new(uv_loop_t *loop, const cs_headsub_opts *o, cs_headsub **out)
 {
+    cs_ignore_sigpipe();
     if (!o->path || !o->on_head)
         return CS_EINVAL;
     cs_headsub *h = calloc(1, sizeof *h);

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "evm/rpc_int.h"
+#include "net/sigpipe.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,6 +216,7 @@ static void on_ipc_connect(uv_connect_t *req, int status)
 
 void rpc_ipc_send(call *c)
 {
+    cs_ignore_sigpipe(); /* a node that goes away mid-request */
     endpoint *e = c->ep;
     cs_rpc *r = c->rpc;
     c->on_ipc = true;

@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "net/addr.h"
+#include "net/sigpipe.h"
 
 #include <http_parser.h>
 #include <limits.h>
@@ -478,6 +479,7 @@ static void sweep_cb(uv_timer_t *t)
 
 int cs_http_server_new(uv_loop_t *loop, const char *listen, const char *token, cs_http_server **out)
 {
+    cs_ignore_sigpipe();
     struct sockaddr_storage ss;
     int rc = cs_addr_parse(listen, 0, &ss);
     if (rc)

@@ -9,6 +9,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "net/sigpipe.h"
 
 typedef struct run {
     uv_process_t proc;
@@ -101,17 +102,10 @@ static void on_written(uv_write_t *w, int status)
     close_one(r, (uv_handle_t *)&r->in);
 }
 
-static void ignore_sigpipe(void)
-{
-    /* a program that exits without reading its input must not kill us */
-    signal(SIGPIPE, SIG_IGN);
-}
-
 int cs_proc_run(uv_loop_t *loop, char *const *argv, const void *in, size_t inlen,
                 uint64_t timeout_ms, size_t max_out, cs_proc_cb cb, void *arg)
 {
-    static uv_once_t once = UV_ONCE_INIT;
-    uv_once(&once, ignore_sigpipe);
+    cs_ignore_sigpipe(); /* a program that exits without reading its input */
     if (!argv || !argv[0])
         return CS_EINVAL;
     run *r = calloc(1, sizeof *r);

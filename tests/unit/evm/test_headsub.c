@@ -16,6 +16,7 @@
 
 #include "core/log.h"
 #include "evm/headsub.h"
+#include "net/sigpipe.h"
 
 enum mode { M_OK, M_REFUSE, M_SILENT, M_BIG };
 
@@ -133,7 +134,7 @@ static int setup(void **st)
     (void)st;
     cs_log_set_level(CS_LOG_OFF);
     /* The server may write to a client that left: EPIPE, as chainscope runs. */
-    signal(SIGPIPE, SIG_IGN);
+    cs_ignore_sigpipe();
     uv_loop_init(&loop);
     snprintf(path, sizeof path, "/tmp/cs-headsub-%d.ipc", (int)getpid());
     unlink(path);
