@@ -65,8 +65,9 @@ typedef struct cs_audit_node {
     char *owner;
     char *contact;
     char *since;    /* YYYY-MM-DD, as registered */
-    char *rpc;      /* RPC URL: EVM JSON-RPC, Bitcoin RPC, Antelope API base */
-    char *ipc;      /* EVM IPC path (reported; HTTP is what the checks use) */
+    char *rpc;      /* RPC URL: EVM JSON-RPC, Bitcoin RPC, Antelope API base;
+                     * for an EVM node with only `ipc`, "ipc://" + that path */
+    char *ipc;      /* EVM IPC path (geth.ipc) */
     char *p2p;      /* host:port */
     char *enode;    /* enode://<128 hex>@ip:port */
     char *address;  /* registered IP; default: the enode's or p2p's host */

@@ -3,6 +3,7 @@
 #include "audit/audit.h"
 #include "audit/audit_config.h"
 #include "audit/schedule.h"
+#include "audit/http.h"
 #include "audit/report.h"
 #include "btc/wire.h"
 #include "config/config.h"
@@ -117,6 +118,20 @@ static int parse_node(cs_cfg *c, struct fy_node *nd, const char *path, cs_audit_
     if (n->rpc && strncmp(n->rpc, "http://", 7) != 0 && strncmp(n->rpc, "https://", 8) != 0)
         return cs_cfg_error(c, cs_cfg_get(nd, "rpc"), path,
                             "expected an http:// or https:// URL, got \"%s\"", n->rpc);
+    if (n->ipc && net->kind != CS_AUDIT_EVM)
+        return cs_cfg_error(c, cs_cfg_get(nd, "ipc"), path,
+                            "`ipc` is for EVM nodes (geth.ipc); this is a %s network",
+                            cs_audit_kind_name(net->kind));
+    if (n->ipc && n->ipc[0] != '/')
+        return cs_cfg_error(c, cs_cfg_get(nd, "ipc"), path,
+                            "expected an absolute path to the node's IPC socket, got \"%s\"",
+                            n->ipc);
+    if (n->ipc && !n->rpc) { /* the checks speak JSON-RPC over the socket */
+        size_t len = strlen(n->ipc) + sizeof CS_AUDIT_IPC_SCHEME;
+        if (!(n->rpc = malloc(len)))
+            return CS_ENOMEM;
+        snprintf(n->rpc, len, "%s%s", CS_AUDIT_IPC_SCHEME, n->ipc);
+    }
     if (n->enode && (strncmp(n->enode, "enode://", 8) != 0 || !strchr(n->enode, '@')))
         return cs_cfg_error(c, cs_cfg_get(nd, "enode"), path,
                             "expected enode://<public key>@<ip>:<port>");

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/error.h"
 
@@ -30,6 +31,9 @@ static void on_response(const cs_http_response *res, void *arg)
 static int post(void *impl, const cs_audit_http_req *q, cs_audit_http_cb cb, void *arg)
 {
     cs_http_client *c = impl;
+    if (strncmp(q->url, CS_AUDIT_IPC_SCHEME, sizeof CS_AUDIT_IPC_SCHEME - 1) == 0)
+        return cs_audit_ipc_post(cs_http_client_loop(c), q->url + sizeof CS_AUDIT_IPC_SCHEME - 1,
+                                 q, cb, arg);
     char ct[160];
     snprintf(ct, sizeof ct, "Content-Type: %s",
              q->content_type ? q->content_type : "application/json");

@@ -41,6 +41,11 @@ typedef struct cs_audit_http {
     int (*post)(void *impl, const cs_audit_http_req *req, cs_audit_http_cb cb, void *arg);
 } cs_audit_http;
 
+/* A URL of this scheme names a unix socket speaking JSON-RPC (geth.ipc):
+ * "ipc:///var/lib/geth/geth.ipc". The body is written to the socket and the
+ * first complete JSON text read back is the response, with status 200. */
+#define CS_AUDIT_IPC_SCHEME "ipc://"
+
 /* ---- over the shared HTTP client -------------------------------------- */
 
 #define CS_AUDIT_HTTP_MAX_BODY (16u << 20) /* response bytes; beyond: CS_ELIMIT */
@@ -52,7 +57,14 @@ typedef struct cs_audit_http {
  * caller: cs_http_client_close. */
 int cs_audit_http_client_new(uv_loop_t *loop, cs_http_client **out);
 /* Fills *http with the interface over c (borrowed: it must outlive every
- * request; closing it fails those in flight with CS_ECLOSED). */
+ * request; closing it fails those in flight with CS_ECLOSED). ipc:// URLs
+ * go to their socket on c's loop, one connection per request. */
 void cs_audit_http_over(cs_http_client *c, cs_audit_http *http);
+
+/* One JSON-RPC exchange over the unix socket at path: connect, write the
+ * body, read one JSON text (at most CS_AUDIT_HTTP_MAX_BODY bytes) within
+ * the request's timeout, close. The same contract as post. */
+int cs_audit_ipc_post(uv_loop_t *loop, const char *path, const cs_audit_http_req *q,
+                      cs_audit_http_cb cb, void *arg);
 
 #endif

@@ -215,7 +215,7 @@ static void hs_alloc(uv_handle_t *hd, size_t sug, uv_buf_t *b)
 static void hs_take(cs_headsub *h)
 {
     size_t skip, len;
-    while ((len = rpc_ipc_frame((const char *)h->rbuf.data, h->rbuf.len, &skip)) > 0) {
+    while ((len = cs_jsonr_frame((const char *)h->rbuf.data, h->rbuf.len, &skip)) > 0) {
         if (len - skip > h->o.max_message)
             break;
         if (!hs_message(h, (const char *)h->rbuf.data + skip, len - skip))

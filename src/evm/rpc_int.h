@@ -95,8 +95,5 @@ void rpc_maybe_free(cs_rpc *r);
 void rpc_ipc_send(call *c);
 void rpc_ipc_unlink(call *c);
 void rpc_ipc_close(endpoint *e);
-/* Length of the first complete JSON text in p[0..n) (0: incomplete);
- * *skip gets the whitespace before it. */
-size_t rpc_ipc_frame(const char *p, size_t n, size_t *skip);
 
 #endif

@@ -66,38 +66,6 @@ static void ipc_drop(endpoint *e, const char *why)
     ipc_fail_all(e, CS_EIO, msg);
 }
 
-/* Length of the first complete JSON text in p[0..n), 0 if incomplete. */
-size_t rpc_ipc_frame(const char *p, size_t n, size_t *skip)
-{
-    size_t i = 0;
-    while (i < n && (p[i] == ' ' || p[i] == '\n' || p[i] == '\r' || p[i] == '\t'))
-        i++;
-    *skip = i;
-    int depth = 0;
-    bool str = false, esc = false;
-    for (; i < n; i++) {
-        char ch = p[i];
-        if (str) {
-            if (esc)
-                esc = false;
-            else if (ch == '\\')
-                esc = true;
-            else if (ch == '"')
-                str = false;
-            continue;
-        }
-        if (ch == '"')
-            str = true;
-        else if (ch == '{' || ch == '[')
-            depth++;
-        else if (ch == '}' || ch == ']') {
-            if (--depth <= 0)
-                return i + 1;
-        }
-    }
-    return 0;
-}
-
 static void ipc_message(endpoint *e, const char *p, size_t n)
 {
     /* Find the call by the (first) id. */
@@ -152,7 +120,7 @@ static void ipc_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     }
     e->rbuf.len += (size_t)nread;
     size_t skip, len;
-    while ((len = rpc_ipc_frame((const char *)e->rbuf.data, e->rbuf.len, &skip)) > 0) {
+    while ((len = cs_jsonr_frame((const char *)e->rbuf.data, e->rbuf.len, &skip)) > 0) {
         ipc_message(e, (const char *)e->rbuf.data + skip, len - skip);
         if (!e->connected)
             return; /* dropped meanwhile */

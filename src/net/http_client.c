@@ -588,6 +588,11 @@ size_t cs_http_client_inflight(const cs_http_client *c)
     return c->inflight;
 }
 
+uv_loop_t *cs_http_client_loop(const cs_http_client *c)
+{
+    return c->loop;
+}
+
 void cs_http_client_set_max_connections(cs_http_client *c, unsigned n)
 {
     curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)n);

@@ -61,6 +61,7 @@ typedef struct cs_http_opts {
 /* max_inflight 0: CS_HTTP_DEFAULT_MAX_INFLIGHT. *out is owned by the caller:
  * close with cs_http_client_close. */
 int cs_http_client_new(uv_loop_t *loop, size_t max_inflight, cs_http_client **out);
+uv_loop_t *cs_http_client_loop(const cs_http_client *c);
 /* Cancels every request (their callbacks run with CS_ECLOSED), closes the
  * handles and frees the client from their close callbacks; done (may be
  * NULL) runs then. */

@@ -630,3 +630,34 @@ int cs_jsonr_value(const cs_jsonr *r, uint32_t i, cs_vw *w)
     cs_buf_free(&tmp);
     return rc ? rc : w->err;
 }
+
+size_t cs_jsonr_frame(const char *p, size_t n, size_t *skip)
+{
+    size_t i = 0;
+    while (i < n && (p[i] == ' ' || p[i] == '\n' || p[i] == '\r' || p[i] == '\t'))
+        i++;
+    *skip = i;
+    int depth = 0;
+    bool str = false, esc = false;
+    for (; i < n; i++) {
+        char ch = p[i];
+        if (str) {
+            if (esc)
+                esc = false;
+            else if (ch == '\\')
+                esc = true;
+            else if (ch == '"')
+                str = false;
+            continue;
+        }
+        if (ch == '"')
+            str = true;
+        else if (ch == '{' || ch == '[')
+            depth++;
+        else if (ch == '}' || ch == ']') {
+            if (--depth <= 0)
+                return i + 1;
+        }
+    }
+    return 0;
+}

@@ -126,4 +126,11 @@ int cs_jsonr_str(const cs_jsonr *r, uint32_t i, cs_buf *out);
  * or CS_EPARSE for a bad string. */
 int cs_jsonr_value(const cs_jsonr *r, uint32_t i, cs_vw *w);
 
+/* Framing of a stream of JSON texts (geth's IPC socket sends one object or
+ * array after another, with no delimiter of its own): the length, from
+ * p, of the first complete object or array in p[0..n) after *skip bytes of
+ * leading whitespace, or 0 while it is incomplete. Only brackets and
+ * strings are followed here; the text is checked when it is parsed. */
+size_t cs_jsonr_frame(const char *p, size_t n, size_t *skip);
+
 #endif

@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* The IPC framer over the whole stream. */
     size_t off = 0, skip, fl;
-    while (off < len && (fl = rpc_ipc_frame(body + off, len - off, &skip)) > 0) {
+    while (off < len && (fl = cs_jsonr_frame(body + off, len - off, &skip)) > 0) {
         if (fl > len - off || skip > fl)
             abort();
         off += fl;
