@@ -16,7 +16,7 @@
 
 #include "core/value.h"
 #include "evm/abi.h"
-#include "evm/hex.h"
+#include "core/hex.h"
 #include "evm/keccak.h"
 
 static const char *abi_json =

@@ -22,7 +22,7 @@
 #include "core/bus.h"
 #include "evm/abi.h"
 #include "evm/chain.h"
-#include "evm/hex.h"
+#include "core/hex.h"
 #include "net/jsonr.h"
 
 static uint64_t rng = 0x243f6a8885a308d3ull;

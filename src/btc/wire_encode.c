@@ -1,6 +1,7 @@
 /* Encoders: framing, the payloads a connector sends, and messages built
  * from a description (the shape the decoder produces). */
 #include "btc/wire_int.h"
+#include "core/hex.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,33 +176,13 @@ static bool get_str(const cs_val *o, const char *k, char *buf, size_t len)
     return true;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Hex text (with or without 0x) into out; returns bytes or -1. */
 static long unhex(const uint8_t *s, size_t n, uint8_t *out, size_t max)
 {
-    if (n >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-        s += 2;
-        n -= 2;
-    }
-    if (n % 2 || n / 2 > max)
+    size_t len;
+    if (cs_hex_decode((const char *)s, n, out, max, &len) != 0)
         return -1;
-    for (size_t i = 0; i < n / 2; i++) {
-        int a = hexval((char)s[2 * i]), b = hexval((char)s[2 * i + 1]);
-        if (a < 0 || b < 0)
-            return -1;
-        out[i] = (uint8_t)(a << 4 | b);
-    }
-    return (long)(n / 2);
+    return (long)len;
 }
 
 /* A bytes field (BYTES, or a hex string) appended to out. */

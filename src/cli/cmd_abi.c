@@ -5,7 +5,7 @@
 #include "core/json.h"
 #include "core/value.h"
 #include "evm/abi.h"
-#include "evm/hex.h"
+#include "core/hex.h"
 #include "evm/keccak.h"
 
 #include <stdio.h>

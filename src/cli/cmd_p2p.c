@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "core/error.h"
 #include "core/json.h"
+#include "core/hex.h"
 
 #define P2P_MAX_LINE (2 * (CS_WIRE_MAX_PAYLOAD + CS_WIRE_HEADER_SIZE) + 64)
 
@@ -107,17 +108,6 @@ static long decode_one(dec_state *s, const uint8_t *p, size_t n, const char *whe
     return (long)used;
 }
 
-static int hexv(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static void decode_lines(dec_state *s, FILE *in)
 {
     char *line = NULL;
@@ -163,7 +153,7 @@ static void decode_lines(dec_state *s, FILE *in)
         }
         bool ok = true;
         for (size_t i = 0; i < n; i++) {
-            int a = hexv(q[2 * i]), b = hexv(q[2 * i + 1]);
+            int a = cs_hex_digit(q[2 * i]), b = cs_hex_digit(q[2 * i + 1]);
             if (a < 0 || b < 0) {
                 ok = false;
                 break;

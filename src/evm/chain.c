@@ -1,7 +1,7 @@
 #include "evm/chain.h"
 #include "core/error.h"
 #include "evm/chain_fw.h"
-#include "evm/hex.h"
+#include "core/hex.h"
 
 #include <emmintrin.h>
 #include <stdarg.h>

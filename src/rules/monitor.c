@@ -12,7 +12,7 @@
 #include "core/log.h"
 #include "core/subject.h"
 #include "evm/abi.h"
-#include "evm/hex.h"
+#include "core/hex.h"
 #include "evm/keccak.h"
 #include "rules/evm_fields.h"
 #include "rules/monitor_int.h"

@@ -11,7 +11,7 @@
 #include "core/json.h"
 #include "core/value.h"
 #include "evm/abi.h"
-#include "evm/hex.h"
+#include "core/hex.h"
 #include "evm/keccak.h"
 
 static void hexeq(const uint8_t *h, size_t n, const char *want)

@@ -1,7 +1,7 @@
-/* Hex text as Ethereum JSON-RPC writes it: "0x"-prefixed data (an even number
- * of digits) and quantities (no leading zeros, "0x0" for zero). */
-#ifndef CS_EVM_HEX_H
-#define CS_EVM_HEX_H
+/* Hex text as Ethereum JSON-RPC writes it (and as every CLI reads it): "0x"-prefixed data (an even
+ * number of digits) and quantities (no leading zeros, "0x0" for zero). */
+#ifndef CS_CORE_HEX_H
+#define CS_CORE_HEX_H
 
 #include <stdbool.h>
 #include <stddef.h>

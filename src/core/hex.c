@@ -1,4 +1,4 @@
-#include "evm/hex.h"
+#include "core/hex.h"
 #include "core/error.h"
 
 #include <string.h>
