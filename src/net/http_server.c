@@ -53,7 +53,8 @@ struct cs_http_conn {
     bool keep_alive;
     bool streaming;
     bool closing;
-    size_t queued; /* bytes written but not yet acknowledged */
+    bool finishing; /* the last answer is queued: read nothing more */
+    size_t queued;  /* bytes written but not yet acknowledged */
     uint64_t last_active;
     void (*on_close)(cs_http_conn *c, void *arg);
     void *close_arg;
@@ -145,8 +146,9 @@ static void shutdown_done(uv_shutdown_t *req, int status)
 /* Ends the connection once everything queued has been written. */
 static void conn_finish(cs_http_conn *c)
 {
-    if (c->closing)
+    if (c->closing || c->finishing)
         return;
+    c->finishing = true;
     uv_shutdown_t *req = malloc(sizeof *req);
     if (!req || uv_shutdown(req, (uv_stream_t *)&c->tcp, shutdown_done)) {
         free(req);
@@ -396,7 +398,7 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
     }
     c->last_active = uv_now(c->srv->loop);
     size_t off = 0;
-    while (off < (size_t)nread && !c->closing) {
+    while (off < (size_t)nread && !c->closing && !c->finishing) {
         if (c->streaming || (c->complete && !c->responded))
             return; /* ignore pipelined input while busy */
         size_t used =
@@ -404,7 +406,13 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         off += used;
         enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
         if (c->complete) {
-            http_parser_pause(&c->parser, 0);
+            /* The parser may have gone on past the end of the message into
+             * bytes that are not HTTP (it is then in an error state, which
+             * must not be "unpaused"): answer the message, then close. */
+            if (e == HPE_PAUSED)
+                http_parser_pause(&c->parser, 0);
+            else
+                c->keep_alive = false;
             dispatch(c);
             continue;
         }
