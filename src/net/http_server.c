@@ -431,14 +431,12 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
     }
 }
 
-static void on_connection(uv_stream_t *l, int status)
+/* A new connection on s: its buffers and its handle (not yet connected). */
+static cs_http_conn *conn_new(cs_http_server *s)
 {
-    cs_http_server *s = l->data;
-    if (status < 0)
-        return;
     cs_http_conn *c = calloc(1, sizeof *c);
     if (!c)
-        return;
+        return NULL;
     c->srv = s;
     cs_buf_init(&c->url, MAX_HEAD);
     cs_buf_init(&c->body, MAX_BODY);
@@ -446,12 +444,13 @@ static void on_connection(uv_stream_t *l, int status)
     cs_buf_init(&c->hvalue, MAX_HEAD);
     uv_tcp_init(s->loop, &c->tcp);
     c->tcp.data = c;
-    if (uv_accept(l, (uv_stream_t *)&c->tcp)) {
-        s->open_handles++;
-        c->pprev = &c->next;
-        uv_close((uv_handle_t *)&c->tcp, conn_closed);
-        return;
-    }
+    return c;
+}
+
+/* Links a connected c into its server, ready for its first request. */
+static void conn_attach(cs_http_conn *c)
+{
+    cs_http_server *s = c->srv;
     c->next = s->conns;
     if (s->conns)
         s->conns->pprev = &c->next;
@@ -462,6 +461,23 @@ static void on_connection(uv_stream_t *l, int status)
     c->parser.data = c;
     reset_request(c);
     c->last_active = uv_now(s->loop);
+}
+
+static void on_connection(uv_stream_t *l, int status)
+{
+    cs_http_server *s = l->data;
+    if (status < 0)
+        return;
+    cs_http_conn *c = conn_new(s);
+    if (!c)
+        return;
+    if (uv_accept(l, (uv_stream_t *)&c->tcp)) {
+        s->open_handles++;
+        c->pprev = &c->next;
+        uv_close((uv_handle_t *)&c->tcp, conn_closed);
+        return;
+    }
+    conn_attach(c);
     if (s->nconns > MAX_CONNS) {
         static const char msg[] = "too many connections\n";
         c->keep_alive = false;

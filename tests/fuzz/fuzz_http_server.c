@@ -51,27 +51,10 @@ static cs_http_server *make(const char *token)
 /* A connection on s over one end of a socketpair, as on_connection sets it up. */
 static cs_http_conn *attach(cs_http_server *s, int fd)
 {
-    cs_http_conn *c = calloc(1, sizeof *c);
-    if (!c)
+    cs_http_conn *c = conn_new(s);
+    if (!c || uv_tcp_open(&c->tcp, fd) != 0)
         abort();
-    c->srv = s;
-    cs_buf_init(&c->url, MAX_HEAD);
-    cs_buf_init(&c->body, MAX_BODY);
-    cs_buf_init(&c->hfield, MAX_HEAD);
-    cs_buf_init(&c->hvalue, MAX_HEAD);
-    uv_tcp_init(&loop, &c->tcp);
-    if (uv_tcp_open(&c->tcp, fd) != 0)
-        abort();
-    c->tcp.data = c;
-    c->next = s->conns;
-    if (s->conns)
-        s->conns->pprev = &c->next;
-    s->conns = c;
-    c->pprev = &s->conns;
-    s->nconns++;
-    http_parser_init(&c->parser, HTTP_REQUEST);
-    c->parser.data = c;
-    reset_request(c);
+    conn_attach(c);
     return c;
 }
 
