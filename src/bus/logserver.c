@@ -18,7 +18,11 @@
 
 #define MAX_FILTERS 64
 #define READ_CHUNK 65536
+/* Events queued for the server's bus subscription; publishers pause past
+ * half of it. The fuzz target builds with a small one to reach that. */
+#ifndef BUS_QUEUE
 #define BUS_QUEUE (1u << 18)
+#endif
 
 struct client {
     cs_logserver *ls;
@@ -446,11 +450,12 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
     }
 }
 
-static void accept_client(cs_logserver *ls, uv_stream_t *server, bool tcp)
+/* A new client of ls: its buffers and its handle (not yet connected). */
+static struct client *client_new(cs_logserver *ls, bool tcp)
 {
     struct client *c = calloc(1, sizeof *c);
     if (!c)
-        return;
+        return NULL;
     c->ls = ls;
     c->is_tcp = tcp;
     c->id = ++ls->next_id;
@@ -465,11 +470,14 @@ static void accept_client(cs_logserver *ls, uv_stream_t *server, bool tcp)
     c->h.handle.data = c;
     ls->open_handles++;
     c->pprev = &c->next;
-    if (uv_accept(server, &c->h.stream)) {
-        c->closing = true;
-        uv_close(&c->h.handle, client_closed);
-        return;
-    }
+    return c;
+}
+
+/* Links a connected c into its server and starts reading its frames, or
+ * refuses it when the server is full. */
+static void client_attach(struct client *c)
+{
+    cs_logserver *ls = c->ls;
     c->next = ls->clients;
     if (ls->clients)
         ls->clients->pprev = &c->next;
@@ -482,6 +490,19 @@ static void accept_client(cs_logserver *ls, uv_stream_t *server, bool tcp)
         return;
     }
     uv_read_start(&c->h.stream, alloc_cb, read_cb);
+}
+
+static void accept_client(cs_logserver *ls, uv_stream_t *server, bool tcp)
+{
+    struct client *c = client_new(ls, tcp);
+    if (!c)
+        return;
+    if (uv_accept(server, &c->h.stream)) {
+        c->closing = true;
+        uv_close(&c->h.handle, client_closed);
+        return;
+    }
+    client_attach(c);
 }
 
 static void on_pipe_conn(uv_stream_t *s, int status)
