@@ -294,9 +294,14 @@ static size_t drain_round(cs_bus *bus, size_t batch, bool *more)
             k++;
         }
         n += k;
+    }
+    /* Asked after the round, not per subscriber: a callback may publish
+     * (a monitor's alert, the log server's client.dropped) into the queue
+     * of a subscriber the round has passed, and that event must not wait
+     * for the next publish to restart the idle handle. */
+    for (cs_sub *s = bus->subs; s; s = s->next)
         if (!s->dead && s->count)
             *more = true;
-    }
     bus->draining--;
     reap(bus);
     return n;

@@ -139,6 +139,47 @@ static void test_unsubscribe_inside_callback(void **state)
     cs_bus_close(bus);
 }
 
+/* A subscriber that answers each demo.sample with an alert.sample, the way
+ * monitors publish alerts from their callbacks. */
+static void on_sample_alert(cs_sub *sub, cs_event *ev, void *arg)
+{
+    (void)sub;
+    if (strcmp(ev->type, "demo.sample") == 0)
+        emit(arg, "alert.sample", ev->seq);
+}
+
+static void test_event_published_inside_callback_reaches_earlier_sub(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    cs_bus *bus;
+    assert_int_equal(cs_bus_new(&loop, &bus), 0);
+    cs_publisher alerts, src;
+    cs_publisher_init(&alerts, bus, "monitor", "");
+    cs_publisher_init(&src, bus, "source", "");
+    /* Subscribed in this order, the sink comes first in the bus's list:
+     * the alert lands in a queue the round has already passed. */
+    const char *fa[] = {"demo.sample"};
+    const char *fs[] = {"alert.>"};
+    seen sink = {0};
+    cs_sub *sm, *ss;
+    cs_sub_opts om = {.filters = fa, .nfilters = 1, .cb = on_sample_alert, .arg = &alerts};
+    cs_sub_opts os = {.filters = fs, .nfilters = 1, .cb = on_event, .arg = &sink};
+    assert_int_equal(cs_bus_subscribe(bus, &om, &sm), 0);
+    assert_int_equal(cs_bus_subscribe(bus, &os, &ss), 0);
+    emit(&src, "demo.sample", 1);
+    for (int i = 0; i < 10 && sink.n == 0; i++)
+        uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(sink.n, 1);
+    assert_string_equal(sink.last_type, "alert.sample");
+    cs_publisher_free(&alerts);
+    cs_publisher_free(&src);
+    cs_bus_close(bus);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void test_bad_filter_rejected(void **state)
 {
     (void)state;
@@ -212,6 +253,7 @@ int main(void)
         cmocka_unit_test(test_bound_drops_and_counts),
         cmocka_unit_test(test_cutoff_policy),
         cmocka_unit_test(test_unsubscribe_inside_callback),
+        cmocka_unit_test(test_event_published_inside_callback_reaches_earlier_sub),
         cmocka_unit_test(test_bad_filter_rejected),
         cmocka_unit_test(test_event_record_roundtrip),
     };
