@@ -288,6 +288,35 @@ static bool token_ok(const char *want, const char *got, size_t gl)
     return d == 0;
 }
 
+/* Copies a client's name for logs and for the logserver.client.dropped
+ * event. The name goes into event strings, which must be UTF-8: a byte
+ * that does not start a well-formed character, or a control character,
+ * becomes '?', and the name is cut at a character boundary to fit. */
+static void copy_name(char *dst, size_t cap, const uint8_t *s, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t k = s[i] < 0x80                    ? 1
+                   : s[i] >= 0xc2 && s[i] <= 0xdf ? 2
+                   : s[i] >= 0xe0 && s[i] <= 0xef ? 3
+                   : s[i] >= 0xf0 && s[i] <= 0xf4 ? 4
+                                                  : 0;
+        bool ok =
+            k && k <= n - i && cs_utf8_valid(s + i, k) && (k > 1 || (s[i] >= 0x20 && s[i] != 0x7f));
+        if (!ok)
+            k = 1;
+        if (o + k >= cap)
+            break;
+        if (ok)
+            memcpy(dst + o, s + i, k);
+        else
+            dst[o] = '?';
+        o += k;
+        i += k;
+    }
+    dst[o] = 0;
+}
+
 /* Handles one frame. Returns false when the client was closed. */
 static bool handle_frame(struct client *c, uint8_t type, const uint8_t *body, size_t len)
 {
@@ -317,10 +346,7 @@ static bool handle_frame(struct client *c, uint8_t type, const uint8_t *body, si
             client_fail(c, "protocol: malformed HELLO");
             return false;
         }
-        snprintf(c->name, sizeof c->name, "%.*s", (int)(sl < 63 ? sl : 63), s);
-        for (char *q = c->name; *q; q++)
-            if ((unsigned char)*q < 0x20)
-                *q = '?';
+        copy_name(c->name, sizeof c->name, (const uint8_t *)s, sl);
         if (c->is_tcp && !token_ok(ls->token, tok, tl)) {
             cs_mseries_inc(ls->m_rejected, 1);
             client_fail(c, "authentication failed: wrong or missing token");

@@ -139,6 +139,24 @@ class LogServerTest(unittest.TestCase):
         self.assertTrue(self.srv.alive())
         self.assertIn("malformed frame", self.srv.logtext())
 
+    def test_dropped_client_with_odd_name_is_reported_readably(self):
+        # The server reports a dropped client by the name it gave in HELLO,
+        # in an event every subscriber must be able to decode: bytes that
+        # are not UTF-8 become '?', a long name is cut between characters.
+        drops = self.tail("--json", "--count", "2", "--filter", "logserver.client.dropped")
+        for name in (b"bad\xff\xfename", "\u00e9".encode() * 40):
+            c = socket.socket(socket.AF_UNIX)
+            c.connect(self.srv.socket)
+            c.sendall(frame(1, bytes([1, len(name)]) + name + b"\x00") + b"\xff\xff\xff\xff")
+            self.assertEqual(read_frames(c, {9})[0], 9)  # ERROR, then closed
+            c.close()
+        out, err = drops.communicate(timeout=10)
+        self.assertEqual(drops.returncode, 0, err)
+        self.assertNotIn("undecodable", err)
+        names = [json.loads(l)["payload"]["name"] for l in out.splitlines()]
+        self.assertEqual(names, ["bad??name", "\u00e9" * 31])
+        self.assertTrue(self.srv.alive())
+
     def test_config_names_the_socket(self):
         # publish and tail find the log server through the config file.
         t = start([CHAINSCOPE, "tail", "--config", self.srv.config, "--json", "--count", "1"],
