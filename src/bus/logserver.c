@@ -486,7 +486,11 @@ static struct client *client_new(cs_logserver *ls, bool tcp)
     c->is_tcp = tcp;
     c->id = ++ls->next_id;
     snprintf(c->name, sizeof c->name, "?");
-    cs_buf_init(&c->in, CS_FRAME_MAX + READ_CHUNK);
+    /* Room for the part of a frame not yet whole (up to the largest frame
+     * but one byte: 4 + CS_FRAME_MAX - 1) and one more read. With only
+     * CS_FRAME_MAX, a client sending a 16 MiB record was cut off as "out
+     * of memory" when a read stopped in its last three bytes. */
+    cs_buf_init(&c->in, CS_FRAME_HEADER - 1 + CS_FRAME_MAX + READ_CHUNK);
     cs_buf_init(&c->out, 0);
     cs_buf_init(&c->wbuf, 0);
     if (tcp)

@@ -157,6 +157,37 @@ class LogServerTest(unittest.TestCase):
         self.assertEqual(names, ["bad??name", "\u00e9" * 31])
         self.assertTrue(self.srv.alive())
 
+    def test_largest_record_is_accepted_whatever_the_reads(self):
+        # A PUB carrying a record of exactly 16 MiB, the largest allowed,
+        # sent so that the server reads all of it but its last byte first.
+        def varint(n):
+            out = b""
+            while n >= 0x80:
+                out += bytes([n & 0x7F | 0x80])
+                n >>= 7
+            return out + bytes([n])
+        head = b"\x01\x01" + struct.pack("<q", time.time_ns()) + s("pytest") + s("") + \
+            s("demo.big") + s("")
+        # the payload: one object member, "blob", holding bytes
+        fixed = len(head) + 1 + 8 + 1 + 4 + 1
+        blob_len = 16 * 1024 * 1024 - fixed - 4  # its length takes 4 varint bytes
+        obj = struct.pack("<I", 1) + s("blob") + b"\x09" + varint(blob_len)
+        record = head + b"\x0b" + struct.pack("<I", len(obj) + blob_len) + obj
+        self.assertEqual(len(varint(blob_len)), 4)
+        self.assertEqual(len(record) + blob_len, 16 * 1024 * 1024)
+        pub = socket.socket(socket.AF_UNIX)
+        pub.connect(self.srv.socket)
+        pub.sendall(hello("big"))
+        self.assertEqual(read_frames(pub, {2})[0], 2)
+        data = frame(5, record + b"\xab" * blob_len)
+        pub.sendall(data[:-1])
+        time.sleep(0.5)  # the server reads what it was sent
+        pub.sendall(data[-1:] + frame(7, struct.pack("<Q", 42)))
+        typ, body = read_frames(pub, {8, 9}, timeout=20)
+        self.assertEqual((typ, body), (8, struct.pack("<Q", 42)), body)  # PONG, not ERROR
+        pub.close()
+        self.assertNotIn("big) disconnected", self.srv.logtext())
+
     def test_config_names_the_socket(self):
         # publish and tail find the log server through the config file.
         t = start([CHAINSCOPE, "tail", "--config", self.srv.config, "--json", "--count", "1"],
