@@ -15,7 +15,7 @@ import sys
 TOKEN = b"fuzz-token-0123456789abcdef"  # the harness's TCP server token
 
 # flags (byte 1)
-TCP, READS, BYSTANDER = 1, 2, 64
+TCP, READS, BYSTANDER, BURST = 1, 2, 64, 128
 
 
 def events(n):
@@ -111,9 +111,9 @@ SEEDS = {
                 pub("demo.other", {"n": -7, "list": [1, "x", None], "raw": b"\x00\x01"}, 2) +
                 pub("evm.block.new", {"number": 19000000, "nested": {"a": {"b": [False]}}}, 3) +
                 ping(6)),
-    # ~10 PUBs a chunk: past half the harness's bus queue, the publisher
-    # is paused until the bus drains.
-    "publish_burst": (60, READS | BYSTANDER,
+    # ~40 PUBs in one turn of the loop: past half the harness's bus queue,
+    # the publisher is paused until the bus drains.
+    "publish_burst": (255, READS | BYSTANDER | BURST,
                       hello("burst") + sub("demo.>") +
                       b"".join(pub("demo.burst", {"i": i}, i) for i in range(40)) + ping(7)),
     "stalled_subscriber": (3, events(3) | evsize(3), hello("stalled") + sub(">") +
