@@ -118,6 +118,12 @@ SEEDS = {
                       b"".join(pub("demo.burst", {"i": i}, i) for i in range(40)) + ping(7)),
     "stalled_subscriber": (3, events(3) | evsize(3), hello("stalled") + sub(">") +
                            b"".join(ping(i) for i in range(40))),
+    "sub_limit": (255, READS, hello() + b"".join(sub("f.%d" % i) for i in range(65))),
+    # A paused publisher that also subscribes and never reads: cut off at
+    # its bound while paused.
+    "paused_publisher_cut_off": (255, BURST | events(3) | evsize(3),
+                                 hello("paused") + sub(">") +
+                                 b"".join(pub("demo.p", {"i": i}, i) for i in range(120))),
     "first_not_hello": (255, READS, sub(">")),
     "malformed_frame": (255, READS | BYSTANDER, hello() + b"\xff\xff\xff\xff garbage"),
     "malformed_type": (255, READS, hello() + frame(2, s("server only"))),
