@@ -2,11 +2,14 @@
 """The audit speaks JSON-RPC over a node's IPC socket (`ipc:` without
 `rpc:`), as operators of geth run it: anvil serving its IPC socket is one
 node, reached only through that path; a second node names a socket nobody
-serves. `chainscope audit --once` must give the first ok `rpc` and `lag` checks
-with its height, and the same answers as the same node over HTTP, and fail the second naming the path and
-the reason; the report exits 1 because a node is down."""
+serves, a third a socket that never answers. `chainscope audit --once` must
+give the first ok `rpc` and `lag` checks with its height, the same answers
+as the same node over HTTP, and fail the others naming the path and the
+reason (no such file, timed out); the report exits 1 because nodes are
+down."""
 import json
 import os
+import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -22,18 +25,24 @@ def main():
         ec.rpc(url, "anvil_mine", ["0x7"])
         wait_for(lambda: os.path.exists(ipc), what="anvil's IPC socket")
         missing = tmp.file("nobody.ipc")
+        # A socket that accepts and never answers: the request times out.
+        silent = tmp.file("silent.ipc")
+        quiet = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        quiet.bind(silent)
+        quiet.listen(8)
         cfg = tmp.file("audit.yaml", """audit:
   db: {db}
   networks:
     - name: devnet
       kind: evm
-      timeout: 3s
+      timeout: 2s
       head_max_age: 1h
       nodes:
         - {{name: over-http, role: witness, rpc: "{url}"}}
         - {{name: over-ipc, role: witness, ipc: "{ipc}"}}
         - {{name: gone, role: witness, ipc: "{missing}"}}
-""".format(db=tmp.file("audit.db"), url=url, ipc=ipc, missing=missing))
+        - {{name: silent, role: witness, ipc: "{silent}"}}
+""".format(db=tmp.file("audit.db"), url=url, ipc=ipc, missing=missing, silent=silent))
         r = cs("audit", "--once", "-c", cfg, "--format", "json")
         assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
         rep = json.loads(r.stdout)
@@ -55,6 +64,10 @@ def main():
         assert missing in gone["rpc"]["detail"], gone["rpc"]
         assert "no such file" in gone["rpc"]["detail"].lower(), gone["rpc"]
         assert nodes["gone"]["status"] == "down", nodes["gone"]
+        hush = {c["check"]: c for c in nodes["silent"]["checks"]}
+        assert hush["rpc"]["state"] == "fail", hush
+        assert "timed out" in hush["rpc"]["detail"], hush["rpc"]
+        quiet.close()
 
         # A relative path or an ipc on a Bitcoin network is a config error
         # with its position.
