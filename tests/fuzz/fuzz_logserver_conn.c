@@ -59,6 +59,15 @@ static void fail(const char *what)
     __builtin_trap();
 }
 
+/* The servers live as long as the process; their socket file goes with it. */
+static void remove_socket(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "%s/ls.sock", sock_dir);
+    unlink(path);
+    rmdir(sock_dir);
+}
+
 static void setup(void)
 {
     verbose = getenv("FUZZ_LOGSERVER_VERBOSE") != NULL;
@@ -77,6 +86,7 @@ static void setup(void)
         cs_logserver_start(&loop, bus, metrics, &to, &tcp_srv))
         abort();
     cs_publisher_init(&harness_pub, bus, "fuzz-harness", "fuzznet");
+    atexit(remove_socket);
 }
 
 /* A client of ls over one end of a socketpair, as accept_client sets it up;
