@@ -354,10 +354,13 @@ static void on_close(cs_connector *c, cs_peer *p, bool failed, const char *reaso
             }
             n->last_seen = wall_now();
         } else if ((failed && strcmp(reason, "reset") == 0) ||
-                   (!failed && strcmp(reason, "connection reset by peer") == 0)) {
+                   (!failed && (strcmp(reason, "connection reset by peer") == 0 ||
+                                strcmp(reason, "send failed: ECONNRESET") == 0 ||
+                                strcmp(reason, "send failed: EPIPE") == 0))) {
             /* the connection was accepted, then reset before any reply (a
              * refusal is "refused"): a node or a firewall that accepts and
-             * drops; seen while connecting or on the first read */
+             * drops; seen while connecting, on the first read, or when
+             * our version message meets the reset, whichever comes first */
             snprintf(n->failure, sizeof n->failure, "reset after accept, before the handshake");
         } else {
             snprintf(n->failure, sizeof n->failure, "%s", reason);
