@@ -474,7 +474,8 @@ static bool handle(cs_peer *p, const uint8_t *msg, size_t n)
     size_t used;
     cs_vw_reset(&c->scratch);
     cs_vw_object_begin(&c->scratch);
-    int rc = cs_wire_decode(c->wire, msg, n, c->o.net, 0, &m, &c->scratch, &used, &err);
+    int rc =
+        cs_wire_decode(c->wire, msg, n, c->o.net, c->decode_flags, &m, &c->scratch, &used, &err);
     if (rc) {
         char why[160];
         snprintf(why, sizeof why, "malformed message: %s", err.reason);
