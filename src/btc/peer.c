@@ -627,6 +627,14 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (p->state == PS_CLOSING || used == n)
         return;
     size_t left = n - used;
+    /* one read (up to CS_READBUF_SIZE) can hold more of an incomplete
+     * message than max_recv allows when max_recv is set below that: the
+     * buffer below is capped at max_recv, so refuse here as the buffered
+     * path does, instead of copying past its end */
+    if (left > c->o.max_recv) {
+        cs_peer_close(p, "receive buffer full");
+        return;
+    }
     size_t cap = need > left ? need : left;
     if (cap < 256)
         cap = 256;
