@@ -10,8 +10,8 @@
  * renders each one to JSON.
  *
  * Input: byte 0 sets the size of the chunks the rest arrives in (1..255;
- * 255: one read of up to 64 KiB), byte 1 holds the flags below; the rest is
- * what the peer sends. */
+ * 255: one read of up to 64 KiB), bytes 1 and 2 hold the flags below; the
+ * rest is what the peer sends. */
 #include "../../src/btc/connector.c"
 #include "../../src/btc/peer.c"
 
@@ -21,15 +21,21 @@
 #include "core/json.h"
 
 enum {
-    F_INBOUND = 1,   /* an accepted peer (else one we connected to) */
-    F_CHECKSUM = 2,  /* checksums checked (else skipped to reach the handlers) */
-    F_REGTEST = 4,   /* regtest magic (else main) */
-    F_SMALL = 8,     /* small receive and send bounds */
-    F_HOOKS = 16,    /* a component's hooks (getaddr after the handshake, ...) */
-    F_DELAY = 32,    /* inbound: our version reply is delayed */
-    F_SWEEP = 64,    /* the sweep runs after every chunk, its timers due */
-    F_PEER_EOF = 128 /* the input ends with the peer closing (else with us) */
+    F_INBOUND = 1,    /* an accepted peer (else one we connected to) */
+    F_CHECKSUM = 2,   /* checksums checked (else skipped to reach the handlers) */
+    F_REGTEST = 4,    /* regtest magic (else main) */
+    F_SMALL = 8,      /* small receive and send bounds */
+    F_HOOKS = 16,     /* a component's hooks (getaddr after the handshake, ...) */
+    F_DELAY = 32,     /* inbound: our version reply is delayed */
+    F_SWEEP = 64,     /* the sweep runs after every chunk, its timers due */
+    F_PEER_EOF = 128, /* the input ends with the peer closing (else with us) */
+    /* byte 2 */
+    F_EXPIRE = 256, /* with F_SWEEP: the handshake or our ping is hours old */
+    F_NONCE = 512,  /* our pings carry PING_NONCE, so that pongs can match */
+    F_IDLE = 1024,  /* with F_SWEEP: the peer's last message is hours old */
 };
+
+#define PING_NONCE 0x0807060504030201ull /* 01 02 .. 08 on the wire */
 
 static uv_loop_t loop;
 static cs_bus *bus;
@@ -159,12 +165,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!bus)
         setup();
-    if (size < 2)
+    if (size < 3)
         return 0;
     size_t chunk = data[0] == 255 ? CS_READBUF_SIZE : 1 + (size_t)data[0];
-    unsigned fl = data[1];
-    data += 2;
-    size -= 2;
+    unsigned fl = data[1] | (unsigned)data[2] << 8;
+    data += 3;
+    size -= 3;
     cs_connector *c = conns[(fl & F_REGTEST ? 2 : 0) | (fl & F_SMALL ? 1 : 0)];
     c->decode_flags = fl & F_CHECKSUM ? 0 : CS_WIRE_NO_CHECKSUM;
     cs_connector_hooks h = {.on_close = h_close};
@@ -191,12 +197,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uv_buf_t b = uv_buf_init((char *)c->readbuf, (unsigned)n);
         on_read((uv_stream_t *)&p->tcp, (ssize_t)n, &b);
         if ((fl & F_SWEEP) && c->npeers) {
-            /* as if time had passed: a delayed reply and a keep-alive due */
+            /* as if time had passed: a delayed reply and a keep-alive due,
+             * and with F_EXPIRE/F_IDLE more than every timeout */
+            const uint64_t hours = 3 * 3600 * 1000;
             if (p->flags & PF_DELAYED)
                 p->delay_until = 0;
             p->t_next_ping = 0;
+            if (fl & F_EXPIRE) {
+                p->t_start -= hours;
+                p->t_ping_sent -= hours * 1000000;
+            }
+            if (fl & F_IDLE)
+                p->t_last_recv -= hours;
             on_sweep(&c->sweep);
         }
+        /* a predictable nonce in place of the random one */
+        if ((fl & F_NONCE) && c->npeers && (p->flags & PF_PING_OUT))
+            p->ping_nonce = PING_NONCE;
         uv_run(&loop, UV_RUN_NOWAIT);
         drain(sv[1]);
     }
