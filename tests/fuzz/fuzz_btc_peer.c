@@ -33,6 +33,7 @@ enum {
     F_EXPIRE = 256, /* with F_SWEEP: the handshake or our ping is hours old */
     F_NONCE = 512,  /* our pings carry PING_NONCE, so that pongs can match */
     F_IDLE = 1024,  /* with F_SWEEP: the peer's last message is hours old */
+    F_HANGUP = 2048 /* the peer's socket closes halfway: our sends fail */
 };
 
 #define PING_NONCE 0x0807060504030201ull /* 01 02 .. 08 on the wire */
@@ -94,7 +95,13 @@ static void h_message(cs_connector *c, cs_peer *p, const char *cmd, const cs_val
         one[28] = 1;
         one[29] = 0x20;
         one[30] = 0x8d;
-        cs_connector_send_cmd(c, p, "addr", one, sizeof one);
+        if (cs_peer_wants_addrv2(p)) {
+            /* addrv2: time, services 1, network 1 (IPv4), 127.0.0.1, 8333 */
+            const uint8_t v2[] = {1, 0x4d, 0x3c, 0x00, 0x66, 1, 1, 4, 127, 0, 0, 1, 0x20, 0x8d};
+            cs_connector_send_cmd(c, p, "addrv2", v2, sizeof v2);
+        } else {
+            cs_connector_send_cmd(c, p, "addr", one, sizeof one);
+        }
     } else if (strcmp(cmd, "mempool") == 0) {
         cs_peer_abort(p, "simulated reset");
     }
@@ -136,6 +143,8 @@ static void setup(void)
 
 static void drain(int fd)
 {
+    if (fd < 0)
+        return;
     char buf[65536];
     while (read(fd, buf, sizeof buf) > 0)
         ;
@@ -193,6 +202,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t off = 0; off < size && c->npeers; off += chunk) {
         size_t n = size - off < chunk ? size - off : chunk;
         cs_peer *p = c->peers[0];
+        if ((fl & F_HANGUP) && sv[1] >= 0 && off >= size / 2) {
+            close(sv[1]);
+            sv[1] = -1;
+        }
         memcpy(c->readbuf, data + off, n);
         uv_buf_t b = uv_buf_init((char *)c->readbuf, (unsigned)n);
         on_read((uv_stream_t *)&p->tcp, (ssize_t)n, &b);
@@ -230,7 +243,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uv_run(&loop, UV_RUN_NOWAIT);
         drain(sv[1]);
     }
-    close(sv[1]);
+    if (sv[1] >= 0)
+        close(sv[1]);
     cs_bus_drain(bus, 0);
     return 0;
 }
