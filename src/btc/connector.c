@@ -317,6 +317,27 @@ int cs_connector_load_blocklist(cs_connector *c, const char *path, char *err, si
 
 /* ---- listening --------------------------------------------------------- */
 
+/* An inbound peer whose socket is open (accepted): its addresses, the
+ * blocklist, p2p.conn.accepted, the on_accept hook, then reading. */
+static void accepted(cs_connector *c, cs_peer *p)
+{
+    cs_peer_set_addrs(p);
+    cs_conn_metrics_event(c, CS_CM_ACCEPTED, p);
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(&p->tcp, (struct sockaddr *)&ss, &len) == 0 &&
+        cs_connector_blocked(c, (struct sockaddr *)&ss)) {
+        cs_peer_emit_conn(p, "p2p.conn.accepted", NULL);
+        cs_peer_close(p, "blocklisted");
+        return;
+    }
+    cs_peer_emit_conn(p, "p2p.conn.accepted", NULL);
+    if (c->hooks.on_accept)
+        c->hooks.on_accept(c, p, c->hooks.arg);
+    if (p->state != PS_CLOSING)
+        cs_peer_start_read(p);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     cs_connector *c = server->data;
@@ -343,21 +364,7 @@ static void on_connection(uv_stream_t *server, int status)
         cs_peer_close(p, "accept failed");
         return;
     }
-    cs_peer_set_addrs(p);
-    cs_conn_metrics_event(c, CS_CM_ACCEPTED, p);
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    if (uv_tcp_getpeername(&p->tcp, (struct sockaddr *)&ss, &len) == 0 &&
-        cs_connector_blocked(c, (struct sockaddr *)&ss)) {
-        cs_peer_emit_conn(p, "p2p.conn.accepted", NULL);
-        cs_peer_close(p, "blocklisted");
-        return;
-    }
-    cs_peer_emit_conn(p, "p2p.conn.accepted", NULL);
-    if (c->hooks.on_accept)
-        c->hooks.on_accept(c, p, c->hooks.arg);
-    if (p->state != PS_CLOSING)
-        cs_peer_start_read(p);
+    accepted(c, p);
 }
 
 int cs_connector_listen(cs_connector *c, const char *hostport, uint16_t *port_out)
@@ -432,6 +439,19 @@ static void on_connect(uv_connect_t *req, int status)
     cs_peer_on_connected(p);
 }
 
+/* A new outbound peer for sa, announced (p2p.conn.attempt), not yet
+ * connecting. */
+static cs_peer *outbound_new(cs_connector *c, const struct sockaddr *sa)
+{
+    cs_peer *p = cs_peer_new(c, CS_PEER_OUT);
+    if (!p)
+        return NULL;
+    cs_peer_set_remote(p, sa);
+    cs_peer_emit_conn(p, "p2p.conn.attempt", NULL);
+    cs_conn_metrics_event(c, CS_CM_ATTEMPT, p);
+    return p;
+}
+
 int cs_connector_connect_sa(cs_connector *c, const struct sockaddr *sa, uint64_t *id)
 {
     if (c->closing)
@@ -442,14 +462,11 @@ int cs_connector_connect_sa(cs_connector *c, const struct sockaddr *sa, uint64_t
         return CS_ELIMIT;
     if (cs_connector_blocked(c, sa))
         return CS_EAUTH;
-    cs_peer *p = cs_peer_new(c, CS_PEER_OUT);
+    cs_peer *p = outbound_new(c, sa);
     if (!p)
         return CS_ENOMEM;
-    cs_peer_set_remote(p, sa);
     if (id)
         *id = p->id;
-    cs_peer_emit_conn(p, "p2p.conn.attempt", NULL);
-    cs_conn_metrics_event(c, CS_CM_ATTEMPT, p);
     uv_connect_t *req = malloc(sizeof *req);
     if (!req) {
         p->flags |= PF_FAILED;

@@ -88,6 +88,10 @@ struct cs_connector {
     void (*done)(void *);
     void *done_arg;
     struct cs_conn_metrics *metrics; /* NULL without a registry */
+
+    /* cs_wire_decode flags for received messages: 0, checksums checked;
+     * the fuzz target sets CS_WIRE_NO_CHECKSUM to reach the handlers */
+    unsigned decode_flags;
 };
 
 #define CS_READBUF_SIZE 65536

@@ -474,7 +474,8 @@ static bool handle(cs_peer *p, const uint8_t *msg, size_t n)
     size_t used;
     cs_vw_reset(&c->scratch);
     cs_vw_object_begin(&c->scratch);
-    int rc = cs_wire_decode(c->wire, msg, n, c->o.net, 0, &m, &c->scratch, &used, &err);
+    int rc =
+        cs_wire_decode(c->wire, msg, n, c->o.net, c->decode_flags, &m, &c->scratch, &used, &err);
     if (rc) {
         char why[160];
         snprintf(why, sizeof why, "malformed message: %s", err.reason);
@@ -626,6 +627,14 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (p->state == PS_CLOSING || used == n)
         return;
     size_t left = n - used;
+    /* one read (up to CS_READBUF_SIZE) can hold more of an incomplete
+     * message than max_recv allows when max_recv is set below that: the
+     * buffer below is capped at max_recv, so refuse here as the buffered
+     * path does, instead of copying past its end */
+    if (left > c->o.max_recv) {
+        cs_peer_close(p, "receive buffer full");
+        return;
+    }
     size_t cap = need > left ? need : left;
     if (cap < 256)
         cap = 256;

@@ -93,7 +93,7 @@ static void noop(void *arg)
     (void)arg;
 }
 
-static void setup_world(world *w, size_t max_peers_a)
+static void setup_world_recv(world *w, size_t max_peers_a, size_t max_recv_a)
 {
     memset(w, 0, sizeof *w);
     uv_loop_init(&w->loop);
@@ -104,7 +104,8 @@ static void setup_world(world *w, size_t max_peers_a)
     cs_connector_opts oa = {.net = cs_wire_net_find("regtest"),
                             .origin = "a",
                             .user_agent = "/side-a:1/",
-                            .max_peers = max_peers_a};
+                            .max_peers = max_peers_a,
+                            .max_recv = max_recv_a};
     cs_connector_opts ob = {.net = cs_wire_net_find("regtest"),
                             .origin = "b",
                             .user_agent = "/side-b:2/",
@@ -112,6 +113,11 @@ static void setup_world(world *w, size_t max_peers_a)
     assert_int_equal(cs_connector_new(&w->loop, w->bus, &oa, &w->a), 0);
     assert_int_equal(cs_connector_new(&w->loop, w->bus, &ob, &w->b), 0);
     assert_int_equal(cs_connector_listen(w->a, "127.0.0.1:0", &w->port), 0);
+}
+
+static void setup_world(world *w, size_t max_peers_a)
+{
+    setup_world_recv(w, max_peers_a, 0);
 }
 
 static void teardown_world(world *w)
@@ -221,12 +227,68 @@ static void test_blocklist(void **state)
     teardown_world(&w);
 }
 
+static bool has_reason(const seen *s, const char *reason)
+{
+    for (size_t i = 0; i < s->nreasons; i++)
+        if (strcmp(s->reasons[i], reason) == 0)
+            return true;
+    return false;
+}
+
+static bool recv_full_seen(void *arg)
+{
+    return has_reason(&((world *)arg)->s, "receive buffer full");
+}
+
+static size_t count(const seen *s, const char *type)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        n += strcmp(s->types[i], type) == 0;
+    return n;
+}
+
+static bool four_handshakes(void *arg)
+{
+    return count(&((world *)arg)->s, "p2p.handshake") >= 4;
+}
+
+/* A receive bound below one read's size: a single read carrying more of an
+ * incomplete message than max_recv closes that peer with its reason (it once
+ * overflowed the peer's buffer), and the connector goes on serving. */
+static void test_receive_bound(void **state)
+{
+    world w;
+    setup_world_recv(&w, 0, 1024);
+    char hp[32];
+    snprintf(hp, sizeof hp, "127.0.0.1:%u", w.port);
+    uint64_t id;
+    assert_int_equal(cs_connector_connect(w.b, hp, &id), 0);
+    assert_true(run_until(&w.loop, handshakes_done, &w, 5000));
+    /* a block announced as 4000 bytes, 3000 of them sent */
+    static uint8_t msg[24 + 3000];
+    memcpy(msg, cs_wire_net_find("regtest")->magic, 4);
+    memcpy(msg + 4, "block", 5);
+    msg[16] = 4000 & 0xff;
+    msg[17] = 4000 >> 8;
+    assert_int_equal(cs_connector_send(w.b, id, msg, sizeof msg), 0);
+    assert_true(run_until(&w.loop, recv_full_seen, &w, 5000));
+    assert_int_equal(cs_connector_count(w.a), 0);
+    /* still serving */
+    assert_int_equal(cs_connector_connect(w.b, hp, NULL), 0);
+    assert_true(run_until(&w.loop, four_handshakes, &w, 5000));
+    assert_int_equal(cs_connector_count(w.a), 1);
+    assert_string_equal(w.s.schema_err, "");
+    teardown_world(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_handshake_and_schema),
         cmocka_unit_test(test_peer_cap),
         cmocka_unit_test(test_blocklist),
+        cmocka_unit_test(test_receive_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
