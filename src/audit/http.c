@@ -32,8 +32,8 @@ static int post(void *impl, const cs_audit_http_req *q, cs_audit_http_cb cb, voi
 {
     cs_http_client *c = impl;
     if (strncmp(q->url, CS_AUDIT_IPC_SCHEME, sizeof CS_AUDIT_IPC_SCHEME - 1) == 0)
-        return cs_audit_ipc_post(cs_http_client_loop(c), q->url + sizeof CS_AUDIT_IPC_SCHEME - 1,
-                                 q, cb, arg);
+        return cs_audit_ipc_post(cs_http_client_loop(c), q->url + sizeof CS_AUDIT_IPC_SCHEME - 1, q,
+                                 cb, arg);
     char ct[160];
     snprintf(ct, sizeof ct, "Content-Type: %s",
              q->content_type ? q->content_type : "application/json");
