@@ -100,6 +100,33 @@ static int write_out(const char *path, cs_buf *b)
     return bad ? CS_EXIT_FAIL : CS_EXIT_OK;
 }
 
+/* The options audit and sla share: -c, --db, -o, -f and -h, and the answer
+ * to an unknown one. Returns -1 to go on parsing, or the exit code. */
+static int report_opt(const char *cmd, int ch, const char **file, const char **db,
+                      const char **output, int *format, void (*help)(void))
+{
+    switch (ch) {
+    case 'c':
+        *file = optarg;
+        return -1;
+    case 'd':
+        *db = optarg;
+        return -1;
+    case 'o':
+        *output = optarg;
+        return -1;
+    case 'f':
+        if ((*format = cs_report_format_parse(optarg)) < 0)
+            return cs_cli_usage_error(cmd, "unknown format '%s' (text, md, html, json)", optarg);
+        return -1;
+    case 'h':
+        help();
+        return CS_EXIT_OK;
+    default:
+        return cs_cli_usage_error(cmd, "unknown option");
+    }
+}
+
 int cs_cmd_audit(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -113,32 +140,17 @@ int cs_cmd_audit(int argc, char **argv)
     bool once = false, mask = false;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:f:o:h", opts, NULL)) != -1) {
+        int rc;
         switch (ch) {
-        case 'c':
-            file = optarg;
-            break;
         case '1':
             once = true;
             break;
         case 'm':
             mask = true;
             break;
-        case 'd':
-            db = optarg;
-            break;
-        case 'o':
-            output = optarg;
-            break;
-        case 'f':
-            if ((format = cs_report_format_parse(optarg)) < 0)
-                return cs_cli_usage_error("audit", "unknown format '%s' (text, md, html, json)",
-                                          optarg);
-            break;
-        case 'h':
-            audit_help();
-            return CS_EXIT_OK;
         default:
-            return cs_cli_usage_error("audit", "unknown option");
+            if ((rc = report_opt("audit", ch, &file, &db, &output, &format, audit_help)) >= 0)
+                return rc;
         }
     }
     if (optind < argc)
@@ -262,30 +274,11 @@ int cs_cmd_sla(int argc, char **argv)
     int format = CS_REPORT_TEXT, ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "m:c:f:o:h", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'm':
+        int rc;
+        if (ch == 'm')
             month = optarg;
-            break;
-        case 'c':
-            file = optarg;
-            break;
-        case 'd':
-            db = optarg;
-            break;
-        case 'o':
-            output = optarg;
-            break;
-        case 'f':
-            if ((format = cs_report_format_parse(optarg)) < 0)
-                return cs_cli_usage_error("sla", "unknown format '%s' (text, md, html, json)",
-                                          optarg);
-            break;
-        case 'h':
-            sla_help();
-            return CS_EXIT_OK;
-        default:
-            return cs_cli_usage_error("sla", "unknown option");
-        }
+        else if ((rc = report_opt("sla", ch, &file, &db, &output, &format, sla_help)) >= 0)
+            return rc;
     }
     if (optind < argc)
         return cs_cli_usage_error("sla", "unexpected argument '%s'", argv[optind]);
