@@ -58,6 +58,35 @@ class msg_addrv2(MsgSerializable):
 failures = []
 
 
+def start_simnet(args):
+    """Starts `chainscope simnet ARGS`; returns the process, its first node
+    (host:port) and {kind: [nodes]} from the startup lines simnet prints for
+    its spamming nodes. Stop it with stop()."""
+    p = subprocess.Popen([CHAINSCOPE, "simnet"] + args, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    line = p.stderr.readline()
+    if not line.startswith("simnet:"):
+        p.kill()
+        p.wait()
+        raise RuntimeError("simnet did not start: %r" % line)
+    kinds = {}
+    for _ in range(sum(1 for a in args if a in ("--addr-spam", "--ping-spam"))):
+        words = p.stderr.readline().split()
+        kinds[words[1]] = words[2:]
+    return p, line.split("first ")[1].strip(), kinds
+
+
+def stop(p):
+    """Stops a process with SIGTERM, killing it after 10 s."""
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 def check(cond, what):
     if not cond:
         failures.append(what)

@@ -13,33 +13,14 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from btcpeer import CHAINSCOPE, Proc, check, ctl, failures  # noqa: E402
-
-def start_simnet(args):
-    p = subprocess.Popen([CHAINSCOPE, "simnet"] + args, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True)
-    line = p.stderr.readline()
-    if not line.startswith("simnet:"):
-        p.kill()
-        raise RuntimeError("simnet did not start: %r" % line)
-    return p, line.split("first ")[1].strip()
-
-
-def stop(p):
-    if p.poll() is None:
-        p.terminate()
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+from btcpeer import CHAINSCOPE, Proc, check, ctl, failures, start_simnet, stop  # noqa: E402
 
 
 def crawl_test(tmp):
     lst = os.path.join(tmp, "nodes.list")
-    sim, first = start_simnet(["--nodes", "300", "--unreachable", "0.1", "--slow", "0.05",
-                               "--slow-ms", "800", "--bad", "0.06", "--seed", "3",
-                               "--list", lst])
+    sim, first, _ = start_simnet(["--nodes", "300", "--unreachable", "0.1", "--slow", "0.05",
+                                  "--slow-ms", "800", "--bad", "0.06", "--seed", "3",
+                                  "--list", lst])
     try:
         outs = [os.path.join(tmp, "crawl." + e) for e in ("csv", "json", "db")]
         args = [CHAINSCOPE, "crawl", "--network", "regtest", "--seed", first, "--timeout", "3",
@@ -89,7 +70,7 @@ def reset_test(tmp):
     """An unreachable node reached on the shared port (not the one simnet
     lists for it) is accepted and reset: the crawl says so."""
     lst = os.path.join(tmp, "nodes3.list")
-    sim, first = start_simnet(["--nodes", "8", "--unreachable", "0.25", "--list", lst])
+    sim, first, _ = start_simnet(["--nodes", "8", "--unreachable", "0.25", "--list", lst])
     try:
         un = [line.split()[0] for line in open(lst) if line.split()[1] == "unreachable"][0]
         seed = un.split(":")[0] + ":" + first.split(":")[1]
@@ -105,8 +86,9 @@ def reset_test(tmp):
 
 
 def ports_mode_test():
-    sim, first = start_simnet(["--nodes", "12", "--ports", "--base-port", str(free_port_block(12)),
-                               "--unreachable", "0.25", "--seed", "5"])
+    sim, first, _ = start_simnet(["--nodes", "12", "--ports",
+                                  "--base-port", str(free_port_block(12)),
+                                  "--unreachable", "0.25", "--seed", "5"])
     try:
         r = subprocess.run([CHAINSCOPE, "crawl", "--network", "regtest", "--seed", first,
                             "--timeout", "3", "--getaddr-wait", "2", "--quiet",
@@ -143,7 +125,7 @@ def free_port_block(n):
 
 def connector_test(tmp):
     lst = os.path.join(tmp, "nodes2.list")
-    sim, first = start_simnet(["--nodes", "30", "--bad", "0.2", "--seed", "9", "--list", lst])
+    sim, first, _ = start_simnet(["--nodes", "30", "--bad", "0.2", "--seed", "9", "--list", lst])
     sock = os.path.join(tmp, "ctl.sock")
     proc = Proc(["connector", "--network", "regtest", "--control", sock], stderr_lines=1)
     try:

@@ -10,33 +10,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from btcpeer import CHAINSCOPE, Proc, check, failures  # noqa: E402
-
-def start_simnet(args):
-    """Starts simnet; returns the process, the first node and {kind: [nodes]}
-    from its startup lines."""
-    p = subprocess.Popen([CHAINSCOPE, "simnet"] + args, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True)
-    first = p.stderr.readline()
-    if not first.startswith("simnet:"):
-        p.kill()
-        raise RuntimeError("simnet did not start: %r" % first)
-    kinds = {}
-    want = sum(1 for a in args if a in ("--addr-spam", "--ping-spam"))
-    for _ in range(want):
-        words = p.stderr.readline().split()
-        kinds[words[1]] = words[2:]
-    return p, first.split("first ")[1].strip(), kinds
-
-
-def stop(p):
-    if p.poll() is None:
-        p.terminate()
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+from btcpeer import CHAINSCOPE, Proc, check, failures, start_simnet, stop  # noqa: E402
 
 
 def peer_of(ev):
