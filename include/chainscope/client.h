@@ -24,10 +24,20 @@ extern "C" {
 
 typedef struct cs_client cs_client;
 
+/* Room for a server's reason with its NUL (reasons are at most 1024 bytes). */
+#define CS_CLIENT_REASON_MAX 1025
+
 /* address: a unix socket path, or "tcp:HOST:PORT" (token required there).
  * name identifies the client in the server's logs. Sends HELLO and waits
  * for WELCOME (up to 5 s). *out is freed by cs_client_close. */
 int cs_client_connect(const char *address, const char *name, const char *token, cs_client **out);
+/* The same; when the server refuses the client, its reason (the ERROR it
+ * sent, e.g. "limit: 64 connections are waiting for HELLO already; try
+ * again later") is copied into reason (reason_len bytes with the NUL; ""
+ * when it gave none). Returns CS_EAUTH for a wrong token, CS_ELIMIT when
+ * the server is full, CS_ECLOSED when it closed for another reason. */
+int cs_client_connect_reason(const char *address, const char *name, const char *token, char *reason,
+                             size_t reason_len, cs_client **out);
 void cs_client_close(cs_client *c);
 
 /* Adds or removes a subject filter (NATS style: "p2p.msg.*", "evm.>"). */

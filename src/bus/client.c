@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+_Static_assert(CS_CLIENT_REASON_MAX == CS_FRAME_MAX_STR + 1, "a reason is a frame string");
+
 #define OUT_FLUSH 65536
 #define IN_CHUNK 262144
 
@@ -25,7 +27,7 @@ struct cs_client {
     size_t in_off; /* consumed prefix of in */
     cs_buf out;
     uint64_t ping_cookie;
-    char error[CS_FRAME_MAX_STR + 1];
+    char error[CS_CLIENT_REASON_MAX];
     bool closed;
 };
 
@@ -153,7 +155,19 @@ static int connect_tcp(const char *hostport)
 
 int cs_client_connect(const char *address, const char *name, const char *token, cs_client **out)
 {
+    return cs_client_connect_reason(address, name, token, NULL, 0, out);
+}
+
+/* Sends HELLO and waits for WELCOME. A server that refuses the client
+ * sends ERROR with its reason and closes, maybe before it has read the
+ * HELLO (a write then fails): what it sent is read either way, so the
+ * reason reaches the caller. */
+int cs_client_connect_reason(const char *address, const char *name, const char *token, char *reason,
+                             size_t reason_len, cs_client **out)
+{
     *out = NULL;
+    if (reason_len)
+        reason[0] = 0;
     int fd = strncmp(address, "tcp:", 4) == 0 ? connect_tcp(address + 4) : connect_unix(address);
     if (fd < 0)
         return fd;
@@ -166,8 +180,10 @@ int cs_client_connect(const char *address, const char *name, const char *token, 
     cs_buf_init(&c->in, CS_FRAME_MAX + IN_CHUNK + (1u << 20));
     cs_buf_init(&c->out, 0);
     int rc = cs_frame_put_hello(&c->out, name ? name : "client", token);
-    if (!rc)
-        rc = write_all(c);
+    if (!rc && write_all(c)) {
+        c->closed = false; /* what the server said before it closed */
+        rc = 0;
+    }
     int64_t deadline = now_ms() + 5000;
     while (!rc) {
         uint8_t type;
@@ -191,9 +207,14 @@ int cs_client_connect(const char *address, const char *name, const char *token, 
         }
         rc = fill(c, left);
         if (rc == CS_ECLOSED && c->error[0])
-            rc = strstr(c->error, "authentication") ? CS_EAUTH : CS_ECLOSED;
+            rc = strncmp(c->error, "authentication", 14) == 0 ? CS_EAUTH
+                 : strncmp(c->error, "limit:", 6) == 0        ? CS_ELIMIT
+                                                              : CS_ECLOSED;
     }
     if (rc) {
+        if (reason_len)
+            snprintf(reason, reason_len, "%s", c->error);
+        c->out.len = 0;
         cs_client_close(c);
         return rc;
     }

@@ -7,6 +7,7 @@
 #include "net/sigpipe.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,13 @@
 #include <unistd.h>
 
 #define MAX_FILTERS 64
+#define MAX_PINGS 16 /* PINGs of one client waiting for their PONG */
 #define READ_CHUNK 65536
+/* Input a logged-in client may buffer: the part of a frame not yet whole
+ * (up to the largest frame but one byte: 4 + CS_FRAME_MAX - 1) and one more
+ * read. With only CS_FRAME_MAX, a client sending a 16 MiB record was cut
+ * off as "out of memory" when a read stopped in its last three bytes. */
+#define MAX_IN (CS_FRAME_HEADER - 1 + CS_FRAME_MAX + READ_CHUNK)
 /* Events queued for the server's bus subscription; publishers pause past
  * half of it. The fuzz target builds with a small one to reach that. */
 #ifndef BUS_QUEUE
@@ -35,7 +42,14 @@ struct client {
     } h;
     uint64_t id;
     char name[64];
+    char peer[64]; /* ", from ADDR:PORT" on TCP, for logs; "" on unix */
     bool is_tcp, hello, closing, writing, paused;
+    uint64_t deadline; /* loop time (ms) by which HELLO must have come */
+    struct {
+        uint64_t target; /* answered once the server has delivered this many events */
+        uint8_t cookie[8];
+    } pings[MAX_PINGS]; /* oldest first; targets never decrease */
+    size_t npings;
     char *filters[MAX_FILTERS];
     size_t flen[MAX_FILTERS];
     size_t nfilters;
@@ -50,23 +64,36 @@ struct cs_logserver {
     uv_pipe_t pipe;
     uv_tcp_t tcp;
     uv_check_t check;
-    uv_idle_t kick; /* keeps the next poll from blocking while output waits */
+    uv_idle_t kick;         /* keeps the next poll from blocking while output waits */
+    uv_timer_t hello_timer; /* runs while connections wait for HELLO */
     bool has_pipe, has_tcp, stopping;
     int open_handles;
     char *socket_path;
     char *token;
     char *name;
     char tcp_address[64];
-    size_t client_buffer, max_clients;
-    struct client *clients;
-    size_t nclients, npaused;
+    size_t client_buffer, max_clients, unix_reserved, max_unauth;
+    uint64_t hello_timeout_ms;
+    struct client *clients;       /* logged in */
+    struct client *pending;       /* waiting for HELLO */
+    size_t nclients;              /* both lists */
+    size_t nauth[2], npending[2]; /* by transport: [0] unix, [1] TCP */
+    size_t npaused, npings;
+    uint64_t delivered; /* events the bus subscription has delivered */
     uint64_t next_id;
     void (*done)(void *);
     void *done_arg;
     cs_publisher pub;
     char origin[300];
-    cs_mseries *m_clients, *m_in, *m_out, *m_cutoffs, *m_malformed, *m_rejected;
+    cs_mseries *m_clients, *m_in, *m_out, *m_cutoffs, *m_malformed, *m_rejected, *m_unauth;
+    cs_mseries *m_refused[4]; /* by enum refusal */
 };
+
+/* Why a connection was refused before or at login; the label of
+ * chainscope_logserver_refused_total. */
+enum refusal { HELLO_TIMEOUT, HELLO_TOO_LARGE, UNAUTH_LIMIT, CLIENT_LIMIT };
+static const char *const refusal_names[] = {"hello_timeout", "hello_too_large",
+                                            "unauthenticated_limit", "client_limit"};
 
 static void client_close(struct client *c);
 static void flush(struct client *c);
@@ -109,6 +136,31 @@ static void client_closed(uv_handle_t *h)
     maybe_free(ls);
 }
 
+/* Lists of clients: linked at the head, unlinked from anywhere. */
+static void list_link(struct client **head, struct client *c)
+{
+    c->next = *head;
+    if (*head)
+        (*head)->pprev = &c->next;
+    *head = c;
+    c->pprev = head;
+}
+
+static void list_unlink(struct client *c)
+{
+    *c->pprev = c->next;
+    if (c->next)
+        c->next->pprev = c->pprev;
+    c->next = NULL;
+    c->pprev = &c->next;
+}
+
+static void count_clients(cs_logserver *ls)
+{
+    cs_mseries_set(ls->m_clients, (double)ls->nclients);
+    cs_mseries_set(ls->m_unauth, (double)(ls->npending[0] + ls->npending[1]));
+}
+
 static void client_close(struct client *c)
 {
     if (c->closing)
@@ -117,11 +169,14 @@ static void client_close(struct client *c)
     cs_logserver *ls = c->ls;
     if (c->paused)
         ls->npaused--;
-    *c->pprev = c->next;
-    if (c->next)
-        c->next->pprev = c->pprev;
+    ls->npings -= c->npings;
+    list_unlink(c);
     ls->nclients--;
-    cs_mseries_set(ls->m_clients, (double)ls->nclients);
+    if (c->hello)
+        ls->nauth[c->is_tcp]--;
+    else
+        ls->npending[c->is_tcp]--;
+    count_clients(ls);
     CS_DEBUG("logserver", "client %llu (%s) closed", (unsigned long long)c->id, c->name);
     uv_close(&c->h.handle, client_closed);
 }
@@ -136,8 +191,8 @@ static void client_fail(struct client *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(reason, sizeof reason, fmt, ap);
     va_end(ap);
-    CS_WARN("logserver", "client %llu (%s) disconnected: %s", (unsigned long long)c->id, c->name,
-            reason);
+    CS_WARN("logserver", "client %llu (%s%s) disconnected: %s", (unsigned long long)c->id, c->name,
+            c->peer, reason);
     if (c->hello && !c->ls->stopping) {
         cs_vw *w = cs_publisher_begin(&c->ls->pub);
         cs_vw_kv_u64(w, "client", c->id);
@@ -154,6 +209,20 @@ static void client_fail(struct client *c, const char *fmt, ...)
     }
     cs_buf_free(&b);
     client_close(c);
+}
+
+/* Refuses c at a pre-login bound: counted by reason, logged, told why. */
+static void refuse(struct client *c, enum refusal why, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void refuse(struct client *c, enum refusal why, const char *fmt, ...)
+{
+    char reason[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    cs_mseries_inc(c->ls->m_refused[why], 1);
+    client_fail(c, "%s", reason);
 }
 
 static void check_cb(uv_check_t *h);
@@ -230,13 +299,31 @@ static void flush(struct client *c)
     }
 }
 
-/* After each poll: write what the bus delivered, resume paused publishers. */
+/* Queues the PONGs of c whose PINGs came before every event the server has
+ * delivered since: a PONG follows the events it is a barrier for. */
+static void answer_pings(struct client *c)
+{
+    cs_logserver *ls = c->ls;
+    while (c->npings && !c->closing && c->pings[0].target <= ls->delivered) {
+        uint8_t cookie[8];
+        memcpy(cookie, c->pings[0].cookie, sizeof cookie);
+        memmove(&c->pings[0], &c->pings[1], (c->npings - 1) * sizeof c->pings[0]);
+        c->npings--;
+        ls->npings--;
+        enqueue(c, CS_FRAME_PONG, cookie, sizeof cookie);
+    }
+}
+
+/* After each poll: answer PINGs, write what the bus delivered, resume
+ * paused publishers. */
 static void check_cb(uv_check_t *h)
 {
     cs_logserver *ls = h->data;
     struct client *c = ls->clients;
     while (c) {
         struct client *next = c->next;
+        if (ls->npings)
+            answer_pings(c);
         if (c->out.len && !c->writing)
             flush(c);
         c = next;
@@ -267,6 +354,7 @@ static void on_bus_event(cs_sub *sub, cs_event *ev, void *arg)
 {
     cs_logserver *ls = arg;
     (void)sub;
+    ls->delivered++;
     size_t tlen = strlen(ev->type);
     struct client *c = ls->clients;
     while (c) {
@@ -277,6 +365,8 @@ static void on_bus_event(cs_sub *sub, cs_event *ev, void *arg)
         }
         c = next;
     }
+    if (ls->npings)
+        arm_check(ls);
 }
 
 static bool token_ok(const char *want, const char *got, size_t gl)
@@ -317,6 +407,36 @@ static void copy_name(char *dst, size_t cap, const uint8_t *s, size_t n)
     dst[o] = 0;
 }
 
+/* Moves c, whose HELLO (and token) was good, among the logged-in clients,
+ * or refuses it when their slots are taken: TCP clients may take all but
+ * unix_reserved of them, so the local socket always has room. Returns
+ * false when c was refused (and closed). */
+static bool login(struct client *c)
+{
+    cs_logserver *ls = c->ls;
+    size_t all = ls->nauth[0] + ls->nauth[1];
+    if (all >= ls->max_clients) {
+        refuse(c, CLIENT_LIMIT, "limit: %zu clients are connected, the most this server takes",
+               all);
+        return false;
+    }
+    if (c->is_tcp && ls->nauth[1] >= ls->max_clients - ls->unix_reserved) {
+        refuse(c, CLIENT_LIMIT,
+               "limit: %zu TCP clients are connected, the most this server takes (%zu more are "
+               "kept for the local socket)",
+               ls->nauth[1], ls->unix_reserved);
+        return false;
+    }
+    list_unlink(c);
+    list_link(&ls->clients, c);
+    ls->npending[c->is_tcp]--;
+    ls->nauth[c->is_tcp]++;
+    count_clients(ls);
+    c->hello = true;
+    c->in.max = MAX_IN;
+    return true;
+}
+
 /* Handles one frame. Returns false when the client was closed. */
 static bool handle_frame(struct client *c, uint8_t type, const uint8_t *body, size_t len)
 {
@@ -352,7 +472,8 @@ static bool handle_frame(struct client *c, uint8_t type, const uint8_t *body, si
             client_fail(c, "authentication failed: wrong or missing token");
             return false;
         }
-        c->hello = true;
+        if (!login(c))
+            return false;
         uint8_t w[CS_FRAME_MAX_STR + 16];
         size_t nl = strlen(ls->name);
         w[0] = CS_FRAME_VERSION;
@@ -410,11 +531,21 @@ static bool handle_frame(struct client *c, uint8_t type, const uint8_t *body, si
             client_fail(c, "protocol: PING body must be 8 bytes");
             return false;
         }
-        /* Answer after everything published so far has been delivered:
-         * the PONG is a barrier a publisher can wait on. */
-        cs_bus_drain(ls->bus, 0);
-        enqueue(c, CS_FRAME_PONG, body, len);
-        return !c->closing;
+        if (c->npings == MAX_PINGS) {
+            client_fail(c, "limit: at most %d PINGs may wait for their PONG", MAX_PINGS);
+            return false;
+        }
+        /* The PONG is a barrier a publisher can wait on: it is sent once
+         * the bus has delivered to the server every event queued before
+         * the PING (this client's PUBs included), after the EVENTs this
+         * client gets from them. The bus delivers them at its own pace:
+         * a PING never makes the loop drain every queue at once. */
+        c->pings[c->npings].target = ls->delivered + cs_sub_queued(ls->sub);
+        memcpy(c->pings[c->npings].cookie, body, 8);
+        c->npings++;
+        ls->npings++;
+        arm_check(ls);
+        return true;
     case CS_FRAME_PONG:
         return true;
     default:
@@ -424,15 +555,36 @@ static bool handle_frame(struct client *c, uint8_t type, const uint8_t *body, si
     }
 }
 
+/* Offers a read at most what c may still buffer: READ_CHUNK once logged
+ * in, what is left of CS_LOGSERVER_PREAUTH_IN before. */
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
     struct client *c = h->data;
     (void)suggested;
-    if (cs_buf_reserve(&c->in, READ_CHUNK)) {
+    size_t want = c->hello ? READ_CHUNK : CS_LOGSERVER_PREAUTH_IN - c->in.len;
+    if (want == 0 || cs_buf_reserve(&c->in, want)) {
         *b = uv_buf_init(NULL, 0);
         return;
     }
-    *b = uv_buf_init((char *)c->in.data + c->in.len, READ_CHUNK);
+    *b = uv_buf_init((char *)c->in.data + c->in.len, (unsigned)want);
+}
+
+/* Before HELLO, a first frame longer than the pre-login bound is refused at
+ * its header rather than buffered. Returns false when c was refused. */
+static bool preauth_ok(struct client *c)
+{
+    if (c->hello || c->in.len < 4)
+        return true;
+    const uint8_t *p = c->in.data;
+    uint32_t len =
+        (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    if (len <= CS_LOGSERVER_PREAUTH_IN - 4)
+        return true;
+    refuse(c, HELLO_TOO_LARGE,
+           "limit: a frame of %" PRIu32 " bytes before HELLO is larger than the %d bytes allowed "
+           "before login",
+           len, CS_LOGSERVER_PREAUTH_IN);
+    return false;
 }
 
 static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
@@ -449,6 +601,8 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         return;
     }
     c->in.len += (size_t)nread;
+    if (!preauth_ok(c))
+        return;
     size_t off = 0;
     for (;;) {
         uint8_t type;
@@ -486,11 +640,7 @@ static struct client *client_new(cs_logserver *ls, bool tcp)
     c->is_tcp = tcp;
     c->id = ++ls->next_id;
     snprintf(c->name, sizeof c->name, "?");
-    /* Room for the part of a frame not yet whole (up to the largest frame
-     * but one byte: 4 + CS_FRAME_MAX - 1) and one more read. With only
-     * CS_FRAME_MAX, a client sending a 16 MiB record was cut off as "out
-     * of memory" when a read stopped in its last three bytes. */
-    cs_buf_init(&c->in, CS_FRAME_HEADER - 1 + CS_FRAME_MAX + READ_CHUNK);
+    cs_buf_init(&c->in, CS_LOGSERVER_PREAUTH_IN); /* MAX_IN after HELLO */
     cs_buf_init(&c->out, 0);
     cs_buf_init(&c->wbuf, 0);
     if (tcp)
@@ -503,22 +653,64 @@ static struct client *client_new(cs_logserver *ls, bool tcp)
     return c;
 }
 
-/* Links a connected c into its server and starts reading its frames, or
- * refuses it when the server is full. */
+static void format_ms(char *out, size_t cap, uint64_t ms)
+{
+    if (ms % 1000 == 0)
+        snprintf(out, cap, "%llu s", (unsigned long long)(ms / 1000));
+    else
+        snprintf(out, cap, "%llu ms", (unsigned long long)ms);
+}
+
+/* Closes the connections whose HELLO deadline has passed, and sets the
+ * timer for the next deadline. One timer for every waiting connection: at
+ * most 2 x max_unauthenticated of them. */
+static void hello_sweep(uv_timer_t *t)
+{
+    cs_logserver *ls = t->data;
+    uint64_t now = uv_now(ls->loop), next = UINT64_MAX;
+    char limit[32];
+    format_ms(limit, sizeof limit, ls->hello_timeout_ms);
+    struct client *c = ls->pending;
+    while (c) {
+        struct client *after = c->next;
+        if (c->deadline <= now)
+            refuse(c, HELLO_TIMEOUT, "timeout: no HELLO within %s", limit);
+        else if (c->deadline < next)
+            next = c->deadline;
+        c = after;
+    }
+    if (next != UINT64_MAX)
+        uv_timer_start(t, hello_sweep, next - now, 0);
+}
+
+/* Links a connected c among the connections waiting for HELLO and starts
+ * reading its frames, or refuses it when max_unauthenticated connections
+ * of its transport wait already. */
 static void client_attach(struct client *c)
 {
     cs_logserver *ls = c->ls;
-    c->next = ls->clients;
-    if (ls->clients)
-        ls->clients->pprev = &c->next;
-    ls->clients = c;
-    c->pprev = &ls->clients;
+    list_link(&ls->pending, c);
     ls->nclients++;
-    cs_mseries_set(ls->m_clients, (double)ls->nclients);
-    if (ls->nclients > ls->max_clients) {
-        client_fail(c, "limit: the server has %zu clients already", ls->max_clients);
+    ls->npending[c->is_tcp]++;
+    count_clients(ls);
+    if (c->is_tcp) {
+        struct sockaddr_storage ss;
+        int len = sizeof ss;
+        char addr[64];
+        if (uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&ss, &len) == 0 &&
+            (ss.ss_family == AF_INET || ss.ss_family == AF_INET6))
+            snprintf(c->peer, sizeof c->peer, ", from %s",
+                     cs_addr_format((struct sockaddr *)&ss, addr, sizeof addr));
+    }
+    if (ls->npending[c->is_tcp] > ls->max_unauth) {
+        refuse(c, UNAUTH_LIMIT,
+               "limit: %zu connections are waiting for HELLO already; try again later",
+               ls->max_unauth);
         return;
     }
+    c->deadline = uv_now(ls->loop) + ls->hello_timeout_ms;
+    if (!uv_is_active((uv_handle_t *)&ls->hello_timer))
+        uv_timer_start(&ls->hello_timer, hello_sweep, ls->hello_timeout_ms, 0);
     uv_read_start(&c->h.stream, alloc_cb, read_cb);
 }
 
@@ -597,6 +789,11 @@ int cs_logserver_start(uv_loop_t *loop, cs_bus *bus, cs_metrics *metrics,
     ls->bus = bus;
     ls->client_buffer = o->client_buffer ? o->client_buffer : (8u << 20);
     ls->max_clients = o->max_clients ? o->max_clients : 1024;
+    ls->unix_reserved = o->unix_reserved ? o->unix_reserved : 16;
+    if (ls->unix_reserved >= ls->max_clients)
+        ls->unix_reserved = ls->max_clients - 1;
+    ls->max_unauth = o->max_unauthenticated ? o->max_unauthenticated : 64;
+    ls->hello_timeout_ms = o->hello_timeout_ms ? o->hello_timeout_ms : 5000;
     ls->name = strdup(o->name ? o->name : "chainscope");
     snprintf(ls->origin, sizeof ls->origin, "logserver@%s", ls->name);
     cs_publisher_init(&ls->pub, bus, ls->origin, "");
@@ -614,12 +811,24 @@ int cs_logserver_start(uv_loop_t *loop, cs_bus *bus, cs_metrics *metrics,
                                              "Clients disconnected for malformed frames.");
         ls->m_rejected = cs_metrics_counter(metrics, "chainscope_logserver_auth_failures_total",
                                             "Clients that gave a wrong token.");
+        ls->m_unauth = cs_metrics_gauge(metrics, "chainscope_logserver_unauthenticated",
+                                        "Connections waiting for HELLO.");
+        static const char *const labels[] = {"reason", NULL};
+        cs_mfamily *f = cs_metrics_family(
+            metrics, CS_METRIC_COUNTER, "chainscope_logserver_refused_total",
+            "Connections refused before or at login, by reason.", labels, NULL, 0);
+        for (size_t i = 0; f && i < sizeof refusal_names / sizeof *refusal_names; i++) {
+            const char *v[] = {refusal_names[i], NULL};
+            ls->m_refused[i] = cs_mfamily_series(f, v);
+        }
     }
     uv_check_init(loop, &ls->check);
     ls->check.data = ls;
     uv_idle_init(loop, &ls->kick);
     ls->kick.data = ls;
-    ls->open_handles = 2;
+    uv_timer_init(loop, &ls->hello_timer);
+    ls->hello_timer.data = ls;
+    ls->open_handles = 3;
     if (o->socket_path) {
         ls->socket_path = strdup(o->socket_path);
         make_parent(o->socket_path);
@@ -672,6 +881,7 @@ fail:
     ls->stopping = true;
     uv_close((uv_handle_t *)&ls->check, server_handle_closed);
     uv_close((uv_handle_t *)&ls->kick, server_handle_closed);
+    uv_close((uv_handle_t *)&ls->hello_timer, server_handle_closed);
     if (ls->has_pipe)
         uv_close((uv_handle_t *)&ls->pipe, server_handle_closed);
     if (ls->has_tcp)
@@ -688,16 +898,21 @@ void cs_logserver_stop(cs_logserver *ls, void (*done)(void *arg), void *arg)
     ls->done_arg = arg;
     cs_bus_drain(ls->bus, 0);
     cs_bus_unsubscribe(ls->sub);
-    /* Hand what is queued (the shutdown events) to the kernel if it takes
-     * it now; nothing waits for slow clients at shutdown. */
-    for (struct client *c = ls->clients; c; c = c->next) {
-        if (c->writing || !c->out.len)
+    /* Hand what is queued (the shutdown events, the last PONGs) to the
+     * kernel if it takes it now; nothing waits for slow clients at
+     * shutdown. */
+    for (struct client *c = ls->clients, *next; c; c = next) {
+        next = c->next;
+        answer_pings(c);
+        if (c->closing || c->writing || !c->out.len)
             continue;
         uv_buf_t b = uv_buf_init((char *)c->out.data, (unsigned)c->out.len);
         uv_try_write(&c->h.stream, &b, 1);
     }
     while (ls->clients)
         client_close(ls->clients);
+    while (ls->pending)
+        client_close(ls->pending);
     if (ls->has_pipe) {
         unlink(ls->socket_path);
         uv_close((uv_handle_t *)&ls->pipe, server_handle_closed);
@@ -706,6 +921,7 @@ void cs_logserver_stop(cs_logserver *ls, void (*done)(void *arg), void *arg)
         uv_close((uv_handle_t *)&ls->tcp, server_handle_closed);
     uv_close((uv_handle_t *)&ls->check, server_handle_closed);
     uv_close((uv_handle_t *)&ls->kick, server_handle_closed);
+    uv_close((uv_handle_t *)&ls->hello_timer, server_handle_closed);
 }
 
 size_t cs_logserver_clients(const cs_logserver *ls)

@@ -38,6 +38,12 @@ const char *cs_cli_default_socket(void);
  * default). Returns 0, or CS_EXIT_CONFIG after printing the error. *out
  * stays valid until the next call. */
 int cs_cli_config_socket(const char *cmd, const char *file, const char **out);
+/* Connects to the log server at address as `name` (token from
+ * $CHAINSCOPE_TOKEN). On failure prints "chainscope CMD: cannot connect to
+ * ADDRESS: ..." with the server's reason when it refused the client, and
+ * returns CS_EXIT_FAIL. *out is freed with cs_client_close. */
+struct cs_client;
+int cs_cli_connect(const char *cmd, const char *address, struct cs_client **out);
 
 int cs_cmd_run(int argc, char **argv);
 int cs_cmd_publish(int argc, char **argv);

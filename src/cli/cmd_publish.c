@@ -121,11 +121,9 @@ int cs_cmd_publish(int argc, char **argv)
     if (!address)
         address = cs_cli_default_socket();
     cs_client *c;
-    int rc = cs_client_connect(address, "publish", getenv("CHAINSCOPE_TOKEN"), &c);
-    if (rc) {
-        fprintf(stderr, "chainscope publish: cannot connect to %s: %s\n", address, cs_strerror(rc));
+    if (cs_cli_connect("publish", address, &c))
         return CS_EXIT_FAIL;
-    }
+    int rc = 0;
     cs_event_hdr h = {.origin = origin, .network = network, .type = type, .key = key};
     char err[512];
     unsigned long long sent = 0, bad = 0;

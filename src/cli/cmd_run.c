@@ -298,6 +298,10 @@ static int start(runner *r, const char *socket_override)
                                 .tcp_listen = cfg->logserver_tcp,
                                 .token = cfg->logserver_token,
                                 .client_buffer = cfg->logserver_buffer,
+                                .max_clients = cfg->logserver_max_clients,
+                                .unix_reserved = cfg->logserver_unix_reserved,
+                                .max_unauthenticated = cfg->logserver_max_unauthenticated,
+                                .hello_timeout_ms = cfg->logserver_hello_timeout_ms,
                                 .name = cfg->node};
         if ((rc = cs_logserver_start(&r->loop, r->bus, r->metrics, &lo, &r->ls))) {
             CS_ERROR("run", "logserver: cannot listen on %s: %s", r->socket_path,

@@ -157,11 +157,9 @@ int cs_cmd_tail(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
 
     cs_client *c;
-    int rc = cs_client_connect(address, "tail", getenv("CHAINSCOPE_TOKEN"), &c);
-    if (rc) {
-        fprintf(stderr, "chainscope tail: cannot connect to %s: %s\n", address, cs_strerror(rc));
+    if (cs_cli_connect("tail", address, &c))
         return CS_EXIT_FAIL;
-    }
+    int rc = 0;
     for (size_t i = 0; i < nf && !rc; i++)
         rc = cs_client_subscribe(c, filters[i]);
     /* A round trip makes sure the subscriptions are in place before the

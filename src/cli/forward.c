@@ -100,10 +100,16 @@ int cs_forward_start(cs_bus *bus, const char *const *filters, size_t nfilters, c
         return CS_ENOMEM;
     f->cap = queue_max ? queue_max : 65536;
     f->q = calloc(f->cap, sizeof *f->q);
-    int rc =
-        f->q ? cs_client_connect(address, name, getenv("CHAINSCOPE_TOKEN"), &f->client) : CS_ENOMEM;
+    char reason[CS_CLIENT_REASON_MAX] = "";
+    int rc = f->q ? cs_client_connect_reason(address, name, getenv("CHAINSCOPE_TOKEN"), reason,
+                                             sizeof reason, &f->client)
+                  : CS_ENOMEM;
     if (rc) {
-        snprintf(err, errlen, "cannot connect to %s: %s", address, cs_strerror(rc));
+        if (reason[0])
+            snprintf(err, errlen, "cannot connect to %s: refused by the server: %s", address,
+                     reason);
+        else
+            snprintf(err, errlen, "cannot connect to %s: %s", address, cs_strerror(rc));
         free(f->q);
         free(f);
         return rc;

@@ -1,6 +1,8 @@
 /* chainscope: one binary, one subcommand per job. */
+#include "chainscope/client.h"
 #include "cli/cli.h"
 #include "cli/components.h"
+#include "core/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -93,6 +95,21 @@ int cs_cli_config_socket(const char *cmd, const char *file, const char **out)
     (void)cmd;
     *out = path;
     return 0;
+}
+
+int cs_cli_connect(const char *cmd, const char *address, struct cs_client **out)
+{
+    char reason[CS_CLIENT_REASON_MAX];
+    int rc = cs_client_connect_reason(address, cmd, getenv("CHAINSCOPE_TOKEN"), reason,
+                                      sizeof reason, out);
+    if (rc == 0)
+        return 0;
+    if (reason[0])
+        fprintf(stderr, "chainscope %s: cannot connect to %s: refused by the server: %s\n", cmd,
+                address, reason);
+    else
+        fprintf(stderr, "chainscope %s: cannot connect to %s: %s\n", cmd, address, cs_strerror(rc));
+    return CS_EXIT_FAIL;
 }
 
 int main(int argc, char **argv)

@@ -462,12 +462,38 @@ static int parse_foundation(cs_cfg *c, struct fy_node *root, cs_config *cfg)
             return rc;
     }
     if ((n = cs_cfg_get(root, "logserver"))) {
-        static const char *const k[] = {"enabled", "socket", "buffer", "tcp", NULL};
+        static const char *const k[] = {"enabled",
+                                        "socket",
+                                        "buffer",
+                                        "tcp",
+                                        "max_clients",
+                                        "unix_reserved",
+                                        "max_unauthenticated",
+                                        "hello_timeout",
+                                        NULL};
         if ((rc = cs_cfg_expect_map(c, n, "logserver", k)) ||
             (rc = cs_cfg_bool(c, n, "logserver", "enabled", &cfg->logserver_enabled, false)) ||
             (rc = cs_cfg_str(c, n, "logserver", "socket", &cfg->logserver_socket, false)) ||
-            (rc = cs_cfg_size(c, n, "logserver", "buffer", &cfg->logserver_buffer, false)))
+            (rc = cs_cfg_size(c, n, "logserver", "buffer", &cfg->logserver_buffer, false)) ||
+            (rc = cs_cfg_uint(c, n, "logserver", "max_clients", &cfg->logserver_max_clients, 2,
+                              1u << 20, false)) ||
+            (rc = cs_cfg_uint(c, n, "logserver", "unix_reserved", &cfg->logserver_unix_reserved, 1,
+                              (1u << 20) - 1, false)) ||
+            (rc = cs_cfg_uint(c, n, "logserver", "max_unauthenticated",
+                              &cfg->logserver_max_unauthenticated, 1, 1u << 16, false)) ||
+            (rc = cs_cfg_duration_ms(c, n, "logserver", "hello_timeout",
+                                     &cfg->logserver_hello_timeout_ms, false)))
             return rc;
+        if (!cs_cfg_get(n, "unix_reserved") &&
+            cfg->logserver_unix_reserved * 2 > cfg->logserver_max_clients)
+            cfg->logserver_unix_reserved = cfg->logserver_max_clients / 2;
+        if (cfg->logserver_unix_reserved >= cfg->logserver_max_clients)
+            return cs_cfg_error(c, cs_cfg_get(n, "unix_reserved"), "logserver.unix_reserved",
+                                "must be less than logserver.max_clients (%llu)",
+                                (unsigned long long)cfg->logserver_max_clients);
+        if (cfg->logserver_hello_timeout_ms < 100 || cfg->logserver_hello_timeout_ms > 3600000)
+            return cs_cfg_error(c, cs_cfg_get(n, "hello_timeout"), "logserver.hello_timeout",
+                                "must be between 100ms and 1h");
         if (cfg->logserver_buffer < 65536)
             return cs_cfg_error(c, cs_cfg_get(n, "buffer"), "logserver.buffer",
                                 "must be at least 64KiB");
@@ -527,6 +553,10 @@ static void set_defaults(cs_config *cfg)
     cfg->bus_queue = 65536;
     cfg->logserver_enabled = true;
     cfg->logserver_buffer = 8u << 20;
+    cfg->logserver_max_clients = 1024;
+    cfg->logserver_unix_reserved = 16;
+    cfg->logserver_max_unauthenticated = 64;
+    cfg->logserver_hello_timeout_ms = 5000;
     cfg->http_enabled = false;
     cfg->http_listen = strdup("127.0.0.1:9464");
 }

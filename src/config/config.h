@@ -91,6 +91,10 @@ typedef struct cs_config {
     uint64_t logserver_buffer; /* bytes queued per client before cut-off */
     char *logserver_tcp;       /* "host:port" or NULL */
     char *logserver_token;     /* required when tcp is set */
+    uint64_t logserver_max_clients;         /* logged-in clients */
+    uint64_t logserver_unix_reserved;       /* of those, kept for the unix socket */
+    uint64_t logserver_max_unauthenticated; /* per transport, waiting for HELLO */
+    uint64_t logserver_hello_timeout_ms;    /* from connect to HELLO */
     /* HTTP server for /metrics, /healthz and the API */
     bool http_enabled;
     char *http_listen; /* "127.0.0.1:9464" */

@@ -115,13 +115,14 @@ class TempDir:
 
 
 class Server:
-    """A `chainscope run` with a log server on a private socket."""
+    """A `chainscope run` with a log server on a private socket;
+    logserver_yaml holds more keys of the logserver section (indented)."""
 
-    def __init__(self, tmp, extra_yaml="", http=False):
+    def __init__(self, tmp, extra_yaml="", http=False, logserver_yaml=""):
         self.tmp = tmp
         self.socket = tmp.file("bus.sock")
         self.http_port = free_port() if http else None
-        cfg = "node: test\nlogserver:\n  socket: %s\n" % self.socket
+        cfg = "node: test\nlogserver:\n  socket: %s\n" % self.socket + logserver_yaml
         if http:
             cfg += "http:\n  listen: 127.0.0.1:%d\n" % self.http_port
         cfg += extra_yaml
