@@ -280,7 +280,13 @@ static int start(runner *r, const char *socket_override)
     r->rt = (cs_runtime){
         .loop = &r->loop, .bus = r->bus, .metrics = r->metrics, .config = cfg, .node = cfg->node};
     if (cfg->http_enabled) {
-        if ((rc = cs_http_server_new(&r->loop, cfg->http_listen, cfg->http_token, &r->http))) {
+        cs_http_server_opts ho = {.listen = cfg->http_listen,
+                                  .token = cfg->http_token,
+                                  .max_connections = cfg->http_max_connections,
+                                  .max_per_ip = cfg->http_max_per_ip,
+                                  .request_timeout_ms = cfg->http_request_timeout_ms,
+                                  .metrics = r->metrics};
+        if ((rc = cs_http_server_start(&r->loop, &ho, &r->http))) {
             CS_ERROR("run", "http: cannot listen on %s: %s", cfg->http_listen, cs_strerror(rc));
             r->http = NULL;
             return rc;

@@ -510,12 +510,22 @@ static int parse_foundation(cs_cfg *c, struct fy_node *root, cs_config *cfg)
         }
     }
     if ((n = cs_cfg_get(root, "http"))) {
-        static const char *const k[] = {"enabled", "listen", "token", NULL};
+        static const char *const k[] = {"enabled",    "listen",          "token", "max_connections",
+                                        "max_per_ip", "request_timeout", NULL};
         if ((rc = cs_cfg_expect_map(c, n, "http", k)) ||
             (rc = cs_cfg_bool(c, n, "http", "enabled", &cfg->http_enabled, false)) ||
             (rc = cs_cfg_str(c, n, "http", "listen", &cfg->http_listen, false)) ||
-            (rc = cs_cfg_str(c, n, "http", "token", &cfg->http_token, false)))
+            (rc = cs_cfg_str(c, n, "http", "token", &cfg->http_token, false)) ||
+            (rc = cs_cfg_uint(c, n, "http", "max_connections", &cfg->http_max_connections, 1, 65536,
+                              false)) ||
+            (rc =
+                 cs_cfg_uint(c, n, "http", "max_per_ip", &cfg->http_max_per_ip, 1, 65536, false)) ||
+            (rc = cs_cfg_duration_ms(c, n, "http", "request_timeout", &cfg->http_request_timeout_ms,
+                                     false)))
             return rc;
+        if (cfg->http_request_timeout_ms < 100 || cfg->http_request_timeout_ms > 3600000)
+            return cs_cfg_error(c, cs_cfg_get(n, "request_timeout"), "http.request_timeout",
+                                "must be between 100ms and 1h");
         if (!cs_cfg_get(n, "enabled"))
             cfg->http_enabled = true;
         bool loopback = strncmp(cfg->http_listen, "127.", 4) == 0 ||
@@ -559,6 +569,9 @@ static void set_defaults(cs_config *cfg)
     cfg->logserver_hello_timeout_ms = 5000;
     cfg->http_enabled = false;
     cfg->http_listen = strdup("127.0.0.1:9464");
+    cfg->http_max_connections = 256;
+    cfg->http_max_per_ip = 32;
+    cfg->http_request_timeout_ms = 10000;
 }
 
 /* Reads libfyaml's collected diagnostics into c->err. */

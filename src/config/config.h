@@ -88,9 +88,9 @@ typedef struct cs_config {
     /* local log server */
     bool logserver_enabled;
     char *logserver_socket;
-    uint64_t logserver_buffer; /* bytes queued per client before cut-off */
-    char *logserver_tcp;       /* "host:port" or NULL */
-    char *logserver_token;     /* required when tcp is set */
+    uint64_t logserver_buffer;              /* bytes queued per client before cut-off */
+    char *logserver_tcp;                    /* "host:port" or NULL */
+    char *logserver_token;                  /* required when tcp is set */
     uint64_t logserver_max_clients;         /* logged-in clients */
     uint64_t logserver_unix_reserved;       /* of those, kept for the unix socket */
     uint64_t logserver_max_unauthenticated; /* per transport, waiting for HELLO */
@@ -99,6 +99,9 @@ typedef struct cs_config {
     bool http_enabled;
     char *http_listen; /* "127.0.0.1:9464" */
     char *http_token;  /* required when listening beyond loopback */
+    uint64_t http_max_connections;
+    uint64_t http_max_per_ip;         /* connections from one address */
+    uint64_t http_request_timeout_ms; /* a whole request, from connect or the last answer */
     /* console sink inside `run` */
     char **console_filters; /* NULL: no console output */
     size_t nconsole_filters;

@@ -13,8 +13,7 @@
 
 #define MAX_HEAD (16 * 1024)
 #define MAX_BODY (1024 * 1024)
-#define MAX_CONNS 256
-#define IDLE_MS 30000
+#define IDLE_MS 30000 /* an answer the client does not take */
 #define MAX_STREAM_QUEUE (4u << 20)
 
 struct route {
@@ -34,9 +33,20 @@ struct cs_http_server {
     struct route *routes;
     size_t nroutes;
     cs_http_conn *conns;
-    size_t nconns;
+    size_t nconns;   /* linked connections, reserve ones included */
+    size_t nreserve; /* of those, let in past max_conns for /healthz */
+    size_t max_conns, max_per_ip;
+    uint64_t request_ms;
+    bool full; /* refusing since the last "limit reached" log line */
     int open_handles;
     bool closing;
+    cs_mseries *m_conns, *m_timeouts, *m_refused_limit, *m_refused_ip;
+};
+
+/* A peer's address without its port, for the per-address bound. */
+struct peer_ip {
+    uint8_t family; /* 0: unknown (a socketpair): no per-address bound */
+    uint8_t addr[16];
 };
 
 struct cs_http_conn {
@@ -53,9 +63,12 @@ struct cs_http_conn {
     bool keep_alive;
     bool streaming;
     bool closing;
-    bool finishing; /* the last answer is queued: read nothing more */
-    size_t queued;  /* bytes written but not yet acknowledged */
+    bool finishing;    /* the last answer is queued: read nothing more */
+    bool reserve;      /* let in past max_conns: /healthz only */
+    size_t queued;     /* bytes written but not yet acknowledged */
+    uint64_t deadline; /* loop ms by which the request must be whole */
     uint64_t last_active;
+    struct peer_ip ip;
     void (*on_close)(cs_http_conn *c, void *arg);
     void *close_arg;
 };
@@ -100,6 +113,9 @@ static void conn_close(cs_http_conn *c)
     if (c->next)
         c->next->pprev = c->pprev;
     c->srv->nconns--;
+    if (c->reserve)
+        c->srv->nreserve--;
+    cs_mseries_set(c->srv->m_conns, (double)c->srv->nconns);
     c->srv->open_handles++;
     uv_close((uv_handle_t *)&c->tcp, conn_closed);
 }
@@ -174,6 +190,8 @@ static const char *reason(int status)
         return "Not Found";
     case 405:
         return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
     case 413:
         return "Payload Too Large";
     case 431:
@@ -198,6 +216,10 @@ static void reset_request(cs_http_conn *c)
     c->complete = false;
     c->responded = false;
     c->authorized = c->srv->token == NULL;
+    c->deadline =
+        uv_now(c->srv->loop) + (c->reserve && c->srv->request_ms > CS_HTTP_RESERVE_TIMEOUT_MS
+                                    ? CS_HTTP_RESERVE_TIMEOUT_MS
+                                    : c->srv->request_ms);
 }
 
 void cs_http_respond(cs_http_conn *c, int status, const char *ctype, const void *body, size_t len)
@@ -205,6 +227,7 @@ void cs_http_respond(cs_http_conn *c, int status, const char *ctype, const void 
     if (c->responded)
         return;
     c->responded = true;
+    c->last_active = uv_now(c->srv->loop);
     cs_buf out;
     cs_buf_init(&out, 0);
     cs_buf_printf(&out,
@@ -339,6 +362,13 @@ static void dispatch(cs_http_conn *c)
                        .body = cs_buf_cstr(&c->body),
                        .body_len = c->body.len,
                        .conn = c};
+    if (c->reserve)
+        c->keep_alive = false; /* a reserve slot serves one request */
+    if (c->reserve && strcmp(url, "/healthz") != 0) {
+        static const char msg[] = "too many connections\n";
+        cs_http_respond(c, 503, NULL, msg, sizeof msg - 1);
+        return;
+    }
     if (!c->authorized && strcmp(url, "/healthz") != 0) {
         static const char msg[] = "missing or wrong bearer token\n";
         cs_http_respond(c, 401, NULL, msg, sizeof msg - 1);
@@ -457,10 +487,73 @@ static void conn_attach(cs_http_conn *c)
     s->conns = c;
     c->pprev = &s->conns;
     s->nconns++;
+    cs_mseries_set(s->m_conns, (double)s->nconns);
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
     reset_request(c);
     c->last_active = uv_now(s->loop);
+}
+
+/* The peer's address of c, without the port. */
+static void peer_ip(cs_http_conn *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET) {
+        c->ip.family = AF_INET;
+        memcpy(c->ip.addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+    } else if (ss.ss_family == AF_INET6) {
+        c->ip.family = AF_INET6;
+        memcpy(c->ip.addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+    }
+}
+
+/* Connections open from c's address, c included. */
+static size_t from_same_ip(const cs_http_conn *c)
+{
+    size_t n = 0;
+    for (const cs_http_conn *x = c->srv->conns; x; x = x->next)
+        n += x->ip.family == c->ip.family && memcmp(x->ip.addr, c->ip.addr, 16) == 0;
+    return n;
+}
+
+/* Answers 503 on a connection that may not stay; it closes once sent. */
+static void refuse(cs_http_conn *c, cs_mseries *counter, const char *msg)
+{
+    cs_mseries_inc(counter, 1);
+    c->keep_alive = false;
+    cs_http_respond(c, 503, NULL, msg, strlen(msg));
+}
+
+/* Lets a new connection in, into the reserve, or refuses it: past
+ * max_per_ip from its address, or past max_conns and the reserve. */
+static void admit(cs_http_conn *c)
+{
+    cs_http_server *s = c->srv;
+    peer_ip(c);
+    if (c->ip.family && from_same_ip(c) > s->max_per_ip) {
+        refuse(c, s->m_refused_ip, "too many connections from your address\n");
+        return;
+    }
+    if (s->nconns - s->nreserve > s->max_conns) {
+        if (!s->full) {
+            s->full = true;
+            CS_WARN("http",
+                    "%zu connections, the most this server takes: only /healthz is "
+                    "answered on %d more, others get 503",
+                    s->max_conns, CS_HTTP_RESERVE);
+        }
+        if (s->nreserve == CS_HTTP_RESERVE) {
+            refuse(c, s->m_refused_limit, "too many connections\n");
+            return;
+        }
+        c->reserve = true;
+        s->nreserve++;
+        reset_request(c); /* the reserve's shorter deadline */
+    }
+    uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
 }
 
 static void on_connection(uv_stream_t *l, int status)
@@ -478,16 +571,12 @@ static void on_connection(uv_stream_t *l, int status)
         return;
     }
     conn_attach(c);
-    if (s->nconns > MAX_CONNS) {
-        static const char msg[] = "too many connections\n";
-        c->keep_alive = false;
-        cs_http_respond(c, 503, NULL, msg, sizeof msg - 1);
-        return;
-    }
-    uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+    admit(c);
 }
 
-/* One timer for every connection: close the idle ones. */
+/* One timer for every connection: answers 408 on a request that is not
+ * whole by its deadline, however slowly its bytes came, and closes
+ * connections whose answer the client has not taken for IDLE_MS. */
 static void sweep_cb(uv_timer_t *t)
 {
     cs_http_server *s = t->data;
@@ -495,17 +584,37 @@ static void sweep_cb(uv_timer_t *t)
     cs_http_conn *c = s->conns;
     while (c) {
         cs_http_conn *next = c->next;
-        if (!c->streaming && now - c->last_active > IDLE_MS)
+        bool waiting = !c->responded && !c->streaming && !c->finishing && !c->closing;
+        if (waiting && now >= c->deadline) {
+            char msg[96];
+            int n = snprintf(msg, sizeof msg, "request timeout: not whole within %llu ms\n",
+                             (unsigned long long)s->request_ms);
+            cs_mseries_inc(s->m_timeouts, 1);
+            c->keep_alive = false;
+            cs_http_respond(c, 408, NULL, msg, (size_t)n);
+        } else if (!waiting && !c->streaming && now - c->last_active > IDLE_MS) {
             conn_close(c);
+        }
         c = next;
+    }
+    if (s->full && s->nconns - s->nreserve < s->max_conns) {
+        s->full = false;
+        CS_INFO("http", "below %zu connections again", s->max_conns);
     }
 }
 
 int cs_http_server_new(uv_loop_t *loop, const char *listen, const char *token, cs_http_server **out)
 {
+    cs_http_server_opts o = {.listen = listen, .token = token};
+    return cs_http_server_start(loop, &o, out);
+}
+
+int cs_http_server_start(uv_loop_t *loop, const cs_http_server_opts *o, cs_http_server **out)
+{
+    const char *token = o->token;
     cs_ignore_sigpipe();
     struct sockaddr_storage ss;
-    int rc = cs_addr_parse(listen, 0, &ss);
+    int rc = cs_addr_parse(o->listen, 0, &ss);
     if (rc)
         return rc;
     if (!cs_addr_is_loopback((struct sockaddr *)&ss) && (!token || strlen(token) < 16))
@@ -515,6 +624,21 @@ int cs_http_server_new(uv_loop_t *loop, const char *listen, const char *token, c
         return CS_ENOMEM;
     s->loop = loop;
     s->token = token ? strdup(token) : NULL;
+    s->max_conns = o->max_connections ? o->max_connections : 256;
+    s->max_per_ip = o->max_per_ip ? o->max_per_ip : 32;
+    s->request_ms = o->request_timeout_ms ? o->request_timeout_ms : 10000;
+    if (o->metrics) {
+        static const char *const labels[] = {"reason", NULL};
+        cs_mfamily *f = cs_metrics_family(
+            o->metrics, CS_METRIC_COUNTER, "chainscope_http_refused_total",
+            "HTTP connections answered 503 at a connection bound.", labels, NULL, 0);
+        s->m_refused_limit = f ? cs_mfamily_series(f, (const char *[]){"connections", NULL}) : NULL;
+        s->m_refused_ip = f ? cs_mfamily_series(f, (const char *[]){"per_ip", NULL}) : NULL;
+        s->m_timeouts = cs_metrics_counter(o->metrics, "chainscope_http_request_timeouts_total",
+                                           "HTTP requests not whole by their deadline (408).");
+        s->m_conns =
+            cs_metrics_gauge(o->metrics, "chainscope_http_connections", "HTTP connections open.");
+    }
     uv_tcp_init(loop, &s->listener);
     s->listener.data = s;
     s->open_handles = 1;
@@ -531,7 +655,11 @@ int cs_http_server_new(uv_loop_t *loop, const char *listen, const char *token, c
     uv_timer_init(loop, &s->sweep);
     s->sweep.data = s;
     s->open_handles++;
-    uv_timer_start(&s->sweep, sweep_cb, 5000, 5000);
+    /* A tenth of the request deadline (20 ms .. 1 s): requests are cut off
+     * within 10 % of it. */
+    uint64_t tick = s->request_ms / 10;
+    tick = tick < 20 ? 20 : tick > 1000 ? 1000 : tick;
+    uv_timer_start(&s->sweep, sweep_cb, tick, tick);
     uv_unref((uv_handle_t *)&s->sweep);
     *out = s;
     return 0;

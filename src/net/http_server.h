@@ -3,9 +3,19 @@
  * at once (cs_http_respond) or keep the connection and stream
  * (cs_http_stream_begin / _write; server-sent events).
  *
- * Bounds: request head 16 KiB, request body 1 MiB, 256 connections, 30 s
- * idle; a stream whose unsent output passes 4 MiB is closed. Every bound
- * answers with the proper status (431, 413, 503) or closes the connection.
+ * Bounds: request head 16 KiB, request body 1 MiB; a stream whose unsent
+ * output passes 4 MiB is closed; an answer the client does not take for
+ * 30 s is dropped. Every bound answers with the proper status (431, 413,
+ * 408, 503) or closes the connection.
+ *
+ * Slow and idle clients: a request (head and body) must arrive whole within
+ * request_timeout of the connection opening or of the previous answer on
+ * it, however slowly its bytes trickle in (408, then the connection
+ * closes). At most max_connections connections are served, at most
+ * max_per_ip of them from one address; past max_connections a few more
+ * (CS_HTTP_RESERVE) are let in to answer /healthz only, so a probe still
+ * learns the process is up, and everything else gets 503 at once.
+ *
  * When a token is set, every request but /healthz needs
  * "Authorization: Bearer TOKEN". */
 #ifndef CS_NET_HTTP_SERVER_H
@@ -13,7 +23,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
+
+#include "core/metrics.h"
+
+/* Connections past max_connections that may stay to ask for /healthz, and
+ * how long they have to do it. */
+#define CS_HTTP_RESERVE 16
+#define CS_HTTP_RESERVE_TIMEOUT_MS 2000
 
 typedef struct cs_http_server cs_http_server;
 typedef struct cs_http_conn cs_http_conn;
@@ -31,6 +49,17 @@ typedef struct cs_http_req {
  * cs_http_stream_begin exactly once. req is borrowed for the call. */
 typedef void (*cs_http_handler)(const cs_http_req *req, void *arg);
 
+typedef struct cs_http_server_opts {
+    const char *listen;          /* "127.0.0.1:9464" */
+    const char *token;           /* NULL: none (loopback only) */
+    size_t max_connections;      /* 0: 256 */
+    size_t max_per_ip;           /* connections from one address; 0: 32 */
+    uint64_t request_timeout_ms; /* 0: 10000 */
+    cs_metrics *metrics;         /* NULL: none */
+} cs_http_server_opts;
+
+int cs_http_server_start(uv_loop_t *loop, const cs_http_server_opts *opts, cs_http_server **out);
+/* cs_http_server_start with the default bounds and no metrics. */
 int cs_http_server_new(uv_loop_t *loop, const char *listen, const char *token,
                        cs_http_server **out);
 /* The bound address (useful with port 0), "127.0.0.1:PORT". */

@@ -37,11 +37,12 @@ class Preauth(unittest.TestCase):
     def setUp(self):
         self.tmp = TempDir()
         self.socks = []
+        self.srv = None
 
     def tearDown(self):
         for c in self.socks:
             c.close()
-        if getattr(self, "srv", None) and self.srv.alive():
+        if self.srv and self.srv.alive():
             self.srv.stop()
         self.tmp.cleanup()
 
@@ -130,13 +131,14 @@ class Slots(unittest.TestCase):
     def setUp(self):
         self.tmp = TempDir()
         self.socks = []
+        self.srv = None
         self.port = free_port()
         os.environ["CS_LIMITS_TOKEN"] = TOKEN
 
     def tearDown(self):
         for c in self.socks:
             c.close()
-        if self.srv.alive():
+        if self.srv and self.srv.alive():
             self.srv.stop()
         self.tmp.cleanup()
 
