@@ -109,9 +109,13 @@ static struct client *attach(cs_logserver *ls, struct peer *p, int sndbuf)
     return c;
 }
 
+/* c is still connected: logged in, or waiting for its HELLO. */
 static bool alive(cs_logserver *ls, struct client *c)
 {
     for (struct client *x = ls->clients; x; x = x->next)
+        if (x == c)
+            return true;
+    for (struct client *x = ls->pending; x; x = x->next)
         if (x == c)
             return true;
     return false;
