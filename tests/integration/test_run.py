@@ -234,14 +234,22 @@ class RunTest(unittest.TestCase):
     def test_cli_help_and_exit_codes(self):
         r = cs("--help")
         self.assertEqual(r.returncode, 0)
-        commands = [l.split()[0] for l in r.stdout.split("commands:")[1].split("\n\n")[0]
-                    .strip().splitlines()]
-        self.assertGreater(len(commands), 10)
-        for name in commands:
-            self.assertIn(name, r.stdout)
+        self.assertTrue(r.stdout.startswith("usage: chainscope [--version] [--help] COMMAND "
+                                            "[ARGS]\n"), r.stdout)
+        listed = [l.split()[0] for l in r.stdout.split("commands:\n")[1].split("\n\n")[0]
+                  .splitlines()]
+        self.assertEqual(listed, ["run", "check-config", "publish", "tail", "events", "p2p",
+                                  "connector", "ctl", "simnet", "crawl", "abi", "evm", "audit",
+                                  "sla", "monitor"])
+        for name in listed:
             h = cs(name, "--help")
             self.assertEqual(h.returncode, 0, name)
-            self.assertIn("usage: chainscope " + name, h.stdout)
+            self.assertTrue(h.stdout.startswith("usage: chainscope " + name + " "), h.stdout)
+            self.assertEqual(h.stderr, "", name)
+        # every command is in docs/cli.md's table
+        with open(os.path.join(os.environ.get("CS_SOURCE_DIR", "."), "docs", "cli.md")) as f:
+            documented = {l.split("`")[1].split()[0] for l in f if l.startswith("| `")}
+        self.assertEqual(sorted(set(listed) - documented), [])
         self.assertEqual(cs("no-such-command").returncode, 2)
         self.assertEqual(cs("tail", "--bogus").returncode, 2)
         self.assertRegex(cs("--version").stdout, r"^chainscope \d+\.\d+\.\d+")
