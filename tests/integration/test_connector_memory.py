@@ -12,7 +12,6 @@ import json
 import os
 import socket
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -105,8 +104,10 @@ class ConnectorMemoryTest(unittest.TestCase):
             for ev in closed:
                 self.assertEqual(ev["by"], "us")
                 if ev["code"] == "partial_timeout":
-                    self.assertEqual(ev["reason"], "incomplete message for %d s: 3990014 of "
-                                     "3990024 bytes" % DEADLINE_S, ev)
+                    # all but the last 10 bytes, unless a loaded machine was
+                    # still sending them at the deadline
+                    self.assertRegex(ev["reason"], r"^incomplete message for %d s: \d+ of "
+                                     r"3990024 bytes$" % DEADLINE_S)
                 else:
                     self.assertTrue(ev["reason"].startswith(
                         "incomplete messages over the connector's budget of %d MiB"
