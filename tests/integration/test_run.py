@@ -81,12 +81,22 @@ class RunTest(unittest.TestCase):
             t0 = time.monotonic()
             self.assertEqual(get(base + "/healthz"), (200, "ok\n"))
             self.assertLess(time.monotonic() - t0, 2.0)
-            m = dict(l.rsplit(" ", 1) for l in get(base + "/metrics")[1].splitlines()
-                     if l.startswith("chainscope_console_"))
-            dropped = int(m["chainscope_console_dropped_total"])
-            printed = int(m["chainscope_console_printed_total"])
-            self.assertEqual(dropped + printed, 20000)
+
+            def console_counts():
+                m = dict(l.rsplit(" ", 1) for l in get(base + "/metrics")[1].splitlines()
+                         if l.startswith("chainscope_console_"))
+                return (int(m["chainscope_console_dropped_total"]),
+                        int(m["chainscope_console_printed_total"]))
+
+            wait_for(lambda: sum(console_counts()) == 20000, what="every event counted")
+            dropped, printed = console_counts()
             self.assertGreater(dropped, 10000)
+            # still stalled: 100 more are dropped and counted, no new warning
+            r = cs("publish", "--socket", sock, "--type", "demo.sample", "--json", payload,
+                   "--count", "100", timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            wait_for(lambda: console_counts() == (dropped + 100, printed), what="100 more drops")
+            dropped += 100
             logtext = read(log_path)
             self.assertEqual(logtext.count("stdout does not keep up"), 1, logtext)
             # read the pipe: what was queued arrives, then the console says so
