@@ -108,7 +108,7 @@ static void on_close(cs_connector *c, cs_peer *peer, bool failed, const char *re
     /* The connector's reasons: "refused", "timeout", "reset" (connect),
      * "handshake timeout", "malformed message: ...", "connection closed by
      * peer", ... */
-    if (!failed && strcmp(reason, "connection reset by peer") == 0)
+    if (!failed && strcmp(cs_peer_close_code(peer), "ECONNRESET") == 0)
         snprintf(pn->why, sizeof pn->why, "reset (after accept, before the handshake)");
     else
         snprintf(pn->why, sizeof pn->why, "%s", reason);

@@ -20,8 +20,9 @@ typedef struct conn_conf {
     char *control;
     char *user_agent;
     char *blocklist;
-    uint64_t services, start_height, max_peers, max_send;
+    uint64_t services, start_height, max_peers, max_send, partial_budget;
     uint64_t connect_timeout, handshake_timeout, idle_timeout, ping_interval, ping_timeout;
+    uint64_t partial_timeout;
     bool relay, msg_events;
 } conn_conf;
 
@@ -41,15 +42,11 @@ void cs_btc_config_free(void *p)
 
 int cs_btc_config_parse(cs_cfg *c, struct fy_node *node, void **out)
 {
-    static const char *const keys[] = {"network",         "listen",
-                                       "connect",         "control",
-                                       "user_agent",      "services",
-                                       "start_height",    "relay",
-                                       "max_peers",       "max_send",
-                                       "blocklist",       "msg_events",
-                                       "connect_timeout", "handshake_timeout",
-                                       "idle_timeout",    "ping_interval",
-                                       "ping_timeout",    NULL};
+    static const char *const keys[] = {
+        "network",       "listen",       "connect",         "control",           "user_agent",
+        "services",      "start_height", "relay",           "max_peers",         "max_send",
+        "blocklist",     "msg_events",   "connect_timeout", "handshake_timeout", "idle_timeout",
+        "ping_interval", "ping_timeout", "partial_budget",  "partial_timeout",   NULL};
     const char *P = "connector";
     conn_conf *cf = calloc(1, sizeof *cf);
     if (!cf)
@@ -73,7 +70,9 @@ int cs_btc_config_parse(cs_cfg *c, struct fy_node *node, void **out)
         (rc = cs_cfg_duration_ms(c, node, P, "handshake_timeout", &cf->handshake_timeout, false)) ||
         (rc = cs_cfg_duration_ms(c, node, P, "idle_timeout", &cf->idle_timeout, false)) ||
         (rc = cs_cfg_duration_ms(c, node, P, "ping_interval", &cf->ping_interval, false)) ||
-        (rc = cs_cfg_duration_ms(c, node, P, "ping_timeout", &cf->ping_timeout, false)))
+        (rc = cs_cfg_duration_ms(c, node, P, "ping_timeout", &cf->ping_timeout, false)) ||
+        (rc = cs_cfg_size(c, node, P, "partial_budget", &cf->partial_budget, false)) ||
+        (rc = cs_cfg_duration_ms(c, node, P, "partial_timeout", &cf->partial_timeout, false)))
         goto fail;
     if (cf->network && !cs_wire_net_find(cf->network)) {
         rc = cs_cfg_error(c, cs_cfg_get(node, "network"), "connector.network",
@@ -123,6 +122,8 @@ int cs_btc_component_start(cs_runtime *rt, void *conf, void **state)
                            .idle_timeout_ms = cf->idle_timeout,
                            .ping_interval_ms = cf->ping_interval,
                            .ping_timeout_ms = cf->ping_timeout,
+                           .partial_budget = cf->partial_budget,
+                           .partial_timeout_ms = cf->partial_timeout,
                            .no_msg_events = !cf->msg_events,
                            .metrics = rt->metrics};
     cs_connector_raise_nofile();

@@ -28,7 +28,7 @@ static const char *const commands[] = {
 struct cs_conn_metrics {
     cs_metrics *reg;
     cs_mfamily *peers, *failures, *disconnects, *msgs, *bytes;
-    cs_mseries *attempts, *accepted, *inbound_dropped, *rtt;
+    cs_mseries *attempts, *accepted, *inbound_dropped, *rtt, *partial;
     /* [command index, NCMD for "other"][0 out, 1 in], found on first use */
     cs_mseries *msg_s[NCMD + 1][2], *byte_s[NCMD + 1][2];
 };
@@ -45,55 +45,44 @@ static size_t cmd_index(const char *cmd)
     return e ? (size_t)(e - commands) : NCMD;
 }
 
-/* Reasons as label tokens: the connector's own reasons by prefix, libuv
- * error names (a fixed set) in lower case, anything else "other". */
+/* Close codes as label tokens. The codes are the connector's own (a fixed
+ * set, docs/btc.md) or libuv error names (a fixed set too). The names that
+ * labelled these closes before codes existed are kept: libuv's connect
+ * errors by what they mean, every malformed message as "malformed". */
 static const struct {
-    const char *prefix, *label;
-} reasons[] = {
-    {"connection closed by peer", "closed_by_peer"},
-    {"connection reset by peer", "reset"},
-    {"malformed message", "malformed"},
-    {"handshake timeout", "handshake_timeout"},
-    {"idle timeout", "idle_timeout"},
-    {"ping timeout", "ping_timeout"},
-    {"send queue full", "send_queue_full"},
-    {"receive buffer full", "receive_buffer_full"},
-    {"obsolete protocol version", "obsolete_version"},
-    {"connected to self", "self"},
-    {"blocklisted", "blocklisted"},
-    {"control:", "control"},
-    {"connector stopping", "stopping"},
-    {"send failed", "send_failed"},
-    {"out of memory", "out_of_memory"},
-    {"accept failed", "accept_failed"},
-    {"crawl", "crawl"},
-    {"disconnect requested", "requested"},
-    {"refused", "refused"},
-    {"timeout", "timeout"},
-    {"unreachable", "unreachable"},
-    {"reset", "reset"},
-    {"address not available", "address_not_available"},
-    {"simulated", "simulated"},
-    {"no simulated node", "simulated"},
+    const char *code, *label;
+} labels[] = {
+    {"EOF", "closed_by_peer"},
+    {"ECONNRESET", "reset"},
+    {"ECONNREFUSED", "refused"},
+    {"ETIMEDOUT", "timeout"},
+    {"ENETUNREACH", "unreachable"},
+    {"EHOSTUNREACH", "unreachable"},
+    {"EADDRNOTAVAIL", "address_not_available"},
+    {"connect_timeout", "timeout"},
+    {"bad_magic", "malformed"},
+    {"bad_command", "malformed"},
+    {"oversized", "malformed"},
+    {"bad_checksum", "malformed"},
+    {"bad_payload", "malformed"},
 };
 
-static const char *reason_label(const char *r, char *buf, size_t len)
+static const char *code_label(const char *code, char *buf, size_t len)
 {
-    for (size_t i = 0; i < sizeof reasons / sizeof *reasons; i++)
-        if (strncmp(r, reasons[i].prefix, strlen(reasons[i].prefix)) == 0)
-            return reasons[i].label;
-    /* libuv error names: E and capitals, e.g. ECONNABORTED */
-    size_t n = strlen(r);
-    if (n >= 2 && n < len && r[0] == 'E') {
-        for (size_t i = 0; i < n; i++) {
-            if (!isupper((unsigned char)r[i]) && !isdigit((unsigned char)r[i]))
-                return "other";
-            buf[i] = (char)tolower((unsigned char)r[i]);
-        }
-        buf[n] = 0;
-        return buf;
+    for (size_t i = 0; i < sizeof labels / sizeof *labels; i++)
+        if (strcmp(code, labels[i].code) == 0)
+            return labels[i].label;
+    size_t n = strlen(code);
+    if (n == 0 || n >= len)
+        return "other";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)code[i];
+        if (!isalnum(ch) && ch != '_')
+            return "other";
+        buf[i] = (char)tolower(ch);
     }
-    return "other";
+    buf[n] = 0;
+    return buf;
 }
 
 static const char *const dirs[2] = {"out", "in"};
@@ -118,6 +107,7 @@ static void collect(cs_metrics *m, void *arg)
             const char *v[] = {dirs[d], states[s]};
             cs_mseries_set(cs_mfamily_series(c->metrics->peers, v), n[d][s]);
         }
+    cs_mseries_set(c->metrics->partial, (double)c->partial_bytes);
 }
 
 int cs_conn_metrics_init(cs_connector *c, cs_metrics *reg)
@@ -161,8 +151,11 @@ int cs_conn_metrics_init(cs_connector *c, cs_metrics *reg)
     m->inbound_dropped = cs_metrics_counter(
         reg, "chainscope_p2p_inbound_dropped_total",
         "Inbound connections closed at once because the connector was at max_peers.");
+    m->partial = cs_metrics_gauge(reg, "chainscope_p2p_partial_bytes",
+                                  "Bytes held for incomplete messages, all peers together "
+                                  "(bounded by connector.partial_budget).");
     if (!m->peers || !m->failures || !m->disconnects || !m->msgs || !m->bytes || !m->rtt ||
-        !m->attempts || !m->accepted || !m->inbound_dropped) {
+        !m->attempts || !m->accepted || !m->inbound_dropped || !m->partial) {
         free(m);
         return CS_EINVAL; /* a family of that name exists with other labels */
     }
@@ -217,12 +210,12 @@ void cs_conn_metrics_event(cs_connector *c, enum cs_conn_metric what, const cs_p
         cs_mseries_inc(m->inbound_dropped, 1);
         break;
     case CS_CM_FAILED: {
-        const char *v[] = {reason_label(p->reason, buf, sizeof buf)};
+        const char *v[] = {code_label(p->code, buf, sizeof buf)};
         cs_mseries_inc(cs_mfamily_series(m->failures, v), 1);
         break;
     }
     case CS_CM_CLOSED: {
-        const char *v[] = {reason_label(p->reason, buf, sizeof buf),
+        const char *v[] = {code_label(p->code, buf, sizeof buf),
                            p->flags & PF_BY_PEER ? "peer" : "us"};
         cs_mseries_inc(cs_mfamily_series(m->disconnects, v), 1);
         break;

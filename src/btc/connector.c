@@ -52,6 +52,12 @@ int cs_connector_new(uv_loop_t *loop, cs_bus *bus, const cs_connector_opts *opts
         c->o.max_recv = CS_WIRE_HEADER_SIZE + CS_WIRE_MAX_PAYLOAD;
     if (c->o.max_recv < 1024)
         c->o.max_recv = 1024;
+    if (!c->o.partial_budget)
+        c->o.partial_budget = 64u << 20;
+    if (c->o.partial_budget < c->o.max_recv)
+        c->o.partial_budget = c->o.max_recv;
+    if (!c->o.partial_timeout_ms)
+        c->o.partial_timeout_ms = 60000;
     if (!c->o.max_send)
         c->o.max_send = 8u << 20;
     c->user_agent = strdup(c->o.user_agent ? c->o.user_agent : "/chainscope:" CS_VERSION "/");
@@ -169,6 +175,8 @@ static void on_handle_closed(uv_handle_t *h)
     cs_connector_handle_closed(c);
 }
 
+static size_t disconnect_all(cs_connector *c, const char *code, const char *reason);
+
 void cs_connector_close(cs_connector *c, void (*done)(void *arg), void *arg)
 {
     if (c->closing)
@@ -176,7 +184,7 @@ void cs_connector_close(cs_connector *c, void (*done)(void *arg), void *arg)
     c->closing = true;
     c->done = done;
     c->done_arg = arg;
-    cs_connector_disconnect_all(c, "connector stopping");
+    disconnect_all(c, "stopping", "connector stopping");
     for (size_t i = 0; i < c->nlisteners; i++)
         uv_close((uv_handle_t *)c->listeners[i], on_handle_closed);
     c->nlisteners = 0;
@@ -279,7 +287,7 @@ int cs_connector_set_blocklist(cs_connector *c, const char *text, char *err, siz
             continue;
         for (size_t j = 0; j < n; j++)
             if (prefix_match(ip, list[j].ip, list[j].bits)) {
-                cs_peer_close(p, "blocklisted");
+                cs_peer_close_as(p, "blocklisted", "blocklisted");
                 break;
             }
     }
@@ -328,7 +336,7 @@ static void accepted(cs_connector *c, cs_peer *p)
     if (uv_tcp_getpeername(&p->tcp, (struct sockaddr *)&ss, &len) == 0 &&
         cs_connector_blocked(c, (struct sockaddr *)&ss)) {
         cs_peer_emit_conn(p, "p2p.conn.accepted", NULL);
-        cs_peer_close(p, "blocklisted");
+        cs_peer_close_as(p, "blocklisted", "blocklisted");
         return;
     }
     cs_peer_emit_conn(p, "p2p.conn.accepted", NULL);
@@ -361,7 +369,7 @@ static void on_connection(uv_stream_t *server, int status)
     if (!p)
         return;
     if (uv_accept(server, (uv_stream_t *)&p->tcp) != 0) {
-        cs_peer_close(p, "accept failed");
+        cs_peer_close_as(p, "accept_failed", "accept failed");
         return;
     }
     accepted(c, p);
@@ -433,7 +441,7 @@ static void on_connect(uv_connect_t *req, int status)
     p->connect = NULL;
     if (status < 0) {
         p->flags |= PF_FAILED;
-        cs_peer_close(p, connect_reason(status));
+        cs_peer_close_as(p, uv_err_name(status), connect_reason(status));
         return;
     }
     cs_peer_on_connected(p);
@@ -470,7 +478,7 @@ int cs_connector_connect_sa(cs_connector *c, const struct sockaddr *sa, uint64_t
     uv_connect_t *req = malloc(sizeof *req);
     if (!req) {
         p->flags |= PF_FAILED;
-        cs_peer_close(p, "out of memory");
+        cs_peer_close_as(p, "out_of_memory", "out of memory");
         return 0;
     }
     req->data = p;
@@ -480,7 +488,7 @@ int cs_connector_connect_sa(cs_connector *c, const struct sockaddr *sa, uint64_t
         free(req);
         p->connect = NULL;
         p->flags |= PF_FAILED;
-        cs_peer_close(p, connect_reason(rc));
+        cs_peer_close_as(p, uv_err_name(rc), connect_reason(rc));
     }
     return 0;
 }
@@ -514,17 +522,22 @@ int cs_connector_disconnect(cs_connector *c, uint64_t id, const char *reason)
     return 0;
 }
 
-size_t cs_connector_disconnect_all(cs_connector *c, const char *reason)
+static size_t disconnect_all(cs_connector *c, const char *code, const char *reason)
 {
     size_t n = 0;
     while (c->npeers) {
         cs_peer *p = c->peers[c->npeers - 1];
         if (p->state == PS_CONNECTING)
             p->flags |= PF_FAILED;
-        cs_peer_close(p, reason ? reason : "disconnect requested");
+        cs_peer_close_as(p, code, reason ? reason : "disconnect requested");
         n++;
     }
     return n;
+}
+
+size_t cs_connector_disconnect_all(cs_connector *c, const char *reason)
+{
+    return disconnect_all(c, "requested", reason);
 }
 
 int cs_connector_send(cs_connector *c, uint64_t id, const uint8_t *msg, size_t n)
@@ -544,8 +557,8 @@ size_t cs_connector_peers(cs_connector *c, cs_peer_info *out, size_t max)
 
 /* ---- the sweep --------------------------------------------------------- */
 
-/* One timer for every peer: connect, handshake, idle and ping timeouts,
- * keep-alive pings, delayed handshakes. Walks backwards because closing a
+/* One timer for every peer: connect, handshake, idle, ping and incomplete
+ * message timeouts, keep-alive pings, delayed handshakes. Walks backwards because closing a
  * peer moves the last one into its slot. */
 static void on_sweep(uv_timer_t *t)
 {
@@ -559,21 +572,21 @@ static void on_sweep(uv_timer_t *t)
         case PS_CONNECTING:
             if (now - p->t_start >= c->o.connect_timeout_ms) {
                 p->flags |= PF_FAILED;
-                cs_peer_close(p, "timeout");
+                cs_peer_close_as(p, "connect_timeout", "timeout");
             }
             break;
         case PS_HANDSHAKE:
             if ((p->flags & PF_DELAYED) && now >= p->delay_until)
                 cs_peer_flush_delayed(p);
             else if (now - p->t_start >= c->o.handshake_timeout_ms)
-                cs_peer_close(p, "handshake timeout");
+                cs_peer_close_as(p, "handshake_timeout", "handshake timeout");
             break;
         case PS_READY:
             if (now - p->t_last_recv >= c->o.idle_timeout_ms) {
-                cs_peer_close(p, "idle timeout");
+                cs_peer_close_as(p, "idle_timeout", "idle timeout");
             } else if (p->flags & PF_PING_OUT) {
                 if ((uv_hrtime() - p->t_ping_sent) / 1000000 >= c->o.ping_timeout_ms)
-                    cs_peer_close(p, "ping timeout");
+                    cs_peer_close_as(p, "ping_timeout", "ping timeout");
             } else if (now >= p->t_next_ping) {
                 cs_peer_send_ping(p);
             }
@@ -581,6 +594,9 @@ static void on_sweep(uv_timer_t *t)
         default:
             break;
         }
+        /* closing leaves p allocated until its handle's close callback */
+        if (p->state == PS_HANDSHAKE || p->state == PS_READY)
+            cs_peer_check_partial(p, now);
     }
 }
 

@@ -20,9 +20,11 @@
  *
  * One periodic timer sweeps all peers for timeouts and keep-alive pings (no
  * timer per peer). Reads go through one loop-wide buffer; a peer holds its
- * own buffer only while a message is incomplete, bounded by max_recv. A
- * malformed message, a full send queue or a timeout closes that one peer
- * with a reason. Loop thread only. */
+ * own buffer only while a message is incomplete, sized by the bytes that
+ * arrived, bounded by max_recv per peer and by partial_budget across all
+ * peers, and for partial_timeout_ms at most. A malformed message, a full
+ * send queue, a bound or a timeout closes that one peer with a code (a
+ * stable name, docs/btc.md) and a reason for people. Loop thread only. */
 #ifndef CS_BTC_CONNECTOR_H
 #define CS_BTC_CONNECTOR_H
 
@@ -60,6 +62,11 @@ typedef struct cs_connector_opts {
     uint64_t sweep_ms;             /* 1 s: the sweep timer's period */
     size_t max_recv;               /* per-peer buffer for one incomplete message:
                                       24 + 4,000,000 bytes */
+    size_t partial_budget;         /* bytes held for incomplete messages by all
+                                      peers together: 64 MiB (at least max_recv);
+                                      a peer that would go over it is closed */
+    uint64_t partial_timeout_ms;   /* an incomplete message must complete within
+                                      this from its first byte: 60 s */
     size_t max_send;               /* bytes queued to one peer: 8 MiB */
     /* events */
     bool no_msg_events; /* do not publish p2p.msg.* (connection events stay) */
@@ -82,8 +89,9 @@ typedef struct cs_connector_hooks {
     /* A well-formed message arrived; fields is its decoded object. */
     void (*on_message)(cs_connector *c, cs_peer *p, const char *command, const cs_val *fields,
                        void *arg);
-    /* The peer is gone (failed to connect when `failed`). The peer is freed
-     * after this returns. */
+    /* The peer is gone (failed to connect when `failed`): reason is for
+     * people, cs_peer_close_code(p) the stable code to act on. The peer is
+     * freed after this returns. */
     void (*on_close)(cs_connector *c, cs_peer *p, bool failed, const char *reason, void *arg);
 } cs_connector_hooks;
 
@@ -163,6 +171,11 @@ void cs_peer_delay_handshake(cs_peer *p, uint64_t ms);
 void cs_peer_close(cs_peer *p, const char *reason);
 /* Closes one peer with a TCP reset (RST) instead of an orderly close. */
 void cs_peer_abort(cs_peer *p, const char *reason);
+/* Why the peer was closed, as a stable code: "" while it is open; one of
+ * the codes docs/btc.md lists once closing (e.g. "ECONNRESET", "EOF",
+ * "bad_checksum", "handshake_timeout"; "requested" for cs_peer_close and
+ * cs_connector_disconnect). Borrowed: valid until the peer is freed. */
+const char *cs_peer_close_code(const cs_peer *p);
 /* Whether the peer asked for addrv2 (sent sendaddrv2, BIP155). */
 bool cs_peer_wants_addrv2(const cs_peer *p);
 /* Sends a framed message to this peer (bytes copied). */

@@ -36,9 +36,14 @@ struct cs_peer {
     char addr[46];
     char laddr[46];
     char key[72];
-    /* bytes of an incomplete message; NULL between messages */
+    /* bytes of an incomplete message; NULL between messages. rcap counts
+     * against the connector's partial_budget (c->partial_bytes); buffers
+     * of RBUF_MAP_MIN bytes or more are mapped, so that releasing one gives
+     * its pages back to the system at once */
     uint8_t *rbuf;
     size_t rlen, rcap;
+    size_t rneed;       /* the incomplete message's size; 0 while its header is */
+    uint64_t t_partial; /* when the incomplete message began (loop ms) */
     uint64_t t_start, t_last_recv, t_ping_sent, t_next_ping, delay_until;
     uint64_t ping_nonce;
     double rtt_ms;
@@ -53,6 +58,7 @@ struct cs_peer {
     uv_connect_t *connect; /* while connecting */
     void *user;
     char reason[96];
+    char code[24]; /* the close's stable code (docs/btc.md), "" until closed */
 };
 
 typedef struct blk_entry {
@@ -88,6 +94,7 @@ struct cs_connector {
     void (*done)(void *);
     void *done_arg;
     struct cs_conn_metrics *metrics; /* NULL without a registry */
+    size_t partial_bytes;            /* sum of every peer's rcap */
 
     /* cs_wire_decode flags for received messages: 0, checksums checked;
      * the fuzz target sets CS_WIRE_NO_CHECKSUM to reach the handlers */
@@ -119,6 +126,11 @@ void cs_peer_on_connected(cs_peer *p);
 void cs_peer_send_version(cs_peer *p);
 void cs_peer_send_ping(cs_peer *p);
 void cs_peer_emit_conn(cs_peer *p, const char *type, const char *reason);
+/* Closes p with a stable code (a static or copied string, docs/btc.md)
+ * beside the reason for people (copied). */
+void cs_peer_close_as(cs_peer *p, const char *code, const char *reason);
+/* Closes incomplete messages older than partial_timeout_ms (the sweep). */
+void cs_peer_check_partial(cs_peer *p, uint64_t now);
 void cs_peer_set_addrs(cs_peer *p);
 /* Called by the connector when a handle it counted closes. */
 void cs_connector_handle_closed(cs_connector *c);

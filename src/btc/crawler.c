@@ -345,7 +345,7 @@ static void on_close(cs_connector *c, cs_peer *p, bool failed, const char *reaso
         cs_crawl_node *n = &cr->nodes[i];
         if (n->reachable) {
             /* reachable, but the connection ended badly before addresses */
-            if (strncmp(reason, "crawl:", 6) != 0)
+            if (strcmp(cs_peer_close_code(p), "requested") != 0) /* not our own close */
                 snprintf(n->failure, sizeof n->failure, "%s", reason);
             if (n->rtt_ms < 0) {
                 cs_peer_info info;
@@ -353,10 +353,8 @@ static void on_close(cs_connector *c, cs_peer *p, bool failed, const char *reaso
                 n->rtt_ms = info.rtt_ms;
             }
             n->last_seen = wall_now();
-        } else if ((failed && strcmp(reason, "reset") == 0) ||
-                   (!failed && (strcmp(reason, "connection reset by peer") == 0 ||
-                                strcmp(reason, "send failed: ECONNRESET") == 0 ||
-                                strcmp(reason, "send failed: EPIPE") == 0))) {
+        } else if (strcmp(cs_peer_close_code(p), "ECONNRESET") == 0 ||
+                   (!failed && strcmp(cs_peer_close_code(p), "EPIPE") == 0)) {
             /* the connection was accepted, then reset before any reply (a
              * refusal is "refused"): a node or a firewall that accepts and
              * drops; seen while connecting, on the first read, or when

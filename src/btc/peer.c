@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "btc/connector_int.h"
 #include "core/error.h"
@@ -11,6 +13,8 @@
 
 #define MIN_PEER_VERSION 31800 /* older peers are disconnected, as nodes do */
 #define WTXID_RELAY_VERSION 70016
+#define RBUF_MIN 4096             /* the smallest buffer for an incomplete message */
+#define RBUF_MAP_MIN (128u << 10) /* buffers this large are mapped, not malloc'ed */
 
 static void on_close(uv_handle_t *h);
 static void send_cmd(cs_peer *p, const char *cmd, const void *payload, size_t n);
@@ -129,8 +133,10 @@ void cs_peer_emit_conn(cs_peer *p, const char *type, const char *reason)
         cs_vw_kv_str(w, "local_addr", p->laddr);
         cs_vw_kv_u64(w, "local_port", p->lport);
     }
-    if (reason)
+    if (reason) {
+        cs_vw_kv_str(w, "code", p->code);
         cs_vw_kv_str(w, "reason", reason);
+    }
     if (strcmp(type, "p2p.conn.closed") == 0) {
         cs_vw_kv_str(w, "by", p->flags & PF_BY_PEER ? "peer" : "us");
         cs_vw_kv_u64(w, "duration_ms", uv_now(c->loop) - p->t_start);
@@ -165,31 +171,62 @@ static void emit_msg(cs_peer *p, bool in, const char *cmd, uint32_t size, const 
 
 /* ---- closing ----------------------------------------------------------- */
 
-void cs_peer_close(cs_peer *p, const char *reason)
+static void rbuf_release(cs_peer *p);
+
+void cs_peer_close_as(cs_peer *p, const char *code, const char *reason)
 {
     if (p->state == PS_CLOSING)
         return;
     cs_connector *c = p->c;
     snprintf(p->reason, sizeof p->reason, "%s", reason ? reason : "closed");
+    snprintf(p->code, sizeof p->code, "%s", code && *code ? code : "requested");
+    rbuf_release(p); /* nothing more is read: give the memory back now */
     bool failed = p->flags & PF_FAILED;
     cs_peer_emit_conn(p, failed ? "p2p.conn.failed" : "p2p.conn.closed", p->reason);
     cs_conn_metrics_event(c, failed ? CS_CM_FAILED : CS_CM_CLOSED, p);
     if (!failed)
-        CS_DEBUG("connector", "%s: closed by %s: %s", p->key, p->flags & PF_BY_PEER ? "peer" : "us",
-                 p->reason);
+        CS_DEBUG("connector", "%s: closed by %s: %s (%s)", p->key,
+                 p->flags & PF_BY_PEER ? "peer" : "us", p->reason, p->code);
     p->state = PS_CLOSING;
+    /* out of the table before the hook: a hook that closes the connector
+     * (the audit's, once its last node is done) must not find p there
+     * still, closing, and wait for it forever */
+    cs_connector_remove(c, p);
     if (c->hooks.on_close)
         c->hooks.on_close(c, p, failed, p->reason, c->hooks.arg);
-    cs_connector_remove(c, p);
     if ((p->flags & PF_RESET) && !failed && uv_tcp_close_reset(&p->tcp, (uv_close_cb)on_close) == 0)
         return;
     uv_close((uv_handle_t *)&p->tcp, on_close);
+}
+
+void cs_peer_close(cs_peer *p, const char *reason)
+{
+    cs_peer_close_as(p, "requested", reason);
 }
 
 void cs_peer_abort(cs_peer *p, const char *reason)
 {
     p->flags |= PF_RESET;
     cs_peer_close(p, reason);
+}
+
+const char *cs_peer_close_code(const cs_peer *p)
+{
+    return p->code;
+}
+
+/* A libuv error as a close: its name is the code, its text the reason
+ * unless `what` prefixes the name ("send failed: EPIPE"). */
+static void close_uv(cs_peer *p, const char *what, int err)
+{
+    if (what) {
+        char why[64];
+        snprintf(why, sizeof why, "%s: %s", what, uv_err_name(err));
+        cs_peer_close_as(p, uv_err_name(err), why);
+    } else {
+        cs_peer_close_as(p, uv_err_name(err),
+                         err == UV_EOF ? "connection closed by peer" : uv_strerror(err));
+    }
 }
 
 bool cs_peer_wants_addrv2(const cs_peer *p)
@@ -201,7 +238,7 @@ static void on_close(uv_handle_t *h)
 {
     cs_peer *p = h->data;
     cs_connector *c = p->c;
-    free(p->rbuf);
+    rbuf_release(p);
     free(p->user_agent);
     free(p);
     cs_connector_handle_closed(c);
@@ -222,11 +259,8 @@ static void on_write(uv_write_t *req, int status)
     cs_peer *p = r->p;
     p->send_queued -= r->n;
     free(r);
-    if (status < 0 && p->state != PS_CLOSING) {
-        char why[64];
-        snprintf(why, sizeof why, "send failed: %s", uv_err_name(status));
-        cs_peer_close(p, why);
-    }
+    if (status < 0 && p->state != PS_CLOSING)
+        close_uv(p, "send failed", status);
 }
 
 /* Sends one framed message; publishes it as an "out" event. */
@@ -237,12 +271,12 @@ static void send_raw(cs_peer *p, const uint8_t *msg, size_t n)
         return;
     /* bound: a peer that does not read is dropped */
     if (p->send_queued + n > c->o.max_send) {
-        cs_peer_close(p, "send queue full");
+        cs_peer_close_as(p, "send_queue_full", "send queue full");
         return;
     }
     wreq *r = malloc(sizeof *r + n);
     if (!r) {
-        cs_peer_close(p, "out of memory");
+        cs_peer_close_as(p, "out_of_memory", "out of memory");
         return;
     }
     r->p = p;
@@ -252,9 +286,7 @@ static void send_raw(cs_peer *p, const uint8_t *msg, size_t n)
     int rc = uv_write(&r->req, (uv_stream_t *)&p->tcp, &b, 1, on_write);
     if (rc) {
         free(r);
-        char why[64];
-        snprintf(why, sizeof why, "send failed: %s", uv_err_name(rc));
-        cs_peer_close(p, why);
+        close_uv(p, "send failed", rc);
         return;
     }
     p->send_queued += n;
@@ -449,13 +481,13 @@ static void on_version(cs_peer *p, const cs_val *f)
     }
     if (p->dir == CS_PEER_IN && cs_val_get(f, "nonce", 5, &v) == 0 && v.kind == CS_VAL_INT &&
         v.u == c->nonce) {
-        cs_peer_close(p, "connected to self");
+        cs_peer_close_as(p, "self", "connected to self");
         return;
     }
     if (p->version < MIN_PEER_VERSION) {
         char why[64];
         snprintf(why, sizeof why, "obsolete protocol version %d", p->version);
-        cs_peer_close(p, why);
+        cs_peer_close_as(p, "obsolete_version", why);
         return;
     }
     if (p->dir == CS_PEER_IN && p->delay_until > uv_now(c->loop)) {
@@ -465,11 +497,18 @@ static void on_version(cs_peer *p, const cs_val *f)
     reply_version(p);
 }
 
+static void close_malformed(cs_peer *p, const char *code, const cs_wire_err *err)
+{
+    char why[160];
+    snprintf(why, sizeof why, "malformed message: %s", err->reason);
+    cs_peer_close_as(p, code, why);
+}
+
 /* Handles one whole message at msg[0..n). Returns false if the peer closed. */
 static bool handle(cs_peer *p, const uint8_t *msg, size_t n)
 {
     cs_connector *c = p->c;
-    cs_wire_msg m;
+    cs_wire_msg m = {.checksum_ok = true};
     cs_wire_err err = {0};
     size_t used;
     cs_vw_reset(&c->scratch);
@@ -477,9 +516,7 @@ static bool handle(cs_peer *p, const uint8_t *msg, size_t n)
     int rc =
         cs_wire_decode(c->wire, msg, n, c->o.net, c->decode_flags, &m, &c->scratch, &used, &err);
     if (rc) {
-        char why[160];
-        snprintf(why, sizeof why, "malformed message: %s", err.reason);
-        cs_peer_close(p, why);
+        close_malformed(p, m.checksum_ok ? "bad_payload" : "bad_checksum", &err);
         return false;
     }
     cs_vw_object_end(&c->scratch);
@@ -548,9 +585,11 @@ static size_t process(cs_peer *p, const uint8_t *data, size_t n, size_t *need)
         cs_wire_hdr h;
         cs_wire_err err = {0};
         if (cs_wire_header_parse(data + off, n - off, p->c->o.net, &h, &err) != 0) {
-            char why[160];
-            snprintf(why, sizeof why, "malformed message: %s", err.reason);
-            cs_peer_close(p, why);
+            close_malformed(p,
+                            err.code == CS_ELIMIT                            ? "oversized"
+                            : memcmp(data + off, p->c->o.net->magic, 4) != 0 ? "bad_magic"
+                                                                             : "bad_command",
+                            &err);
             return n;
         }
         size_t total = CS_WIRE_HEADER_SIZE + (size_t)h.length;
@@ -574,6 +613,127 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init((char *)p->c->readbuf, CS_READBUF_SIZE);
 }
 
+/* ---- buffers for incomplete messages ------------------------------------ */
+
+static size_t page_round(size_t n)
+{
+    static size_t page;
+    if (!page) {
+        long v = sysconf(_SC_PAGESIZE);
+        page = v > 0 ? (size_t)v : 4096;
+    }
+    return (n + page - 1) / page * page;
+}
+
+static void rbuf_release(cs_peer *p)
+{
+    if (!p->rbuf)
+        return;
+    if (p->rcap >= RBUF_MAP_MIN)
+        munmap(p->rbuf, p->rcap);
+    else
+        free(p->rbuf);
+    p->c->partial_bytes -= p->rcap;
+    p->rbuf = NULL;
+    p->rcap = p->rlen = p->rneed = 0;
+}
+
+/* Gives p's buffer room for `cap` bytes (>= p->rlen), keeping its first
+ * p->rlen bytes; grows or shrinks. Every peer's buffers together stay
+ * within partial_budget: past it the peer is closed (partial_budget), as
+ * it is when memory runs out. Returns false when p was closed. */
+static bool rbuf_resize(cs_peer *p, size_t cap)
+{
+    cs_connector *c = p->c;
+    bool map = cap >= RBUF_MAP_MIN, was_map = p->rcap >= RBUF_MAP_MIN;
+    if (map)
+        cap = page_round(cap);
+    if (cap == p->rcap)
+        return true;
+    if (cap > p->rcap && c->partial_bytes - p->rcap + cap > c->o.partial_budget) {
+        char why[96], budget[32];
+        if (c->o.partial_budget % (1u << 20) == 0)
+            snprintf(budget, sizeof budget, "%zu MiB", c->o.partial_budget >> 20);
+        else
+            snprintf(budget, sizeof budget, "%zu bytes", c->o.partial_budget);
+        snprintf(why, sizeof why, "incomplete messages over the connector's budget of %s", budget);
+        cs_peer_close_as(p, "partial_budget", why);
+        return false;
+    }
+    uint8_t *nb;
+    if (map && was_map) {
+        nb = mremap(p->rbuf, p->rcap, cap, MREMAP_MAYMOVE);
+    } else if (!map && !was_map) {
+        nb = realloc(p->rbuf, cap);
+        if (!nb)
+            nb = MAP_FAILED;
+    } else {
+        nb = map ? mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                 : malloc(cap);
+        if (!nb)
+            nb = MAP_FAILED;
+        if (nb != MAP_FAILED) {
+            if (p->rlen)
+                memcpy(nb, p->rbuf, p->rlen);
+            if (was_map)
+                munmap(p->rbuf, p->rcap);
+            else
+                free(p->rbuf);
+        }
+    }
+    if (nb == MAP_FAILED) {
+        cs_peer_close_as(p, "out_of_memory", "out of memory");
+        return false;
+    }
+    c->partial_bytes = c->partial_bytes - p->rcap + cap;
+    p->rbuf = nb;
+    p->rcap = cap;
+    return true;
+}
+
+/* Keeps data[0..n), the start of an incomplete message of `need` bytes (0:
+ * its header is incomplete too), in a buffer of p's own sized by what has
+ * arrived, not by what the header announces: a peer holds only memory it
+ * has sent. Returns false when p was closed. */
+static bool rbuf_keep(cs_peer *p, const uint8_t *data, size_t n, size_t need)
+{
+    /* one read (up to CS_READBUF_SIZE) can hold more of an incomplete
+     * message than max_recv allows when max_recv is set below that */
+    if (n > p->c->o.max_recv) {
+        cs_peer_close_as(p, "receive_buffer_full", "receive buffer full");
+        return false;
+    }
+    size_t cap = n < RBUF_MIN ? RBUF_MIN : n;
+    if (need && cap > need)
+        cap = need;
+    if (!rbuf_resize(p, cap))
+        return false;
+    memcpy(p->rbuf, data, n);
+    p->rlen = n;
+    p->rneed = need;
+    p->t_partial = uv_now(p->c->loop);
+    return true;
+}
+
+/* The sweep's check: an incomplete message must complete within
+ * partial_timeout_ms of its first byte, or the peer is closed
+ * (partial_timeout). */
+void cs_peer_check_partial(cs_peer *p, uint64_t now)
+{
+    cs_connector *c = p->c;
+    if (!p->rbuf || now - p->t_partial < c->o.partial_timeout_ms)
+        return;
+    char why[96];
+    double s = (double)c->o.partial_timeout_ms / 1000.0;
+    if (p->rneed)
+        snprintf(why, sizeof why, "incomplete message for %g s: %zu of %zu bytes", s, p->rlen,
+                 p->rneed);
+    else
+        snprintf(why, sizeof why, "incomplete message for %g s: %zu bytes of its header", s,
+                 p->rlen);
+    cs_peer_close_as(p, "partial_timeout", why);
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     cs_peer *p = s->data;
@@ -582,7 +742,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     if (nread < 0) {
         p->flags |= PF_BY_PEER;
-        cs_peer_close(p, nread == UV_EOF ? "connection closed by peer" : uv_strerror((int)nread));
+        close_uv(p, NULL, (int)nread);
         return;
     }
     if (nread == 0)
@@ -591,63 +751,45 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     p->t_last_recv = uv_now(c->loop);
     const uint8_t *data = (const uint8_t *)buf->base;
     size_t n = (size_t)nread, need = 0;
-    if (p->rbuf) {
-        if (p->rlen + n > c->o.max_recv) {
-            cs_peer_close(p, "receive buffer full");
-            return;
-        }
-        if (p->rlen + n > p->rcap) {
-            size_t cap = p->rcap * 2 > p->rlen + n ? p->rcap * 2 : p->rlen + n;
-            if (cap > c->o.max_recv)
-                cap = c->o.max_recv;
-            uint8_t *nb = realloc(p->rbuf, cap);
-            if (!nb) {
-                cs_peer_close(p, "out of memory");
-                return;
-            }
-            p->rbuf = nb;
-            p->rcap = cap;
-        }
-        memcpy(p->rbuf + p->rlen, data, n);
-        p->rlen += n;
-        size_t used = process(p, p->rbuf, p->rlen, &need);
-        if (p->state == PS_CLOSING)
-            return;
-        p->rlen -= used;
-        if (p->rlen == 0) {
-            free(p->rbuf);
-            p->rbuf = NULL;
-            p->rcap = 0;
-        } else if (used) {
-            memmove(p->rbuf, p->rbuf + used, p->rlen);
-        }
-        return;
-    }
-    size_t used = process(p, data, n, &need);
-    if (p->state == PS_CLOSING || used == n)
-        return;
-    size_t left = n - used;
-    /* one read (up to CS_READBUF_SIZE) can hold more of an incomplete
-     * message than max_recv allows when max_recv is set below that: the
-     * buffer below is capped at max_recv, so refuse here as the buffered
-     * path does, instead of copying past its end */
-    if (left > c->o.max_recv) {
-        cs_peer_close(p, "receive buffer full");
-        return;
-    }
-    size_t cap = need > left ? need : left;
-    if (cap < 256)
-        cap = 256;
-    if (cap > c->o.max_recv)
-        cap = c->o.max_recv;
-    p->rbuf = malloc(cap);
     if (!p->rbuf) {
-        cs_peer_close(p, "out of memory");
+        size_t used = process(p, data, n, &need);
+        if (p->state != PS_CLOSING && used < n)
+            rbuf_keep(p, data + used, n - used, need);
         return;
     }
-    p->rcap = cap;
-    memcpy(p->rbuf, data + used, left);
-    p->rlen = left;
+    if (p->rlen + n > c->o.max_recv) {
+        cs_peer_close_as(p, "receive_buffer_full", "receive buffer full");
+        return;
+    }
+    if (p->rlen + n > p->rcap) {
+        /* double, but never past the announced size or max_recv */
+        size_t cap = p->rcap * 2, limit = p->rneed ? p->rneed : c->o.max_recv;
+        if (cap > limit)
+            cap = limit;
+        if (cap < p->rlen + n)
+            cap = p->rlen + n;
+        if (!rbuf_resize(p, cap))
+            return;
+    }
+    memcpy(p->rbuf + p->rlen, data, n);
+    p->rlen += n;
+    size_t used = process(p, p->rbuf, p->rlen, &need);
+    if (p->state == PS_CLOSING)
+        return;
+    if (used == p->rlen) {
+        rbuf_release(p);
+        return;
+    }
+    p->rneed = need;
+    if (used == 0)
+        return;
+    /* a new incomplete message starts here: its own deadline; a buffer a
+     * large message left is shrunk to what the new one holds */
+    p->rlen -= used;
+    memmove(p->rbuf, p->rbuf + used, p->rlen);
+    p->t_partial = uv_now(c->loop);
+    if (p->rcap >= RBUF_MAP_MIN && p->rlen < p->rcap / 4)
+        rbuf_resize(p, p->rlen * 2 < RBUF_MIN ? RBUF_MIN : p->rlen * 2);
 }
 
 void cs_peer_start_read(cs_peer *p)
@@ -656,7 +798,7 @@ void cs_peer_start_read(cs_peer *p)
     uv_tcp_nodelay(&p->tcp, 1);
     int rc = uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read);
     if (rc)
-        cs_peer_close(p, uv_strerror(rc));
+        close_uv(p, NULL, rc);
 }
 
 void cs_peer_on_connected(cs_peer *p)

@@ -21,14 +21,24 @@ static const cs_field_def f_open[] = {PEER, LOCAL, END};
 static const cs_field_def f_failed[] = {
     PEER,
     LOCAL,
-    {"reason", "string", false, "refused, timeout, unreachable, reset, blocklisted, ..."},
+    {"code", "string", false,
+     "why, as a stable name to act on: a libuv error name (ECONNREFUSED, ETIMEDOUT, "
+     "ENETUNREACH, ECONNRESET, ...), connect_timeout, blocklisted, requested, stopping, ... "
+     "(docs/btc.md lists them)"},
+    {"reason", "string", false,
+     "why, for people: refused, timeout, unreachable, reset, blocklisted, ..."},
     END};
 static const cs_field_def f_closed[] = {
     PEER,
     LOCAL,
+    {"code", "string", false,
+     "why, as a stable name to act on: EOF, a libuv error name (ECONNRESET, EPIPE, ...), "
+     "bad_magic, bad_command, oversized, bad_checksum, bad_payload, handshake_timeout, "
+     "idle_timeout, ping_timeout, partial_timeout, partial_budget, send_queue_full, "
+     "receive_buffer_full, requested, stopping, ... (docs/btc.md lists them)"},
     {"reason", "string", false,
-     "why: connection closed by peer, malformed message: <rule broken>, handshake timeout, "
-     "idle timeout, ping timeout, send queue full, control: disconnect, ..."},
+     "why, for people: connection closed by peer, malformed message: <rule broken>, "
+     "handshake timeout, idle timeout, ping timeout, send queue full, control: disconnect, ..."},
     {"by", "string", false, "who closed it: us or peer"},
     {"duration_ms", "u64", false, "time since the connection opened"},
     {"handshake", "bool", false, "whether the handshake had completed"},

@@ -2,9 +2,9 @@
 #include "bus/logserver.h"
 #include "cli/cli.h"
 #include "cli/components.h"
+#include "cli/console.h"
 #include "core/bus.h"
 #include "core/error.h"
-#include "core/json.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "net/http_server.h"
@@ -30,9 +30,7 @@ typedef struct runner {
     cs_runtime rt;
     cs_publisher pub;
     char origin[300];
-    cs_sub *console;
-    bool console_json;
-    cs_buf console_out;
+    cs_console *console;
     uv_signal_t sigint, sigterm, sighup;
     const cs_component *running[MAX_COMPONENTS];
     void *states[MAX_COMPONENTS];
@@ -72,26 +70,6 @@ static void help(void)
            "  chainscope run -c examples/minimal.yaml\n"
            "\n"
            "exit status: 0 after a clean shutdown, 3 config error, 4 start failure.\n");
-}
-
-/* ---- console sink ---------------------------------------------------- */
-
-static void console_cb(cs_sub *sub, cs_event *ev, void *arg)
-{
-    runner *r = arg;
-    (void)sub;
-    cs_buf *o = &r->console_out;
-    o->len = 0;
-    if (r->console_json) {
-        cs_json_event(o, ev);
-    } else {
-        cs_buf_printf(o, "%s %s%s%s ", ev->type, ev->key[0] ? "[" : "", ev->key,
-                      ev->key[0] ? "]" : "");
-        cs_json_value(o, &ev->payload);
-    }
-    cs_buf_putc(o, '\n');
-    fwrite(o->data, 1, o->len, stdout);
-    fflush(stdout);
 }
 
 /* ---- metrics and health ----------------------------------------------- */
@@ -142,7 +120,7 @@ static void close_rest(runner *r)
         cs_http_server_close(r->http);
     r->http = NULL;
     if (r->console)
-        cs_bus_unsubscribe(r->console);
+        cs_console_stop(r->console);
     r->console = NULL;
     cs_publisher_free(&r->pub);
     cs_bus_close(r->bus);
@@ -320,14 +298,13 @@ static int start(runner *r, const char *socket_override)
                 cfg->logserver_tcp ? cs_logserver_tcp_address(r->ls) : "");
     }
     if (cfg->console_filters) {
-        cs_sub_opts so = {.filters = (const char *const *)cfg->console_filters,
-                          .nfilters = cfg->nconsole_filters,
-                          .queue_max = cfg->bus_queue,
-                          .cb = console_cb,
-                          .arg = r,
-                          .name = "console"};
-        r->console_json = cfg->console_json;
-        if ((rc = cs_bus_subscribe(r->bus, &so, &r->console)))
+        cs_console_opts co = {.filters = (const char *const *)cfg->console_filters,
+                              .nfilters = cfg->nconsole_filters,
+                              .json = cfg->console_json,
+                              .buffer = (size_t)cfg->console_buffer,
+                              .queue_max = cfg->bus_queue,
+                              .fd = STDOUT_FILENO};
+        if ((rc = cs_console_start(&r->loop, r->bus, r->metrics, &co, &r->console)))
             return rc;
     }
     for (size_t i = 0; i < cs_ncomponents; i++) {
@@ -405,7 +382,6 @@ int cs_cmd_run(int argc, char **argv)
         return CS_EXIT_CONFIG;
     }
     cs_log_set_level((enum cs_log_level)(level ? cs_log_parse_level(level) : r->cfg->log_level));
-    cs_buf_init(&r->console_out, 0);
     uv_loop_init(&r->loop);
     uv_signal_init(&r->loop, &r->sigint);
     uv_signal_init(&r->loop, &r->sigterm);
@@ -443,7 +419,6 @@ int cs_cmd_run(int argc, char **argv)
         CS_WARN("run", "handles still open at exit");
     if (r->metrics)
         cs_metrics_free(r->metrics);
-    cs_buf_free(&r->console_out);
     cs_config_free(r->cfg);
     int code = r->exit_code;
     free(r);

@@ -1,6 +1,7 @@
 /* chainscope tail: the console logger. */
 #include "chainscope/client.h"
 #include "cli/cli.h"
+#include "cli/render.h"
 #include "core/error.h"
 #include "core/json.h"
 #include "core/subject.h"
@@ -11,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define MAX_FILTERS 64
 
@@ -20,8 +20,10 @@ static void help(void)
     printf("usage: chainscope tail [options]\n"
            "\n"
            "Prints events from a running chainscope log server as they arrive: one line\n"
-           "per event, human-readable by default, or one JSON object per line with\n"
-           "--json (the one JSON rendering used everywhere; see docs/events.md).\n"
+           "per event, short and human-readable by default (an alert as its monitor,\n"
+           "severity, transaction and reason; large fields summarized by size), or the\n"
+           "complete event as one JSON object per line with --json (the one JSON\n"
+           "rendering used everywhere; see docs/events.md).\n"
            "\n"
            "options:\n"
            "  -f, --filter SUBJECT  only these types; repeatable. NATS-style: '*' is one\n"
@@ -48,34 +50,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     stop = 1;
-}
-
-/* 2026-11-23T17:31:15.123456Z network type key field=value ... */
-static int human(cs_buf *out, const cs_event *e)
-{
-    time_t sec = (time_t)(e->time_ns / 1000000000);
-    struct tm tm;
-    gmtime_r(&sec, &tm);
-    int rc = cs_buf_printf(out, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ %s %s", tm.tm_year + 1900,
-                           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                           (long)(e->time_ns % 1000000000 / 1000), e->network[0] ? e->network : "-",
-                           e->type);
-    if (!rc && e->key[0])
-        rc = cs_buf_printf(out, " [%s]", e->key);
-    cs_val_iter it;
-    cs_val v;
-    const char *k;
-    size_t kl;
-    cs_val_iter_init(&it, &e->payload);
-    while (!rc && cs_val_next(&it, &k, &kl, &v) == 1) {
-        rc = cs_buf_printf(out, " %.*s=", (int)kl, k);
-        if (!rc && v.kind == CS_VAL_STR && v.n && !memchr(v.p, ' ', v.n) &&
-            !memchr(v.p, '"', v.n) && !memchr(v.p, '\n', v.n))
-            rc = cs_buf_append(out, v.p, v.n);
-        else if (!rc)
-            rc = cs_json_value(out, &v);
-    }
-    return rc ? rc : cs_buf_putc(out, '\n');
 }
 
 int cs_cmd_tail(int argc, char **argv)
@@ -203,7 +177,7 @@ int cs_cmd_tail(int argc, char **argv)
             continue;
         }
         out.len = 0;
-        rc = json ? cs_json_event(&out, ev) : human(&out, ev);
+        rc = json ? cs_json_event(&out, ev) : cs_render_human(&out, ev);
         if (json && !rc)
             rc = cs_buf_putc(&out, '\n');
         cs_event_unref(ev);

@@ -536,11 +536,12 @@ static int parse_foundation(cs_cfg *c, struct fy_node *root, cs_config *cfg)
                                 "listening beyond loopback needs http.token (16+ characters)");
     }
     if ((n = cs_cfg_get(root, "console"))) {
-        static const char *const k[] = {"filter", "json", NULL};
+        static const char *const k[] = {"filter", "json", "buffer", NULL};
         if ((rc = cs_cfg_expect_map(c, n, "console", k)) ||
             (rc = cs_cfg_strv(c, n, "console", "filter", &cfg->console_filters,
                               &cfg->nconsole_filters, false)) ||
-            (rc = cs_cfg_bool(c, n, "console", "json", &cfg->console_json, false)))
+            (rc = cs_cfg_bool(c, n, "console", "json", &cfg->console_json, false)) ||
+            (rc = cs_cfg_size(c, n, "console", "buffer", &cfg->console_buffer, false)))
             return rc;
         if (!cfg->console_filters) {
             cfg->console_filters = calloc(2, sizeof(char *));

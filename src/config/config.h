@@ -106,6 +106,7 @@ typedef struct cs_config {
     char **console_filters; /* NULL: no console output */
     size_t nconsole_filters;
     bool console_json;
+    uint64_t console_buffer; /* bytes waiting for stdout at most; 0: the default */
     /* component sections present in the file, in table order */
     size_t nsections;
     struct cs_config_section_inst {

@@ -111,8 +111,8 @@ static void h_close(cs_connector *c, cs_peer *p, bool failed, const char *reason
 {
     (void)c;
     (void)arg;
-    if (failed || !reason || !reason[0] || p->state != PS_CLOSING)
-        abort(); /* an attached peer is never "failed"; every close has a reason */
+    if (failed || !reason || !reason[0] || !cs_peer_close_code(p)[0] || p->state != PS_CLOSING)
+        abort(); /* an attached peer is never "failed"; every close has a reason and a code */
 }
 
 static void setup(void)

@@ -232,7 +232,8 @@ def run(proc, srv, sock):
     check(r.returncode == 0, "ctl disconnect")
     ev = closed_for(proc, 1)
     check(ev is not None and ev["payload"]["by"] == "us"
-          and ev["payload"]["reason"] == "control: disconnect", "closed event %r" % ev)
+          and ev["payload"]["reason"] == "control: disconnect"
+          and ev["payload"]["code"] == "requested", "closed event %r" % ev)
     name, rec = srv.results.get(timeout=15)
     check(name == "good_peer" and isinstance(rec, dict), "good peer result %r" % (rec,))
     if isinstance(rec, dict):
@@ -245,20 +246,23 @@ def run(proc, srv, sock):
         check(rec.get("pinged"), "connector pinged us")
 
     # each malformed input: that peer closed with its reason, connector alive
-    cases = [("malformed message: ping: bad checksum", 2),
-             ("malformed message: inv: length 4000001 over 4000000", 3),
-             ("malformed message: bad magic", 4),
-             ("malformed message: addr: address count of 1001 (limit 1000)", 5),
-             ("handshake timeout", 6),
-             ("malformed message: ping: truncated payload", 7),
-             ("malformed message: inv: non-canonical CompactSize", 8),
-             ("malformed message: version: user agent of 300 bytes (limit 256)", 9)]
-    for reason, pid in cases:
+    # each with its stable code beside the reason
+    cases = [("malformed message: ping: bad checksum", "bad_checksum", 2),
+             ("malformed message: inv: length 4000001 over 4000000", "oversized", 3),
+             ("malformed message: bad magic", "bad_magic", 4),
+             ("malformed message: addr: address count of 1001 (limit 1000)", "bad_payload", 5),
+             ("handshake timeout", "handshake_timeout", 6),
+             ("malformed message: ping: truncated payload", "bad_payload", 7),
+             ("malformed message: inv: non-canonical CompactSize", "bad_payload", 8),
+             ("malformed message: version: user agent of 300 bytes (limit 256)", "bad_payload",
+              9)]
+    for reason, code, pid in cases:
         r = ctl(sock, "connect", "127.0.0.1:%d" % srv.port)
         check(r.returncode == 0 and r.stdout.startswith("%d " % pid), "ctl connect: %r" % (r,))
         ev = closed_for(proc, pid, 15)
-        check(ev is not None and ev["payload"]["reason"].startswith(reason),
-              "peer %d closed for %r: %r" % (pid, reason, ev and ev["payload"]))
+        check(ev is not None and ev["payload"]["reason"].startswith(reason)
+              and ev["payload"]["code"] == code,
+              "peer %d closed for %r (%s): %r" % (pid, reason, code, ev and ev["payload"]))
         r = ctl(sock, "peers")
         check(r.returncode == 0, "connector alive after %r" % reason)
 
@@ -269,7 +273,8 @@ def run(proc, srv, sock):
     s.close()
     r = ctl(sock, "connect", "127.0.0.1:%d" % port)
     ev = proc.wait_for(lambda e: e["type"] == "p2p.conn.failed")
-    check(ev is not None and ev["payload"]["reason"] == "refused", "refused %r" % ev)
+    check(ev is not None and ev["payload"]["reason"] == "refused"
+          and ev["payload"]["code"] == "ECONNREFUSED", "refused %r" % ev)
     r = ctl(sock, "connect", "not-an-address")
     check(r.returncode != 0 and "not a numeric" in r.stderr, "bad address %r" % (r,))
     ev = proc.wait_for(lambda e: e["type"] == "ctl.result" and not e["payload"]["ok"])

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 import urllib.request
@@ -23,6 +24,11 @@ def get(url, headers=None):
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
 
 
 class RunTest(unittest.TestCase):
@@ -50,6 +56,68 @@ class RunTest(unittest.TestCase):
             self.assertEqual(get(base + "/nope")[0], 404)
         finally:
             self.assertEqual(srv.stop(), 0)
+
+    def test_console_into_a_stalled_pipe_never_stalls_the_loop(self):
+        """`run` printing events into a pipe nobody reads: the loop goes on
+        (publish completes, /healthz answers at once), the lines that do not
+        fit are dropped and counted, one warning says so, and once the pipe
+        is read again everything queued arrives whole."""
+        sock = self.tmp.file("bus.sock")
+        port = free_port()
+        cfg = self.tmp.file("console.yaml", "node: t\nlogserver:\n  socket: %s\nhttp:\n"
+                            "  listen: 127.0.0.1:%d\nconsole:\n  filter: demo.>\n"
+                            "  buffer: 64KiB\n" % (sock, port))
+        log_path = self.tmp.file("console.log")
+        with open(log_path, "w") as log:
+            p = start([CHAINSCOPE, "run", "-c", cfg], stdout=subprocess.PIPE, stderr=log)
+        try:
+            wait_for(lambda: os.path.exists(sock), what="log server socket")
+            base = "http://127.0.0.1:%d" % port
+            payload = json.dumps({"n": 7, "text": "y" * 200})
+            # ~5 MB of lines against a 64 KiB pipe and a 64 KiB buffer
+            r = cs("publish", "--socket", sock, "--type", "demo.sample", "--json", payload,
+                   "--count", "20000", timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            t0 = time.monotonic()
+            self.assertEqual(get(base + "/healthz"), (200, "ok\n"))
+            self.assertLess(time.monotonic() - t0, 2.0)
+
+            def console_counts():
+                m = dict(l.rsplit(" ", 1) for l in get(base + "/metrics")[1].splitlines()
+                         if l.startswith("chainscope_console_"))
+                return (int(m["chainscope_console_dropped_total"]),
+                        int(m["chainscope_console_printed_total"]))
+
+            wait_for(lambda: sum(console_counts()) == 20000, what="every event counted")
+            dropped, printed = console_counts()
+            self.assertGreater(dropped, 10000)
+            # still stalled: 100 more are dropped and counted, no new warning
+            r = cs("publish", "--socket", sock, "--type", "demo.sample", "--json", payload,
+                   "--count", "100", timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            wait_for(lambda: console_counts() == (dropped + 100, printed), what="100 more drops")
+            dropped += 100
+            logtext = read(log_path)
+            self.assertEqual(logtext.count("stdout does not keep up"), 1, logtext)
+            # read the pipe: what was queued arrives, then the console says so
+            got = []
+            reader = threading.Thread(target=lambda: got.extend(p.stdout.read().splitlines()))
+            reader.start()
+            wait_for(lambda: "stdout caught up; %d events dropped" % dropped in read(log_path),
+                     what="caught-up log line")
+            self.assertEqual(stop(p, signal.SIGTERM), 0)
+            reader.join(10)
+            p.stdout.close()
+            self.assertEqual(len(got), printed)
+            # the 200-byte string is summarized: its start, then its size
+            want = (' - demo.sample n=7 text="' + "y" * 60 + '"...(200 bytes)').encode()
+            for line in got:
+                self.assertRegex(line, rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+                self.assertEqual(line[27:], want)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
     def test_http_bad_requests_close_one_client(self):
         """Malformed requests get an answer or a close, never the process."""
@@ -176,14 +244,22 @@ class RunTest(unittest.TestCase):
     def test_cli_help_and_exit_codes(self):
         r = cs("--help")
         self.assertEqual(r.returncode, 0)
-        commands = [l.split()[0] for l in r.stdout.split("commands:")[1].split("\n\n")[0]
-                    .strip().splitlines()]
-        self.assertGreater(len(commands), 10)
-        for name in commands:
-            self.assertIn(name, r.stdout)
+        self.assertTrue(r.stdout.startswith("usage: chainscope [--version] [--help] COMMAND "
+                                            "[ARGS]\n"), r.stdout)
+        listed = [l.split()[0] for l in r.stdout.split("commands:\n")[1].split("\n\n")[0]
+                  .splitlines()]
+        self.assertEqual(listed, ["run", "check-config", "publish", "tail", "events", "p2p",
+                                  "connector", "ctl", "simnet", "crawl", "abi", "evm", "audit",
+                                  "sla", "monitor"])
+        for name in listed:
             h = cs(name, "--help")
             self.assertEqual(h.returncode, 0, name)
-            self.assertIn("usage: chainscope " + name, h.stdout)
+            self.assertTrue(h.stdout.startswith("usage: chainscope " + name + " "), h.stdout)
+            self.assertEqual(h.stderr, "", name)
+        # every command is in docs/cli.md's table
+        with open(os.path.join(os.environ.get("CS_SOURCE_DIR", "."), "docs", "cli.md")) as f:
+            documented = {l.split("`")[1].split()[0] for l in f if l.startswith("| `")}
+        self.assertEqual(sorted(set(listed) - documented), [])
         self.assertEqual(cs("no-such-command").returncode, 2)
         self.assertEqual(cs("tail", "--bogus").returncode, 2)
         self.assertRegex(cs("--version").stdout, r"^chainscope \d+\.\d+\.\d+")
