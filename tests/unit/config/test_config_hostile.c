@@ -160,7 +160,6 @@ static void test_alias_bomb(void **state)
     /* Fewer values but one long scalar used many times. */
     static char big[300000];
     memset(big, 'x', sizeof big);
-    off = (size_t)snprintf(text, sizeof text, "a: &a \"");
     char *doc = malloc(sizeof big + 4096);
     assert_non_null(doc);
     size_t n = (size_t)sprintf(doc, "a: &a \"%.*s\"\nb: [", (int)sizeof big, big);
@@ -254,11 +253,9 @@ static void test_env_values_not_quoted(void **state)
         if (!strstr(err, "CS_TEST_SMTP_PASS"))
             fail_msg("case %zu does not name the variable: %s", i, err);
     }
-    char err[1024];
     expect_error(cases[0], "2:60: channels.m.timeout: expected a duration like 500ms, 30s, 5m, 2h "
                            "or 1d, got the value of ${CS_TEST_SMTP_PASS} (from the environment, "
                            "not shown)");
-    (void)err;
 }
 
 static int teardown(void **state)
