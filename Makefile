@@ -2,10 +2,13 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+RELEASE_BUILD ?= build-release
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# check and CI builds treat warnings as errors; a plain `cmake` build does not.
+CHECK_ARGS ?= -DCS_WERROR=ON
 
-.PHONY: all bootstrap build check test check-asan check-fuzz demo bench format clean
+.PHONY: all bootstrap build check test check-asan check-fuzz check-release demo bench format clean
 
 all: build
 
@@ -16,25 +19,37 @@ build: bootstrap
 	@cmake -S . -B $(BUILD) $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# Every test, then the same suite under ASan+UBSan, then each fuzz target briefly.
+# Every test, then the same suite under ASan+UBSan, then each fuzz target
+# briefly, then the Release (-O3) build a packager makes, with a smoke run.
+check: CMAKE_ARGS += $(CHECK_ARGS)
 check: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory check-asan
 	$(MAKE) --no-print-directory check-fuzz
+	$(MAKE) --no-print-directory check-release
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 check-asan: bootstrap
-	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCS_SANITIZE=ON >/dev/null
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCS_SANITIZE=ON $(CHECK_ARGS) >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
 check-fuzz: bootstrap
-	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCS_FUZZ=ON -DCS_SANITIZE=ON >/dev/null
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCS_FUZZ=ON -DCS_SANITIZE=ON $(CHECK_ARGS) >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	ctest --test-dir $(FUZZ_BUILD) --output-on-failure -L fuzz
+
+# The Release configuration (-O3) with warnings as errors: everything builds
+# (tests and benchmarks too), the binary runs and accepts every example.
+check-release: bootstrap
+	@cmake -S . -B $(RELEASE_BUILD) -DCMAKE_BUILD_TYPE=Release $(CHECK_ARGS) >/dev/null
+	@cmake --build $(RELEASE_BUILD) -j $(JOBS)
+	$(RELEASE_BUILD)/chainscope --version
+	@for f in examples/*.yaml; do $(RELEASE_BUILD)/chainscope check-config $$f >/dev/null || exit 1; done
+	@echo "release build: ok"
 
 demo: build
 	@scripts/demo $(BUILD)/chainscope
@@ -46,4 +61,4 @@ format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(RELEASE_BUILD)

@@ -216,6 +216,10 @@ static int parse_network(cs_cfg *c, struct fy_node *nn, const char *path, cs_aud
     int count = fy_node_sequence_item_count(nodes);
     if (count > CS_AUDIT_MAX_NODES)
         return cs_cfg_error(c, nodes, path, "at most %d nodes per network", CS_AUDIT_MAX_NODES);
+    char np[128];
+    snprintf(np, sizeof np, "%s.nodes", path);
+    if ((rc = cs_cfg_unique(c, nodes, np, "name")))
+        return rc;
     net->nodes = calloc(count ? (size_t)count : 1, sizeof *net->nodes);
     if (!net->nodes)
         return CS_ENOMEM;
@@ -227,11 +231,6 @@ static int parse_network(cs_cfg *c, struct fy_node *nn, const char *path, cs_aud
         cs_audit_node *n = &net->nodes[net->nnodes++];
         if ((rc = parse_node(c, nd, p, net, n)))
             return rc;
-        for (size_t j = 0; j + 1 < net->nnodes; j++)
-            if (strcmp(net->nodes[j].name, n->name) == 0)
-                return cs_cfg_error(c, cs_cfg_get(nd, "name"), p,
-                                    "node \"%s\" is listed twice in network %s", n->name,
-                                    net->name);
     }
     if (net->auditor && !cs_audit_find_node(net, net->auditor))
         return cs_cfg_error(c, cs_cfg_get(nn, "auditor"), path,
@@ -307,6 +306,8 @@ int cs_audit_config_parse(cs_cfg *c, struct fy_node *node, void **out)
         rc = cs_cfg_error(c, n, "audit.networks", "at most %d networks", CS_AUDIT_MAX_NETWORKS);
         goto fail;
     }
+    if ((rc = cs_cfg_unique(c, n, "audit.networks", "name")))
+        goto fail;
     cfg->nets = calloc(count ? (size_t)count : 1, sizeof *cfg->nets);
     if (!cfg->nets) {
         rc = CS_ENOMEM;
@@ -320,12 +321,6 @@ int cs_audit_config_parse(cs_cfg *c, struct fy_node *node, void **out)
         cs_audit_network *net = &cfg->nets[cfg->nnets++];
         if ((rc = parse_network(c, nn, p, net)))
             goto fail;
-        for (size_t j = 0; j + 1 < cfg->nnets; j++)
-            if (strcmp(cfg->nets[j].name, net->name) == 0) {
-                rc = cs_cfg_error(c, cs_cfg_get(nn, "name"), p, "network \"%s\" is listed twice",
-                                  net->name);
-                goto fail;
-            }
     }
     *out = cfg;
     return 0;

@@ -59,6 +59,8 @@ int cs_rd_trunc(cs_rd *r, const char *what)
 
 int cs_rd_compact_slow(cs_rd *r, uint64_t *v, uint64_t max, const char *what)
 {
+    /* *v is defined on every path: 0 when the read fails. */
+    *v = 0;
     uint8_t b;
     int rc = rd_u8(r, &b, what);
     if (rc)

@@ -112,7 +112,7 @@ static inline int rd_skip(cs_rd *r, size_t n, const uint8_t **at, const char *wh
 }
 
 /* Reads a CompactSize; rejects non-canonical encodings and values above
- * `max` (the count or length limit that applies). */
+ * `max` (the count or length limit that applies). On failure *v is 0. */
 int cs_rd_compact_slow(cs_rd *r, uint64_t *v, uint64_t max, const char *what);
 static inline int rd_compact(cs_rd *r, uint64_t *v, uint64_t max, const char *what)
 {

@@ -1,6 +1,8 @@
 #include "config/config.h"
+#include "config/config_int.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "net/addr.h"
 
 #include <errno.h>
 #include <libfyaml.h>
@@ -39,6 +41,32 @@ void cs_cfg_where(const cs_cfg *c, struct fy_node *n, char *out, size_t outlen)
         snprintf(out, outlen, "%s", c->file);
 }
 
+/* Replaces in c->err every value (4+ characters) that came from the
+ * environment with the name of its variable: a message may quote a value
+ * a section parser read, and that value may be a secret. */
+static void redact(cs_cfg *c)
+{
+    for (size_t i = 0; i < c->nenv; i++) {
+        const char *v = c->env[i].value;
+        size_t vl = strlen(v);
+        if (vl < 4)
+            continue;
+        char repl[300];
+        int rl = snprintf(repl, sizeof repl, "${%s}", c->env[i].name);
+        char *at;
+        size_t from = 0;
+        while ((at = strstr(c->err + from, v))) {
+            size_t pos = (size_t)(at - c->err), tail = strlen(at + vl);
+            if (pos + (size_t)rl + tail + 1 > sizeof c->err)
+                tail = sizeof c->err - 1 - pos - (size_t)rl; /* cut the end off */
+            memmove(at + rl, at + vl, tail);
+            memcpy(at, repl, (size_t)rl);
+            at[rl + tail] = 0;
+            from = pos + (size_t)rl;
+        }
+    }
+}
+
 int cs_cfg_error(cs_cfg *c, struct fy_node *n, const char *key, const char *fmt, ...)
 {
     if (c->failed++)
@@ -54,10 +82,35 @@ int cs_cfg_error(cs_cfg *c, struct fy_node *n, const char *key, const char *fmt,
         vsnprintf(c->err + off, sizeof c->err - (size_t)off, fmt, ap);
         va_end(ap);
     }
+    redact(c);
     return CS_ECONFIG;
 }
 
-char *cs_cfg_expand_env(const char *s, size_t n, char *missing, size_t missing_len)
+/* Remembers that variable `name` gave `value`, so that no message quotes
+ * it. Past CS_CFG_MAX_ENV distinct variables the oldest stay remembered
+ * and the new one is not: the readers still never quote it (cs_cfg_shown). */
+static void remember_env(cs_cfg *c, const char *name, const char *value)
+{
+    for (size_t i = 0; i < c->nenv; i++)
+        if (strcmp(c->env[i].name, name) == 0)
+            return;
+    if (c->nenv == CS_CFG_MAX_ENV)
+        return;
+    if (!c->env && !(c->env = calloc(CS_CFG_MAX_ENV, sizeof *c->env)))
+        return;
+    char *n = strdup(name), *v = strdup(value);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return;
+    }
+    c->env[c->nenv].name = n;
+    c->env[c->nenv++].value = v;
+}
+
+/* ${NAME} and ${NAME:-default} substitution; c (may be NULL) remembers
+ * the variables used. */
+static char *expand_env(cs_cfg *c, const char *s, size_t n, char *why, size_t why_len)
 {
     size_t cap = n + 1, len = 0;
     char *out = malloc(cap);
@@ -66,56 +119,64 @@ char *cs_cfg_expand_env(const char *s, size_t n, char *missing, size_t missing_l
     for (size_t i = 0; i < n;) {
         if (s[i] == '$' && i + 1 < n && s[i + 1] == '{') {
             const char *close = memchr(s + i + 2, '}', n - i - 2);
-            if (close) {
-                const char *name = s + i + 2;
-                size_t nl = (size_t)(close - name);
-                const char *dflt = NULL;
-                size_t dl = 0;
-                const char *sep = NULL;
-                for (size_t k = 0; k + 1 < nl; k++)
-                    if (name[k] == ':' && name[k + 1] == '-') {
-                        sep = name + k;
-                        break;
-                    }
-                if (sep) {
-                    dflt = sep + 2;
-                    dl = (size_t)(close - dflt);
-                    nl = (size_t)(sep - name);
-                }
-                char var[256];
-                if (nl == 0 || nl >= sizeof var) {
-                    free(out);
-                    snprintf(missing, missing_len, "%.*s", (int)(close - s - i + 1), s + i);
-                    return NULL;
-                }
-                memcpy(var, name, nl);
-                var[nl] = 0;
-                const char *val = getenv(var);
-                size_t vl;
-                if (val && *val) {
-                    vl = strlen(val);
-                } else if (dflt) {
-                    val = dflt;
-                    vl = dl;
-                } else {
-                    free(out);
-                    snprintf(missing, missing_len, "%s", var);
-                    return NULL;
-                }
-                if (len + vl + 1 > cap) {
-                    cap = len + vl + (n - i) + 1;
-                    char *p = realloc(out, cap);
-                    if (!p) {
-                        free(out);
-                        return NULL;
-                    }
-                    out = p;
-                }
-                memcpy(out + len, val, vl);
-                len += vl;
-                i = (size_t)(close - s) + 1;
-                continue;
+            if (!close) {
+                free(out);
+                snprintf(why, why_len, "\"%.*s\" has no closing } (write $${ for a literal ${)",
+                         (int)(n - i > 64 ? 64 : n - i), s + i);
+                return NULL;
             }
+            const char *name = s + i + 2;
+            size_t nl = (size_t)(close - name);
+            const char *dflt = NULL;
+            size_t dl = 0;
+            const char *sep = NULL;
+            for (size_t k = 0; k + 1 < nl; k++)
+                if (name[k] == ':' && name[k + 1] == '-') {
+                    sep = name + k;
+                    break;
+                }
+            if (sep) {
+                dflt = sep + 2;
+                dl = (size_t)(close - dflt);
+                nl = (size_t)(sep - name);
+            }
+            char var[256];
+            if (nl == 0 || nl >= sizeof var) {
+                free(out);
+                snprintf(why, why_len, "\"%.*s\" is not a variable name",
+                         (int)(close - s - i + 1 > 64 ? 64 : close - s - i + 1), s + i);
+                return NULL;
+            }
+            memcpy(var, name, nl);
+            var[nl] = 0;
+            const char *val = getenv(var);
+            size_t vl;
+            if (val && *val) {
+                vl = strlen(val);
+                if (c)
+                    remember_env(c, var, val);
+            } else if (dflt) {
+                val = dflt;
+                vl = dl;
+            } else {
+                free(out);
+                snprintf(why, why_len, "environment variable %s is not set (use ${%s:-default})",
+                         var, var);
+                return NULL;
+            }
+            if (len + vl + 1 > cap) {
+                cap = len + vl + (n - i) + 1;
+                char *p = realloc(out, cap);
+                if (!p) {
+                    free(out);
+                    return NULL;
+                }
+                out = p;
+            }
+            memcpy(out + len, val, vl);
+            len += vl;
+            i = (size_t)(close - s) + 1;
+            continue;
         }
         if (len + 2 > cap) {
             cap = cap * 2 + 2;
@@ -126,10 +187,18 @@ char *cs_cfg_expand_env(const char *s, size_t n, char *missing, size_t missing_l
             }
             out = p;
         }
+        /* "$${" is a literal "${" */
+        if (s[i] == '$' && i + 2 < n && s[i + 1] == '$' && s[i + 2] == '{')
+            i++;
         out[len++] = s[i++];
     }
     out[len] = 0;
     return out;
+}
+
+char *cs_cfg_expand_env(const char *s, size_t n, char *why, size_t why_len)
+{
+    return expand_env(NULL, s, n, why, why_len);
 }
 
 struct fy_node *cs_cfg_get(struct fy_node *map, const char *key)
@@ -156,12 +225,106 @@ char *cs_cfg_scalar(cs_cfg *c, struct fy_node *n, const char *path)
     }
     size_t len;
     const char *s = fy_node_get_scalar(n, &len);
-    char missing[256];
-    char *v = cs_cfg_expand_env(s ? s : "", s ? len : 0, missing, sizeof missing);
+    char why[512] = "out of memory";
+    char *v = expand_env(c, s ? s : "", s ? len : 0, why, sizeof why);
     if (!v)
-        cs_cfg_error(c, n, path, "environment variable %s is not set (use ${%s:-default})", missing,
-                     missing);
+        cs_cfg_error(c, n, path, "%s", why);
     return v;
+}
+
+const char *cs_cfg_shown(struct fy_node *n, const char *text, char *buf, size_t len)
+{
+    size_t rl = 0;
+    const char *raw = n && fy_node_is_scalar(n) ? fy_node_get_scalar(n, &rl) : NULL;
+    if (raw && memmem(raw, rl, "${", 2))
+        snprintf(buf, len, "the value of %.*s (from the environment, not shown)",
+                 (int)(rl > 200 ? 200 : rl), raw);
+    else
+        snprintf(buf, len, "\"%s\"", text);
+    return buf;
+}
+
+/* The text of `key` in mapping `item` after ${ENV} substitution, or NULL
+ * when item is no mapping, has no such scalar or cannot be expanded (the
+ * section parser reports those). Caller frees. */
+static char *item_text(struct fy_node *item, const char *key, struct fy_node **at)
+{
+    *at = cs_cfg_get(item, key);
+    if (!*at || !fy_node_is_scalar(*at))
+        return NULL;
+    size_t len;
+    const char *s = fy_node_get_scalar(*at, &len);
+    char why[512];
+    return expand_env(NULL, s ? s : "", s ? len : 0, why, sizeof why);
+}
+
+/* "line:col" of a cs_cfg_where text in the same file. */
+static const char *line_col(const cs_cfg *c, const char *where)
+{
+    size_t fl = strlen(c->file);
+    return strncmp(where, c->file, fl) == 0 && where[fl] == ':' ? where + fl + 1 : where;
+}
+
+int cs_cfg_unique(cs_cfg *c, struct fy_node *seq, const char *path, const char *key)
+{
+    if (!seq || !fy_node_is_sequence(seq))
+        return 0;
+    int n = fy_node_sequence_item_count(seq);
+    for (int i = 1; i < n; i++) {
+        struct fy_node *ai;
+        char *a = item_text(fy_node_sequence_get_by_index(seq, i), key, &ai);
+        for (int j = 0; a && j < i; j++) {
+            struct fy_node *bj;
+            char *b = item_text(fy_node_sequence_get_by_index(seq, j), key, &bj);
+            bool same = b && strcmp(a, b) == 0;
+            free(b);
+            if (same) {
+                char full[300], shown[300], where[512];
+                snprintf(full, sizeof full, "%s[%d].%s", path, i, key);
+                cs_cfg_where(c, bj, where, sizeof where);
+                cs_cfg_shown(ai, a, shown, sizeof shown);
+                free(a);
+                return cs_cfg_error(c, ai, full, "%s is already the %s of %s[%d] (at %s)", shown,
+                                    key, path, j, line_col(c, where));
+            }
+        }
+        free(a);
+    }
+    return 0;
+}
+
+int cs_cfg_unique_keys(cs_cfg *c, struct fy_node *map, const char *path)
+{
+    if (!map || !fy_node_is_mapping(map))
+        return 0;
+    int n = fy_node_mapping_item_count(map);
+    char **keys = calloc(n ? (size_t)n : 1, sizeof *keys);
+    if (!keys)
+        return CS_ENOMEM;
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        struct fy_node *k = fy_node_pair_key(fy_node_mapping_get_by_index(map, i));
+        if (!k || !fy_node_is_scalar(k))
+            continue;
+        size_t len;
+        const char *s = fy_node_get_scalar(k, &len);
+        char why[512];
+        keys[i] = expand_env(NULL, s ? s : "", s ? len : 0, why, sizeof why);
+        for (int j = 0; keys[i] && j < i && !rc; j++)
+            if (keys[j] && strcmp(keys[i], keys[j]) == 0) {
+                char full[300], shown[300], where[512];
+                snprintf(full, sizeof full, "%s.%s", path, keys[i]);
+                cs_cfg_shown(k, keys[i], shown, sizeof shown);
+                cs_cfg_where(c, fy_node_pair_key(fy_node_mapping_get_by_index(map, j)), where,
+                             sizeof where);
+                rc = cs_cfg_error(c, k, path, "%s is listed twice (first at %s)", shown,
+                                  line_col(c, where));
+            }
+    }
+    for (int i = 0; i < n; i++)
+        free(keys[i]);
+    free(keys);
+    return rc;
 }
 
 /* Finds key in map; checks map is a mapping. Returns 1 found, 0 missing
@@ -216,7 +379,9 @@ int cs_cfg_uint(cs_cfg *c, struct fy_node *map, const char *path, const char *ke
     errno = 0;
     unsigned long long x = strtoull(s, &end, 0);
     if (!*s || *end || errno || s[0] == '-') {
-        cs_cfg_error(c, v, full, "expected a whole number, got \"%s\"", s);
+        char sh[300];
+        cs_cfg_error(c, v, full, "expected a whole number, got %s",
+                     cs_cfg_shown(v, s, sh, sizeof sh));
         free(s);
         return CS_ECONFIG;
     }
@@ -241,7 +406,8 @@ int cs_cfg_double(cs_cfg *c, struct fy_node *map, const char *path, const char *
     size_t sl = strlen(s);
     bool pct = sl && end == s + sl - 1 && *end == '%';
     if (!*s || (*end && !pct) || !isfinite(x)) {
-        cs_cfg_error(c, v, full, "expected a number, got \"%s\"", s);
+        char sh[300];
+        cs_cfg_error(c, v, full, "expected a number, got %s", cs_cfg_shown(v, s, sh, sizeof sh));
         free(s);
         return CS_ECONFIG;
     }
@@ -266,8 +432,11 @@ int cs_cfg_bool(cs_cfg *c, struct fy_node *map, const char *path, const char *ke
         *out = true;
     else if (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off"))
         *out = false;
-    else
-        rc = cs_cfg_error(c, v, full, "expected true or false, got \"%s\"", s);
+    else {
+        char sh[300];
+        rc = cs_cfg_error(c, v, full, "expected true or false, got %s",
+                          cs_cfg_shown(v, s, sh, sizeof sh));
+    }
     free(s);
     return rc < 0 ? rc : 0;
 }
@@ -306,8 +475,9 @@ int cs_cfg_duration_ms(cs_cfg *c, struct fy_node *map, const char *path, const c
         return rc;
     double x;
     if (!num_unit(s, names, mult, &x) || x > 1e15) {
-        cs_cfg_error(c, v, full, "expected a duration like 500ms, 30s, 5m, 2h or 1d, got \"%s\"",
-                     s);
+        char sh[300];
+        cs_cfg_error(c, v, full, "expected a duration like 500ms, 30s, 5m, 2h or 1d, got %s",
+                     cs_cfg_shown(v, s, sh, sizeof sh));
         free(s);
         return CS_ECONFIG;
     }
@@ -328,7 +498,9 @@ int cs_cfg_size(cs_cfg *c, struct fy_node *map, const char *path, const char *ke
         return rc;
     double x;
     if (!num_unit(s, names, mult, &x) || x > 1e15) {
-        cs_cfg_error(c, v, full, "expected a size like 4096, 64KiB, 8MiB or 1GiB, got \"%s\"", s);
+        char sh[300];
+        cs_cfg_error(c, v, full, "expected a size like 4096, 64KiB, 8MiB or 1GiB, got %s",
+                     cs_cfg_shown(v, s, sh, sizeof sh));
         free(s);
         return CS_ECONFIG;
     }
@@ -355,7 +527,8 @@ int cs_cfg_enum(cs_cfg *c, struct fy_node *map, const char *path, const char *ke
     size_t off = 0;
     for (int i = 0; choices[i] && off < sizeof list; i++)
         off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", i ? ", " : "", choices[i]);
-    cs_cfg_error(c, v, full, "\"%s\" is not one of: %s", s, list);
+    char sh[300];
+    cs_cfg_error(c, v, full, "%s is not one of: %s", cs_cfg_shown(v, s, sh, sizeof sh), list);
     free(s);
     return CS_ECONFIG;
 }
@@ -437,6 +610,24 @@ int cs_cfg_expect_map(cs_cfg *c, struct fy_node *n, const char *path, const char
     return 0;
 }
 
+int cs_cfg_listen(cs_cfg *c, struct fy_node *map, const char *path, const char *key,
+                  const char *addr, bool *loopback)
+{
+    struct sockaddr_storage ss;
+    *loopback = false;
+    if (cs_addr_parse(addr, 0, &ss) == 0) {
+        *loopback = cs_addr_is_loopback((struct sockaddr *)&ss);
+        return 0;
+    }
+    char full[256], sh[300];
+    join(full, sizeof full, path, key);
+    struct fy_node *v = cs_cfg_get(map, key);
+    return cs_cfg_error(c, v ? v : map, full,
+                        "%s is not a listen address: expected host:port with an IPv4 address, "
+                        "[IPv6] or localhost and a port up to 65535 (e.g. 127.0.0.1:9464)",
+                        cs_cfg_shown(v, addr, sh, sizeof sh));
+}
+
 /* ---- the foundation's keys -------------------------------------------- */
 
 static const char *const top_keys[] = {"node", "log", "bus", "logserver", "http", "console", NULL};
@@ -504,6 +695,9 @@ static int parse_foundation(cs_cfg *c, struct fy_node *root, cs_config *cfg)
                 (rc = cs_cfg_str(c, t, "logserver.tcp", "listen", &cfg->logserver_tcp, true)) ||
                 (rc = cs_cfg_str(c, t, "logserver.tcp", "token", &cfg->logserver_token, true)))
                 return rc;
+            bool lb;
+            if ((rc = cs_cfg_listen(c, t, "logserver.tcp", "listen", cfg->logserver_tcp, &lb)))
+                return rc;
             if (strlen(cfg->logserver_token) < 16)
                 return cs_cfg_error(c, cs_cfg_get(t, "token"), "logserver.tcp.token",
                                     "must be at least 16 characters");
@@ -528,9 +722,9 @@ static int parse_foundation(cs_cfg *c, struct fy_node *root, cs_config *cfg)
                                 "must be between 100ms and 1h");
         if (!cs_cfg_get(n, "enabled"))
             cfg->http_enabled = true;
-        bool loopback = strncmp(cfg->http_listen, "127.", 4) == 0 ||
-                        strncmp(cfg->http_listen, "[::1]", 5) == 0 ||
-                        strncmp(cfg->http_listen, "localhost:", 10) == 0;
+        bool loopback;
+        if ((rc = cs_cfg_listen(c, n, "http", "listen", cfg->http_listen, &loopback)))
+            return rc;
         if (!loopback && (!cfg->http_token || strlen(cfg->http_token) < 16))
             return cs_cfg_error(c, cs_cfg_get(n, "listen"), "http.listen",
                                 "listening beyond loopback needs http.token (16+ characters)");
@@ -575,53 +769,17 @@ static void set_defaults(cs_config *cfg)
     cfg->http_request_timeout_ms = 10000;
 }
 
-/* Reads libfyaml's collected diagnostics into c->err. */
-static void yaml_errors(cs_cfg *c, struct fy_diag *diag)
-{
-    void *it = NULL;
-    struct fy_diag_error *e;
-    while ((e = fy_diag_errors_iterate(diag, &it))) {
-        if (e->type < FYET_ERROR)
-            continue;
-        /* Collected diagnostics count lines and columns from 1. */
-        snprintf(c->err, sizeof c->err, "%s:%d:%d: invalid YAML: %s", c->file, e->line, e->column,
-                 e->msg);
-        c->failed = 1;
-        return;
-    }
-    snprintf(c->err, sizeof c->err, "%s: invalid YAML", c->file);
-    c->failed = 1;
-}
-
-/* True when the file holds nothing but blank lines and comments (libfyaml
- * reports such a stream as an error; for us it means "all defaults"). */
-static bool blank_file(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
-    int ch;
-    bool blank = true, comment = false;
-    while (blank && (ch = fgetc(f)) != EOF) {
-        if (ch == '\n')
-            comment = false;
-        else if (ch == '#')
-            comment = true;
-        else if (!comment && ch != ' ' && ch != '\t' && ch != '\r')
-            blank = false;
-    }
-    fclose(f);
-    return blank;
-}
-
 int cs_config_load(const char *path, const cs_cfg_section *table, size_t ntable, cs_config **out,
                    char *err, size_t errlen)
 {
     *out = NULL;
     cs_cfg c = {.file = path};
-    if (access(path, R_OK) != 0) {
-        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-        return CS_EIO;
+    char *text = NULL;
+    size_t tlen = 0;
+    int rc = cs_cfg_read(&c, &text, &tlen);
+    if (rc) {
+        snprintf(err, errlen, "%s", c.err[0] ? c.err : cs_strerror(rc));
+        return rc;
     }
     struct fy_diag_cfg dcfg;
     fy_diag_cfg_default(&dcfg);
@@ -630,35 +788,31 @@ int cs_config_load(const char *path, const cs_cfg_section *table, size_t ntable,
     dcfg.colorize = false;
     struct fy_diag *diag = fy_diag_create(&dcfg);
     if (!diag) {
+        free(text);
         snprintf(err, errlen, "out of memory");
         return CS_ENOMEM;
     }
     fy_diag_set_collect_errors(diag, true);
-    struct fy_parse_cfg pcfg = {.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG |
-                                         FYPCF_DEFAULT_VERSION_1_2 | FYPCF_RESOLVE_DOCUMENT,
-                                .diag = diag};
-    struct fy_document *doc = blank_file(path) ? NULL : fy_document_build_from_file(&pcfg, path);
-    if (!doc && !fy_diag_got_error(diag)) {
-        /* An empty file (or only comments): every default. */
-    } else if (!doc || fy_diag_got_error(diag)) {
-        yaml_errors(&c, diag);
-        snprintf(err, errlen, "%s", c.err);
-        if (doc)
-            fy_document_destroy(doc);
+    struct fy_document *doc = NULL;
+    rc = cs_cfg_parse_text(&c, diag, text, tlen, &doc);
+    if (rc) {
+        snprintf(err, errlen, "%s", c.err[0] ? c.err : cs_strerror(rc));
         fy_diag_destroy(diag);
-        return CS_ECONFIG;
+        free(text);
+        return rc;
     }
     c.doc = doc;
     cs_config *cfg = calloc(1, sizeof *cfg);
     if (!cfg) {
-        fy_document_destroy(doc);
+        if (doc)
+            fy_document_destroy(doc);
         fy_diag_destroy(diag);
+        free(text);
         return CS_ENOMEM;
     }
     cfg->file = strdup(path);
     set_defaults(cfg);
     struct fy_node *root = doc ? fy_document_root(doc) : NULL;
-    int rc = 0;
     if (!root) {
         /* An empty file: every default. */
     } else if (!fy_node_is_mapping(root)) {
@@ -718,6 +872,12 @@ int cs_config_load(const char *path, const cs_cfg_section *table, size_t ntable,
     if (doc)
         fy_document_destroy(doc);
     fy_diag_destroy(diag);
+    free(text);
+    for (size_t i = 0; i < c.nenv; i++) {
+        free(c.env[i].name);
+        free(c.env[i].value);
+    }
+    free(c.env);
     if (rc || c.failed) {
         snprintf(err, errlen, "%s", c.err[0] ? c.err : cs_strerror(rc));
         cs_config_free(cfg);

@@ -25,7 +25,21 @@ typedef struct cs_cfg {
     struct fy_document *doc;
     char err[1024]; /* the first error, "file:line:col: key: message" */
     int failed;
+    /* Variables substituted so far (owned, freed by cs_config_load): their
+     * values are never quoted in err; the variable is named instead. */
+    struct cs_cfg_env {
+        char *name;
+        char *value;
+    } * env;
+    size_t nenv;
 } cs_cfg;
+
+/* Bounds on what a config may make the loader build. */
+#define CS_CFG_MAX_FILE (4u << 20)  /* bytes of YAML text */
+#define CS_CFG_MAX_NODES 100000u    /* values once aliases are expanded */
+#define CS_CFG_MAX_ALIASES 10000u   /* alias uses once aliases are expanded */
+#define CS_CFG_MAX_TEXT (16u << 20) /* bytes of scalars once aliases are expanded */
+#define CS_CFG_MAX_ENV 64           /* distinct ${VAR}s remembered for redaction */
 
 /* Records an error at node n (NULL: the file) for `key` (may be NULL).
  * Only the first error is kept. Always returns CS_ECONFIG. */
@@ -70,6 +84,23 @@ int cs_cfg_expect_map(cs_cfg *c, struct fy_node *n, const char *path, const char
 char *cs_cfg_scalar(cs_cfg *c, struct fy_node *n, const char *path);
 /* "file:line:col" of a node, for messages produced after loading. */
 void cs_cfg_where(const cs_cfg *c, struct fy_node *n, char *out, size_t outlen);
+/* How a message shows the value `text` read from scalar `n`: "\"text\"", or,
+ * when the file wrote ${VAR} there, the variable and not its value (a
+ * secret put under the wrong key must not be printed). Writes into buf and
+ * returns it. */
+const char *cs_cfg_shown(struct fy_node *n, const char *text, char *buf, size_t len);
+/* Checks that the mappings of sequence `seq` (at `path`, "evm.networks")
+ * each have a different `key` (after ${ENV} substitution). The second of
+ * two is the error, at its position: "evm.networks[1].name: ...". Items
+ * that are not mappings or lack the key are left to the section parser. */
+int cs_cfg_unique(cs_cfg *c, struct fy_node *seq, const char *path, const char *key);
+/* The same for the keys of mapping `map` (which YAML already keeps apart
+ * as written, but ${ENV} can make equal). */
+int cs_cfg_unique_keys(cs_cfg *c, struct fy_node *map, const char *path);
+/* Checks a listen address "host:port" (IPv4, [IPv6] or localhost, port
+ * 0-65535) read from `key` of `map`; *loopback tells whether it is one. */
+int cs_cfg_listen(cs_cfg *c, struct fy_node *map, const char *path, const char *key,
+                  const char *addr, bool *loopback);
 
 /* A component's section: how to parse it and free what the parse built. */
 typedef struct cs_cfg_section {
@@ -124,7 +155,8 @@ void cs_config_free(cs_config *cfg);
 void *cs_config_section(const cs_config *cfg, const char *name);
 
 /* Substitutes ${NAME} and ${NAME:-default} in s. Returns a malloc'ed string,
- * or NULL and sets *missing to the first unset variable without default. */
-char *cs_cfg_expand_env(const char *s, size_t n, char *missing, size_t missing_len);
+ * or NULL and writes why into `why` (an unset variable without default, a
+ * `${` without its `}`, an empty or over-long name). */
+char *cs_cfg_expand_env(const char *s, size_t n, char *why, size_t why_len);
 
 #endif

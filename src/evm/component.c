@@ -235,6 +235,8 @@ int cs_evm_config_parse(cs_cfg *c, struct fy_node *node, void **out)
     struct fy_node *nets = cs_cfg_get(node, "networks");
     if (!nets || !fy_node_is_sequence(nets))
         return cs_cfg_error(c, nets ? nets : node, "evm.networks", "a list of networks");
+    if ((rc = cs_cfg_unique(c, nets, "evm.networks", "name")))
+        return rc;
     evm_conf *conf = calloc(1, sizeof *conf);
     if (!conf)
         return CS_ENOMEM;
@@ -252,12 +254,6 @@ int cs_evm_config_parse(cs_cfg *c, struct fy_node *node, void **out)
             cs_evm_config_free(conf);
             return rc;
         }
-        for (size_t i = 0; i + 1 < conf->n; i++)
-            if (strcmp(conf->nets[i].name, n->name) == 0) {
-                cs_evm_config_free(conf);
-                return cs_cfg_error(c, cs_cfg_get(nn, "name"), "name", "network '%s' twice",
-                                    n->name);
-            }
     }
     *out = conf;
     return 0;

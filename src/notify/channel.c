@@ -204,6 +204,9 @@ int cs_channels_conf_parse(cs_cfg *c, struct fy_node *node, void **out)
         return cs_cfg_error(c, node, "channels",
                             "expected a mapping of channel names to channels (ops-slack: {type: "
                             "slack, url: ...})");
+    int rc = cs_cfg_unique_keys(c, node, "channels");
+    if (rc)
+        return rc;
     cs_channels_conf *cc = calloc(1, sizeof *cc);
     size_t cnt = (size_t)fy_node_mapping_item_count(node);
     if (!cc || !(cc->ch = calloc(cnt + 1, sizeof *cc->ch))) {
@@ -212,7 +215,6 @@ int cs_channels_conf_parse(cs_cfg *c, struct fy_node *node, void **out)
     }
     void *it = NULL;
     struct fy_node_pair *pair;
-    int rc = 0;
     while (!rc && (pair = fy_node_mapping_iterate(node, &it))) {
         cs_channel_conf *ch = &cc->ch[cc->n++];
         if (!(ch->name = cs_cfg_scalar(c, fy_node_pair_key(pair), "channels"))) {

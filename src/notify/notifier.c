@@ -73,6 +73,8 @@ int cs_notify_conf_parse(cs_cfg *c, struct fy_node *n, void **out)
                               "expected a mapping of networks to explorer URLs");
             goto fail;
         }
+        if ((rc = cs_cfg_unique_keys(c, ex, "notify.explorers")))
+            goto fail;
         size_t cnt = (size_t)fy_node_mapping_item_count(ex);
         nc->explorer_net = calloc(cnt + 1, sizeof(char *));
         nc->explorer_url = calloc(cnt + 1, sizeof(char *));

@@ -298,6 +298,9 @@ int cs_monitors_conf_parse(cs_cfg *c, struct fy_node *node, void **out)
     *out = NULL;
     if (!node || !fy_node_is_sequence(node))
         return cs_cfg_error(c, node, "monitors", "expected a list of monitors (- name: ...)");
+    int rc = cs_cfg_unique(c, node, "monitors", "name");
+    if (rc)
+        return rc;
     cs_monitors_conf *m = calloc(1, sizeof *m);
     size_t cnt = (size_t)fy_node_sequence_item_count(node);
     if (!m || !(m->defs = calloc(cnt + 1, sizeof *m->defs))) {
@@ -306,16 +309,10 @@ int cs_monitors_conf_parse(cs_cfg *c, struct fy_node *node, void **out)
     }
     void *it = NULL;
     struct fy_node *item;
-    int rc = 0;
     while (!rc && (item = fy_node_sequence_iterate(node, &it))) {
         char p[64];
         snprintf(p, sizeof p, "monitors[%zu]", m->n);
         rc = parse_one(c, item, p, &m->defs[m->n++]);
-        for (size_t j = 0; !rc && j + 1 < m->n; j++)
-            if (strcmp(m->defs[j].name, m->defs[m->n - 1].name) == 0)
-                rc = cs_cfg_error(c, cs_cfg_get(item, "name"), p,
-                                  "name: \"%s\" is already the name of monitors[%zu]",
-                                  m->defs[j].name, j);
     }
     if (rc) {
         cs_monitors_conf_free(m);

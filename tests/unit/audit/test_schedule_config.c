@@ -180,7 +180,8 @@ static void test_config_errors(void **st)
                  ":6:", "http:// or https://");
     expect_error("audit:\n  networks:\n    - name: n\n      kind: evm\n      nodes:\n"
                  "        - {name: a, role: rpc}\n        - {name: a, role: rpc}\n",
-                 ":7:", "listed twice");
+                 ":7:", "audit.networks[0].nodes[1].name: \"a\" is already the name of "
+                 "audit.networks[0].nodes[0]");
     expect_error("audit:\n  networks:\n    - name: n\n      kind: evm\n      timeout: 1ms\n"
                  "      nodes: []\n",
                  ":5:16:", "audit.networks[0].timeout");

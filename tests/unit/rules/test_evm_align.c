@@ -95,7 +95,7 @@ static void on_match(const cs_match *m, void *arg)
     if (s->n == 16)
         return;
     snprintf(s->ids[s->n], sizeof s->ids[0], "%s", m->id);
-    cs_val v;
+    cs_val v = {0};
     s->json[s->n][0] = 0;
     if (cs_val_get(&m->doc, "matchReasonsFormatted", 21, &v) == 0)
         snprintf(s->json[s->n], sizeof s->json[0], "%.*s", (int)v.n, (const char *)v.p);

@@ -128,7 +128,7 @@ static void test_errors_with_positions(void **state)
     expect("monitors:\n"
            "  - name: a\n"
            "  - name: a\n",
-           "3:11: monitors[1]: name: \"a\" is already the name of monitors[0]");
+           "3:11: monitors[1].name: \"a\" is already the name of monitors[0] (at 2:11)");
 }
 
 static void test_channel_errors(void **state)
