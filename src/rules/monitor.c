@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus/spool.h"
 #include "core/error.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -865,7 +866,17 @@ static void finish(cs_monitor *m, const char *id, const char *network, int64_t t
         for (size_t i = 0; i < m->nchans; i++)
             cs_vw_cstr(w, m->chans[i]);
         cs_vw_array_end(w);
-        cs_publisher_emit(&e->pub, "alert.fired", network, m->def.name, NULL);
+        if (m->def.title)
+            cs_vw_kv_str(w, "title", m->def.title);
+        if (m->def.message)
+            cs_vw_kv_str(w, "message", m->def.message);
+        cs_event *ev = NULL;
+        if (cs_publisher_emit(&e->pub, "alert.fired", network, m->def.name,
+                              e->o.spool ? &ev : NULL) == 0 &&
+            ev) {
+            cs_spool_keep(e->o.spool, id, ev); /* until a notifier acknowledges it */
+            cs_event_unref(ev);
+        }
     }
     if (e->o.on_match)
         e->o.on_match(&mt, e->o.arg);

@@ -73,8 +73,7 @@ static void answer_all(int status)
 
 static cs_vw docw;
 
-static void match_for(cs_match *m, cs_monitor_def *def, const char *id, const char **chans,
-                      size_t nch)
+static void match_for(cs_notify_alert *m, const char *id, const char **chans, size_t nch)
 {
     const char *json = "{\"id\":\"x\",\"monitor\":{\"name\":\"m1\"},\"network\":\"eth-main\","
                        "\"severity\":\"high\",\"risk\":\"financial\","
@@ -83,12 +82,11 @@ static void match_for(cs_match *m, cs_monitor_def *def, const char *id, const ch
     char err[100];
     assert_int_equal(cs_json_parse_value(json, strlen(json), &docw, err, sizeof err), 0);
     memset(m, 0, sizeof *m);
-    def->name = "m1";
-    m->def = def;
+    m->monitor = "m1";
     m->id = id;
     m->network = "eth-main";
     m->time_ns = 1;
-    m->notify = true;
+    m->severity = "high";
     m->channels = chans;
     m->nchannels = nch;
     cs_val_read(docw.buf.data, docw.buf.len, &m->doc, NULL);
@@ -191,12 +189,11 @@ static void test_retry_then_sent(void **state)
     (void)state;
     cs_channels_conf cc = {&slack, 1};
     cs_notifier *n = mk(&cc);
-    cs_monitor_def def = {0};
-    cs_match m;
+    cs_notify_alert m;
     static const char *chans[] = {"slack", "nope"};
-    match_for(&m, &def, "m1/eth-main/0xaa", chans, 2);
-    cs_notifier_on_match(&m, n);
-    cs_notifier_on_match(&m, n); /* the same alert again: one notification */
+    match_for(&m, "m1/eth-main/0xaa", chans, 2);
+    cs_notifier_alert(n, &m);
+    cs_notifier_alert(n, &m); /* the same alert again: one notification */
     assert_int_equal(spin_calls(1), 1);
     assert_string_equal(fake.urls[0], "http://s/hook");
     assert_non_null(
@@ -227,11 +224,10 @@ static void test_retry_after(void **state)
     (void)state;
     cs_channels_conf cc = {&slack, 1};
     cs_notifier *n = mk(&cc);
-    cs_monitor_def def = {0};
-    cs_match m;
+    cs_notify_alert m;
     static const char *chans[] = {"slack"};
-    match_for(&m, &def, "busy", chans, 1);
-    cs_notifier_on_match(&m, n);
+    match_for(&m, "busy", chans, 1);
+    cs_notifier_alert(n, &m);
     assert_int_equal(spin_calls(1), 1);
     uv_update_time(&loop);
     uint64_t answered = uv_now(&loop);
@@ -257,17 +253,16 @@ static void test_permanent_and_give_up(void **state)
     (void)state;
     cs_channels_conf cc = {&slack, 1};
     cs_notifier *n = mk(&cc);
-    cs_monitor_def def = {0};
-    cs_match m;
+    cs_notify_alert m;
     static const char *chans[] = {"slack"};
-    match_for(&m, &def, "a", chans, 1);
-    cs_notifier_on_match(&m, n);
+    match_for(&m, "a", chans, 1);
+    cs_notifier_alert(n, &m);
     assert_int_equal(spin_calls(1), 1);
     answer_all(400); /* permanent */
     spin(20);
     assert_int_equal(fake.calls, 1);
-    match_for(&m, &def, "b", chans, 1);
-    cs_notifier_on_match(&m, n);
+    match_for(&m, "b", chans, 1);
+    cs_notifier_alert(n, &m);
     for (int i = 0; i < 3; i++) { /* max_attempts 3 */
         assert_int_equal(spin_calls(2 + i), 2 + i);
         answer_all(500);
@@ -297,14 +292,13 @@ static void test_rate_limit_and_resume(void **state)
     slow.burst = 2;
     cs_channels_conf cc = {&slow, 1};
     cs_notifier *n = mk(&cc);
-    cs_monitor_def def = {0};
-    cs_match m;
+    cs_notify_alert m;
     static const char *chans[] = {"slack"};
     char id[16];
     for (int i = 0; i < 5; i++) {
         snprintf(id, sizeof id, "alert-%d", i);
-        match_for(&m, &def, id, chans, 1);
-        cs_notifier_on_match(&m, n);
+        match_for(&m, id, chans, 1);
+        cs_notifier_alert(n, &m);
     }
     assert_int_equal(spin_calls(2), 2); /* the burst */
     spin(50);
