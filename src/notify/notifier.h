@@ -48,6 +48,7 @@ typedef struct cs_notifier_opts {
     const size_t *ndefaults;
     uint64_t keep_ms;   /* sent rows and alert records; 0: CS_NOTIFY_KEEP_MS */
     uint64_t keep_rows; /* 0: CS_NOTIFY_KEEP_ROWS */
+    uint64_t prune_ms;  /* how often retention runs; 0: once a minute */
     /* runs on the loop once the alert or message with this id is committed
      * to the outbox (what an acknowledgement to its publisher may say);
      * may be NULL */

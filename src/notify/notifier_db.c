@@ -258,7 +258,8 @@ void cs_notifier_db_job(cs_notifier *n)
     j->nskip = n->ninflight;
     if (skip)
         memcpy(skip, n->inflight, n->ninflight * sizeof *skip);
-    if (j->now_ms - n->last_prune_ms >= CS_NOTIFY_PRUNE_MS) {
+    if (j->now_ms - n->last_prune_ms >=
+        (int64_t)(n->o.prune_ms ? n->o.prune_ms : CS_NOTIFY_PRUNE_MS)) {
         j->prune = true;
         n->last_prune_ms = j->now_ms;
     }

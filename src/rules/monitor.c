@@ -12,6 +12,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/subject.h"
+#include "core/u256.h"
 #include "evm/abi.h"
 #include "core/hex.h"
 #include "evm/keccak.h"
@@ -753,6 +754,45 @@ typedef struct reason {
 
 static const char *reason_type[] = {"event", "function", "transaction"};
 
+/* Copies an ABI value into the alert document with every integer as a
+ * decimal string (arrays and tuples too), so that a JSON reader with
+ * doubles (JavaScript) sees every digit (docs/monitors.md, "The alert
+ * document"). */
+static void w_abi(cs_vw *w, const cs_val *v, int depth)
+{
+    char dec[80];
+    if (v->kind == CS_VAL_INT) {
+        if (v->neg)
+            snprintf(dec, sizeof dec, "%lld", (long long)v->i);
+        else
+            snprintf(dec, sizeof dec, "%llu", (unsigned long long)v->u);
+        cs_vw_cstr(w, dec);
+    } else if (v->kind == CS_VAL_BIG) {
+        cs_u256 x;
+        cs_u256_from_be(&x, v->p, v->n);
+        dec[0] = '-';
+        size_t off = v->neg ? 1 : 0;
+        size_t n = cs_u256_to_dec(&x, dec + off);
+        cs_vw_str(w, dec, off + n);
+    } else if ((v->kind == CS_VAL_ARRAY || v->kind == CS_VAL_OBJECT) && depth < 16) {
+        cs_val_iter it;
+        const char *k;
+        size_t kl;
+        cs_val item;
+        bool obj = v->kind == CS_VAL_OBJECT;
+        obj ? cs_vw_object_begin(w) : cs_vw_array_begin(w);
+        cs_val_iter_init(&it, v);
+        while (cs_val_next(&it, &k, &kl, &item) == 1) {
+            if (obj)
+                cs_vw_keyn(w, k, kl);
+            w_abi(w, &item, depth + 1);
+        }
+        obj ? cs_vw_object_end(w) : cs_vw_array_end(w);
+    } else {
+        cs_vw_raw(w, v->raw, v->raw_len);
+    }
+}
+
 static void w_reasons(cs_vw *w, cs_buf *fmt, const reason *r, size_t nr, const cs_monitor *m)
 {
     cs_vw_key(w, "matchReasons");
@@ -803,11 +843,11 @@ static void w_reasons(cs_vw *w, cs_buf *fmt, const reason *r, size_t nr, const c
             cs_vw_array_begin(w);
             cs_val_iter_init(&it, &args);
             while (cs_val_next(&it, &k, &kl, &v) == 1)
-                cs_vw_raw(w, v.raw, v.raw_len);
+                w_abi(w, &v, 0);
             cs_vw_array_end(w);
             if (args.kind == CS_VAL_OBJECT) {
                 cs_vw_key(w, "params");
-                cs_vw_raw(w, args.raw, args.raw_len);
+                w_abi(w, &args, 0);
                 cs_buf_append_str(fmt, "Params:");
                 cs_val_iter_init(&it, &args);
                 while (cs_val_next(&it, &k, &kl, &v) == 1) {
@@ -1198,7 +1238,11 @@ static void match_tx(cs_monitor_engine *e, cs_monitor *m, const txg *g, const ch
     /* the first event's or function's arguments, for short templates */
     for (size_t i = 0; i < nr; i++)
         if (r[i].type != 2) {
-            w_field(w, "args", r[i].ev, CS_EVF_ARGS);
+            cs_val av;
+            if (cs_event_field(r[i].ev, CS_EVF_ARGS, strlen(CS_EVF_ARGS), &av) == 0) {
+                cs_vw_key(w, "args");
+                w_abi(w, &av, 0);
+            }
             break;
         }
     cs_vw_object_end(w);

@@ -326,6 +326,61 @@ static void test_rate_limit_and_resume(void **state)
     cs_notifier_close(n, NULL, NULL);
 }
 
+/* Retention: with keep_rows 1 only the newest sent row stays; a dead row
+ * stays until acknowledged; the database size is measured. */
+static void test_retention_and_dead_letters(void **state)
+{
+    (void)state;
+    cs_channels_conf cc = {&slack, 1};
+    cs_notifier_opts o = {.loop = &loop,
+                          .outbox_path = dbpath,
+                          .channels = &cc,
+                          .http = fake_http,
+                          .backoff_ms = 1,
+                          .max_backoff_ms = 4,
+                          .max_attempts = 3,
+                          .sweep_ms = 5,
+                          .keep_rows = 1,
+                          .prune_ms = 1};
+    cs_notifier *n;
+    char err[200];
+    assert_int_equal(cs_notifier_new(&o, &n, err, sizeof err), 0);
+    cs_notify_alert m;
+    static const char *chans[] = {"slack"};
+    match_for(&m, "dead-one", chans, 1);
+    cs_notifier_alert(n, &m);
+    assert_int_equal(spin_calls(1), 1);
+    answer_all(400); /* permanent: dead */
+    char id[16];
+    for (int i = 0; i < 3; i++) {
+        snprintf(id, sizeof id, "sent-%d", i);
+        match_for(&m, id, chans, 1);
+        cs_notifier_alert(n, &m);
+    }
+    assert_int_equal(spin_calls(4), 4);
+    answer_all(200);
+    spin(50); /* the marks are written, then pruned */
+    cs_notifier_stats st;
+    cs_notifier_get_stats(n, &st);
+    assert_int_equal(st.sent, 3);
+    assert_true(st.pruned >= 2);
+    assert_true(st.db_bytes > 0);
+    cs_notifier_close(n, NULL, NULL);
+    cs_outbox *ob;
+    assert_int_equal(cs_outbox_open(dbpath, &ob, err, sizeof err), 0);
+    cs_outbox_counts c;
+    cs_outbox_get_counts(ob, &c);
+    assert_int_equal(c.sent, 1);
+    assert_int_equal(c.dead, 1);
+    assert_int_equal(c.matches, 1);
+    char key[33];
+    cs_notify_key("dead-one", "slack", key);
+    assert_int_equal(cs_outbox_ack(ob, key), 1);
+    cs_outbox_get_counts(ob, &c);
+    assert_int_equal(c.dead, 0);
+    cs_outbox_close(ob);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -333,6 +388,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retry_after, setup, teardown),
         cmocka_unit_test_setup_teardown(test_permanent_and_give_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit_and_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retention_and_dead_letters, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
