@@ -13,12 +13,6 @@
 
 #define MAX_CHANNELS 64 /* channels named by one event; more are ignored and logged */
 
-/* a counter fed from a statistic that only grows */
-typedef struct mcount {
-    cs_mseries *s;
-    double last;
-} mcount;
-
 typedef struct nstate {
     cs_runtime *rt;
     cs_notifier *notifier;
@@ -27,19 +21,12 @@ typedef struct nstate {
     cs_vw doc;        /* scratch: the alert document without the envelope keys */
     char origin[300];
     cs_metrics *metrics;
-    mcount queued, sent, retries, dead, rate_limited, pruned, cutoffs;
+    cs_mcount queued, sent, retries, dead, rate_limited, pruned, cutoffs;
     cs_mseries *in_flight, *db_bytes;
     uint64_t ncutoffs;
     void (*done)(void *);
     void *arg;
 } nstate;
-
-static void mc_set(mcount *c, double v)
-{
-    if (c->s && v > c->last)
-        cs_mseries_inc(c->s, v - c->last);
-    c->last = v;
-}
 
 static void collect(cs_metrics *m, void *arg)
 {
@@ -47,13 +34,13 @@ static void collect(cs_metrics *m, void *arg)
     nstate *s = arg;
     cs_notifier_stats ns;
     cs_notifier_get_stats(s->notifier, &ns);
-    mc_set(&s->queued, (double)ns.queued);
-    mc_set(&s->sent, (double)ns.sent);
-    mc_set(&s->retries, (double)ns.retries);
-    mc_set(&s->dead, (double)ns.dead);
-    mc_set(&s->rate_limited, (double)ns.rate_limited);
-    mc_set(&s->pruned, (double)ns.pruned);
-    mc_set(&s->cutoffs, (double)s->ncutoffs);
+    cs_mcount_set(&s->queued, (double)ns.queued);
+    cs_mcount_set(&s->sent, (double)ns.sent);
+    cs_mcount_set(&s->retries, (double)ns.retries);
+    cs_mcount_set(&s->dead, (double)ns.dead);
+    cs_mcount_set(&s->rate_limited, (double)ns.rate_limited);
+    cs_mcount_set(&s->pruned, (double)ns.pruned);
+    cs_mcount_set(&s->cutoffs, (double)s->ncutoffs);
     cs_mseries_set(s->in_flight, (double)ns.in_flight);
     cs_mseries_set(s->db_bytes, (double)ns.db_bytes);
 }

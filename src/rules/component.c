@@ -13,23 +13,10 @@
 #include "notify/conf.h"
 #include "rules/monitor_config.h"
 
-/* a counter fed from a statistic that only grows */
-typedef struct mcount {
-    cs_mseries *s;
-    double last;
-} mcount;
-
-static void mc_set(mcount *c, double v)
-{
-    if (c->s && v > c->last)
-        cs_mseries_inc(c->s, v - c->last);
-    c->last = v;
-}
-
 #define NSUP 4 /* dedup, threshold, min_interval, filter */
 
 typedef struct monmetrics {
-    mcount matches, notified, errors, suppressed[NSUP];
+    cs_mcount matches, notified, errors, suppressed[NSUP];
 } monmetrics;
 
 typedef struct state {
@@ -43,7 +30,7 @@ typedef struct state {
     uv_loop_t *loop;
     cs_metrics *metrics;
     monmetrics *mm;
-    mcount events, txs, pairs, evaluated, acked, resent, spool_dropped;
+    cs_mcount events, txs, pairs, evaluated, acked, resent, spool_dropped;
     cs_mseries *unacked;
     char origin[300];
     void (*done)(void *);
@@ -75,23 +62,23 @@ static void collect(cs_metrics *m, void *arg)
         cs_monitor_stats st;
         if (cs_monitor_engine_monitor_stats(s->engine, s->mc->defs[i].name, &st))
             continue;
-        mc_set(&s->mm[i].matches, (double)st.matches);
-        mc_set(&s->mm[i].notified, (double)st.notified);
-        mc_set(&s->mm[i].errors, (double)st.errors);
+        cs_mcount_set(&s->mm[i].matches, (double)st.matches);
+        cs_mcount_set(&s->mm[i].notified, (double)st.notified);
+        cs_mcount_set(&s->mm[i].errors, (double)st.errors);
         for (int k = 0; k < NSUP; k++)
-            mc_set(&s->mm[i].suppressed[k], (double)st.suppressed[sup[k]]);
+            cs_mcount_set(&s->mm[i].suppressed[k], (double)st.suppressed[sup[k]]);
     }
     cs_monitor_engine_stats es;
     cs_monitor_engine_get_stats(s->engine, &es);
-    mc_set(&s->events, (double)es.events);
-    mc_set(&s->txs, (double)es.txs);
-    mc_set(&s->pairs, (double)es.pairs);
-    mc_set(&s->evaluated, (double)es.evaluated);
+    cs_mcount_set(&s->events, (double)es.events);
+    cs_mcount_set(&s->txs, (double)es.txs);
+    cs_mcount_set(&s->pairs, (double)es.pairs);
+    cs_mcount_set(&s->evaluated, (double)es.evaluated);
     cs_spool_stats ss;
     cs_spool_get_stats(s->spool, &ss);
-    mc_set(&s->acked, (double)ss.acked);
-    mc_set(&s->resent, (double)ss.resent);
-    mc_set(&s->spool_dropped, (double)ss.dropped);
+    cs_mcount_set(&s->acked, (double)ss.acked);
+    cs_mcount_set(&s->resent, (double)ss.resent);
+    cs_mcount_set(&s->spool_dropped, (double)ss.dropped);
     if (s->unacked)
         cs_mseries_set(s->unacked, (double)ss.kept);
 }
