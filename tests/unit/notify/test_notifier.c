@@ -6,12 +6,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/event.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "notify/notifier.h"
@@ -381,6 +383,40 @@ static void test_retention_and_dead_letters(void **state)
     cs_outbox_close(ob);
 }
 
+/* Another writer holds the outbox (a `monitor outbox --ack` run, a
+ * backup): the loop must not wait for it. Queuing an alert and running
+ * the loop return at once; the notification goes out once the lock is
+ * released. (Before, the insert ran on the loop and waited up to the 2 s
+ * busy_timeout.) */
+static void test_locked_outbox_does_not_block_the_loop(void **state)
+{
+    (void)state;
+    cs_channels_conf cc = {&slack, 1};
+    cs_notifier *n = mk(&cc);
+    spin(20); /* the first job has created the tables */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    cs_notify_alert m;
+    static const char *chans[] = {"slack"};
+    match_for(&m, "locked-1", chans, 1);
+    int64_t t0 = cs_now_ns();
+    cs_notifier_alert(n, &m);
+    for (int i = 0; i < 20; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        usleep(1000);
+    }
+    int64_t ms = (cs_now_ns() - t0) / 1000000;
+    assert_true(ms < 1000); /* 20 loop turns, not a busy_timeout */
+    assert_int_equal(fake.calls, 0);
+    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(spin_calls(1), 1);
+    answer_all(200);
+    spin(20);
+    cs_notifier_close(n, NULL, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -389,6 +425,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_permanent_and_give_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit_and_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_and_dead_letters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_locked_outbox_does_not_block_the_loop, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
