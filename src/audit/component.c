@@ -5,7 +5,8 @@
 #include "core/error.h"
 #include "core/json.h"
 #include "core/log.h"
-#include "notify/service.h"
+#include "bus/spool.h"
+#include "notify/channel.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,8 @@ typedef struct audit_comp {
     cs_audit_scheduler *sched;
     const cs_audit_config *orig; /* the runtime's; later ones (reloads) are ours to free */
     const cs_audit_config *cfg;  /* the newest */
-    cs_notifier *notifier;       /* shared (notify/service.h); NULL without report channels */
+    cs_spool *spool;             /* audit.report until a notifier acknowledges it */
+    cs_publisher pub;
     char origin[160];
     void (*done)(void *arg);
     void *done_arg;
@@ -40,8 +42,10 @@ void cs_audit_set_report_hook(cs_audit_report_hook hook, void *arg)
     report_arg = arg;
 }
 
-/* The report through the shared notifier: mail gets the text and HTML
- * parts, chat the text, webhooks and scripts a JSON document. */
+/* The report as an `audit.report` event for the notifier (in this process
+ * or another): mail gets the text and HTML parts, chat the text, webhooks
+ * and scripts the JSON document. Published through the spool: again until
+ * a notifier acknowledges it. */
 static void send_report(void *arg, const cs_audit_report *r)
 {
     audit_comp *a = arg;
@@ -63,37 +67,45 @@ static void send_report(void *arg, const cs_audit_report *r)
     if (strcmp(r->format, "json") == 0) /* the report itself, as an object */
         rc = rc || cs_buf_append_str(&j, ",\"report\":") || cs_buf_append(&j, r->body, r->len);
     rc = rc || cs_buf_putc(&j, '}');
-    if (rc) {
-        CS_ERROR("audit", "%s: report not queued: out of memory", r->subject);
-        cs_buf_free(&j);
-        return;
+    cs_event *ev = NULL;
+    if (!rc) {
+        cs_vw *w = cs_publisher_begin(&a->pub);
+        cs_vw_kv_str(w, "id", r->id);
+        cs_vw_kv_str(w, "subject", r->subject);
+        cs_vw_kv_strn(w, "text", r->text, r->text_len);
+        if (r->html)
+            cs_vw_kv_str(w, "html", r->html);
+        cs_vw_kv_str(w, "json", cs_buf_cstr(&j));
+        cs_vw_key(w, "channels");
+        cs_vw_array_begin(w);
+        for (size_t i = 0; i < r->nchannels; i++)
+            cs_vw_cstr(w, r->channels[i]);
+        cs_vw_array_end(w);
+        cs_vw_kv_u64(w, "problems", r->problems);
+        rc = cs_publisher_emit(&a->pub, "audit.report", NULL, r->id, &ev);
     }
-    cs_notify_msg m = {.id = r->id,
-                       .source = "audit.report",
-                       .subject = r->subject,
-                       .text = r->text,
-                       .html = r->html,
-                       .json = cs_buf_cstr(&j),
-                       .channels = r->channels,
-                       .nchannels = r->nchannels};
-    int n = cs_notifier_send(a->notifier, &m);
-    if (n >= 0)
-        CS_INFO("audit", "%s: queued for %d channel%s", r->subject, n, n == 1 ? "" : "s");
+    if (!rc)
+        rc = cs_spool_keep(a->spool, r->id, ev);
+    if (ev)
+        cs_event_unref(ev);
+    if (rc)
+        CS_ERROR("audit", "%s: report not published: %s", r->subject, cs_strerror(rc));
+    else
+        CS_INFO("audit", "%s: published for %zu channel%s", r->subject, r->nchannels,
+                r->nchannels == 1 ? "" : "s");
     cs_buf_free(&j);
 }
 
-/* Report channels need the shared notifier: taken when the config first
- * names some. */
+/* Report channels are checked when this process has a channels: section
+ * (an audit-only process has none: its notifier checks them). */
 static int want_channels(audit_comp *a, const cs_audit_config *cfg)
 {
-    if (report_hook || !cfg->nreport_channels)
+    const cs_channels_conf *cc =
+        a->rt->config ? cs_config_section(a->rt->config, "channels") : NULL;
+    if (report_hook || !cfg->nreport_channels || !cc)
         return 0;
-    int rc =
-        cs_notify_check_channels(a->rt, "audit.report.channels",
-                                 (const char *const *)cfg->report_channels, cfg->nreport_channels);
-    if (!rc && !a->notifier)
-        rc = cs_notify_acquire(a->rt, &a->notifier);
-    return rc;
+    return cs_channels_check(cc, "audit.report.channels", (const char *const *)cfg->report_channels,
+                             cfg->nreport_channels);
 }
 
 static void free_comp(audit_comp *a)
@@ -102,23 +114,16 @@ static void free_comp(audit_comp *a)
     void *darg = a->done_arg;
     if (a->cfg != a->orig)
         cs_audit_config_section_free((void *)a->cfg);
+    cs_spool_close(a->spool);
+    cs_publisher_free(&a->pub);
     free(a);
     if (done)
         done(darg);
 }
 
-static void notifier_released(void *arg)
-{
-    free_comp(arg);
-}
-
 static void client_closed(void *arg)
 {
-    audit_comp *a = arg;
-    if (a->notifier)
-        cs_notify_release(a->notifier, notifier_released, a);
-    else
-        free_comp(a);
+    free_comp(arg);
 }
 
 int cs_audit_component_start(cs_runtime *rt, void *conf, void **state)
@@ -130,8 +135,11 @@ int cs_audit_component_start(cs_runtime *rt, void *conf, void **state)
     a->rt = rt;
     a->orig = a->cfg = cfg;
     snprintf(a->origin, sizeof a->origin, "audit@%s", rt->node ? rt->node : "local");
+    cs_publisher_init(&a->pub, rt->bus, a->origin, "");
+    cs_spool_opts so = {.loop = rt->loop, .bus = rt->bus, .name = "audit"};
     int rc = want_channels(a, cfg);
-    if (rc) {
+    if (rc || (rc = cs_spool_new(&so, &a->spool))) {
+        cs_publisher_free(&a->pub);
         free(a);
         return rc;
     }

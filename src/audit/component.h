@@ -16,9 +16,9 @@ void cs_audit_component_stop(void *state, void (*done)(void *arg), void *arg);
 int cs_audit_component_reload(void *state, void *conf);
 
 /* Where daily reports go. By default (hook NULL) to the notification
- * channels audit.report.channels names, through the runtime's shared
- * notifier and outbox (notify/service.h), or to the log when it names
- * none. A hook set before the component starts replaces that (tests). */
+ * channels audit.report.channels names, as an `audit.report` event that
+ * the notify component delivers (in this process or another), or to the
+ * log when it names none. A hook set before the component starts replaces that (tests). */
 void cs_audit_set_report_hook(cs_audit_report_hook hook, void *arg);
 
 #endif

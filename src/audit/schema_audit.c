@@ -23,8 +23,25 @@ static const cs_field_def f_state[] = {
     {NULL, NULL, false, NULL},
 };
 
+static const cs_field_def f_report[] = {
+    {"id", "string", false, "unique per report: the notifier's idempotency keys derive from it"},
+    {"subject", "string", false, "one line: the mail subject and the chat headline"},
+    {"text", "string", false, "the report as plain text"},
+    {"html", "string", true, "the mail's HTML part"},
+    {"json", "string", false,
+     "what webhooks and scripts get: {type, id, subject, severity, problems, due, format, text, "
+     "report?}"},
+    {"channels", "array", false, "audit.report.channels"},
+    {"problems", "u64", false, "how many problems the report names"},
+    {NULL, NULL, false, NULL},
+};
+
 const cs_event_def cs_schema_audit[] = {
     {"node.check", "audit", "one check result of one node (every result of every sweep)", f_check},
     {"node.state", "audit", "a check of a node changed between ok and fail", f_state},
+    {"audit.report", "audit",
+     "a due report for its channels; the notifier queues it (published again until a "
+     "notify.ack names its id)",
+     f_report},
     {NULL, NULL, NULL, NULL},
 };

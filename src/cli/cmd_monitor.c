@@ -24,12 +24,17 @@ static void help(void)
     printf("usage: chainscope monitor eval --rule EXPR [--event JSON | --events FILE] [--args]\n"
            "       chainscope monitor test -c FILE --events FILE [--monitor NAME] [--json]\n"
            "       chainscope monitor test -c FILE --network NET --block N [--tx HASH]\n"
+           "       chainscope monitor outbox (-c FILE | --outbox PATH) [--ack KEY | --ack-all]\n"
            "\n"
            "Tries the rule language and monitors on events, and sends nothing.\n"
            "\n"
            "eval compiles EXPR (docs/rules.md) and, given events, prints for each one\n"
            "whether the condition holds: `true`, `false`, or the evaluation error.\n"
            "A syntax error is printed with its column and exits with status 2.\n"
+           "\n"
+           "outbox lists the dead notifications of a notifier's outbox (given up after\n"
+           "a permanent error or too many attempts: kept until acknowledged) and, with\n"
+           "--ack KEY or --ack-all, deletes them.\n"
            "\n"
            "test loads the monitors, channels and notify sections of FILE, feeds the\n"
            "events to the monitors as `chainscope run` would (every pending block is\n"
@@ -522,5 +527,7 @@ int cs_cmd_monitor(int argc, char **argv)
         return cmd_eval(argc - 1, argv + 1);
     if (strcmp(argv[1], "test") == 0)
         return cmd_test(argc - 1, argv + 1);
-    return cs_cli_usage_error("monitor", "unknown subcommand '%s' (eval or test)", argv[1]);
+    if (strcmp(argv[1], "outbox") == 0)
+        return cs_cmd_monitor_outbox(argc - 1, argv + 1);
+    return cs_cli_usage_error("monitor", "unknown subcommand '%s' (eval, test or outbox)", argv[1]);
 }

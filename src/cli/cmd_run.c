@@ -1,4 +1,5 @@
 /* chainscope run: every component a config file names, on one loop. */
+#include "bus/bridge.h"
 #include "bus/logserver.h"
 #include "cli/cli.h"
 #include "cli/components.h"
@@ -24,6 +25,7 @@ typedef struct runner {
     uv_loop_t loop;
     cs_config *cfg;
     cs_bus *bus;
+    cs_bridge *bridge; /* bus.connect, or NULL */
     cs_metrics *metrics;
     cs_http_server *http;
     cs_logserver *ls;
@@ -116,6 +118,8 @@ static void health_handler(const cs_http_req *req, void *arg)
 
 static void close_rest(runner *r)
 {
+    cs_bridge_stop(r->bridge, NULL); /* joins its thread: before the bus closes */
+    r->bridge = NULL;
     if (r->http)
         cs_http_server_close(r->http);
     r->http = NULL;
@@ -322,6 +326,21 @@ static int start(runner *r, const char *socket_override)
         r->running[r->nrunning] = c;
         r->states[r->nrunning++] = state;
         CS_INFO("run", "%s: started", c->section.name);
+    }
+    if (cfg->bus_connect) {
+        cs_bridge_opts bo = {.address = cfg->bus_connect,
+                             .name = cfg->node,
+                             .import = (const char *const *)cfg->bus_import,
+                             .nimport = cfg->nbus_import,
+                             .export_ = (const char *const *)cfg->bus_export,
+                             .nexport = cfg->nbus_export,
+                             .queue_max = cfg->bus_queue};
+        if ((rc = cs_bridge_start(r->bus, &bo, &r->bridge))) {
+            CS_ERROR("run", "bus.connect %s: %s", cfg->bus_connect, cs_strerror(rc));
+            r->bridge = NULL;
+            return rc;
+        }
+        CS_INFO("run", "bus: bridged to the log server at %s", cfg->bus_connect);
     }
     cs_vw *w = cs_publisher_begin(&r->pub);
     cs_vw_kv_str(w, "version", CS_VERSION);

@@ -8,18 +8,20 @@
 #include "evm/component.h"
 #include "notify/channel.h"
 #include "notify/component.h"
-#include "notify/notifier.h"
+#include "notify/conf.h"
+#include "rules/component.h"
 #include "rules/monitor_config.h"
 
-/* One entry per component, in start order: sinks (monitors) before the
- * sources, so that they see the first events; stopping goes in reverse. */
+/* One entry per component, in start order: sinks (notify, monitors)
+ * before the sources, so that they see the first events; stopping goes in
+ * reverse (the sources stop first, notify last). */
 const cs_component cs_components[] = {
     {{"channels", "notification channels (docs/monitors.md)", cs_channels_conf_parse,
       cs_channels_conf_free},
      {NULL, NULL, NULL, NULL}},
     {{"notify", "outbox, default channels per severity, explorer links (docs/monitors.md)",
       cs_notify_conf_parse, cs_notify_conf_free},
-     {NULL, NULL, NULL, NULL}},
+     {"notify", cs_notify_start, cs_notify_stop, NULL}},
     {{"monitors", "contract and event monitors (docs/monitors.md)", cs_monitors_conf_parse,
       cs_monitors_conf_free},
      {"monitors", cs_monitors_start, cs_monitors_stop, cs_monitors_reload}},

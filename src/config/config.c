@@ -647,10 +647,15 @@ static int parse_foundation(cs_cfg *c, struct fy_node *root, cs_config *cfg)
             return rc;
     }
     if ((n = cs_cfg_get(root, "bus"))) {
-        static const char *const k[] = {"queue", NULL};
+        static const char *const k[] = {"queue", "connect", "import", "export", NULL};
         if ((rc = cs_cfg_expect_map(c, n, "bus", k)) ||
-            (rc = cs_cfg_uint(c, n, "bus", "queue", &cfg->bus_queue, 16, 1u << 24, false)))
+            (rc = cs_cfg_uint(c, n, "bus", "queue", &cfg->bus_queue, 16, 1u << 24, false)) ||
+            (rc = cs_cfg_str(c, n, "bus", "connect", &cfg->bus_connect, false)) ||
+            (rc = cs_cfg_strv(c, n, "bus", "import", &cfg->bus_import, &cfg->nbus_import, false)) ||
+            (rc = cs_cfg_strv(c, n, "bus", "export", &cfg->bus_export, &cfg->nbus_export, false)))
             return rc;
+        if (!cfg->bus_connect && (cfg->nbus_import || cfg->nbus_export))
+            return cs_cfg_error(c, n, "bus", "import and export need bus.connect");
     }
     if ((n = cs_cfg_get(root, "logserver"))) {
         static const char *const k[] = {"enabled",
@@ -898,6 +903,9 @@ void cs_config_free(cs_config *cfg)
     free(cfg->file);
     free(cfg->node);
     free(cfg->logserver_socket);
+    free(cfg->bus_connect);
+    cs_cfg_strv_free(cfg->bus_import);
+    cs_cfg_strv_free(cfg->bus_export);
     free(cfg->logserver_tcp);
     free(cfg->logserver_token);
     free(cfg->http_listen);

@@ -116,6 +116,10 @@ typedef struct cs_config {
     char *node;         /* instance name; default: the host name */
     int log_level;      /* enum cs_log_level */
     uint64_t bus_queue; /* default per-subscriber bound, events */
+    /* bus.connect: another process's log server, bridged (bus/bridge.h) */
+    char *bus_connect;
+    char **bus_import, **bus_export; /* filters: from there onto this bus, and back */
+    size_t nbus_import, nbus_export;
     /* local log server */
     bool logserver_enabled;
     char *logserver_socket;

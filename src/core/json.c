@@ -86,8 +86,11 @@ static int json_value(cs_buf *out, const cs_val *v, int depth)
     case CS_VAL_BOOL:
         return v->b ? cs_buf_append(out, "true", 4) : cs_buf_append(out, "false", 5);
     case CS_VAL_INT: {
-        int n = v->neg ? snprintf(tmp, sizeof tmp, "%lld", (long long)v->i)
-                       : snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v->u);
+        /* past 2^53 - 1 a double (JavaScript's number) loses digits: a string */
+        bool exact = v->neg ? v->i >= -CS_JSON_MAX_SAFE : v->u <= (uint64_t)CS_JSON_MAX_SAFE;
+        const char *q = exact ? "" : "\"";
+        int n = v->neg ? snprintf(tmp, sizeof tmp, "%s%lld%s", q, (long long)v->i, q)
+                       : snprintf(tmp, sizeof tmp, "%s%llu%s", q, (unsigned long long)v->u, q);
         return cs_buf_append(out, tmp, (size_t)n);
     }
     case CS_VAL_BIG: {

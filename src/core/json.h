@@ -1,9 +1,11 @@
 /* The one JSON rendering of values and events, and JSON input.
  *
  * Rendering rules (docs/events.md, "JSON"):
- *   integers that fit 64 bits   JSON numbers, exact
- *   larger integers (to 256 bit) decimal strings, e.g. "1157920892...",
- *                                 negative ones with a leading '-'
+ *   integers within +-(2^53 - 1) JSON numbers, exact in every reader
+ *   other integers (to 256 bit)  decimal strings, e.g. "1157920892...",
+ *                                 negative ones with a leading '-'; a
+ *                                 JavaScript reader would lose digits of
+ *                                 a number
  *   doubles                     shortest round-trip form; NaN/inf as null
  *   strings                     JSON strings (control characters escaped)
  *   bytes                       "0x" followed by lowercase hex
@@ -13,6 +15,8 @@
  */
 #ifndef CS_CORE_JSON_H
 #define CS_CORE_JSON_H
+
+#define CS_JSON_MAX_SAFE 9007199254740991LL /* 2^53 - 1: a double holds it exactly */
 
 #include "core/buf.h"
 #include "core/event.h"

@@ -399,3 +399,10 @@ int cs_metrics_render(cs_metrics *m, cs_buf *out)
     }
     return rc;
 }
+
+void cs_mcount_set(cs_mcount *c, double total)
+{
+    if (c->s && total > c->last)
+        cs_mseries_inc(c->s, total - c->last);
+    c->last = total;
+}

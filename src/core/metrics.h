@@ -41,7 +41,16 @@ cs_mseries *cs_mfamily_series(cs_mfamily *f, const char *const *values);
 /* Removes a series (e.g. a peer that went away). */
 void cs_mfamily_remove(cs_mfamily *f, const char *const *values);
 
-void cs_mseries_inc(cs_mseries *s, double v);     /* counters and gauges */
+void cs_mseries_inc(cs_mseries *s, double v); /* counters and gauges */
+
+/* A counter fed from a statistic that only grows (a component's stats
+ * struct, read at collect time): cs_mcount_set adds what grew since the
+ * last call. s may be NULL (no metrics). */
+typedef struct cs_mcount {
+    cs_mseries *s;
+    double last;
+} cs_mcount;
+void cs_mcount_set(cs_mcount *c, double total);
 void cs_mseries_set(cs_mseries *s, double v);     /* gauges */
 void cs_mseries_observe(cs_mseries *s, double v); /* histograms */
 

@@ -49,12 +49,14 @@ const cs_event_def cs_schema_core[] = {
 };
 
 extern const cs_event_def cs_schema_audit[];    /* src/audit/schema_audit.c */
+extern const cs_event_def cs_schema_notify[];   /* src/notify/schema_notify.c */
 extern const cs_event_def cs_schema_btc[];      /* src/btc/schema_btc.c */
 extern const cs_event_def cs_schema_evm[];      /* src/evm/schema_evm.c */
 extern const cs_event_def cs_schema_monitors[]; /* src/rules/schema_rules.c */
 
 const cs_event_def *const cs_schema_groups[] = {
-    cs_schema_core, cs_schema_audit, cs_schema_btc, cs_schema_evm, cs_schema_monitors, NULL,
+    cs_schema_core,     cs_schema_audit,  cs_schema_btc, cs_schema_evm,
+    cs_schema_monitors, cs_schema_notify, NULL,
 };
 
 const cs_event_def *cs_schema_find(const char *type)

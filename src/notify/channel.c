@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/json.h"
+#include "core/log.h"
 
 static const char *const type_names[] = {"webhook",  "slack", "discord", "telegram", "pagerduty",
                                          "opsgenie", "email", "script",  NULL};
@@ -653,4 +654,19 @@ int cs_channel_build_mail(const cs_channel_conf *ch, const char *key, const char
     if (!rc)
         rc = cs_buf_printf(out, "\r\n--cs-%s--\r\n", key);
     return rc;
+}
+
+int cs_channels_check(const cs_channels_conf *cc, const char *what, const char *const *names,
+                      size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        bool ok = false;
+        for (size_t k = 0; cc && k < cc->n && !ok; k++)
+            ok = strcmp(cc->ch[k].name, names[i]) == 0;
+        if (!ok) {
+            CS_ERROR("notify", "%s: channel '%s' is not defined under channels:", what, names[i]);
+            return CS_ECONFIG;
+        }
+    }
+    return 0;
 }

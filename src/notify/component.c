@@ -1,150 +1,53 @@
-/* The monitors component (see component.h). */
+/* The notify component (see component.h). */
 #include "notify/component.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus/spool.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "notify/notifier.h"
-#include "notify/service.h"
-#include "rules/monitor_config.h"
 
-/* a counter fed from a statistic that only grows */
-typedef struct mcount {
-    cs_mseries *s;
-    double last;
-} mcount;
+#define MAX_CHANNELS 64 /* channels named by one event; more are ignored and logged */
 
-static void mc_set(mcount *c, double v)
-{
-    if (c->s && v > c->last)
-        cs_mseries_inc(c->s, v - c->last);
-    c->last = v;
-}
-
-#define NSUP 4 /* dedup, threshold, min_interval, filter */
-
-typedef struct monmetrics {
-    mcount matches, notified, errors, suppressed[NSUP];
-} monmetrics;
-
-typedef struct state {
-    cs_monitor_engine *engine;
+typedef struct nstate {
+    cs_runtime *rt;
     cs_notifier *notifier;
-    const cs_monitors_conf *mc;
-    cs_monitors_conf *owned; /* a conf from a reload (the first belongs to the runtime) */
-    const cs_channels_conf *cc;
-    const cs_notify_conf *nc;
-    cs_bus *bus;
-    uv_loop_t *loop;
-    cs_metrics *metrics;
-    monmetrics *mm;
-    mcount events, txs, pairs, evaluated, queued, sent, retries, dead, rate_limited;
-    cs_mseries *in_flight;
+    cs_sub *sub;
+    cs_publisher pub; /* notify.ack */
+    cs_vw doc;        /* scratch: the alert document without the envelope keys */
     char origin[300];
+    cs_metrics *metrics;
+    cs_mcount queued, sent, retries, dead, rate_limited, pruned, cutoffs;
+    cs_mseries *in_flight, *db_bytes;
+    uint64_t ncutoffs;
     void (*done)(void *);
     void *arg;
-} state;
-
-static int check_channels(const cs_monitors_conf *mc, const cs_channels_conf *cc,
-                          const cs_notify_conf *nc)
-{
-    for (size_t i = 0; i < mc->n; i++)
-        for (size_t j = 0; j < mc->defs[i].nchannels; j++) {
-            const char *name = mc->defs[i].channels[j];
-            bool ok = false;
-            for (size_t k = 0; cc && k < cc->n && !ok; k++)
-                ok = strcmp(cc->ch[k].name, name) == 0;
-            if (!ok) {
-                CS_ERROR("monitors", "monitor %s: channel '%s' is not defined under channels:",
-                         mc->defs[i].name, name);
-                return CS_ECONFIG;
-            }
-        }
-    for (int s = 0; nc && s < CS_SEV_COUNT; s++)
-        for (size_t j = 0; j < nc->ndefaults[s]; j++) {
-            bool ok = false;
-            for (size_t k = 0; cc && k < cc->n && !ok; k++)
-                ok = strcmp(cc->ch[k].name, nc->defaults[s][j]) == 0;
-            if (!ok) {
-                CS_ERROR("monitors", "notify.defaults.%s: channel '%s' is not defined",
-                         cs_severity_name((cs_severity)s), nc->defaults[s][j]);
-                return CS_ECONFIG;
-            }
-        }
-    return 0;
-}
+} nstate;
 
 static void collect(cs_metrics *m, void *arg)
 {
     (void)m;
-    state *s = arg;
-    static const cs_suppress sup[NSUP] = {CS_SUPPRESS_DEDUP, CS_SUPPRESS_THRESHOLD,
-                                          CS_SUPPRESS_MIN_INTERVAL, CS_SUPPRESS_FILTER};
-    for (size_t i = 0; i < s->mc->n; i++) {
-        cs_monitor_stats st;
-        if (cs_monitor_engine_monitor_stats(s->engine, s->mc->defs[i].name, &st))
-            continue;
-        mc_set(&s->mm[i].matches, (double)st.matches);
-        mc_set(&s->mm[i].notified, (double)st.notified);
-        mc_set(&s->mm[i].errors, (double)st.errors);
-        for (int k = 0; k < NSUP; k++)
-            mc_set(&s->mm[i].suppressed[k], (double)st.suppressed[sup[k]]);
-    }
-    cs_monitor_engine_stats es;
-    cs_monitor_engine_get_stats(s->engine, &es);
-    mc_set(&s->events, (double)es.events);
-    mc_set(&s->txs, (double)es.txs);
-    mc_set(&s->pairs, (double)es.pairs);
-    mc_set(&s->evaluated, (double)es.evaluated);
+    nstate *s = arg;
     cs_notifier_stats ns;
     cs_notifier_get_stats(s->notifier, &ns);
-    mc_set(&s->queued, (double)ns.queued);
-    mc_set(&s->sent, (double)ns.sent);
-    mc_set(&s->retries, (double)ns.retries);
-    mc_set(&s->dead, (double)ns.dead);
-    mc_set(&s->rate_limited, (double)ns.rate_limited);
-    if (s->in_flight)
-        cs_mseries_set(s->in_flight, (double)ns.in_flight);
+    cs_mcount_set(&s->queued, (double)ns.queued);
+    cs_mcount_set(&s->sent, (double)ns.sent);
+    cs_mcount_set(&s->retries, (double)ns.retries);
+    cs_mcount_set(&s->dead, (double)ns.dead);
+    cs_mcount_set(&s->rate_limited, (double)ns.rate_limited);
+    cs_mcount_set(&s->pruned, (double)ns.pruned);
+    cs_mcount_set(&s->cutoffs, (double)s->ncutoffs);
+    cs_mseries_set(s->in_flight, (double)ns.in_flight);
+    cs_mseries_set(s->db_bytes, (double)ns.db_bytes);
 }
 
-static void metrics_init(state *s)
+static void metrics_init(nstate *s)
 {
     cs_metrics *m = s->metrics;
-    static const char *const mon[] = {"monitor", NULL};
-    static const char *const monr[] = {"monitor", "reason", NULL};
-    static const char *const reasons[NSUP] = {"dedup", "threshold", "min_interval", "filter"};
-    cs_mfamily *fm = cs_metrics_family(m, CS_METRIC_COUNTER, "chainscope_monitor_matches_total",
-                                       "matches of each monitor, notified or not", mon, NULL, 0);
-    cs_mfamily *fn = cs_metrics_family(m, CS_METRIC_COUNTER, "chainscope_monitor_notified_total",
-                                       "matches that the alert policy let through", mon, NULL, 0);
-    cs_mfamily *fe =
-        cs_metrics_family(m, CS_METRIC_COUNTER, "chainscope_monitor_errors_total",
-                          "conditions that failed to evaluate (counted as false)", mon, NULL, 0);
-    cs_mfamily *fs = cs_metrics_family(m, CS_METRIC_COUNTER, "chainscope_monitor_suppressed_total",
-                                       "matches held back by the alert policy or a custom filter",
-                                       monr, NULL, 0);
-    for (size_t i = 0; i < s->mc->n; i++) {
-        const char *v[] = {s->mc->defs[i].name, NULL};
-        s->mm[i].matches.s = fm ? cs_mfamily_series(fm, v) : NULL;
-        s->mm[i].notified.s = fn ? cs_mfamily_series(fn, v) : NULL;
-        s->mm[i].errors.s = fe ? cs_mfamily_series(fe, v) : NULL;
-        for (int k = 0; k < NSUP; k++) {
-            const char *vr[] = {s->mc->defs[i].name, reasons[k], NULL};
-            s->mm[i].suppressed[k].s = fs ? cs_mfamily_series(fs, vr) : NULL;
-        }
-    }
-    s->events.s =
-        cs_metrics_counter(m, "chainscope_monitor_events_total", "events the monitors looked at");
-    s->txs.s = cs_metrics_counter(m, "chainscope_monitor_transactions_total",
-                                  "transactions evaluated by contract monitors");
-    s->pairs.s = cs_metrics_counter(m, "chainscope_monitor_pairs_total",
-                                    "monitor x transaction pairs settled");
-    s->evaluated.s = cs_metrics_counter(m, "chainscope_monitor_pairs_evaluated_total",
-                                        "pairs that got past the address index");
     s->queued.s = cs_metrics_counter(m, "chainscope_notify_queued_total",
                                      "notifications added to the outbox");
     s->sent.s = cs_metrics_counter(m, "chainscope_notify_sent_total", "notifications delivered");
@@ -154,122 +57,281 @@ static void metrics_init(state *s)
                                    "notifications given up (permanent error or too many attempts)");
     s->rate_limited.s = cs_metrics_counter(m, "chainscope_notify_rate_limited_total",
                                            "deliveries put off by a channel's rate limit");
+    s->pruned.s = cs_metrics_counter(m, "chainscope_notify_pruned_total",
+                                     "outbox rows deleted by retention (notify.keep, keep_rows)");
+    s->cutoffs.s = cs_metrics_counter(m, "chainscope_notify_cutoffs_total",
+                                      "times the notifier's bus queue overflowed and was "
+                                      "resubscribed (the publishers' spools resend)");
     s->in_flight = cs_metrics_gauge(m, "chainscope_notify_in_flight", "deliveries in flight");
+    s->db_bytes = cs_metrics_gauge(m, "chainscope_notify_outbox_bytes",
+                                   "size of the outbox database (notify.outbox)");
     cs_metrics_on_collect(m, collect, s);
 }
 
-static int new_engine(state *s, const cs_monitors_conf *mc, cs_monitor_engine **out)
+/* A string member of obj as a C string in buf (cut at cap), or NULL. */
+static const char *str_of(const cs_val *obj, const char *key, char *buf, size_t cap)
 {
-    const cs_notify_conf *nc = s->nc;
-    const char *pairs[64][2];
-    size_t nex = 0;
-    for (size_t i = 0; nc && i < nc->nexplorers && i < 64; i++, nex++) {
-        pairs[i][0] = nc->explorer_net[i];
-        pairs[i][1] = nc->explorer_url[i];
+    cs_val v;
+    if (cs_val_get(obj, key, strlen(key), &v) || v.kind != CS_VAL_STR)
+        return NULL;
+    snprintf(buf, cap, "%.*s", (int)v.n, (const char *)v.p);
+    return buf;
+}
+
+/* A string member as a malloc'ed C string, or NULL (absent or no memory). */
+static char *dup_of(const cs_val *obj, const char *key)
+{
+    cs_val v;
+    if (cs_val_get(obj, key, strlen(key), &v) || v.kind != CS_VAL_STR)
+        return NULL;
+    return strndup((const char *)v.p, v.n);
+}
+
+/* The names in the array member `channels`; returns their count. Each is
+ * malloc'ed: free_names. */
+static size_t names_of(const cs_val *obj, char **out, const char *who)
+{
+    cs_val arr, v;
+    size_t n = 0;
+    if (cs_val_get(obj, "channels", 8, &arr) || arr.kind != CS_VAL_ARRAY)
+        return 0;
+    cs_val_iter it;
+    cs_val_iter_init(&it, &arr);
+    while (cs_val_next(&it, NULL, NULL, &v) == 1) {
+        if (v.kind != CS_VAL_STR)
+            continue;
+        if (n == MAX_CHANNELS) {
+            CS_WARN("notify", "%s: more than %d channels; the rest are ignored", who, MAX_CHANNELS);
+            break;
+        }
+        if ((out[n] = strndup((const char *)v.p, v.n)))
+            n++;
     }
-    cs_monitor_engine_opts eo = {.loop = s->loop,
-                                 .bus = s->bus,
-                                 .origin = s->origin,
-                                 .explorers = (const char *const(*)[2])pairs,
-                                 .nexplorers = nex,
-                                 .on_match = cs_notifier_on_match,
-                                 .arg = s->notifier};
-    for (int i = 0; nc && i < CS_SEV_COUNT; i++) {
-        eo.default_channels[i] = (const char *const *)nc->defaults[i];
-        eo.ndefault_channels[i] = nc->ndefaults[i];
+    return n;
+}
+
+static void free_names(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+}
+
+/* alert.fired: the payload is the alert document plus channels, title and
+ * message; the document the channels render and webhooks get is the
+ * payload without those three. */
+static int on_alert(nstate *s, const cs_event *ev, const cs_val *pl)
+{
+    char id[512], sev[16], mon[256], net[256];
+    if (!str_of(pl, "id", id, sizeof id))
+        return CS_EPARSE;
+    cs_val mv;
+    const char *monitor = NULL;
+    if (cs_val_get(pl, "monitor", 7, &mv) == 0 && mv.kind == CS_VAL_OBJECT)
+        monitor = str_of(&mv, "name", mon, sizeof mon);
+    if (!monitor)
+        monitor = ev->key ? ev->key : "?";
+    cs_vw_reset(&s->doc);
+    cs_vw_object_begin(&s->doc);
+    cs_val_iter it;
+    cs_val_iter_init(&it, pl);
+    const char *k;
+    size_t kl;
+    cs_val v;
+    while (cs_val_next(&it, &k, &kl, &v) == 1) {
+        if ((kl == 8 && memcmp(k, "channels", 8) == 0) || (kl == 5 && memcmp(k, "title", 5) == 0) ||
+            (kl == 7 && memcmp(k, "message", 7) == 0))
+            continue;
+        cs_vw_keyn(&s->doc, k, kl);
+        cs_vw_raw(&s->doc, v.raw, v.raw_len);
     }
-    char err[512];
-    int rc = cs_monitor_engine_new(&eo, mc->defs, mc->n, out, err, sizeof err);
-    if (rc)
-        CS_ERROR("monitors", "%s", err);
+    cs_vw_object_end(&s->doc);
+    int rc = cs_vw_error(&s->doc);
+    char *chans[MAX_CHANNELS];
+    char who[300];
+    snprintf(who, sizeof who, "monitor %s", monitor);
+    size_t nch = names_of(pl, chans, who);
+    char *title = dup_of(pl, "title"), *message = dup_of(pl, "message");
+    cs_notify_alert a = {.id = id,
+                         .monitor = monitor,
+                         .network = str_of(pl, "network", net, sizeof net),
+                         .time_ns = ev->time_ns,
+                         .severity = str_of(pl, "severity", sev, sizeof sev),
+                         .channels = (const char *const *)chans,
+                         .nchannels = nch,
+                         .title = title,
+                         .message = message};
+    cs_val t;
+    if (cs_val_get(pl, "time", 4, &t) == 0 && t.kind == CS_VAL_INT && !t.neg)
+        a.time_ns = (int64_t)t.u;
+    if (!rc)
+        rc = cs_val_read(s->doc.buf.data, s->doc.buf.len, &a.doc, NULL);
+    if (!rc) {
+        int n = cs_notifier_alert(s->notifier, &a);
+        rc = n < 0 ? n : 0;
+    }
+    free_names(chans, nch);
+    free(title);
+    free(message);
     return rc;
 }
 
-int cs_monitors_start(cs_runtime *rt, void *conf, void **out)
+/* audit.report: a ready-made message (docs/audit.md, "Reports"). */
+static int on_report(nstate *s, const cs_val *pl)
 {
-    cs_monitors_conf *mc = conf;
-    const cs_channels_conf *cc = rt->config ? cs_config_section(rt->config, "channels") : NULL;
-    const cs_notify_conf *nc = rt->config ? cs_config_section(rt->config, "notify") : NULL;
-    int rc = check_channels(mc, cc, nc);
+    char *id = dup_of(pl, "id"), *subject = dup_of(pl, "subject"), *text = dup_of(pl, "text");
+    char *html = dup_of(pl, "html"), *json = dup_of(pl, "json");
+    char *chans[MAX_CHANNELS];
+    size_t nch = names_of(pl, chans, "audit.report");
+    int rc = CS_EPARSE;
+    if (id && subject && text) {
+        cs_notify_msg m = {.id = id,
+                           .source = "audit.report",
+                           .subject = subject,
+                           .text = text,
+                           .html = html,
+                           .json = json,
+                           .channels = (const char *const *)chans,
+                           .nchannels = nch};
+        int n = cs_notifier_send(s->notifier, &m);
+        if (n >= 0)
+            CS_INFO("notify", "%s: queued for %d channel%s", subject, n, n == 1 ? "" : "s");
+        rc = n < 0 ? n : 0;
+    }
+    free_names(chans, nch);
+    free(id);
+    free(subject);
+    free(text);
+    free(html);
+    free(json);
+    return rc;
+}
+
+static void on_event(cs_sub *sub, cs_event *ev, void *arg)
+{
+    (void)sub;
+    nstate *s = arg;
+    cs_val pl = ev->payload;
+    int rc = pl.kind == CS_VAL_OBJECT ? 0 : CS_EPARSE;
+    if (!rc)
+        rc = strcmp(ev->type, "audit.report") == 0 ? on_report(s, &pl) : on_alert(s, ev, &pl);
     if (rc)
-        return rc;
-    state *s = calloc(1, sizeof *s);
+        CS_WARN("notify", "%s from %s (seq %llu) not queued: %s", ev->type,
+                ev->origin ? ev->origin : "?", (unsigned long long)ev->seq, cs_strerror(rc));
+}
+
+/* The outbox has it: its publisher may stop sending it again. */
+static void on_stored(const char *id, void *arg)
+{
+    nstate *s = arg;
+    cs_vw *w = cs_publisher_begin(&s->pub);
+    cs_vw_kv_str(w, "id", id);
+    if (cs_publisher_emit(&s->pub, CS_SPOOL_ACK, NULL, id, NULL))
+        CS_WARN("notify", "%s: acknowledgement not published", id);
+}
+
+static int subscribe(nstate *s);
+
+/* The queue overflowed: what it lost is not lost for good, the publishers'
+ * spools publish it again until it is acknowledged. */
+static void on_cutoff(cs_sub *sub, void *arg)
+{
+    (void)sub;
+    nstate *s = arg;
+    s->ncutoffs++;
+    s->sub = NULL;
+    CS_WARN("notify", "bus queue overflowed; resubscribing (unacknowledged alerts are resent)");
+    if (subscribe(s))
+        CS_ERROR("notify", "cannot subscribe again: alerts are no longer delivered");
+}
+
+static int subscribe(nstate *s)
+{
+    static const char *const f[] = {"alert.fired", "audit.report"};
+    cs_sub_opts so = {.filters = f,
+                      .nfilters = 2,
+                      .policy = CS_SUB_CUTOFF,
+                      .cb = on_event,
+                      .on_cutoff = on_cutoff,
+                      .arg = s,
+                      .name = "notify"};
+    return cs_bus_subscribe(s->rt->bus, &so, &s->sub);
+}
+
+int cs_notify_start(cs_runtime *rt, void *conf, void **out)
+{
+    const cs_notify_conf *nc = conf;
+    const cs_channels_conf *cc = rt->config ? cs_config_section(rt->config, "channels") : NULL;
+    for (int i = 0; i < CS_NOTIFY_NSEV; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "notify.defaults.%s", cs_notify_severity_name(i));
+        int rc =
+            cs_channels_check(cc, what, (const char *const *)nc->defaults[i], nc->ndefaults[i]);
+        if (rc)
+            return rc;
+    }
+    nstate *s = calloc(1, sizeof *s);
     if (!s)
         return CS_ENOMEM;
-    if ((rc = cs_notify_acquire(rt, &s->notifier))) { /* shared with the audit's reports */
+    s->rt = rt;
+    snprintf(s->origin, sizeof s->origin, "notify@%s", rt->node ? rt->node : "local");
+    cs_publisher_init(&s->pub, rt->bus, s->origin, "");
+    cs_vw_init(&s->doc, 0);
+    cs_notifier_opts no = {.loop = rt->loop,
+                           .outbox_path = nc->outbox ? nc->outbox : "chainscope-outbox.db",
+                           .channels = cc,
+                           .max_attempts = nc->max_attempts,
+                           .backoff_ms = nc->backoff_ms,
+                           .max_backoff_ms = nc->max_backoff_ms,
+                           .defaults = nc->defaults,
+                           .ndefaults = nc->ndefaults,
+                           .keep_ms = nc->keep_ms,
+                           .keep_rows = nc->keep_rows,
+                           .on_stored = on_stored,
+                           .arg = s};
+    char err[512];
+    int rc = cs_notifier_new(&no, &s->notifier, err, sizeof err);
+    if (rc) {
+        CS_ERROR("notify", "%s", err);
+    } else if ((rc = subscribe(s))) {
+        cs_notifier_close(s->notifier, NULL, NULL);
+    }
+    if (rc) {
+        cs_publisher_free(&s->pub);
+        cs_vw_free(&s->doc);
         free(s);
         return rc;
     }
-    snprintf(s->origin, sizeof s->origin, "monitors@%s", rt->node ? rt->node : "local");
-    s->cc = cc;
-    s->nc = nc;
-    s->bus = rt->bus;
-    s->loop = rt->loop;
-    if ((rc = new_engine(s, mc, &s->engine))) {
-        cs_notify_release(s->notifier, free, s);
-        return rc;
-    }
-    s->mc = mc;
-    if (rt->metrics && (s->mm = calloc(mc->n + 1, sizeof *s->mm))) {
+    if (rt->metrics) {
         s->metrics = rt->metrics;
         metrics_init(s);
     }
-    CS_INFO("monitors", "%zu monitor%s, %zu channel%s", mc->n, mc->n == 1 ? "" : "s",
-            cc ? cc->n : 0, cc && cc->n == 1 ? "" : "s");
+    CS_INFO("notify", "%zu channel%s, outbox %s", cc ? cc->n : 0, cc && cc->n == 1 ? "" : "s",
+            no.outbox_path);
     *out = s;
     return 0;
 }
 
-static void notifier_closed(void *arg)
+static void closed(void *arg)
 {
-    state *s = arg;
+    nstate *s = arg;
     void (*done)(void *) = s->done;
     void *a = s->arg;
-    free(s->mm);
-    cs_monitors_conf_free(s->owned);
+    cs_publisher_free(&s->pub);
+    cs_vw_free(&s->doc);
     free(s);
     if (done)
         done(a);
 }
 
-void cs_monitors_stop(void *st, void (*done)(void *), void *arg)
+void cs_notify_stop(void *st, void (*done)(void *), void *arg)
 {
-    state *s = st;
+    nstate *s = st;
     s->done = done;
     s->arg = arg;
     if (s->metrics)
         cs_metrics_off_collect(s->metrics, collect, s);
-    cs_monitor_engine_close(s->engine);
-    cs_notify_release(s->notifier, notifier_closed, s);
-}
-
-/* SIGHUP: the monitors are compiled again from the new section and replace
- * the running ones (their policy and window state start anew). Channels and
- * notify settings need a restart. */
-int cs_monitors_reload(void *st, void *conf)
-{
-    state *s = st;
-    cs_monitors_conf *mc = conf;
-    cs_monitor_engine *e;
-    int rc = check_channels(mc, s->cc, s->nc);
-    if (!rc)
-        rc = new_engine(s, mc, &e);
-    if (rc) {
-        cs_monitors_conf_free(mc);
-        return rc;
-    }
-    if (s->metrics) {
-        cs_metrics_off_collect(s->metrics, collect, s);
-        free(s->mm);
-        s->mm = NULL;
-    }
-    cs_monitor_engine_close(s->engine);
-    s->engine = e;
-    cs_monitors_conf_free(s->owned);
-    s->owned = mc;
-    s->mc = mc;
-    if (s->metrics && (s->mm = calloc(mc->n + 1, sizeof *s->mm)))
-        metrics_init(s);
-    CS_INFO("monitors", "reloaded: %zu monitor%s", mc->n, mc->n == 1 ? "" : "s");
-    return 0;
+    if (s->sub)
+        cs_bus_unsubscribe(s->sub);
+    s->sub = NULL;
+    cs_notifier_close(s->notifier, closed, s);
 }

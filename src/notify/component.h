@@ -1,18 +1,19 @@
-/* The `monitors` component of `chainscope run`: the monitor engine on the
- * bus, feeding the notifier and its outbox. Its config is three sections:
- * monitors: (rules/monitor_config.h), channels: (notify/channel.h) and
- * notify: (notify/notifier.h). */
+/* The `notify` component of `chainscope run`: a sink. It runs when the
+ * config has a notify: section (notify/conf.h), with the channels of
+ * channels: (notify/channel.h). It subscribes to `alert.fired` (the
+ * monitors) and `audit.report` (the audit), queues each one in its outbox
+ * and delivers it (notify/notifier.h); once an event is committed to the
+ * outbox it publishes `notify.ack` {id}, which tells the publisher's spool
+ * (bus/spool.h) to stop publishing it again. Those events may come from
+ * this process or from another one (docs/monitors.md, "Running monitors
+ * and notify apart"). */
 #ifndef CS_NOTIFY_COMPONENT_H
 #define CS_NOTIFY_COMPONENT_H
 
-#include "config/config.h"
 #include "core/runtime.h"
 
-/* cs_component_def start/stop for the "monitors" section. */
-int cs_monitors_start(cs_runtime *rt, void *conf, void **state);
-void cs_monitors_stop(void *state, void (*done)(void *arg), void *arg);
-/* SIGHUP: the new monitors replace the running ones; channels and notify
- * need a restart. Takes conf (frees it on failure). */
-int cs_monitors_reload(void *state, void *conf);
+/* cs_component_def start/stop for the "notify" section. */
+int cs_notify_start(cs_runtime *rt, void *conf, void **state);
+void cs_notify_stop(void *state, void (*done)(void *arg), void *arg);
 
 #endif

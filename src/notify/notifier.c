@@ -1,9 +1,8 @@
-/* The notifier (see notifier.h). One repeating timer sweeps the outbox;
- * each due row becomes one delivery: an HTTP request, a mail or a script
- * run. */
+/* The notifier (see notifier.h). One repeating timer starts an outbox job
+ * (notifier_db.c) on a worker; its completion hands back the due rows, and
+ * each becomes one delivery: an HTTP request, a mail or a script run. */
 #include "notify/notifier.h"
 
-#include <libfyaml.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,131 +13,8 @@
 #include "core/log.h"
 #include "net/mail.h"
 #include "net/proc.h"
+#include "notify/notifier_int.h"
 #include "notify/outbox.h"
-
-#define SWEEP_BATCH 64
-
-/* ---- the notify: section ------------------------------------------------ */
-
-void cs_notify_conf_free(void *conf)
-{
-    cs_notify_conf *c = conf;
-    if (!c)
-        return;
-    free(c->outbox);
-    for (int i = 0; i < CS_SEV_COUNT; i++)
-        cs_cfg_strv_free(c->defaults[i]);
-    for (size_t i = 0; i < c->nexplorers; i++) {
-        free(c->explorer_net[i]);
-        free(c->explorer_url[i]);
-    }
-    free(c->explorer_net);
-    free(c->explorer_url);
-    free(c);
-}
-
-int cs_notify_conf_parse(cs_cfg *c, struct fy_node *n, void **out)
-{
-    static const char *const allowed[] = {"outbox",  "defaults",    "explorers", "retries",
-                                          "backoff", "max_backoff", NULL};
-    static const char *const sev_keys[] = {"low", "medium", "high", NULL};
-    *out = NULL;
-    cs_notify_conf *nc = calloc(1, sizeof *nc);
-    if (!nc)
-        return CS_ENOMEM;
-    uint64_t u = 12;
-    nc->backoff_ms = 1000;
-    nc->max_backoff_ms = 600000;
-    int rc;
-    if ((rc = cs_cfg_expect_map(c, n, "notify", allowed)) ||
-        (rc = cs_cfg_str(c, n, "notify", "outbox", &nc->outbox, false)) ||
-        (rc = cs_cfg_uint(c, n, "notify", "retries", &u, 1, 1000, false)) ||
-        (rc = cs_cfg_duration_ms(c, n, "notify", "backoff", &nc->backoff_ms, false)) ||
-        (rc = cs_cfg_duration_ms(c, n, "notify", "max_backoff", &nc->max_backoff_ms, false)))
-        goto fail;
-    nc->max_attempts = (uint32_t)u;
-    struct fy_node *d = cs_cfg_get(n, "defaults");
-    if (d) {
-        if ((rc = cs_cfg_expect_map(c, d, "notify.defaults", sev_keys)))
-            goto fail;
-        for (int i = 0; i < CS_SEV_COUNT; i++)
-            if ((rc = cs_cfg_strv(c, d, "notify.defaults", sev_keys[i], &nc->defaults[i],
-                                  &nc->ndefaults[i], false)))
-                goto fail;
-    }
-    struct fy_node *ex = cs_cfg_get(n, "explorers");
-    if (ex) {
-        if (!fy_node_is_mapping(ex)) {
-            rc = cs_cfg_error(c, ex, "notify.explorers",
-                              "expected a mapping of networks to explorer URLs");
-            goto fail;
-        }
-        if ((rc = cs_cfg_unique_keys(c, ex, "notify.explorers")))
-            goto fail;
-        size_t cnt = (size_t)fy_node_mapping_item_count(ex);
-        nc->explorer_net = calloc(cnt + 1, sizeof(char *));
-        nc->explorer_url = calloc(cnt + 1, sizeof(char *));
-        if (!nc->explorer_net || !nc->explorer_url) {
-            rc = CS_ENOMEM;
-            goto fail;
-        }
-        void *it = NULL;
-        struct fy_node_pair *p;
-        while ((p = fy_node_mapping_iterate(ex, &it))) {
-            char *k = cs_cfg_scalar(c, fy_node_pair_key(p), "notify.explorers");
-            char *v = k ? cs_cfg_scalar(c, fy_node_pair_value(p), "notify.explorers") : NULL;
-            if (!k || !v) {
-                free(k);
-                rc = CS_ECONFIG;
-                goto fail;
-            }
-            size_t vl = strlen(v);
-            while (vl && v[vl - 1] == '/')
-                v[--vl] = 0;
-            nc->explorer_net[nc->nexplorers] = k;
-            nc->explorer_url[nc->nexplorers++] = v;
-        }
-    }
-    *out = nc;
-    return 0;
-fail:
-    cs_notify_conf_free(nc);
-    return rc;
-}
-
-/* ---- the notifier ----------------------------------------------------------- */
-
-typedef struct chstate {
-    const cs_channel_conf *conf;
-    double tokens;
-    int64_t refill_ms;
-    size_t inflight;
-} chstate;
-
-struct cs_notifier {
-    cs_notifier_opts o;
-    cs_outbox *ob;
-    cs_http_client *client; /* webhooks and chat APIs (unless opts.http), and mail */
-    chstate *ch;
-    size_t nch;
-    uv_timer_t timer;
-    int64_t *inflight;
-    size_t ninflight, capinflight;
-    cs_notifier_stats st;
-    bool closing;
-    int holds; /* timer + script runs in flight */
-    void (*done)(void *);
-    void *done_arg;
-    cs_buf json;
-};
-
-typedef struct delivery {
-    cs_notifier *n;
-    int64_t id;
-    uint32_t attempts;
-    size_t ch;
-    char key[33];
-} delivery;
 
 static int64_t now_ms(void)
 {
@@ -168,12 +44,13 @@ void cs_notify_key(const char *match_id, const char *channel, char out[33])
     out[32] = 0;
 }
 
-static void maybe_free(cs_notifier *n)
+void cs_notifier_maybe_free(cs_notifier *n)
 {
     if (!n->closing || n->holds > 0)
         return;
     void (*done)(void *) = n->done;
     void *arg = n->done_arg;
+    cs_notifier_db_free(n);
     free(n->ch);
     free(n->inflight);
     cs_buf_free(&n->json);
@@ -186,7 +63,7 @@ static void timer_closed(uv_handle_t *h)
 {
     cs_notifier *n = h->data;
     n->holds--;
-    maybe_free(n);
+    cs_notifier_maybe_free(n);
 }
 
 static void sweep_cb(uv_timer_t *t);
@@ -208,6 +85,10 @@ int cs_notifier_new(const cs_notifier_opts *o, cs_notifier **out, char *err, siz
         n->o.sweep_ms = 200;
     if (!n->o.max_in_flight)
         n->o.max_in_flight = 4;
+    if (!n->o.keep_ms)
+        n->o.keep_ms = CS_NOTIFY_KEEP_MS;
+    if (!n->o.keep_rows)
+        n->o.keep_rows = CS_NOTIFY_KEEP_ROWS;
     cs_buf_init(&n->json, 4u << 20);
     size_t nch = o->channels ? o->channels->n : 0;
     n->ch = calloc(nch + 1, sizeof *n->ch);
@@ -222,11 +103,11 @@ int cs_notifier_new(const cs_notifier_opts *o, cs_notifier **out, char *err, siz
         n->ch[i].refill_ms = now;
     }
     n->nch = nch;
-    int rc = cs_outbox_open(o->outbox_path, &n->ob, err, errlen);
+    int rc = cs_notifier_db_open(n, o->outbox_path, err, errlen);
     if (!rc && (rc = cs_http_client_new(o->loop, 0, &n->client)))
         snprintf(err, errlen, "notify: cannot start the HTTP client: %s", cs_strerror(rc));
     if (rc) {
-        cs_outbox_close(n->ob);
+        cs_notifier_db_free(n);
         free(n->ch);
         cs_buf_free(&n->json);
         free(n);
@@ -244,6 +125,8 @@ int cs_notifier_new(const cs_notifier_opts *o, cs_notifier **out, char *err, siz
     return 0;
 }
 
+/* Stops the timer and the HTTP client; what is queued is written once the
+ * job in flight (if any) is back (cs_notifier_maybe_free). */
 void cs_notifier_close(cs_notifier *n, void (*done)(void *), void *arg)
 {
     if (!n)
@@ -256,14 +139,8 @@ void cs_notifier_close(cs_notifier *n, void (*done)(void *), void *arg)
     /* in-flight requests fail with CS_ECLOSED: they stay pending */
     cs_http_client_close(n->client, NULL, NULL);
     n->client = NULL;
-    cs_outbox_close(n->ob);
-    n->ob = NULL;
-    maybe_free(n);
-}
-
-int cs_notifier_commit(cs_notifier *n)
-{
-    return n->ob ? cs_outbox_commit(n->ob) : CS_ECLOSED;
+    cs_notifier_db_close(n); /* what is queued is in the outbox when this returns */
+    cs_notifier_maybe_free(n);
 }
 
 void cs_notifier_kick(cs_notifier *n)
@@ -289,95 +166,137 @@ static const cs_channel_conf *find_channel(const cs_notifier *n, const char *nam
     return NULL;
 }
 
-void cs_notifier_on_match(const cs_match *m, void *arg)
+/* Renders each channel of an alert or message into a queued op; the
+ * outbox rows are written by the next job. */
+typedef int (*render_fn)(const cs_channel_conf *ch, const void *src, cs_rendered *r, char *err,
+                         size_t errlen);
+
+static int queue_rows(cs_notifier *n, cs_notify_op *op, const char *who, const char *const *chans,
+                      size_t nchans, render_fn render, const void *src)
 {
-    cs_notifier *n = arg;
-    if (n->closing)
-        return;
-    n->st.matches++;
-    n->json.len = 0;
-    cs_json_value(&n->json, &m->doc);
-    const char *alert = cs_buf_cstr(&n->json);
-    cs_outbox_record_match(n->ob, m->id, m->def->name, m->network, m->time_ns, m->notify,
-                           m->notify ? NULL : cs_suppress_name(m->suppressed), alert);
-    if (!m->notify)
-        return;
-    for (size_t i = 0; i < m->nchannels; i++) {
-        const char *name = m->channels[i];
-        const cs_channel_conf *ch = find_channel(n, name, NULL);
+    op->rows = calloc(nchans + 1, sizeof *op->rows);
+    if (!op->rows)
+        return CS_ENOMEM;
+    for (size_t i = 0; i < nchans; i++) {
+        const cs_channel_conf *ch = find_channel(n, chans[i], NULL);
         if (!ch) {
             n->st.unknown_channel++;
-            CS_WARN("notify", "monitor %s: no channel named '%s' (see channels: in the config)",
-                    m->def->name, name);
+            CS_WARN("notify", "%s: no channel named '%s' (see channels: in the config)", who,
+                    chans[i]);
             continue;
         }
         cs_rendered r;
         cs_rendered_init(&r);
         char err[300];
-        if (cs_channel_render(ch, m->def->title, m->def->message, &m->doc, &r, err, sizeof err)) {
+        if (render(ch, src, &r, err, sizeof err)) {
             n->st.render_errors++;
-            CS_WARN("notify", "monitor %s, channel %s: template: %s", m->def->name, name, err);
+            CS_WARN("notify", "%s, channel %s: template: %s", who, ch->name, err);
             cs_rendered_free(&r);
             continue;
         }
-        char key[33];
-        cs_notify_key(m->id, name, key);
-        int rc = cs_outbox_add(
-            n->ob, key, name, m->def->name, cs_buf_cstr(&r.subject), cs_buf_cstr(&r.text),
-            ch->type == CS_CH_EMAIL ? cs_buf_cstr(&r.html) : NULL, alert, now_ms());
-        if (rc == 1)
-            n->st.queued++;
-        else if (rc == 0)
-            n->st.duplicates++;
-        else
-            CS_ERROR("notify", "outbox: cannot queue for %s: %s", name, cs_strerror(rc));
+        cs_notify_row *row = &op->rows[op->nrows];
+        cs_notify_key(op->id, ch->name, row->key);
+        row->channel = strdup(ch->name);
+        row->subject = strdup(cs_buf_cstr(&r.subject));
+        row->text = strdup(cs_buf_cstr(&r.text));
+        row->html = ch->type == CS_CH_EMAIL ? strdup(cs_buf_cstr(&r.html)) : NULL;
         cs_rendered_free(&r);
+        if (!row->channel || !row->subject || !row->text ||
+            (ch->type == CS_CH_EMAIL && !row->html)) {
+            cs_notify_row_clear(row);
+            return CS_ENOMEM;
+        }
+        op->nrows++;
     }
+    return 0;
+}
+
+static int render_alert(const cs_channel_conf *ch, const void *src, cs_rendered *r, char *err,
+                        size_t errlen)
+{
+    const cs_notify_alert *a = src;
+    return cs_channel_render(ch, a->title, a->message, &a->doc, r, err, errlen);
+}
+
+static int render_msg(const cs_channel_conf *ch, const void *src, cs_rendered *r, char *err,
+                      size_t errlen)
+{
+    const cs_notify_msg *m = src;
+    (void)errlen;
+    err[0] = 0;
+    return cs_channel_render_message(ch, m->subject, m->text, m->html, r);
+}
+
+int cs_notifier_alert(cs_notifier *n, const cs_notify_alert *a)
+{
+    if (n->closing)
+        return CS_ECLOSED;
+    n->st.matches++;
+    const char *const *chans = a->channels;
+    size_t nchans = a->nchannels;
+    int sev = cs_notify_severity_index(a->severity);
+    if (!nchans && sev >= 0 && n->o.defaults) {
+        chans = (const char *const *)n->o.defaults[sev];
+        nchans = n->o.ndefaults[sev];
+    }
+    n->json.len = 0;
+    cs_json_value(&n->json, &a->doc);
+    cs_notify_op *op = calloc(1, sizeof *op);
+    if (!op)
+        return CS_ENOMEM;
+    op->kind = CS_NOTIFY_OP_ALERT;
+    op->time_ns = a->time_ns;
+    op->at_ms = now_ms();
+    op->id = strdup(a->id);
+    op->monitor = strdup(a->monitor ? a->monitor : "");
+    op->network = a->network ? strdup(a->network) : NULL;
+    op->alert = strdup(cs_buf_cstr(&n->json));
+    int rc = !op->id || !op->monitor || !op->alert || (a->network && !op->network) ? CS_ENOMEM : 0;
+    char who[200];
+    snprintf(who, sizeof who, "monitor %s", op->monitor ? op->monitor : "?");
+    if (!rc)
+        rc = queue_rows(n, op, who, chans, nchans, render_alert, a);
+    if (rc) {
+        CS_ERROR("notify", "%s: alert %s not queued: %s", who, a->id, cs_strerror(rc));
+        cs_notify_op_free(op);
+        return rc;
+    }
+    int rendered = (int)op->nrows;
+    cs_notifier_db_queue(n, op);
     cs_notifier_kick(n);
+    return rendered;
 }
 
 int cs_notifier_send(cs_notifier *n, const cs_notify_msg *m)
 {
     if (n->closing)
         return CS_ECLOSED;
-    int queued = 0, err = 0;
-    for (size_t i = 0; i < m->nchannels; i++) {
-        const cs_channel_conf *ch = find_channel(n, m->channels[i], NULL);
-        if (!ch) {
-            n->st.unknown_channel++;
-            CS_WARN("notify", "%s: no channel named '%s' (see channels: in the config)", m->source,
-                    m->channels[i]);
-            continue;
-        }
-        cs_rendered r;
-        cs_rendered_init(&r);
-        int rc = cs_channel_render_message(ch, m->subject, m->text, m->html, &r);
-        char key[33];
-        cs_notify_key(m->id, ch->name, key);
-        if (!rc)
-            rc = cs_outbox_add(n->ob, key, ch->name, m->source, cs_buf_cstr(&r.subject),
-                               cs_buf_cstr(&r.text),
-                               ch->type == CS_CH_EMAIL ? cs_buf_cstr(&r.html) : NULL,
-                               m->json ? m->json : "{}", now_ms());
-        cs_rendered_free(&r);
-        if (rc == 1) {
-            n->st.queued++;
-            queued++;
-        } else if (rc == 0) {
-            n->st.duplicates++;
-        } else {
-            CS_ERROR("notify", "%s: cannot queue for %s: %s", m->source, ch->name, cs_strerror(rc));
-            err = rc;
-        }
+    cs_notify_op *op = calloc(1, sizeof *op);
+    if (!op)
+        return CS_ENOMEM;
+    op->kind = CS_NOTIFY_OP_MESSAGE;
+    op->at_ms = now_ms();
+    op->id = strdup(m->id);
+    op->monitor = strdup(m->source ? m->source : "");
+    op->alert = strdup(m->json ? m->json : "{}");
+    int rc = !op->id || !op->monitor || !op->alert ? CS_ENOMEM : 0;
+    if (!rc)
+        rc = queue_rows(n, op, m->source ? m->source : "message", m->channels, m->nchannels,
+                        render_msg, m);
+    if (rc) {
+        CS_ERROR("notify", "%s: %s not queued: %s", m->source, m->id, cs_strerror(rc));
+        cs_notify_op_free(op);
+        return rc;
     }
-    cs_notifier_commit(n);
+    int rendered = (int)op->nrows;
+    cs_notifier_db_queue(n, op);
     cs_notifier_kick(n);
-    return queued ? queued : err;
+    return rendered;
 }
 
 /* ---- delivery ------------------------------------------------------------------ */
 
-static void inflight_del(cs_notifier *n, int64_t id)
+void cs_notifier_inflight_del(cs_notifier *n, int64_t id)
 {
     for (size_t i = 0; i < n->ninflight; i++)
         if (n->inflight[i] == id) {
@@ -407,8 +326,8 @@ static void settle(delivery *d, bool ok, bool retry, const char *why, int64_t no
 {
     cs_notifier *n = d->n;
     n->ch[d->ch].inflight--;
-    inflight_del(n, d->id);
     if (n->closing) { /* stays pending in the outbox: resumed after a restart */
+        cs_notifier_inflight_del(n, d->id);
         free(d);
         return;
     }
@@ -416,12 +335,12 @@ static void settle(delivery *d, bool ok, bool retry, const char *why, int64_t no
     uint32_t attempts = d->attempts + 1;
     if (ok) {
         n->st.sent++;
-        cs_outbox_mark_sent(n->ob, d->id, now_ms());
+        cs_notifier_db_mark(n, d->id, attempts, now_ms(), CS_OUTBOX_SENT, NULL);
     } else if (!retry || attempts >= n->o.max_attempts) {
         n->st.dead++;
         CS_ERROR("notify", "channel %s: notification %s given up after %u attempt%s: %s", chname,
                  d->key, attempts, attempts == 1 ? "" : "s", why);
-        cs_outbox_mark_failed(n->ob, d->id, attempts, 0, true, why);
+        cs_notifier_db_mark(n, d->id, attempts, 0, CS_OUTBOX_DEAD, why);
     } else {
         n->st.retries++;
         double delay = (double)n->o.backoff_ms;
@@ -434,7 +353,7 @@ static void settle(delivery *d, bool ok, bool retry, const char *why, int64_t no
             delay = (double)not_before_ms;
         CS_WARN("notify", "channel %s: attempt %u failed (%s); next in %.1f s", chname, attempts,
                 why, delay / 1000);
-        cs_outbox_mark_failed(n->ob, d->id, attempts, now_ms() + (int64_t)delay, false, why);
+        cs_notifier_db_mark(n, d->id, attempts, now_ms() + (int64_t)delay, CS_OUTBOX_PENDING, why);
     }
     free(d);
 }
@@ -475,7 +394,7 @@ static void http_done(void *arg, const cs_notify_http_resp *r)
     cs_notifier *n = d->n;
     http_settle(d, r);
     n->holds--;
-    maybe_free(n);
+    cs_notifier_maybe_free(n);
 }
 
 static void mail_done(const cs_http_response *res, void *arg)
@@ -493,7 +412,7 @@ static void mail_done(const cs_http_response *res, void *arg)
         settle(d, false, !(status >= 500 && status < 600), why, 0);
     }
     n->holds--;
-    maybe_free(n);
+    cs_notifier_maybe_free(n);
 }
 
 static void script_done(void *arg, int err, int64_t status, int sig, const char *out, size_t outlen)
@@ -513,7 +432,7 @@ static void script_done(void *arg, int err, int64_t status, int sig, const char 
             snprintf(why, sizeof why, "exit status %lld, signal %d", (long long)status, sig);
         settle(d, false, true, why, 0);
     }
-    maybe_free(n);
+    cs_notifier_maybe_free(n);
 }
 
 static bool take_token(chstate *c, int64_t now)
@@ -626,21 +545,25 @@ static void deliver(cs_notifier *n, const cs_outbox_item *it, size_t chi)
 static void sweep_cb(uv_timer_t *t)
 {
     cs_notifier *n = t->data;
-    if (n->closing)
-        return;
-    cs_outbox_item items[SWEEP_BATCH];
-    size_t cnt = 0;
+    if (!n->closing)
+        cs_notifier_db_job(n);
+}
+
+/* The job's due rows, back on the loop: each one is delivered unless its
+ * channel is gone, busy or out of tokens (then the next sweep sees it). */
+void cs_notifier_deliver_due(cs_notifier *n, cs_outbox_item *items, size_t cnt)
+{
     int64_t now = now_ms();
-    if (cs_outbox_due(n->ob, now, n->inflight, n->ninflight, items, SWEEP_BATCH, &cnt))
-        return;
     for (size_t i = 0; i < cnt; i++) {
         size_t chi;
-        if (!find_channel(n, items[i].channel, &chi)) {
+        if (n->closing) {
+            /* stays pending */
+        } else if (!find_channel(n, items[i].channel, &chi)) {
             n->st.dead++;
             CS_ERROR("notify", "notification %s: channel '%s' is no longer configured",
                      items[i].key, items[i].channel);
-            cs_outbox_mark_failed(n->ob, items[i].id, items[i].attempts, 0, true,
-                                  "channel no longer configured");
+            cs_notifier_db_mark(n, items[i].id, items[i].attempts, 0, CS_OUTBOX_DEAD,
+                                "channel no longer configured");
         } else if (n->ch[chi].inflight >= n->o.max_in_flight) {
             /* busy: next sweep */
         } else if (!take_token(&n->ch[chi], now)) {

@@ -1,10 +1,17 @@
-/* The notifier: takes the monitor engine's matches, records each one,
- * renders the notified ones for each of their channels into the outbox,
- * and delivers the outbox: retries with exponential backoff and jitter, a
- * rate limit and a bound on requests in flight per channel, an
- * idempotency key on every request (at-least-once delivery; receivers
- * deduplicate by the key). Pending notifications survive a restart: a new
- * notifier on the same outbox resumes them. */
+/* The notifier: takes alerts (cs_notifier_alert) and ready-made messages
+ * (cs_notifier_send), records each alert, renders it for each of its
+ * channels into the outbox, and delivers the outbox: retries with
+ * exponential backoff and jitter, a rate limit and a bound on requests in
+ * flight per channel, an idempotency key on every request (at-least-once
+ * delivery; receivers deduplicate by the key). Pending notifications
+ * survive a restart: a new notifier on the same outbox resumes them.
+ *
+ * Every outbox statement runs on a worker thread (uv_queue_work), one job
+ * at a time: a job writes what was queued since the last one in one
+ * transaction, prunes by age and count now and then, and reads the rows
+ * that are due. The loop thread renders and sends; it never waits on the
+ * disk. The notifier knows nothing of monitors or audits: what it gets is
+ * plain strings and an alert document. */
 #ifndef CS_NOTIFY_NOTIFIER_H
 #define CS_NOTIFY_NOTIFIER_H
 
@@ -14,24 +21,10 @@
 #include <uv.h>
 
 #include "config/config.h"
+#include "core/value.h"
 #include "notify/channel.h"
+#include "notify/conf.h"
 #include "notify/transport.h"
-#include "rules/monitor.h"
-
-/* The `notify:` config section. */
-typedef struct cs_notify_conf {
-    char *outbox;                  /* SQLite file; default chainscope-outbox.db */
-    char **defaults[CS_SEV_COUNT]; /* channels per severity */
-    size_t ndefaults[CS_SEV_COUNT];
-    char **explorer_net, **explorer_url; /* network -> explorer base URL */
-    size_t nexplorers;
-    uint32_t max_attempts;   /* default 12 */
-    uint64_t backoff_ms;     /* first retry delay; default 1000 */
-    uint64_t max_backoff_ms; /* default 600000 */
-} cs_notify_conf;
-
-int cs_notify_conf_parse(cs_cfg *c, struct fy_node *node, void **out);
-void cs_notify_conf_free(void *conf);
 
 typedef struct cs_notifier cs_notifier;
 
@@ -49,6 +42,18 @@ typedef struct cs_notifier_opts {
     uint64_t backoff_ms, max_backoff_ms;
     uint64_t sweep_ms;    /* how often the outbox is looked at; default 200 */
     size_t max_in_flight; /* per channel; default 4 */
+    /* channels of an alert that names none, per severity (index as in
+     * notify/conf.h); borrowed: must outlive the notifier */
+    char **const *defaults;
+    const size_t *ndefaults;
+    uint64_t keep_ms;   /* sent rows and alert records; 0: CS_NOTIFY_KEEP_MS */
+    uint64_t keep_rows; /* 0: CS_NOTIFY_KEEP_ROWS */
+    uint64_t prune_ms;  /* how often retention runs; 0: once a minute */
+    /* runs on the loop once the alert or message with this id is committed
+     * to the outbox (what an acknowledgement to its publisher may say);
+     * may be NULL */
+    void (*on_stored)(const char *id, void *arg);
+    void *arg;
 } cs_notifier_opts;
 
 typedef struct cs_notifier_stats {
@@ -61,6 +66,8 @@ typedef struct cs_notifier_stats {
     uint64_t unknown_channel;
     uint64_t render_errors;
     uint64_t rate_limited; /* deliveries put off by a channel's rate limit */
+    uint64_t pruned;       /* rows deleted by retention */
+    uint64_t db_bytes;     /* the outbox's size at the last job */
     size_t in_flight;
 } cs_notifier_stats;
 
@@ -69,8 +76,25 @@ int cs_notifier_new(const cs_notifier_opts *o, cs_notifier **out, char *err, siz
  * outbox), closes the outbox; done(arg) runs once everything is freed. */
 void cs_notifier_close(cs_notifier *n, void (*done)(void *arg), void *arg);
 
-/* A cs_match_cb for the monitor engine: arg is the notifier. */
-void cs_notifier_on_match(const cs_match *m, void *arg);
+/* An alert (a monitor's match that its policy let through). Strings and
+ * doc are borrowed for the call. */
+typedef struct cs_notify_alert {
+    const char *id;       /* stable: its idempotency keys derive from it */
+    const char *monitor;  /* who raised it (the outbox's monitor column) */
+    const char *network;  /* may be NULL */
+    int64_t time_ns;      /* of the matched event */
+    const char *severity; /* low, medium, high: picks defaults when no channels */
+    const char *const *channels;
+    size_t nchannels;
+    const char *title, *message; /* templates (notify/template.h); NULL: the channel's */
+    cs_val doc;                  /* the alert document (an object) */
+} cs_notify_alert;
+
+/* Renders a for each of its channels (or its severity's defaults) and
+ * queues the notifications; an alert id already queued is not queued
+ * again. A channel not configured is logged and counted as
+ * unknown_channel. Returns how many notifications were rendered. */
+int cs_notifier_alert(cs_notifier *n, const cs_notify_alert *a);
 
 /* A ready-made message for named channels (an audit report), queued in
  * the outbox like an alert and delivered the same way. Strings are
@@ -87,13 +111,13 @@ typedef struct cs_notify_msg {
 } cs_notify_msg;
 
 /* Queues m for each of its channels and kicks delivery. Returns how many
- * were queued (an id already queued counts as done, not again), or an
- * error; a channel not configured is logged and counted as
- * unknown_channel. */
+ * were rendered (an id already queued is not queued again), or an error;
+ * a channel not configured is logged and counted as unknown_channel. */
 int cs_notifier_send(cs_notifier *n, const cs_notify_msg *m);
 
-/* Commits the notifications queued so far (the sweep does it before it
- * sends; a clean close does it too). */
+/* Writes and commits what is queued so far on the calling thread (a
+ * worker job does it otherwise; a clean close does it too). Waits for a
+ * job in flight first. */
 int cs_notifier_commit(cs_notifier *n);
 
 /* Looks at the outbox now rather than at the next sweep. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/event.h"
 #include "core/log.h"
 
 enum { S_ADD, S_MATCH, S_DUE, S_SENT, S_FAILED, S_COUNT };
@@ -15,7 +16,7 @@ static const char *const SQL[] = {
     [S_ADD] = "INSERT OR IGNORE INTO outbox(key, channel, monitor, subject, text, html, alert, "
               "state, attempts, next_at, created_at) VALUES (?,?,?,?,?,?,?,0,0,?,?)",
     [S_MATCH] = "INSERT INTO matches(match_id, monitor, network, time, notified, suppressed, "
-                "alert) VALUES (?,?,?,?,?,?,?)",
+                "alert, recorded_at) VALUES (?,?,?,?,?,?,?,?)",
     [S_DUE] = "SELECT id, key, channel, monitor, subject, text, html, alert, attempts FROM outbox "
               "WHERE state = 0 AND next_at <= ? ORDER BY next_at, id LIMIT ?",
     [S_SENT] = "UPDATE outbox SET state = 1, sent_at = ?, attempts = attempts + 1, last_error = "
@@ -84,6 +85,9 @@ int cs_outbox_open(const char *path, cs_outbox **out, char *err, size_t errlen)
         cs_outbox_close(o);
         return CS_EIO;
     }
+    /* outboxes from before retention lack the column (an error here only
+     * says that it is there already) */
+    sqlite3_exec(o->db, "ALTER TABLE matches ADD COLUMN recorded_at INTEGER", NULL, NULL, NULL);
     for (int i = 0; i < S_COUNT; i++)
         if (sqlite3_prepare_v3(o->db, SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &o->st[i], NULL) !=
             SQLITE_OK) {
@@ -173,6 +177,7 @@ int cs_outbox_record_match(cs_outbox *o, const char *match_id, const char *monit
     sqlite3_bind_int(s, 5, notified);
     text(s, 6, suppressed);
     text(s, 7, alert);
+    sqlite3_bind_int64(s, 8, cs_now_ns() / 1000000);
     return step_done(o, s);
 }
 
@@ -266,4 +271,90 @@ int cs_outbox_get_counts(cs_outbox *o, cs_outbox_counts *out)
     }
     sqlite3_finalize(s);
     return 0;
+}
+
+/* Deletes sent notifications older than before_ms and those past the
+ * keep_rows newest, and alert records the same way. Pending and dead rows
+ * stay: dead ones until cs_outbox_ack. */
+int cs_outbox_prune(cs_outbox *o, int64_t before_ms, uint64_t keep_rows, uint64_t *deleted)
+{
+    *deleted = 0;
+    if (begin(o))
+        return CS_EIO;
+    char sql[640];
+    snprintf(sql, sizeof sql,
+             "DELETE FROM outbox WHERE state = 1 AND (sent_at < %lld OR id <= (SELECT id FROM "
+             "outbox WHERE state = 1 ORDER BY id DESC LIMIT 1 OFFSET %llu));"
+             "DELETE FROM matches WHERE coalesce(recorded_at, time / 1000000) < %lld OR id <= "
+             "(SELECT id FROM matches ORDER BY id DESC LIMIT 1 OFFSET %llu);",
+             (long long)before_ms, (unsigned long long)keep_rows, (long long)before_ms,
+             (unsigned long long)keep_rows);
+    int before = sqlite3_total_changes(o->db);
+    if (sqlite3_exec(o->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        CS_ERROR("outbox", "prune: %s", sqlite3_errmsg(o->db));
+        return CS_EIO;
+    }
+    *deleted = (uint64_t)(sqlite3_total_changes(o->db) - before);
+    return cs_outbox_commit(o);
+}
+
+int cs_outbox_size(cs_outbox *o, uint64_t *bytes)
+{
+    *bytes = 0;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(o->db,
+                           "SELECT page_count * page_size FROM pragma_page_count(), "
+                           "pragma_page_size()",
+                           -1, &s, NULL) != SQLITE_OK)
+        return CS_EIO;
+    if (sqlite3_step(s) == SQLITE_ROW)
+        *bytes = (uint64_t)sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return 0;
+}
+
+int cs_outbox_dead_list(cs_outbox *o, cs_outbox_dead_cb cb, void *arg)
+{
+    if (cs_outbox_commit(o))
+        return CS_EIO;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(o->db,
+                           "SELECT key, channel, monitor, subject, attempts, created_at, "
+                           "last_error FROM outbox WHERE state = 2 ORDER BY id",
+                           -1, &s, NULL) != SQLITE_OK)
+        return CS_EIO;
+    int n = 0, rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        cs_outbox_dead d = {.key = (const char *)sqlite3_column_text(s, 0),
+                            .channel = (const char *)sqlite3_column_text(s, 1),
+                            .monitor = (const char *)sqlite3_column_text(s, 2),
+                            .subject = (const char *)sqlite3_column_text(s, 3),
+                            .attempts = (uint32_t)sqlite3_column_int(s, 4),
+                            .created_ms = sqlite3_column_int64(s, 5),
+                            .error = (const char *)sqlite3_column_text(s, 6)};
+        cb(&d, arg);
+        n++;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? n : CS_EIO;
+}
+
+int cs_outbox_ack(cs_outbox *o, const char *key)
+{
+    if (cs_outbox_commit(o))
+        return CS_EIO;
+    sqlite3_stmt *s;
+    const char *sql = key ? "DELETE FROM outbox WHERE state = 2 AND key = ?"
+                          : "DELETE FROM outbox WHERE state = 2";
+    if (sqlite3_prepare_v2(o->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return CS_EIO;
+    if (key)
+        sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        CS_ERROR("outbox", "ack: %s", sqlite3_errmsg(o->db));
+        return CS_EIO;
+    }
+    return sqlite3_changes(o->db);
 }

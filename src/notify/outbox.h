@@ -5,8 +5,13 @@
  * after a restart) keeps one row. The table of matches records every match,
  * notified or not, with the reason when it was held back.
  *
- * Calls are short synchronous SQLite statements on the loop thread; inserts
- * are grouped into one transaction until cs_outbox_commit. */
+ * Calls are synchronous SQLite statements: the notifier makes them on a
+ * worker thread (one at a time), never on the loop; inserts are grouped
+ * into one transaction until cs_outbox_commit.
+ *
+ * Retention: sent notifications and alert records are deleted by age and
+ * count (cs_outbox_prune); dead notifications stay until acknowledged
+ * (cs_outbox_ack, `chainscope monitor outbox --ack`). */
 #ifndef CS_NOTIFY_OUTBOX_H
 #define CS_NOTIFY_OUTBOX_H
 
@@ -58,5 +63,27 @@ typedef struct cs_outbox_counts {
     uint64_t pending, sent, dead, matches;
 } cs_outbox_counts;
 int cs_outbox_get_counts(cs_outbox *o, cs_outbox_counts *out);
+
+/* Deletes sent rows older than before_ms or past the keep_rows newest, and
+ * alert records the same way; pending and dead rows stay. *deleted gets
+ * how many rows went. */
+int cs_outbox_prune(cs_outbox *o, int64_t before_ms, uint64_t keep_rows, uint64_t *deleted);
+/* The database's size in bytes (pages times page size). */
+int cs_outbox_size(cs_outbox *o, uint64_t *bytes);
+
+/* A dead notification, as cs_outbox_dead_list shows it; borrowed for the
+ * callback. */
+typedef struct cs_outbox_dead {
+    const char *key, *channel, *monitor, *subject, *error;
+    uint32_t attempts;
+    int64_t created_ms;
+} cs_outbox_dead;
+typedef void (*cs_outbox_dead_cb)(const cs_outbox_dead *d, void *arg);
+/* Calls cb for each dead notification, oldest first; returns their count
+ * or an error. */
+int cs_outbox_dead_list(cs_outbox *o, cs_outbox_dead_cb cb, void *arg);
+/* Deletes the dead notification with this idempotency key (NULL: all dead
+ * ones); returns how many went, or an error. */
+int cs_outbox_ack(cs_outbox *o, const char *key);
 
 #endif

@@ -8,7 +8,9 @@
  * into matches. Every match goes through the monitor's alert policy
  * (dedup key, threshold within a window, minimum interval) and reaches the
  * on_match callback, whether or not it is to be notified; a match to be
- * notified is also published as `alert.fired` on the bus.
+ * notified is also published as `alert.fired` on the bus, with everything
+ * a notifier needs (the alert document, the channels, the severity, the
+ * templates, the id its idempotency keys derive from).
  *
  * Contract monitors see whole transactions: the engine gathers the evm.tx
  * and evm.log events of a block and evaluates them when the block is
@@ -173,6 +175,9 @@ typedef struct cs_monitor_engine_opts {
     size_t max_pending_events; /* in all pending blocks; 0: 1000000 (then events are dropped) */
     cs_match_cb on_match;
     void *arg;
+    /* may be NULL: alert.fired is published once; else it is also kept
+     * there until a notifier acknowledges it (bus/spool.h) */
+    struct cs_spool *spool;
 } cs_monitor_engine_opts;
 
 typedef struct cs_monitor_stats {

@@ -30,14 +30,18 @@ static const cs_field_def f_alert[] = {
     {"window", "object", true,
      "windowed monitors: kind, group, count, rate, since, seconds, threshold"},
     {"metadata", "any", true, "what a custom filter attached"},
-    {"channels", "array", false, "names of the channels the alert goes to"},
+    {"channels", "array", false,
+     "names of the channels the alert goes to: the monitor's, or its severity's defaults when "
+     "notify: is in the same config; empty: the notifier's defaults for the severity"},
+    {"title", "string", true, "the monitor's title template (not part of the alert document)"},
+    {"message", "string", true, "the monitor's message template (not part of the alert document)"},
     {NULL, NULL, false, NULL},
 };
 
 const cs_event_def cs_schema_monitors[] = {
     {"alert.fired", "monitors",
-     "a monitor matched and its alert policy let the alert through; also queued for its "
-     "channels",
+     "a monitor matched and its alert policy let the alert through; the notifier queues it for "
+     "its channels (published again until a notify.ack names its id)",
      f_alert},
     {NULL, NULL, NULL, NULL},
 };

@@ -151,6 +151,26 @@ class Server:
         return rc
 
 
+
+JSON_SAFE_INT = 2**53 - 1
+
+
+def json_int(value):
+    """An integer as chainscope's JSON renders it: a number up to +-(2^53 - 1),
+    beyond that a decimal string (docs/events.md). Fails on any other shape."""
+    if isinstance(value, bool):
+        raise AssertionError("expected an integer, got %r" % (value,))
+    if isinstance(value, int):
+        if abs(value) > JSON_SAFE_INT:
+            raise AssertionError("integer %d beyond 2^53 rendered as a number" % value)
+        return value
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        n = int(value)
+        if abs(n) <= JSON_SAFE_INT:
+            raise AssertionError("integer %d within 2^53 rendered as a string" % n)
+        return n
+    raise AssertionError("expected an integer, got %r" % (value,))
+
 def rss_kib(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:

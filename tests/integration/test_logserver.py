@@ -11,8 +11,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cslib import (CHAINSCOPE, SANITIZED, Server, TempDir, cs, free_port, main, rss_kib, start,
-                   stop, wait_for)
+from cslib import (CHAINSCOPE, SANITIZED, Server, TempDir, cs, free_port, json_int, main, rss_kib,
+                   start, stop, wait_for)
 
 
 def frame(ftype, body):
@@ -93,6 +93,8 @@ class LogServerTest(unittest.TestCase):
                 self.assertEqual(ev["key"], sent["key"])
                 self.assertEqual(ev["seq"], i + 1)
                 self.assertTrue(ev["origin"].startswith("publish@"))
+                # Integers beyond 2^53 come back as decimal strings.
+                self.assertEqual(json_int(ev["payload"].pop("big")), sent["payload"].pop("big"))
                 self.assertEqual(ev["payload"], sent["payload"])
                 self.assertGreater(ev["time"], 1.6e18)
 

@@ -16,6 +16,9 @@ from bitcoin.core import b2lx
 from bitcoin.core.script import CScript, CScriptWitness
 from bitcoin.net import CAddress, CBlockLocator, CInv
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cslib import json_int  # noqa: E402
+
 CHAINSCOPE = os.environ.get("CHAINSCOPE", "build/chainscope")
 INV_NAMES = {0: "error", 1: "tx", 2: "block", 3: "filtered_block", 4: "cmpct_block"}
 rnd = random.Random(7)
@@ -122,7 +125,7 @@ def build():
             eq(d["timestamp"], v.nTime, "version timestamp")
             eq(d["addr_recv"], {"services": 9, "addr": "203.0.113.7", "port": 8333}, "addr_recv")
             eq(d["addr_from"], {"services": 1, "addr": "2001:db8::5", "port": 18333}, "addr_from")
-            eq(d["nonce"], v.nNonce, "version nonce")
+            eq(json_int(d["nonce"]), v.nNonce, "version nonce")
             eq(d["user_agent"], "/Satoshi:27.0.0/", "user agent")
             eq(d["start_height"], 840000, "start height")
             if relay is not None:
@@ -135,7 +138,7 @@ def build():
     for cls in (m.msg_ping, m.msg_pong):
         p = cls()
         p.nonce = rnd.getrandbits(64)
-        cases.append((p, lambda d, p=p: eq(d["nonce"], p.nonce, "nonce")))
+        cases.append((p, lambda d, p=p: eq(json_int(d["nonce"]), p.nonce, "nonce")))
 
     a = m.msg_addr()
     a.addrs = [mk_addr("198.51.100.%d" % i, 8333 + i, 1033, 1700000000 + i) for i in range(40)]

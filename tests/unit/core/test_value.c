@@ -77,7 +77,7 @@ static void test_roundtrip_and_paths(void **state)
     assert_int_equal(cs_json_value(&out, &root), 0);
     assert_string_equal(
         cs_buf_cstr(&out),
-        "{\"command\":\"addrv2\",\"size\":18446744073709551615,\"delta\":-42,"
+        "{\"command\":\"addrv2\",\"size\":\"18446744073709551615\",\"delta\":-42,"
         "\"value\":"
         "\"115792089237316195423570985008687907853269984665640564039457584007913129639935\","
         "\"hash\":\"0x01ab\",\"relay\":false,\"rtt\":0.25,\"addresses\":[{\"addr\":\"1.2.3.4\","
@@ -153,11 +153,37 @@ static void test_json_input(void **state)
     assert_int_equal(cs_val_read(w.buf.data, w.buf.len, &root, NULL), 0);
     assert_int_equal(cs_json_value(&out, &root), 0);
     assert_string_equal(cs_buf_cstr(&out),
-                        "{\"a\":[1,-2,18446744073709551615,\"x\\n\"],\"b\":{\"c\":true}}");
+                        "{\"a\":[1,-2,\"18446744073709551615\",\"x\\n\"],\"b\":{\"c\":true}}");
     cs_vw_reset(&w);
     const char *bad = "{\"a\":\n  [1,,2]}";
     assert_int_equal(cs_json_parse_value(bad, strlen(bad), &w, err, sizeof err), CS_EPARSE);
     assert_non_null(strstr(err, "2:"));
+    cs_buf_free(&out);
+    cs_vw_free(&w);
+}
+
+/* JSON readers with doubles (JavaScript) hold integers exactly only up to
+ * 2^53 - 1: past it, on either side, the rendering is a decimal string. */
+static void test_json_safe_integers(void **state)
+{
+    (void)state;
+    cs_vw w;
+    cs_vw_init(&w, 0);
+    cs_vw_array_begin(&w);
+    cs_vw_u64(&w, 9007199254740991ULL);
+    cs_vw_u64(&w, 9007199254740992ULL);
+    cs_vw_i64(&w, -9007199254740991LL);
+    cs_vw_i64(&w, -9007199254740992LL);
+    cs_vw_u64(&w, 1000000000000000000ULL); /* 1 ETH in wei */
+    cs_vw_array_end(&w);
+    cs_val v;
+    cs_buf out;
+    cs_buf_init(&out, 0);
+    assert_int_equal(cs_val_read(w.buf.data, w.buf.len, &v, NULL), 0);
+    assert_int_equal(cs_json_value(&out, &v), 0);
+    assert_string_equal(cs_buf_cstr(&out), "[9007199254740991,\"9007199254740992\","
+                                           "-9007199254740991,\"-9007199254740992\","
+                                           "\"1000000000000000000\"]");
     cs_buf_free(&out);
     cs_vw_free(&w);
 }
@@ -198,6 +224,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_and_paths), cmocka_unit_test(test_small_big_is_canonical),
         cmocka_unit_test(test_malformed_rejected),  cmocka_unit_test(test_depth_bound),
         cmocka_unit_test(test_json_input),          cmocka_unit_test(test_u256),
+        cmocka_unit_test(test_json_safe_integers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,12 +6,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/event.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "notify/notifier.h"
@@ -73,8 +75,7 @@ static void answer_all(int status)
 
 static cs_vw docw;
 
-static void match_for(cs_match *m, cs_monitor_def *def, const char *id, const char **chans,
-                      size_t nch)
+static void match_for(cs_notify_alert *m, const char *id, const char **chans, size_t nch)
 {
     const char *json = "{\"id\":\"x\",\"monitor\":{\"name\":\"m1\"},\"network\":\"eth-main\","
                        "\"severity\":\"high\",\"risk\":\"financial\","
@@ -83,12 +84,11 @@ static void match_for(cs_match *m, cs_monitor_def *def, const char *id, const ch
     char err[100];
     assert_int_equal(cs_json_parse_value(json, strlen(json), &docw, err, sizeof err), 0);
     memset(m, 0, sizeof *m);
-    def->name = "m1";
-    m->def = def;
+    m->monitor = "m1";
     m->id = id;
     m->network = "eth-main";
     m->time_ns = 1;
-    m->notify = true;
+    m->severity = "high";
     m->channels = chans;
     m->nchannels = nch;
     cs_val_read(docw.buf.data, docw.buf.len, &m->doc, NULL);
@@ -191,12 +191,11 @@ static void test_retry_then_sent(void **state)
     (void)state;
     cs_channels_conf cc = {&slack, 1};
     cs_notifier *n = mk(&cc);
-    cs_monitor_def def = {0};
-    cs_match m;
+    cs_notify_alert m;
     static const char *chans[] = {"slack", "nope"};
-    match_for(&m, &def, "m1/eth-main/0xaa", chans, 2);
-    cs_notifier_on_match(&m, n);
-    cs_notifier_on_match(&m, n); /* the same alert again: one notification */
+    match_for(&m, "m1/eth-main/0xaa", chans, 2);
+    cs_notifier_alert(n, &m);
+    cs_notifier_alert(n, &m); /* the same alert again: one notification */
     assert_int_equal(spin_calls(1), 1);
     assert_string_equal(fake.urls[0], "http://s/hook");
     assert_non_null(
@@ -227,11 +226,10 @@ static void test_retry_after(void **state)
     (void)state;
     cs_channels_conf cc = {&slack, 1};
     cs_notifier *n = mk(&cc);
-    cs_monitor_def def = {0};
-    cs_match m;
+    cs_notify_alert m;
     static const char *chans[] = {"slack"};
-    match_for(&m, &def, "busy", chans, 1);
-    cs_notifier_on_match(&m, n);
+    match_for(&m, "busy", chans, 1);
+    cs_notifier_alert(n, &m);
     assert_int_equal(spin_calls(1), 1);
     uv_update_time(&loop);
     uint64_t answered = uv_now(&loop);
@@ -257,17 +255,16 @@ static void test_permanent_and_give_up(void **state)
     (void)state;
     cs_channels_conf cc = {&slack, 1};
     cs_notifier *n = mk(&cc);
-    cs_monitor_def def = {0};
-    cs_match m;
+    cs_notify_alert m;
     static const char *chans[] = {"slack"};
-    match_for(&m, &def, "a", chans, 1);
-    cs_notifier_on_match(&m, n);
+    match_for(&m, "a", chans, 1);
+    cs_notifier_alert(n, &m);
     assert_int_equal(spin_calls(1), 1);
     answer_all(400); /* permanent */
     spin(20);
     assert_int_equal(fake.calls, 1);
-    match_for(&m, &def, "b", chans, 1);
-    cs_notifier_on_match(&m, n);
+    match_for(&m, "b", chans, 1);
+    cs_notifier_alert(n, &m);
     for (int i = 0; i < 3; i++) { /* max_attempts 3 */
         assert_int_equal(spin_calls(2 + i), 2 + i);
         answer_all(500);
@@ -297,14 +294,13 @@ static void test_rate_limit_and_resume(void **state)
     slow.burst = 2;
     cs_channels_conf cc = {&slow, 1};
     cs_notifier *n = mk(&cc);
-    cs_monitor_def def = {0};
-    cs_match m;
+    cs_notify_alert m;
     static const char *chans[] = {"slack"};
     char id[16];
     for (int i = 0; i < 5; i++) {
         snprintf(id, sizeof id, "alert-%d", i);
-        match_for(&m, &def, id, chans, 1);
-        cs_notifier_on_match(&m, n);
+        match_for(&m, id, chans, 1);
+        cs_notifier_alert(n, &m);
     }
     assert_int_equal(spin_calls(2), 2); /* the burst */
     spin(50);
@@ -332,6 +328,95 @@ static void test_rate_limit_and_resume(void **state)
     cs_notifier_close(n, NULL, NULL);
 }
 
+/* Retention: with keep_rows 1 only the newest sent row stays; a dead row
+ * stays until acknowledged; the database size is measured. */
+static void test_retention_and_dead_letters(void **state)
+{
+    (void)state;
+    cs_channels_conf cc = {&slack, 1};
+    cs_notifier_opts o = {.loop = &loop,
+                          .outbox_path = dbpath,
+                          .channels = &cc,
+                          .http = fake_http,
+                          .backoff_ms = 1,
+                          .max_backoff_ms = 4,
+                          .max_attempts = 3,
+                          .sweep_ms = 5,
+                          .keep_rows = 1,
+                          .prune_ms = 1};
+    cs_notifier *n;
+    char err[200];
+    assert_int_equal(cs_notifier_new(&o, &n, err, sizeof err), 0);
+    cs_notify_alert m;
+    static const char *chans[] = {"slack"};
+    match_for(&m, "dead-one", chans, 1);
+    cs_notifier_alert(n, &m);
+    assert_int_equal(spin_calls(1), 1);
+    answer_all(400); /* permanent: dead */
+    char id[16];
+    for (int i = 0; i < 3; i++) {
+        snprintf(id, sizeof id, "sent-%d", i);
+        match_for(&m, id, chans, 1);
+        cs_notifier_alert(n, &m);
+    }
+    assert_int_equal(spin_calls(4), 4);
+    answer_all(200);
+    spin(50); /* the marks are written, then pruned */
+    cs_notifier_stats st;
+    cs_notifier_get_stats(n, &st);
+    assert_int_equal(st.sent, 3);
+    assert_true(st.pruned >= 2);
+    assert_true(st.db_bytes > 0);
+    cs_notifier_close(n, NULL, NULL);
+    cs_outbox *ob;
+    assert_int_equal(cs_outbox_open(dbpath, &ob, err, sizeof err), 0);
+    cs_outbox_counts c;
+    cs_outbox_get_counts(ob, &c);
+    assert_int_equal(c.sent, 1);
+    assert_int_equal(c.dead, 1);
+    assert_int_equal(c.matches, 1);
+    char key[33];
+    cs_notify_key("dead-one", "slack", key);
+    assert_int_equal(cs_outbox_ack(ob, key), 1);
+    cs_outbox_get_counts(ob, &c);
+    assert_int_equal(c.dead, 0);
+    cs_outbox_close(ob);
+}
+
+/* Another writer holds the outbox (a `monitor outbox --ack` run, a
+ * backup): the loop must not wait for it. Queuing an alert and running
+ * the loop return at once; the notification goes out once the lock is
+ * released. (Before, the insert ran on the loop and waited up to the 2 s
+ * busy_timeout.) */
+static void test_locked_outbox_does_not_block_the_loop(void **state)
+{
+    (void)state;
+    cs_channels_conf cc = {&slack, 1};
+    cs_notifier *n = mk(&cc);
+    spin(20); /* the first job has created the tables */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    cs_notify_alert m;
+    static const char *chans[] = {"slack"};
+    match_for(&m, "locked-1", chans, 1);
+    int64_t t0 = cs_now_ns();
+    cs_notifier_alert(n, &m);
+    for (int i = 0; i < 20; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        usleep(1000);
+    }
+    int64_t ms = (cs_now_ns() - t0) / 1000000;
+    assert_true(ms < 1000); /* 20 loop turns, not a busy_timeout */
+    assert_int_equal(fake.calls, 0);
+    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(spin_calls(1), 1);
+    answer_all(200);
+    spin(20);
+    cs_notifier_close(n, NULL, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -339,6 +424,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retry_after, setup, teardown),
         cmocka_unit_test_setup_teardown(test_permanent_and_give_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit_and_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retention_and_dead_letters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_locked_outbox_does_not_block_the_loop, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

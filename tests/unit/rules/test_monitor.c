@@ -206,7 +206,10 @@ static void test_event_condition_and_addresses(void **state)
     assert_non_null(strstr(j, "\"signature\":\"Transfer(address,address,uint256)\""));
     assert_non_null(strstr(j, "\"condition\":\"value > 100\""));
     assert_non_null(
-        strstr(j, "\"params\":{\"from\":\"" ALICE "\",\"to\":\"" BOB "\",\"value\":200}"));
+        strstr(j, "\"params\":{\"from\":\"" ALICE "\",\"to\":\"" BOB "\",\"value\":\"200\"}"));
+    /* ABI integers are decimal strings: a JavaScript receiver keeps every digit */
+    assert_non_null(
+        strstr(j, "\"args\":{\"from\":\"" ALICE "\",\"to\":\"" BOB "\",\"value\":\"200\"}"));
     assert_non_null(strstr(j, "\"link\":\"https://etherscan.io/tx/0xaa01\""));
     assert_non_null(strstr(j, "\"matchedAddresses\":[\"" TOKEN "\"]"));
     assert_non_null(strstr(j, "\"severity\":\"high\",\"risk\":\"financial\""));
@@ -669,7 +672,7 @@ static void test_custom_filter(void **state)
         "import json,sys\n"
         "d=json.load(sys.stdin)\n"
         "ms=[{'id':m['id'],'metadata':{'batch':len(d['matches'])}} for m in d['matches']"
-        " if m['args']['value']>2000]\n"
+        " if int(m['args']['value'])>2000]\n"
         "print(json.dumps({'matches':ms}))\n",
         NULL};
     seen *s = calloc(1, sizeof *s);
