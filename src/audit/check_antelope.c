@@ -160,9 +160,10 @@ static void judge(net_run *nr)
         ant_node *an = &s->nodes[i];
         const cs_audit_node *n = an->n;
         const char *nm = n->name;
-        if (!n->rpc)
-            continue;
-        if (!an->ok) {
+        if (!n->rpc) {
+            /* nothing to ask it; a producer is still judged from the schedule
+             * and the best node's samples */
+        } else if (!an->ok) {
             static const char *const checks[] = {"api", "lag", "lib_lag", "chain_id", "version"};
             nr_unanswered(nr, n, checks, 5, an->err);
         } else {
@@ -205,7 +206,7 @@ static void judge(net_run *nr)
             nr_result(nr, nm, "producing", CS_AUDIT_UNKNOWN, false, 0, "%s",
                       s->sched_err[0] ? s->sched_err : "no producer schedule");
         else if (!ps)
-            nr_result(nr, nm, "producing", CS_AUDIT_OK, true, 0,
+            nr_result(nr, nm, "producing", CS_AUDIT_OK, false, 0,
                       "%s is not in the active schedule (standby)", n->account);
         else if (!s->tracker.observed_slots)
             nr_result(nr, nm, "producing", CS_AUDIT_UNKNOWN, false, 0,
@@ -215,8 +216,9 @@ static void judge(net_run *nr)
             nr_result(nr, nm, "producing",
                       ps->missed_blocks <= L->max_missed_blocks ? CS_AUDIT_OK : CS_AUDIT_FAIL, true,
                       (double)ps->missed_blocks,
-                      "missed %llu blocks (%llu rounds) of %llu slots observed",
-                      (unsigned long long)ps->missed_blocks, (unsigned long long)ps->missed_rounds,
+                      "missed %llu block%s (%llu round%s) of %llu slots observed",
+                      (unsigned long long)ps->missed_blocks, ps->missed_blocks == 1 ? "" : "s",
+                      (unsigned long long)ps->missed_rounds, ps->missed_rounds == 1 ? "" : "s",
                       (unsigned long long)ps->slots);
     }
 }

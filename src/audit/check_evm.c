@@ -413,7 +413,10 @@ static void judge(net_run *nr)
                 int64_t ago = last ? nr->now - last : -1;
                 if (ago < -1)
                     ago = 0;
-                bool ok = se->count > 0 && last && ago <= (int64_t)L->seal_within;
+                /* 0 < rate < 1, as the Jouleverse audit: a signer sealing every
+                 * block of a network with other signers is a fault too */
+                bool all = s->nsealers > 1 && s->window && se->count >= s->window;
+                bool ok = se->count > 0 && !all && last && ago <= (int64_t)L->seal_within;
                 char when[96];
                 if (last)
                     snprintf(when, sizeof when, "last %lld s ago", (long long)ago);
@@ -425,6 +428,7 @@ static void judge(net_run *nr)
                           (unsigned long long)s->window, when,
                           ok               ? ""
                           : se->count == 0 ? " (not sealing)"
+                          : all            ? " (sealing every block: the other signers are not)"
                                            : " (limit exceeded)");
             }
         }

@@ -48,7 +48,7 @@ int64_t cs_sched_next(const cs_sched *s, int64_t after);
 /* A rendered daily report, handed to the report hook on the loop. Every
  * pointer is borrowed for the call. */
 typedef struct cs_audit_report {
-    const char *subject; /* one line: "chainscope audit 2024-01-31: all well" */
+    const char *subject; /* one line: "chainscope audit 2024-01-31 jouleverse: all well" */
     const char *id;      /* unique per scheduled report: "audit.report/<origin>/<due time>" */
     int64_t due;         /* the scheduled time it was made for (Unix seconds) */
     unsigned problems;   /* failing checks in the newest sweeps */
