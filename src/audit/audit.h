@@ -39,6 +39,10 @@ enum cs_audit_role {
  * else ok. */
 #define CS_AUDIT_AVAILABLE "available"
 
+/* An EVM node with only `ipc` is asked at rpc = this scheme + the path
+ * (the JSON-RPC client speaks IPC for it: evm/rpc.h). */
+#define CS_AUDIT_IPC_SCHEME "ipc://"
+
 #define CS_AUDIT_MAX_NETWORKS 64
 #define CS_AUDIT_MAX_NODES 1024 /* per network */
 #define CS_AUDIT_MAX_CHECKS 16  /* names in a node's `checks:` list */

@@ -3,7 +3,6 @@
 #include "audit/audit.h"
 #include "audit/audit_config.h"
 #include "audit/schedule.h"
-#include "audit/http.h"
 #include "audit/report.h"
 #include "btc/wire.h"
 #include "config/config.h"

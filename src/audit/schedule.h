@@ -41,7 +41,7 @@ int64_t cs_sched_next(const cs_sched *s, int64_t after);
 #include <uv.h>
 
 #include "audit/audit.h"
-#include "audit/http.h"
+#include "net/http_client.h"
 #include "audit/ledger.h"
 #include "core/bus.h"
 
@@ -71,7 +71,7 @@ typedef struct cs_audit_sched_opts {
     const char *origin;         /* events' origin, e.g. "audit@host"; borrowed */
     const cs_audit_config *cfg; /* borrowed for the scheduler's life */
     const char *db;             /* ledger path; NULL: cfg->db, else chainscope-audit.db */
-    const cs_audit_http *http;  /* borrowed */
+    cs_http_client *http;       /* borrowed: the checks' HTTP client (cs_audit_http_client_new) */
     bool mask_ips;
     cs_audit_report_hook report; /* NULL: reports are not sent */
     void *report_arg;

@@ -1,7 +1,7 @@
 /* chainscope audit --once: every check now, stored, the daily report.
  * chainscope sla: the monthly availability table from the ledger. */
 #include "audit/audit.h"
-#include "audit/http.h"
+#include "audit/check.h"
 #include "audit/ledger.h"
 #include "audit/report.h"
 #include "audit/schedule.h"
@@ -183,7 +183,6 @@ int cs_cmd_audit(int argc, char **argv)
     uv_loop_t loop;
     uv_loop_init(&loop);
     once_ctx c = {.loop = &loop};
-    cs_audit_http http;
     int rc = cs_audit_http_client_new(&loop, &c.client);
     if (!rc)
         rc = cs_bus_new(&loop, &c.bus);
@@ -192,7 +191,6 @@ int cs_cmd_audit(int argc, char **argv)
         cs_config_free(cfg);
         return CS_EXIT_FAIL;
     }
-    cs_audit_http_over(c.client, &http);
     char origin[128];
     snprintf(origin, sizeof origin, "audit@%s", cfg->node ? cfg->node : "local");
     cs_audit_sched_opts o = {.loop = &loop,
@@ -200,7 +198,7 @@ int cs_cmd_audit(int argc, char **argv)
                              .origin = origin,
                              .cfg = acfg,
                              .db = db,
-                             .http = &http,
+                             .http = c.client,
                              .mask_ips = mask || acfg->mask_ips};
     rc = cs_audit_scheduler_new(&o, &c.sched);
     if (!rc)
