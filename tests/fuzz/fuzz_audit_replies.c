@@ -111,8 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 continue;
             }
             cs_http_request *q = queue[--nq];
-            cs_http_response r = {
-                .status = 200, .body = body, .body_len = size, .retry_after = -1};
+            cs_http_response r = {.status = 200, .body = body, .body_len = size, .retry_after = -1};
             cs_http_request_answer(q, &r);
         }
         if (finished) {
