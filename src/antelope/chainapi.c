@@ -130,7 +130,8 @@ static int post(cs_http_client *http, const char *base, const char *path, api_ct
         free(p);
         return CS_EINVAL;
     }
-    snprintf(url, sizeof url, "%.*s%s", (int)bl, base, path);
+    memcpy(url, base, bl);
+    memcpy(url + bl, path, strlen(path) + 1); /* fits: checked above */
     static const char *const headers[] = {"Content-Type: application/json", NULL};
     cs_http_opts o = {.url = url,
                       .method = "POST",

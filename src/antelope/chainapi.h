@@ -17,7 +17,7 @@
 
 typedef struct cs_ant_info {
     int error;
-    char why[512];
+    char why[256];
     uint64_t head, lib;
     int64_t head_ms; /* head_block_time, Unix ms */
     char producer[CS_ANT_NAME_MAX];
@@ -31,7 +31,7 @@ int cs_ant_get_info(cs_http_client *http, const char *base, uint32_t timeout_ms,
 
 typedef struct cs_ant_schedule {
     int error;
-    char why[512];
+    char why[256];
     size_t n; /* active producers, in order; at most CS_ANT_MAX_PRODUCERS */
     char names[CS_ANT_MAX_PRODUCERS][CS_ANT_NAME_MAX];
 } cs_ant_schedule;

@@ -24,7 +24,7 @@ typedef struct evm_node {
     net_run *nr;
     cs_rpc *rpc; /* the run's; NULL without an rpc URL */
     bool asked, ok;
-    char err[512];
+    char err[256];
     uint64_t height;
     int64_t ts;
     bool has_peers;

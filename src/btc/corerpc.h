@@ -23,7 +23,7 @@ typedef struct cs_btc_core_tip {
 /* [getblockchaininfo, getnetworkinfo, getchaintips]. */
 typedef struct cs_btc_core_status {
     int error; /* of getblockchaininfo; the others have their own flag */
-    char why[512];
+    char why[256];
     uint64_t blocks, headers;
     bool ibd;
     double progress; /* verificationprogress, 0..1 */

@@ -46,7 +46,7 @@ int cs_probe_run(cs_rpc *rpc, cs_publisher *pub, const char *const *methods, siz
 /* [eth_getBlockByNumber latest, net_peerCount, web3_clientVersion]. */
 typedef struct cs_evm_status {
     int error;
-    char why[512];
+    char why[256];
     uint64_t height;
     int64_t time; /* the head's timestamp */
     bool has_peers;
@@ -68,11 +68,11 @@ typedef struct cs_evm_sealer {
  * outcome (a node without the clique API still lists its peers). */
 typedef struct cs_evm_admin {
     int peers_error;
-    char peers_why[512];
+    char peers_why[256];
     const cs_evm_peer *peers;
     size_t npeers;
     int clique_error;
-    char clique_why[512];
+    char clique_why[256];
     const cs_evm_sealer *sealers;
     size_t nsealers;
     uint64_t window; /* clique_status numBlocks */
@@ -89,7 +89,7 @@ typedef struct cs_evm_seal {
 } cs_evm_seal;
 typedef struct cs_evm_seals {
     int error;
-    char why[512];
+    char why[256];
     uint64_t from;
     size_t n;
     const cs_evm_seal *blocks; /* n of them */

@@ -30,6 +30,15 @@ static void lower(char *s)
         *s = (char)tolower((unsigned char)*s);
 }
 
+/* Copies n bytes of s into out, cut at len - 1. */
+static void copy_cut(char *out, size_t len, const char *s, size_t n)
+{
+    if (n >= len)
+        n = len - 1;
+    memcpy(out, s, n);
+    out[n] = 0;
+}
+
 void cs_evm_enode_id(const char *enode, char *out, size_t len)
 {
     out[0] = 0;
@@ -38,11 +47,7 @@ void cs_evm_enode_id(const char *enode, char *out, size_t len)
         return;
     p += 8;
     const char *at = strchr(p, '@');
-    size_t n = at ? (size_t)(at - p) : strlen(p);
-    if (n >= len)
-        n = len - 1;
-    memcpy(out, p, n);
-    out[n] = 0;
+    copy_cut(out, len, p, at ? (size_t)(at - p) : strlen(p));
     lower(out);
 }
 
@@ -51,14 +56,11 @@ static void addr_host(const char *a, char *out, size_t len)
 {
     if (*a == '[') {
         const char *e = strchr(a, ']');
-        snprintf(out, len, "%.*s", e ? (int)(e - a - 1) : (int)strlen(a + 1), a + 1);
+        copy_cut(out, len, a + 1, e ? (size_t)(e - a - 1) : strlen(a + 1));
         return;
     }
     const char *c = strrchr(a, ':');
-    if (c && strchr(a, ':') == c)
-        snprintf(out, len, "%.*s", (int)(c - a), a);
-    else
-        snprintf(out, len, "%s", a);
+    copy_cut(out, len, a, c && strchr(a, ':') == c ? (size_t)(c - a) : strlen(a));
 }
 
 static pctx *ctx_new(void *arg, uint64_t timeout_ms)
@@ -163,7 +165,7 @@ static void on_admin(const cs_rpc_result *res, void *arg)
     const cs_jsonr *j = res->json;
     cs_evm_peer *peers = NULL;
     cs_evm_sealer *sealers = NULL;
-    char why[512];
+    char why[256];
     if (res->error) {
         cs_rpc_why(res, p->timeout_ms, why, sizeof why);
         ad.peers_error = ad.clique_error = res->error;
@@ -307,7 +309,7 @@ int cs_evm_probe_seals(cs_rpc *rpc, uint64_t from, size_t n, uint64_t timeout_ms
 static void on_add_peer(const cs_rpc_result *res, void *arg)
 {
     pctx *p = arg;
-    char why[512] = "";
+    char why[256] = "";
     bool accepted = false;
     if (res->error)
         cs_rpc_why(res, p->timeout_ms, why, sizeof why);
