@@ -1,5 +1,6 @@
 #include "audit/audit.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,11 +111,17 @@ bool cs_audit_node_has_check(const cs_audit_network *net, const cs_audit_node *n
             return rpc;
         if (is(check, "chain_id"))
             return rpc && net->chain_id;
-        if (is(check, "producing"))
-            return rpc && n->account && n->role == CS_ROLE_PRODUCER;
+        if (is(check, "producing")) /* the schedule and the best node's samples tell */
+            return n->account && n->role == CS_ROLE_PRODUCER;
         return false;
     }
     return false;
+}
+
+bool cs_audit_node_pending(const cs_audit_node *n)
+{
+    size_t l = n->role_label ? strlen(n->role_label) : 0;
+    return n->pending || (l > 1 && n->role_label[l - 1] == '*');
 }
 
 /* Copies the host of "scheme://id@host:port", "host:port" or "[v6]:port". */
@@ -159,10 +166,13 @@ void cs_audit_mask_ip(const char *ip, char *out, size_t outlen)
     if (!outlen)
         return;
     if (strchr(ip, ':')) {
+        /* The first two groups, "x" for an empty one ("::1"), so the mask
+         * never reads as an address itself. */
         const char *c1 = strchr(ip, ':');
-        const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        int n = c2 ? (int)(c2 - ip) : (int)strlen(ip);
-        snprintf(out, outlen, "%.*s:x:x", n, ip);
+        const char *g2 = c1 + 1, *c2 = strchr(g2, ':');
+        int n1 = (int)(c1 - ip), n2 = c2 ? (int)(c2 - g2) : (int)strlen(g2);
+        snprintf(out, outlen, "%.*s:%.*s:x:x", n1 ? n1 : 1, n1 ? ip : "x", n2 ? n2 : 1,
+                 n2 ? g2 : "x");
         return;
     }
     const char *d1 = strchr(ip, '.');
@@ -172,6 +182,83 @@ void cs_audit_mask_ip(const char *ip, char *out, size_t outlen)
         return;
     }
     snprintf(out, outlen, "%.*s.x.x", (int)(d2 - ip), ip);
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool is_hex(char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* The length of a dotted IPv4 address at p (four groups of 1..3 digits, no
+ * digit or ".digit" after it), or 0. */
+static size_t ipv4_at(const char *p)
+{
+    size_t i = 0;
+    for (int g = 0; g < 4; g++) {
+        size_t d = 0;
+        while (d < 3 && is_digit(p[i + d]))
+            d++;
+        if (!d || is_digit(p[i + d]))
+            return 0;
+        i += d;
+        if (g < 3) {
+            if (p[i] != '.')
+                return 0;
+            i++;
+        }
+    }
+    return p[i] == '.' && is_digit(p[i + 1]) ? 0 : i;
+}
+
+/* The length of an IPv6 address at p: a run of hex digits, colons and dots
+ * with "::" in it or at least seven colons (so "12:00:00" is no address),
+ * or 0. */
+static size_t ipv6_at(const char *p)
+{
+    size_t i = 0, colons = 0;
+    bool dbl = false;
+    while (is_hex(p[i]) || p[i] == ':' || p[i] == '.') {
+        if (p[i] == ':') {
+            colons++;
+            dbl |= p[i + 1] == ':';
+        }
+        i++;
+    }
+    while (i && p[i - 1] == '.') /* a sentence's full stop */
+        i--;
+    return (dbl || colons >= 7) && colons >= 2 ? i : 0;
+}
+
+void cs_audit_mask_text(const char *in, char *out, size_t outlen)
+{
+    if (!outlen)
+        return;
+    size_t o = 0;
+    char tok[64], m[72];
+    for (const char *p = in; *p && o + 1 < outlen;) {
+        bool start = p == in || !(is_hex(p[-1]) || p[-1] == '.' || p[-1] == ':');
+        size_t n = start ? ipv6_at(p) : 0;
+        if (!n && start && is_digit(*p))
+            n = ipv4_at(p);
+        if (!n) {
+            out[o++] = *p++;
+            continue;
+        }
+        snprintf(tok, sizeof tok, "%.*s", (int)n, p);
+        cs_audit_mask_ip(tok, m, sizeof m);
+        size_t ml = strlen(m);
+        if (o + ml >= outlen)
+            break; /* bound: cut here rather than show a part of an address */
+        memcpy(out + o, m, ml);
+        o += ml;
+        p += n;
+    }
+    out[o] = 0;
 }
 
 const cs_audit_network *cs_audit_find_network(const cs_audit_config *c, const char *name)
@@ -233,10 +320,10 @@ void cs_audit_config_free(cs_audit_config *c)
     memset(c, 0, sizeof *c);
 }
 
-bool cs_audit_sla_pass(uint64_t ok, uint64_t fail, uint32_t threshold_bp, uint64_t *required)
+bool cs_audit_sla_pass(uint64_t ok, uint64_t fail, uint32_t threshold_bp, uint64_t *needed)
 {
     uint64_t total = ok + fail;
-    if (required)
-        *required = (total * threshold_bp + 9999) / 10000;
+    if (needed)
+        *needed = (total * threshold_bp + 9999) / 10000;
     return total > 0 && ok * 10000 >= (uint64_t)threshold_bp * total;
 }

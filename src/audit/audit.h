@@ -39,6 +39,10 @@ enum cs_audit_role {
  * else ok. */
 #define CS_AUDIT_AVAILABLE "available"
 
+/* An EVM node with only `ipc` is asked at rpc = this scheme + the path
+ * (the JSON-RPC client speaks IPC for it: evm/rpc.h). */
+#define CS_AUDIT_IPC_SCHEME "ipc://"
+
 #define CS_AUDIT_MAX_NETWORKS 64
 #define CS_AUDIT_MAX_NODES 1024 /* per network */
 #define CS_AUDIT_MAX_CHECKS 16  /* names in a node's `checks:` list */
@@ -78,6 +82,7 @@ typedef struct cs_audit_node {
     char *rpc_cookie;                  /* Bitcoin .cookie file (read at each check) */
     char *checks[CS_AUDIT_MAX_CHECKS]; /* explicit list; nchecks 0: by role */
     size_t nchecks;
+    bool pending;  /* registered, not yet voted in ("miner*"): not counted in the size */
     int line, col; /* where the node was configured (1-based; 0 unknown) */
 } cs_audit_node;
 
@@ -124,6 +129,7 @@ typedef struct cs_audit_config {
     char **report_channels; /* notification channel names (src/notify/) */
     size_t nreport_channels;
     bool mask_ips;
+    bool report_glyphs;             /* report.glyphs: 🟢 🟩 ✅ beside the words */
     uint32_t sla_bp[CS_ROLE_COUNT]; /* threshold per role, basis points (9900 = 99 %) */
     uint32_t sla_interval;          /* s between checks, to show how many a month expects */
 } cs_audit_config;
@@ -142,13 +148,21 @@ cs_audit_limits cs_audit_limits_effective(const cs_audit_limits *l, int kind);
 bool cs_audit_node_has_check(const cs_audit_network *net, const cs_audit_node *n,
                              const char *check);
 
+/* A pending node: `pending: true`, or a label ending in '*' (the Jouleverse
+ * audit's "miner*"). Shown in reports, left out of the network's size. */
+bool cs_audit_node_pending(const cs_audit_node *n);
+
 /* The registered IP of a node: `address`, else the host of `enode`, else
  * of `p2p`. Writes "" if none. */
 void cs_audit_node_ip(const cs_audit_node *n, char *out, size_t outlen);
 
 /* Masks an IP for publication: 203.0.113.7 -> 203.0.x.x, IPv6 keeps the
- * first two groups. */
+ * first two groups (2001:db8::5 -> 2001:db8:x:x, ::1 -> x:x:x:x). */
 void cs_audit_mask_ip(const char *ip, char *out, size_t outlen);
+/* Copies text with every IPv4 and IPv6 address in it masked as
+ * cs_audit_mask_ip does (in enode URLs, host:port, [v6]:port and prose).
+ * At the bound the copy is cut before an address, never inside one. */
+void cs_audit_mask_text(const char *in, char *out, size_t outlen);
 
 /* Finds a network / node by name; NULL if absent. Borrowed. */
 const cs_audit_network *cs_audit_find_network(const cs_audit_config *c, const char *name);
@@ -159,8 +173,8 @@ void cs_audit_config_init(cs_audit_config *c);
 void cs_audit_config_free(cs_audit_config *c);
 
 /* SLA verdict on integers, so edges are exact: pass iff ok + fail > 0 and
- * ok * 10000 >= threshold_bp * (ok + fail). *required (may be NULL) gets the
+ * ok * 10000 >= threshold_bp * (ok + fail). *needed (may be NULL) gets the
  * fewest ok checks that pass: ceil(threshold_bp * (ok + fail) / 10000). */
-bool cs_audit_sla_pass(uint64_t ok, uint64_t fail, uint32_t threshold_bp, uint64_t *required);
+bool cs_audit_sla_pass(uint64_t ok, uint64_t fail, uint32_t threshold_bp, uint64_t *needed);
 
 #endif

@@ -5,7 +5,9 @@
  * on the first node with an API. Phase 2, when a producer is registered and
  * `observe` is set: the node with the best head is sampled every `sample`
  * for `observe`, and the sequence of head_block_producer feeds the tracker
- * of src/antelope/producers.h (missed blocks and rounds per producer). */
+ * of src/antelope/producers.h (missed blocks and rounds per producer).
+ * The calls are antelope/chainapi.h's; this file judges their answers. */
+#include "antelope/chainapi.h"
 #include "antelope/producers.h"
 #include "audit/check_int.h"
 #include "core/error.h"
@@ -16,6 +18,7 @@
 
 typedef struct ant_node {
     const cs_audit_node *n;
+    net_run *nr;
     bool ok;
     char err[512];
     uint64_t head, lib;
@@ -26,6 +29,7 @@ typedef struct ant_node {
 } ant_node;
 
 typedef struct ant_state {
+    net_run *nr;
     ant_node *nodes;
     size_t n;
     bool want_schedule, sched_ok;
@@ -37,95 +41,46 @@ typedef struct ant_state {
     uint64_t samples_failed;
 } ant_state;
 
-static void api_url(const char *base, const char *path, char *out, size_t len)
+static void on_info(const cs_ant_info *in, void *arg)
 {
-    size_t bl = strlen(base);
-    while (bl && base[bl - 1] == '/')
-        bl--;
-    snprintf(out, len, "%.*s%s", (int)bl, base, path);
-}
-
-/* Fills head, lib, time, producer, chain_id, version from get_info. */
-static int parse_info(const cs_val *root, ant_node *an, char *err, size_t errlen)
-{
-    cs_val v;
-    char t[40];
-    if (val_member(root, "head_block_num", &v) != 0 || val_u64(&v, &an->head) != 0) {
-        snprintf(err, errlen, "get_info: no head_block_num");
-        return CS_EPROTO;
-    }
-    if (val_member(root, "last_irreversible_block_num", &v) == 0)
-        val_u64(&v, &an->lib);
-    val_str(root, "head_block_time", t, sizeof t);
-    if (cs_ant_time_parse(t, &an->head_ms) != 0) {
-        snprintf(err, errlen, "get_info: bad head_block_time '%s'", t);
-        return CS_EPROTO;
-    }
-    val_str(root, "head_block_producer", an->producer, sizeof an->producer);
-    val_str(root, "chain_id", an->chain_id, sizeof an->chain_id);
-    val_str(root, "server_version_string", an->version, sizeof an->version);
-    if (!an->version[0])
-        val_str(root, "server_version", an->version, sizeof an->version);
-    return 0;
-}
-
-static void on_info(net_run *nr, void *ctx, const cs_val *root, const char *err)
-{
-    ant_node *an = ctx;
-    if (err) {
-        snprintf(an->err, sizeof an->err, "%s", err);
-        return;
-    }
-    cs_val code;
-    if (val_member(root, "code", &code) == 0 && val_member(root, "head_block_num", &code) != 0) {
-        char msg[160];
-        val_str(root, "message", msg, sizeof msg);
-        snprintf(an->err, sizeof an->err, "get_info: error: %s", msg);
-        return;
-    }
-    if (parse_info(root, an, an->err, sizeof an->err) == 0)
+    ant_node *an = arg;
+    if (in->error) {
+        snprintf(an->err, sizeof an->err, "%s", in->why);
+    } else {
         an->ok = true;
+        an->head = in->head;
+        an->lib = in->lib;
+        an->head_ms = in->head_ms;
+        snprintf(an->producer, sizeof an->producer, "%s", in->producer);
+        snprintf(an->chain_id, sizeof an->chain_id, "%s", in->chain_id);
+        snprintf(an->version, sizeof an->version, "%s", in->version);
+    }
+    nr_release(an->nr);
 }
 
-static void on_schedule(net_run *nr, void *ctx, const cs_val *root, const char *err)
+static void on_schedule(const cs_ant_schedule *sc, void *arg)
 {
-    ant_state *s = ctx;
-    if (err) {
-        snprintf(s->sched_err, sizeof s->sched_err, "get_producer_schedule: %s", err);
-        return;
-    }
-    cs_val act, prods, p;
-    if (val_member(root, "active", &act) != 0 || val_member(&act, "producers", &prods) != 0 ||
-        prods.kind != CS_VAL_ARRAY || prods.count == 0) {
-        snprintf(s->sched_err, sizeof s->sched_err, "get_producer_schedule: no active producers");
-        return;
-    }
-    char names[CS_ANT_MAX_PRODUCERS][CS_ANT_NAME_MAX];
+    ant_state *s = arg;
     const char *ptr[CS_ANT_MAX_PRODUCERS];
-    size_t n = 0;
-    cs_val_iter it;
-    cs_val_iter_init(&it, &prods);
-    while (n < CS_ANT_MAX_PRODUCERS && cs_val_next(&it, NULL, NULL, &p) == 1) {
-        val_str(&p, "producer_name", names[n], sizeof names[n]);
-        ptr[n] = names[n];
-        n++;
-    }
-    if (cs_ant_tracker_init(&s->tracker, ptr, n) == 0)
+    for (size_t i = 0; i < sc->n; i++)
+        ptr[i] = sc->names[i];
+    if (sc->error)
+        snprintf(s->sched_err, sizeof s->sched_err, "%s", sc->why);
+    else if (cs_ant_tracker_init(&s->tracker, ptr, sc->n) == 0)
         s->sched_ok = true;
     else
-        snprintf(s->sched_err, sizeof s->sched_err, "get_producer_schedule: %zu producers", n);
+        snprintf(s->sched_err, sizeof s->sched_err, "get_producer_schedule: %zu producers", sc->n);
+    nr_release(s->nr);
 }
 
-static void on_sample(net_run *nr, void *ctx, const cs_val *root, const char *err)
+static void on_sample(const cs_ant_info *in, void *arg)
 {
-    ant_state *s = ctx;
-    ant_node tmp = {0};
-    char e[256];
-    if (err || parse_info(root, &tmp, e, sizeof e) != 0) {
+    ant_state *s = arg;
+    if (in->error)
         s->samples_failed++;
-        return;
-    }
-    cs_ant_tracker_feed(&s->tracker, tmp.head, tmp.head_ms, tmp.producer);
+    else
+        cs_ant_tracker_feed(&s->tracker, in->head, in->head_ms, in->producer);
+    nr_release(s->nr);
 }
 
 /* The answering node with the highest head (the first of equals), or -1. */
@@ -141,9 +96,11 @@ static int best_head(const ant_state *s)
 static void on_tick(net_run *nr, uint64_t now_ms)
 {
     ant_state *s = nr->state;
-    char url[1100];
-    api_url(s->nodes[s->ref].n->rpc, "/v1/chain/get_info", url, sizeof url);
-    nr_post(nr, url, "{}", NULL, on_sample, s);
+    nr_hold(nr);
+    if (cs_ant_get_info(nr_http(nr), s->nodes[s->ref].n->rpc, nr->lim.timeout_ms, on_sample, s)) {
+        s->samples_failed++;
+        nr_release(nr);
+    }
     if (now_ms + nr->lim.sample_ms <= s->observe_until)
         nr_tick_at(nr, now_ms + nr->lim.sample_ms);
 }
@@ -160,9 +117,10 @@ static void judge(net_run *nr)
         ant_node *an = &s->nodes[i];
         const cs_audit_node *n = an->n;
         const char *nm = n->name;
-        if (!n->rpc)
-            continue;
-        if (!an->ok) {
+        if (!n->rpc) {
+            /* nothing to ask it; a producer is still judged from the schedule
+             * and the best node's samples */
+        } else if (!an->ok) {
             static const char *const checks[] = {"api", "lag", "lib_lag", "chain_id", "version"};
             nr_unanswered(nr, n, checks, 5, an->err);
         } else {
@@ -205,7 +163,7 @@ static void judge(net_run *nr)
             nr_result(nr, nm, "producing", CS_AUDIT_UNKNOWN, false, 0, "%s",
                       s->sched_err[0] ? s->sched_err : "no producer schedule");
         else if (!ps)
-            nr_result(nr, nm, "producing", CS_AUDIT_OK, true, 0,
+            nr_result(nr, nm, "producing", CS_AUDIT_OK, false, 0,
                       "%s is not in the active schedule (standby)", n->account);
         else if (!s->tracker.observed_slots)
             nr_result(nr, nm, "producing", CS_AUDIT_UNKNOWN, false, 0,
@@ -215,8 +173,9 @@ static void judge(net_run *nr)
             nr_result(nr, nm, "producing",
                       ps->missed_blocks <= L->max_missed_blocks ? CS_AUDIT_OK : CS_AUDIT_FAIL, true,
                       (double)ps->missed_blocks,
-                      "missed %llu blocks (%llu rounds) of %llu slots observed",
-                      (unsigned long long)ps->missed_blocks, (unsigned long long)ps->missed_rounds,
+                      "missed %llu block%s (%llu round%s) of %llu slots observed",
+                      (unsigned long long)ps->missed_blocks, ps->missed_blocks == 1 ? "" : "s",
+                      (unsigned long long)ps->missed_rounds, ps->missed_rounds == 1 ? "" : "s",
                       (unsigned long long)ps->slots);
     }
 }
@@ -245,25 +204,34 @@ void cs_audit_ant_start(net_run *nr)
     if (!s)
         return;
     s->nodes = nodes;
+    s->nr = nr;
     nr->on_tick = on_tick;
     s->n = net->nnodes;
     for (size_t i = 0; i < s->n; i++) {
         ant_node *an = &s->nodes[i];
         an->n = &net->nodes[i];
+        an->nr = nr;
         if (cs_audit_node_has_check(net, an->n, "producing"))
             s->want_schedule = true;
     }
-    char url[1100];
+    uint32_t to = nr->lim.timeout_ms;
+    int rc;
     for (size_t i = 0; i < s->n; i++) {
         ant_node *an = &s->nodes[i];
         if (!an->n->rpc)
             continue;
-        api_url(an->n->rpc, "/v1/chain/get_info", url, sizeof url);
-        nr_post(nr, url, "{}", NULL, on_info, an);
+        nr_hold(nr);
+        if ((rc = cs_ant_get_info(nr_http(nr), an->n->rpc, to, on_info, an))) {
+            nr_not_sent(rc, an->err, sizeof an->err);
+            nr_release(nr);
+        }
         if (s->want_schedule && !s->url[0]) {
             snprintf(s->url, sizeof s->url, "%s", an->n->rpc);
-            api_url(an->n->rpc, "/v1/chain/get_producer_schedule", url, sizeof url);
-            nr_post(nr, url, "{}", NULL, on_schedule, s);
+            nr_hold(nr);
+            if ((rc = cs_ant_get_schedule(nr_http(nr), an->n->rpc, to, on_schedule, s))) {
+                nr_not_sent(rc, s->sched_err, sizeof s->sched_err);
+                nr_release(nr);
+            }
         }
     }
 }

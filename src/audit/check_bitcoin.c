@@ -1,11 +1,13 @@
 /* Bitcoin Core checks: rpc, tip_age, sync, peers, tips, and the chain; the
  * p2p handshake check is in check_bitcoin_p2p.c.
  *
- * One JSON-RPC batch per node [getblockchaininfo, getnetworkinfo,
- * getchaintips] with HTTP basic auth from rpc_user/rpc_password or the
- * node's .cookie file; getblockheader of the best block when
- * getblockchaininfo has no "time" (Bitcoin Core before that field). */
+ * The questions are btc/corerpc.h's, on each node's JSON-RPC client: one
+ * batch per node [getblockchaininfo, getnetworkinfo, getchaintips] with
+ * HTTP basic auth from rpc_user/rpc_password or the node's .cookie file;
+ * getblockheader of the best block when getblockchaininfo has no "time"
+ * (Bitcoin Core before that field). */
 #include "audit/check_int.h"
+#include "btc/corerpc.h"
 #include "core/error.h"
 
 #include <stdio.h>
@@ -14,6 +16,8 @@
 
 typedef struct btc_node {
     const cs_audit_node *n;
+    net_run *nr;
+    cs_rpc *rpc; /* the run's */
     bool ok;
     char err[512];
     char auth[512];
@@ -43,95 +47,61 @@ static void free_state(void *state)
     btc_p2p_free(s->p2p);
 }
 
-/* "user:password" from the cookie file; blocking read of a small local
- * file, like reading the config. */
-static int read_cookie(const char *path, char *out, size_t len, char *err, size_t errlen)
+static void on_header(int error, int64_t time, void *arg)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "cannot read cookie file %s", path);
-        return CS_EIO;
-    }
-    size_t n = fread(out, 1, len - 1, f);
-    fclose(f);
-    out[n] = 0;
-    out[strcspn(out, "\r\n")] = 0;
-    if (!strchr(out, ':')) {
-        snprintf(err, errlen, "cookie file %s is not user:password", path);
-        return CS_EPARSE;
-    }
-    return 0;
+    btc_node *bn = arg;
+    if (!error)
+        bn->time = time;
+    nr_release(bn->nr);
 }
 
-static void on_header(net_run *nr, void *ctx, const cs_val *root, const char *err)
+/* What the audit keeps of the tips: those not active, rivals (valid-fork /
+ * valid-headers tips at least as high as ours), the first three in words. */
+static void judge_tips(btc_node *bn, const cs_btc_core_status *st)
 {
-    btc_node *bn = ctx;
-    cs_val h, t;
-    char e[256];
-    uint64_t x;
-    if (!err && rpc_result(root, 1, &h, e, sizeof e) == 0 && val_member(&h, "time", &t) == 0 &&
-        val_u64(&t, &x) == 0)
-        bn->time = (int64_t)x;
+    size_t len = 0;
+    bn->tips_ok = true;
+    bn->other_tips = 0;
+    for (size_t i = 0; i < st->ntips && i < CS_BTC_CORE_MAX_TIPS; i++) {
+        const cs_btc_core_tip *t = &st->tips[i];
+        if (strcmp(t->status, "active") == 0)
+            continue;
+        bn->other_tips++;
+        if ((strcmp(t->status, "valid-fork") == 0 || strcmp(t->status, "valid-headers") == 0) &&
+            t->height >= bn->blocks)
+            bn->rivals++;
+        if (bn->other_tips <= 3 && len < sizeof bn->tips_detail)
+            len += (size_t)snprintf(bn->tips_detail + len, sizeof bn->tips_detail - len,
+                                    "%s%llu %s (branch %llu)", len ? ", " : "",
+                                    (unsigned long long)t->height, t->status,
+                                    (unsigned long long)t->branchlen);
+    }
+    if (st->ntips > CS_BTC_CORE_MAX_TIPS) /* the rest were not kept: counted, not read */
+        bn->other_tips += st->ntips - CS_BTC_CORE_MAX_TIPS;
 }
 
-static void on_node(net_run *nr, void *ctx, const cs_val *root, const char *err)
+static void on_node(const cs_btc_core_status *st, void *arg)
 {
-    btc_node *bn = ctx;
-    cs_val v, f;
-    char e[256];
-    uint64_t x;
-    if (rpc_first(root, err, "getblockchaininfo", &v, bn->err, sizeof bn->err) != 0)
-        return;
-    if (val_member(&v, "blocks", &f) != 0 || val_u64(&f, &bn->blocks) != 0) {
-        snprintf(bn->err, sizeof bn->err, "getblockchaininfo: no blocks");
-        return;
-    }
-    bn->ok = true;
-    if (val_member(&v, "headers", &f) == 0)
-        val_u64(&f, &bn->headers);
-    if (val_member(&v, "initialblockdownload", &f) == 0 && f.kind == CS_VAL_BOOL)
-        bn->ibd = f.b;
-    if (val_member(&v, "verificationprogress", &f) == 0)
-        bn->progress = f.kind == CS_VAL_DOUBLE ? f.d : f.kind == CS_VAL_INT ? (double)f.u : 0;
-    if (val_member(&v, "time", &f) == 0 && val_u64(&f, &x) == 0)
-        bn->time = (int64_t)x;
-    val_str(&v, "bestblockhash", bn->best, sizeof bn->best);
-    if (rpc_result(root, 2, &v, e, sizeof e) == 0) {
-        bn->net_ok = true;
-        val_str(&v, "subversion", bn->version, sizeof bn->version);
-        if (val_member(&v, "connections_in", &f) == 0)
-            val_u64(&f, &bn->in);
-        if (val_member(&v, "connections_out", &f) == 0)
-            val_u64(&f, &bn->out);
-        else if (val_member(&v, "connections", &f) == 0)
-            val_u64(&f, &bn->out); /* before 0.21: no split */
-    }
-    if (rpc_result(root, 3, &v, e, sizeof e) == 0 && v.kind == CS_VAL_ARRAY) {
-        bn->tips_ok = true;
-        cs_val_iter it;
-        cs_val t;
-        cs_val_iter_init(&it, &v);
-        size_t len = 0;
-        while (cs_val_next(&it, NULL, NULL, &t) == 1) {
-            char status[32];
-            uint64_t h = 0, bl = 0;
-            val_str(&t, "status", status, sizeof status);
-            if (val_member(&t, "height", &f) == 0)
-                val_u64(&f, &h);
-            if (val_member(&t, "branchlen", &f) == 0)
-                val_u64(&f, &bl);
-            if (strcmp(status, "active") == 0)
-                continue;
-            bn->other_tips++;
-            if ((strcmp(status, "valid-fork") == 0 || strcmp(status, "valid-headers") == 0) &&
-                h >= bn->blocks)
-                bn->rivals++;
-            if (bn->other_tips <= 3 && len < sizeof bn->tips_detail)
-                len += (size_t)snprintf(bn->tips_detail + len, sizeof bn->tips_detail - len,
-                                        "%s%llu %s (branch %llu)", len ? ", " : "",
-                                        (unsigned long long)h, status, (unsigned long long)bl);
+    btc_node *bn = arg;
+    if (st->error) {
+        snprintf(bn->err, sizeof bn->err, "%s", st->why);
+    } else {
+        bn->ok = true;
+        bn->blocks = st->blocks;
+        bn->headers = st->headers;
+        bn->ibd = st->ibd;
+        bn->progress = st->progress;
+        bn->time = st->time;
+        snprintf(bn->best, sizeof bn->best, "%s", st->best);
+        if ((bn->net_ok = st->net_ok)) {
+            snprintf(bn->version, sizeof bn->version, "%s", st->version);
+            bn->in = st->in;
+            bn->out = st->out;
         }
+        if (st->tips_ok)
+            judge_tips(bn, st);
     }
+    nr_release(bn->nr);
 }
 
 static void judge(net_run *nr)
@@ -220,19 +190,11 @@ static void ask_headers(net_run *nr)
         btc_node *bn = &s->nodes[i];
         if (!bn->ok || bn->time || !bn->best[0])
             continue;
-        char body[256];
-        snprintf(body, sizeof body,
-                 "{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"getblockheader\",\"params\":"
-                 "[\"%s\"]}",
-                 bn->best);
-        nr_post(nr, bn->n->rpc, body, bn->auth[0] ? bn->auth : NULL, on_header, bn);
+        nr_hold(nr);
+        if (cs_btc_core_header_time(bn->rpc, bn->best, nr->lim.timeout_ms, on_header, bn))
+            nr_release(nr); /* the tip's time stays unknown */
     }
 }
-
-static const char batch[] =
-    "[{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"getblockchaininfo\",\"params\":[]},"
-    "{\"jsonrpc\":\"1.0\",\"id\":2,\"method\":\"getnetworkinfo\",\"params\":[]},"
-    "{\"jsonrpc\":\"1.0\",\"id\":3,\"method\":\"getchaintips\",\"params\":[]}]";
 
 void cs_audit_btc_start(net_run *nr)
 {
@@ -248,16 +210,25 @@ void cs_audit_btc_start(net_run *nr)
     for (size_t i = 0; i < s->n; i++) {
         btc_node *bn = &s->nodes[i];
         bn->n = &net->nodes[i];
+        bn->nr = nr;
         if (!bn->n->rpc)
             continue;
         if (bn->n->rpc_cookie) {
-            if (read_cookie(bn->n->rpc_cookie, bn->auth, sizeof bn->auth, bn->err,
-                            sizeof bn->err) != 0)
+            if (cs_btc_core_cookie(bn->n->rpc_cookie, bn->auth, sizeof bn->auth, bn->err,
+                                   sizeof bn->err) != 0)
                 continue; /* judged as rpc fail with the reason */
         } else if (bn->n->rpc_user) {
             snprintf(bn->auth, sizeof bn->auth, "%s:%s", bn->n->rpc_user,
                      bn->n->rpc_password ? bn->n->rpc_password : "");
         }
-        nr_post(nr, bn->n->rpc, batch, bn->auth[0] ? bn->auth : NULL, on_node, bn);
+        if (!(bn->rpc =
+                  nr_rpc(nr, bn->n->rpc, bn->auth[0] ? bn->auth : NULL, bn->err, sizeof bn->err)))
+            continue;
+        nr_hold(nr);
+        int rc = cs_btc_core_status_probe(bn->rpc, nr->lim.timeout_ms, on_node, bn);
+        if (rc) {
+            nr_not_sent(rc, bn->err, sizeof bn->err);
+            nr_release(nr);
+        }
     }
 }

@@ -1,30 +1,30 @@
 /* EVM checks (geth and alike): rpc, lag, peers, connected (+ admin_addPeer),
  * enode_ip, sealing (clique), and the chain.
  *
- * Phase 1, all at once: every node with an RPC URL gets one batch
+ * The questions are evm/probe.h's, on each node's JSON-RPC client. Phase
+ * 1, all at once: every node with an RPC URL gets the status probe
  * [eth_getBlockByNumber latest, net_peerCount, web3_clientVersion]; the
- * auditing node also gets [admin_peers, clique_status]. Phase 2, on the
- * auditing node: the signer and time of its last seal_blocks blocks
- * (clique_getSigner + eth_getBlockByNumber, one batch), and admin_addPeer
- * for registered nodes missing from its peers when add_missing_peers is on.
- * Then every check is judged from what came back. */
+ * auditing node also the admin probe [admin_peers, clique_status]. Phase 2,
+ * on the auditing node: the signer and time of its last seal_blocks blocks
+ * (the seals probe), and admin_addPeer for registered nodes missing from
+ * its peers when add_missing_peers is on. Then every check is judged from
+ * what came back. */
 #include "audit/check_int.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "evm/probe.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#define EVM_MAX_PEERS 4096
-#define EVM_MAX_SEALERS 1024
-
 typedef struct evm_node {
     const cs_audit_node *n;
+    net_run *nr;
+    cs_rpc *rpc; /* the run's; NULL without an rpc URL */
     bool asked, ok;
-    char err[512];
+    char err[256];
     uint64_t height;
     int64_t ts;
     bool has_peers;
@@ -35,10 +35,7 @@ typedef struct evm_node {
     char add_detail[320];
 } evm_node;
 
-typedef struct peer_seen {
-    char id[132]; /* enode public key, lower-case hex */
-    char ip[64];
-} peer_seen;
+typedef cs_evm_peer peer_seen;
 
 typedef struct sealer {
     char addr[44]; /* lower-case 0x-hex */
@@ -48,6 +45,7 @@ typedef struct sealer {
 } sealer;
 
 typedef struct evm_state {
+    net_run *nr;
     evm_node *nodes;
     size_t n;
     int auditor; /* index, -1 if none */
@@ -66,44 +64,6 @@ typedef struct evm_state {
     uint64_t blocks_from, blocks_n; /* the inspected range */
 } evm_state;
 
-static void lower(char *s)
-{
-    for (; *s; s++)
-        *s = (char)tolower((unsigned char)*s);
-}
-
-/* The public key of an enode URL, lower-case. */
-static void enode_id(const char *enode, char *out, size_t len)
-{
-    out[0] = 0;
-    const char *p = strstr(enode, "enode://");
-    if (!p)
-        return;
-    p += 8;
-    const char *at = strchr(p, '@');
-    size_t n = at ? (size_t)(at - p) : strlen(p);
-    if (n >= len)
-        n = len - 1;
-    memcpy(out, p, n);
-    out[n] = 0;
-    lower(out);
-}
-
-/* "1.2.3.4:30303" or "[::1]:30303" -> the address. */
-static void addr_host(const char *a, char *out, size_t len)
-{
-    if (*a == '[') {
-        const char *e = strchr(a, ']');
-        snprintf(out, len, "%.*s", e ? (int)(e - a - 1) : (int)strlen(a + 1), a + 1);
-        return;
-    }
-    const char *c = strrchr(a, ':');
-    if (c && strchr(a, ':') == c)
-        snprintf(out, len, "%.*s", (int)(c - a), a);
-    else
-        snprintf(out, len, "%s", a);
-}
-
 static void free_state(void *p)
 {
     evm_state *s = p;
@@ -115,90 +75,50 @@ static void free_state(void *p)
 
 /* ---- phase 1 ------------------------------------------------------------ */
 
-static void on_node(net_run *nr, void *ctx, const cs_val *root, const char *err)
+static void on_node(const cs_evm_status *st, void *arg)
 {
-    evm_node *en = ctx;
-    cs_val blk, v;
-    char e[256];
-    if (rpc_first(root, err, "eth_getBlockByNumber", &blk, en->err, sizeof en->err) != 0)
-        return;
-    if (val_member(&blk, "number", &v) != 0 || val_u64(&v, &en->height) != 0) {
-        snprintf(en->err, sizeof en->err, "eth_getBlockByNumber: no block number");
-        return;
+    evm_node *en = arg;
+    if (st->error) {
+        snprintf(en->err, sizeof en->err, "%s", st->why);
+    } else {
+        en->ok = true;
+        en->height = st->height;
+        en->ts = st->time;
+        en->has_peers = st->has_peers;
+        en->peers = st->peers;
+        snprintf(en->client, sizeof en->client, "%s", st->client);
     }
-    uint64_t ts = 0;
-    if (val_member(&blk, "timestamp", &v) == 0)
-        val_u64(&v, &ts);
-    en->ts = (int64_t)ts;
-    en->ok = true;
-    if (rpc_result(root, 2, &v, e, sizeof e) == 0 && val_u64(&v, &en->peers) == 0)
-        en->has_peers = true;
-    if (rpc_result(root, 3, &v, e, sizeof e) == 0 && v.kind == CS_VAL_STR)
-        snprintf(en->client, sizeof en->client, "%.*s", (int)v.n, (const char *)v.p);
+    nr_release(en->nr);
 }
 
-static void on_auditor(net_run *nr, void *ctx, const cs_val *root, const char *err)
+static void on_auditor(const cs_evm_admin *ad, void *arg)
 {
-    evm_state *s = ctx;
-    if (err) {
-        snprintf(s->admin_err, sizeof s->admin_err, "auditing node: %s", err);
-        snprintf(s->clique_err, sizeof s->clique_err, "auditing node: %s", err);
-        return;
-    }
-    cs_val v;
-    char e[256];
+    evm_state *s = arg;
     if (s->want_admin) {
-        if (rpc_result(root, 1, &v, e, sizeof e) != 0 || v.kind != CS_VAL_ARRAY) {
-            snprintf(s->admin_err, sizeof s->admin_err, "admin_peers: %s",
-                     e[0] ? e : "not an array");
-        } else {
+        if (ad->peers_error) {
+            snprintf(s->admin_err, sizeof s->admin_err, "%s%s",
+                     ad->peers_error == CS_EPROTO ? "" : "auditing node: ", ad->peers_why);
+        } else if ((s->peers = calloc(ad->npeers ? ad->npeers : 1, sizeof *s->peers))) {
+            memcpy(s->peers, ad->peers, ad->npeers * sizeof *s->peers);
+            s->npeers = ad->npeers;
             s->admin_ok = true;
-            s->npeers = 0;
-            s->peers =
-                calloc(v.count < EVM_MAX_PEERS ? v.count + 1 : EVM_MAX_PEERS, sizeof *s->peers);
-            cs_val_iter it;
-            cs_val p, net;
-            cs_val_iter_init(&it, &v);
-            while (s->peers && s->npeers < EVM_MAX_PEERS && cs_val_next(&it, NULL, NULL, &p) == 1) {
-                peer_seen *ps = &s->peers[s->npeers];
-                char enode[600], remote[128];
-                val_str(&p, "enode", enode, sizeof enode);
-                enode_id(enode, ps->id, sizeof ps->id);
-                remote[0] = 0;
-                if (val_member(&p, "network", &net) == 0)
-                    val_str(&net, "remoteAddress", remote, sizeof remote);
-                addr_host(remote, ps->ip, sizeof ps->ip);
-                if (ps->id[0])
-                    s->npeers++;
-            }
         }
     }
-    e[0] = 0;
     if (s->want_clique) {
-        cs_val act, cnt;
-        if (rpc_result(root, 2, &v, e, sizeof e) != 0 ||
-            val_member(&v, "sealerActivity", &act) != 0 || act.kind != CS_VAL_OBJECT) {
-            snprintf(s->clique_err, sizeof s->clique_err, "clique_status: %s",
-                     e[0] ? e : "no sealerActivity");
-            return;
+        if (ad->clique_error) {
+            snprintf(s->clique_err, sizeof s->clique_err, "%s%s",
+                     ad->clique_error == CS_EPROTO ? "" : "auditing node: ", ad->clique_why);
+        } else if ((s->sealers = calloc(ad->nsealers ? ad->nsealers : 1, sizeof *s->sealers))) {
+            for (size_t i = 0; i < ad->nsealers; i++) {
+                snprintf(s->sealers[i].addr, sizeof s->sealers[i].addr, "%s", ad->sealers[i].addr);
+                s->sealers[i].count = ad->sealers[i].count;
+            }
+            s->nsealers = ad->nsealers;
+            s->window = ad->window;
+            s->clique_ok = true;
         }
-        if (val_member(&v, "numBlocks", &cnt) == 0)
-            val_u64(&cnt, &s->window);
-        s->sealers = calloc(act.count ? act.count : 1, sizeof *s->sealers);
-        if (!s->sealers)
-            return;
-        cs_val_iter it;
-        cs_val_iter_init(&it, &act);
-        const char *k;
-        size_t kl;
-        while (s->nsealers < EVM_MAX_SEALERS && cs_val_next(&it, &k, &kl, &cnt) == 1) {
-            sealer *se = &s->sealers[s->nsealers++];
-            snprintf(se->addr, sizeof se->addr, "%.*s", (int)kl, k);
-            lower(se->addr);
-            val_u64(&cnt, &se->count);
-        }
-        s->clique_ok = true;
     }
+    nr_release(s->nr);
 }
 
 /* ---- phase 2 ------------------------------------------------------------ */
@@ -211,55 +131,41 @@ static sealer *find_sealer(evm_state *s, const char *addr)
     return NULL;
 }
 
-static void on_blocks(net_run *nr, void *ctx, const cs_val *root, const char *err)
+static void on_blocks(const cs_evm_seals *se, void *arg)
 {
-    evm_state *s = ctx;
-    if (err) {
-        snprintf(s->blocks_err, sizeof s->blocks_err, "%s", err);
-        return;
-    }
-    for (uint64_t i = 0; i < s->blocks_n; i++) {
-        cs_val sg, blk, t;
-        char e[256];
-        uint64_t ts;
-        if (rpc_result(root, 2 * i + 1, &sg, e, sizeof e) != 0 || sg.kind != CS_VAL_STR ||
-            rpc_result(root, 2 * i + 2, &blk, e, sizeof e) != 0 ||
-            val_member(&blk, "timestamp", &t) != 0 || val_u64(&t, &ts) != 0) {
-            snprintf(s->blocks_err, sizeof s->blocks_err, "block %llu: %s",
-                     (unsigned long long)(s->blocks_from + i), e[0] ? e : "malformed");
-            return;
+    evm_state *s = arg;
+    if (se->error) {
+        snprintf(s->blocks_err, sizeof s->blocks_err, "%s", se->why);
+    } else {
+        for (size_t i = 0; i < se->n; i++) {
+            sealer *sl = find_sealer(s, se->blocks[i].signer);
+            if (sl && se->blocks[i].time >= sl->last_ts) {
+                sl->last_ts = se->blocks[i].time;
+                sl->last_block = se->from + i;
+            }
         }
-        char addr[64];
-        snprintf(addr, sizeof addr, "%.*s", (int)sg.n, (const char *)sg.p);
-        sealer *se = find_sealer(s, addr);
-        if (se && (int64_t)ts >= se->last_ts) {
-            se->last_ts = (int64_t)ts;
-            se->last_block = s->blocks_from + i;
-        }
+        s->blocks_ok = true;
     }
-    s->blocks_ok = true;
+    nr_release(s->nr);
 }
 
-static void on_add_peer(net_run *nr, void *ctx, const cs_val *root, const char *err)
+static void on_add_peer(int error, const char *why, bool accepted, void *arg)
 {
-    evm_node *en = ctx;
-    cs_val v;
-    char e[256] = "";
-    if (err) {
-        snprintf(en->add_detail, sizeof en->add_detail, "admin_addPeer failed: %s", err);
-    } else if (rpc_result(root, 1, &v, e, sizeof e) != 0) {
-        snprintf(en->add_detail, sizeof en->add_detail, "admin_addPeer failed: %s", e);
+    evm_node *en = arg;
+    if (error) {
+        snprintf(en->add_detail, sizeof en->add_detail, "admin_addPeer failed: %s", why);
     } else {
-        en->add_ok = v.kind == CS_VAL_BOOL && v.b;
+        en->add_ok = accepted;
         snprintf(en->add_detail, sizeof en->add_detail, "admin_addPeer sent, answer %s",
-                 en->add_ok ? "true" : "false");
+                 accepted ? "true" : "false");
     }
+    nr_release(en->nr);
 }
 
 static const peer_seen *find_peer(const evm_state *s, const cs_audit_node *n)
 {
     char id[132];
-    enode_id(n->enode, id, sizeof id);
+    cs_evm_enode_id(n->enode, id, sizeof id);
     for (size_t i = 0; i < s->npeers; i++)
         if (id[0] && strcmp(s->peers[i].id, id) == 0)
             return &s->peers[i];
@@ -270,42 +176,38 @@ static void phase2(net_run *nr)
 {
     evm_state *s = nr->state;
     evm_node *au = s->auditor >= 0 ? &s->nodes[s->auditor] : NULL;
-    const char *url = au ? au->n->rpc : NULL;
-    if (s->clique_ok && au && au->ok) {
+    cs_rpc *rpc = au ? au->rpc : NULL;
+    uint64_t to = nr->lim.timeout_ms;
+    int rc;
+    if (s->clique_ok && au && au->ok && rpc) {
         uint64_t k = nr->lim.seal_blocks;
         if (k > au->height + 1)
             k = au->height + 1;
+        if (k > CS_EVM_MAX_SEALS)
+            k = CS_EVM_MAX_SEALS;
         s->blocks_from = au->height + 1 - k;
         s->blocks_n = k;
-        cs_buf b;
-        cs_buf_init(&b, 1u << 20);
-        cs_buf_putc(&b, '[');
-        for (uint64_t i = 0; i < k; i++)
-            cs_buf_printf(&b,
-                          "%s{\"jsonrpc\":\"2.0\",\"id\":%llu,\"method\":\"clique_getSigner\","
-                          "\"params\":[\"0x%llx\"]},{\"jsonrpc\":\"2.0\",\"id\":%llu,\"method\":"
-                          "\"eth_getBlockByNumber\",\"params\":[\"0x%llx\",false]}",
-                          i ? "," : "", (unsigned long long)(2 * i + 1),
-                          (unsigned long long)(s->blocks_from + i), (unsigned long long)(2 * i + 2),
-                          (unsigned long long)(s->blocks_from + i));
-        cs_buf_putc(&b, ']');
-        nr_post(nr, url, cs_buf_cstr(&b), NULL, on_blocks, s);
-        cs_buf_free(&b);
+        nr_hold(nr);
+        if (k == 0 ||
+            (rc = cs_evm_probe_seals(rpc, s->blocks_from, (size_t)k, to, on_blocks, s)) != 0) {
+            nr_not_sent(k ? rc : CS_EINVAL, s->blocks_err, sizeof s->blocks_err);
+            nr_release(nr);
+        }
     }
-    if (nr->net->add_missing_peers && s->admin_ok && url) {
+    if (nr->net->add_missing_peers && s->admin_ok && rpc) {
         for (size_t i = 0; i < s->n; i++) {
             evm_node *en = &s->nodes[i];
             if (!cs_audit_node_has_check(nr->net, en->n, "connected") || find_peer(s, en->n))
                 continue;
-            char body[1024];
-            snprintf(
-                body, sizeof body,
-                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"admin_addPeer\",\"params\":[\"%s\"]}",
-                en->n->enode);
             en->added = true;
             CS_INFO("audit", "%s: %s missing from the auditing node's peers: admin_addPeer",
                     nr->net->name, en->n->name);
-            nr_post(nr, url, body, NULL, on_add_peer, en);
+            nr_hold(nr);
+            if ((rc = cs_evm_probe_add_peer(rpc, en->n->enode, to, on_add_peer, en)) != 0) {
+                char why[128];
+                nr_not_sent(rc, why, sizeof why);
+                on_add_peer(rc, why, false, en);
+            }
         }
     }
 }
@@ -413,7 +315,10 @@ static void judge(net_run *nr)
                 int64_t ago = last ? nr->now - last : -1;
                 if (ago < -1)
                     ago = 0;
-                bool ok = se->count > 0 && last && ago <= (int64_t)L->seal_within;
+                /* 0 < rate < 1, as the Jouleverse audit: a signer sealing every
+                 * block of a network with other signers is a fault too */
+                bool all = s->nsealers > 1 && s->window && se->count >= s->window;
+                bool ok = se->count > 0 && !all && last && ago <= (int64_t)L->seal_within;
                 char when[96];
                 if (last)
                     snprintf(when, sizeof when, "last %lld s ago", (long long)ago);
@@ -425,16 +330,12 @@ static void judge(net_run *nr)
                           (unsigned long long)s->window, when,
                           ok               ? ""
                           : se->count == 0 ? " (not sealing)"
+                          : all            ? " (sealing every block: the other signers are not)"
                                            : " (limit exceeded)");
             }
         }
     }
 }
-
-static const char node_batch[] =
-    "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"eth_getBlockByNumber\",\"params\":[\"latest\","
-    "false]},{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"net_peerCount\",\"params\":[]},"
-    "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"web3_clientVersion\",\"params\":[]}]";
 
 void cs_audit_evm_start(net_run *nr)
 {
@@ -444,11 +345,13 @@ void cs_audit_evm_start(net_run *nr)
     if (!s)
         return;
     s->nodes = nodes;
+    s->nr = nr;
     s->n = net->nnodes;
     s->auditor = -1;
     for (size_t i = 0; i < net->nnodes; i++) {
         const cs_audit_node *n = &net->nodes[i];
         s->nodes[i].n = n;
+        s->nodes[i].nr = nr;
         if (net->auditor && strcmp(net->auditor, n->name) == 0)
             s->auditor = (int)i;
         if (cs_audit_node_has_check(net, n, "connected") ||
@@ -464,20 +367,32 @@ void cs_audit_evm_start(net_run *nr)
         snprintf(s->clique_err, sizeof s->clique_err, "%s", why);
         s->want_admin = s->want_clique = false;
     }
+    uint64_t to = nr->lim.timeout_ms;
+    int rc;
     for (size_t i = 0; i < s->n; i++) {
         evm_node *en = &s->nodes[i];
         if (!en->n->rpc)
             continue;
         en->asked = true;
-        nr_post(nr, en->n->rpc, node_batch, NULL, on_node, en);
+        if (!(en->rpc = nr_rpc(nr, en->n->rpc, NULL, en->err, sizeof en->err)))
+            continue;
+        nr_hold(nr);
+        if ((rc = cs_evm_probe_status(en->rpc, to, on_node, en)) != 0) {
+            nr_not_sent(rc, en->err, sizeof en->err);
+            nr_release(nr);
+        }
     }
-    if (s->want_admin || s->want_clique) {
-        char body[512];
-        snprintf(body, sizeof body,
-                 "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\",\"params\":[]},"
-                 "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"%s\",\"params\":[]}]",
-                 s->want_admin ? "admin_peers" : "web3_clientVersion",
-                 s->want_clique ? "clique_status" : "web3_clientVersion");
-        nr_post(nr, s->nodes[s->auditor].n->rpc, body, NULL, on_auditor, s);
+    cs_rpc *arpc = s->auditor >= 0 ? s->nodes[s->auditor].rpc : NULL;
+    if ((s->want_admin || s->want_clique) && !arpc) {
+        snprintf(s->admin_err, sizeof s->admin_err, "auditing node: %s", s->nodes[s->auditor].err);
+        snprintf(s->clique_err, sizeof s->clique_err, "auditing node: %s",
+                 s->nodes[s->auditor].err);
+    } else if (s->want_admin || s->want_clique) {
+        nr_hold(nr);
+        if ((rc = cs_evm_probe_admin(arpc, s->want_admin, s->want_clique, to, on_auditor, s))) {
+            nr_not_sent(rc, s->admin_err, sizeof s->admin_err);
+            snprintf(s->clique_err, sizeof s->clique_err, "%s", s->admin_err);
+            nr_release(nr);
+        }
     }
 }

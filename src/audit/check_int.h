@@ -1,17 +1,14 @@
-/* Shared by the check files: one network's part of a sweep, JSON-RPC
- * plumbing and result recording. */
+/* Shared by the check files: one network's part of a sweep, the clients
+ * its questions go through and result recording. The questions themselves
+ * are the chains' probes (evm/probe.h, btc/corerpc.h, antelope/chainapi.h);
+ * the check files judge their answers. */
 #ifndef CS_AUDIT_CHECK_INT_H
 #define CS_AUDIT_CHECK_INT_H
 
 #include "audit/check.h"
-#include "core/value.h"
+#include "evm/rpc.h"
 
 typedef struct net_run net_run;
-
-/* A reply: root is the parsed JSON body (NULL when err is set); err is a
- * short text for people when the request failed or the body was not JSON
- * (transport error, timeout, HTTP status without JSON). Both borrowed. */
-typedef void (*nr_reply_cb)(net_run *nr, void *ctx, const cs_val *root, const char *err);
 
 struct net_run {
     cs_audit_run *run;
@@ -39,10 +36,17 @@ struct net_run {
 void nr_result(net_run *nr, const char *node, const char *check, int state, bool has_value,
                double value, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
-/* POSTs body to url; cb runs once with the parsed reply. If the request
- * cannot start, cb runs at once with the error. Counted in pending. */
-void nr_post(net_run *nr, const char *url, const char *body, const char *userpwd, nr_reply_cb cb,
-             void *ctx);
+/* A JSON-RPC client (evm/rpc.h) for a node's rpc URL (http(s):// or
+ * ipc://), over the run's HTTP client, with the network's timeout and no
+ * retries (a sweep judges what a node answers now); userpwd (may be NULL)
+ * for Bitcoin Core's basic auth. Owned by the run (closed with it). NULL
+ * with why when it cannot be made (a bad URL, out of memory). */
+cs_rpc *nr_rpc(net_run *nr, const char *url, const char *userpwd, char *why, size_t whylen);
+/* The run's HTTP client (borrowed), for the Antelope chain API. */
+cs_http_client *nr_http(net_run *nr);
+
+/* A question in flight counts as a hold: nr_hold before asking, nr_release
+ * in its callback (or at once when it could not be asked). */
 void nr_hold(net_run *nr);
 /* Drops a hold; at 0 pending calls on_idle. */
 void nr_release(net_run *nr);
@@ -78,20 +82,8 @@ void nr_unanswered(net_run *nr, const cs_audit_node *node, const char *const *ch
  * answered (all unknown). */
 void nr_chain(net_run *nr, bool have, uint64_t best, int64_t best_time, const char *who);
 
-/* JSON-RPC: the result of the response with `id` (a batch array or one
- * object). Returns 0 and sets *result, or writes the reason into err. */
-int rpc_result(const cs_val *root, uint64_t id, cs_val *result, char *err, size_t errlen);
-/* The reply to a node's batch whose first call (id 1) is method, as an
- * nr_reply_cb gets it (root, or err): 0 and that call's result, or the
- * reason into why: err itself, or "<method>: <what went wrong>". */
-int rpc_first(const cs_val *root, const char *err, const char *method, cs_val *result, char *why,
-              size_t whylen);
-/* A number given as 0x-hex string or JSON integer. */
-int val_u64(const cs_val *v, uint64_t *out);
-/* A member by name: 0 or CS_ENOTFOUND. */
-int val_member(const cs_val *obj, const char *key, cs_val *out);
-/* Copies a string member into out ("" if absent). */
-void val_str(const cs_val *obj, const char *key, char *out, size_t outlen);
+/* "request not sent: <reason>" for a question that could not be asked. */
+void nr_not_sent(int rc, char *why, size_t len);
 
 /* The kinds. */
 void cs_audit_evm_start(net_run *nr);

@@ -2,7 +2,6 @@
  * up, judge), results collected, one timer for all observing networks. */
 #include "audit/check_int.h"
 #include "core/error.h"
-#include "core/json.h"
 #include "core/log.h"
 
 #include <stdarg.h>
@@ -17,7 +16,10 @@ typedef struct owned_result {
 
 struct cs_audit_run {
     uv_loop_t *loop;
-    cs_audit_http http;
+    cs_http_client *http; /* borrowed */
+    cs_rpc **rpcs;        /* owned: the nodes' JSON-RPC clients (nr_rpc) */
+    size_t nrpcs, rpcs_cap;
+    int closing; /* handles and clients still closing (cs_audit_run_free) */
     const cs_audit_config *cfg;
     int64_t now;
     net_run *nets;
@@ -233,12 +235,6 @@ void nr_unanswered(net_run *nr, const cs_audit_node *node, const char *const *ch
 
 /* ---- requests --------------------------------------------------------- */
 
-typedef struct post_ctx {
-    net_run *nr;
-    nr_reply_cb cb;
-    void *ctx;
-} post_ctx;
-
 void nr_hold(net_run *nr)
 {
     nr->pending++;
@@ -250,58 +246,54 @@ void nr_release(net_run *nr)
         nr->on_idle(nr);
 }
 
-static void on_reply(void *arg, const cs_audit_http_resp *resp)
+void nr_not_sent(int rc, char *why, size_t len)
 {
-    post_ctx *pc = arg;
-    net_run *nr = pc->nr;
-    char err[256] = "";
-    cs_vw w;
-    cs_vw_init(&w, CS_AUDIT_HTTP_MAX_BODY * 2);
-    cs_val root;
-    bool ok = false;
-    if (resp->err == CS_ETIMEDOUT) {
-        snprintf(err, sizeof err, "timed out after %u ms", nr->lim.timeout_ms);
-    } else if (resp->err) {
-        snprintf(err, sizeof err, "%s", resp->errmsg ? resp->errmsg : cs_strerror(resp->err));
-    } else if (resp->len == 0) {
-        snprintf(err, sizeof err, "HTTP %ld with an empty body%s", resp->status,
-                 resp->status == 401 ? " (authentication failed)" : "");
-    } else {
-        char perr[128];
-        if (cs_json_parse_value(resp->body, resp->len, &w, perr, sizeof perr) != 0 ||
-            cs_val_read(w.buf.data, w.buf.len, &root, NULL) != 0)
-            snprintf(err, sizeof err, "HTTP %ld, body is not JSON (%s)", resp->status, perr);
-        else
-            ok = true;
-    }
-    pc->cb(nr, pc->ctx, ok ? &root : NULL, ok ? NULL : err);
-    cs_vw_free(&w);
-    free(pc);
-    nr_release(nr);
+    snprintf(why, len, "request not sent: %s", cs_strerror(rc));
 }
 
-void nr_post(net_run *nr, const char *url, const char *body, const char *userpwd, nr_reply_cb cb,
-             void *ctx)
+cs_rpc *nr_rpc(net_run *nr, const char *url, const char *userpwd, char *why, size_t whylen)
 {
-    nr_hold(nr);
-    post_ctx *pc = malloc(sizeof *pc);
-    int rc = CS_ENOMEM;
-    if (pc) {
-        *pc = (post_ctx){nr, cb, ctx};
-        cs_audit_http_req q = {.url = url,
-                               .body = body,
-                               .len = strlen(body),
-                               .userpwd = userpwd,
-                               .timeout_ms = nr->lim.timeout_ms};
-        rc = nr->run->http.post(nr->run->http.impl, &q, on_reply, pc);
-        if (rc == 0)
-            return;
-        free(pc);
+    cs_audit_run *run = nr->run;
+    if (run->nrpcs == run->rpcs_cap) {
+        size_t cap = run->rpcs_cap ? run->rpcs_cap * 2 : 16;
+        cs_rpc **p = realloc(run->rpcs, cap * sizeof *p);
+        if (!p) {
+            nr_not_sent(CS_ENOMEM, why, whylen);
+            return NULL;
+        }
+        run->rpcs = p;
+        run->rpcs_cap = cap;
     }
-    char err[128];
-    snprintf(err, sizeof err, "request not sent: %s", cs_strerror(rc));
-    cb(nr, ctx, NULL, err);
-    nr_release(nr);
+    cs_rpc_endpoint ep = {.url = url};
+    cs_rpc_opts o = {.endpoints = &ep,
+                     .nendpoints = 1,
+                     .timeout_ms = nr->lim.timeout_ms,
+                     .retries = (unsigned)-1, /* none: a sweep judges what answers now */
+                     .max_response = CS_AUDIT_RPC_MAX_BODY,
+                     .name = nr->net->name,
+                     .userpwd = userpwd};
+    cs_rpc *rpc;
+    int rc = cs_rpc_new(run->loop, run->http, &o, &rpc);
+    if (rc) {
+        snprintf(why, whylen, "%s: %s", url,
+                 rc == CS_EINVAL ? "not an http://, https:// or ipc:// URL" : cs_strerror(rc));
+        return NULL;
+    }
+    run->rpcs[run->nrpcs++] = rpc;
+    return rpc;
+}
+
+cs_http_client *nr_http(net_run *nr)
+{
+    return nr->run->http;
+}
+
+int cs_audit_http_client_new(uv_loop_t *loop, cs_http_client **out)
+{
+    int rc = cs_http_client_new(loop, CS_AUDIT_HTTP_MAX_PENDING, out);
+    if (!rc)
+        cs_http_client_set_max_connections(*out, CS_AUDIT_HTTP_MAX_CONNS);
+    return rc;
 }
 
 /* ---- ticks ------------------------------------------------------------ */
@@ -359,7 +351,7 @@ static void on_timer(uv_timer_t *t)
 
 /* ---- the run ---------------------------------------------------------- */
 
-int cs_audit_run_start(uv_loop_t *loop, const cs_audit_http *http, const cs_audit_config *cfg,
+int cs_audit_run_start(uv_loop_t *loop, cs_http_client *http, const cs_audit_config *cfg,
                        int64_t now, const cs_audit_prev *prev, cs_audit_run_cb done, void *arg,
                        cs_audit_run **out)
 {
@@ -372,7 +364,7 @@ int cs_audit_run_start(uv_loop_t *loop, const cs_audit_http *http, const cs_audi
         return CS_ENOMEM;
     }
     run->loop = loop;
-    run->http = *http;
+    run->http = http;
     run->cfg = cfg;
     run->now = now;
     run->done = done;
@@ -418,15 +410,28 @@ size_t cs_audit_run_results(const cs_audit_run *run, const cs_audit_result **out
     return run->flat ? run->nres : 0;
 }
 
-static void run_closed(uv_handle_t *h)
+/* One more of the run's handles and clients has closed; the last frees it. */
+static void run_release(cs_audit_run *run)
 {
-    cs_audit_run *run = h->data;
+    if (--run->closing)
+        return;
     for (size_t i = 0; i < run->nres; i++)
         free(run->res[i].mem);
     free(run->res);
     free(run->flat);
     free(run->nets);
+    free(run->rpcs);
     free(run);
+}
+
+static void run_closed(uv_handle_t *h)
+{
+    run_release(h->data);
+}
+
+static void rpc_closed(void *arg)
+{
+    run_release(arg);
 }
 
 void cs_audit_run_free(cs_audit_run *run)
@@ -440,104 +445,9 @@ void cs_audit_run_free(cs_audit_run *run)
         free(nr->state);
         free(nr->nodes);
     }
+    run->closing = 1 + (int)run->nrpcs;
+    for (size_t i = 0; i < run->nrpcs; i++)
+        cs_rpc_close(run->rpcs[i], rpc_closed, run);
     uv_timer_stop(&run->timer);
     uv_close((uv_handle_t *)&run->timer, run_closed);
-}
-
-/* ---- JSON helpers ----------------------------------------------------- */
-
-int val_member(const cs_val *obj, const char *key, cs_val *out)
-{
-    if (!obj || obj->kind != CS_VAL_OBJECT)
-        return CS_ENOTFOUND;
-    return cs_val_get(obj, key, strlen(key), out);
-}
-
-void val_str(const cs_val *obj, const char *key, char *out, size_t outlen)
-{
-    cs_val v;
-    out[0] = 0;
-    if (val_member(obj, key, &v) == 0 && v.kind == CS_VAL_STR)
-        snprintf(out, outlen, "%.*s", (int)v.n, (const char *)v.p);
-}
-
-int val_u64(const cs_val *v, uint64_t *out)
-{
-    if (v->kind == CS_VAL_INT && !v->neg) {
-        *out = v->u;
-        return 0;
-    }
-    if (v->kind == CS_VAL_DOUBLE && v->d >= 0 && v->d < 1.8e19) {
-        *out = (uint64_t)v->d;
-        return 0;
-    }
-    if (v->kind != CS_VAL_STR || v->n < 3 || v->n > 18 || v->p[0] != '0' ||
-        (v->p[1] != 'x' && v->p[1] != 'X'))
-        return CS_EPARSE;
-    uint64_t x = 0;
-    for (size_t i = 2; i < v->n; i++) {
-        char c = (char)v->p[i];
-        int d = c >= '0' && c <= '9'   ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                       : -1;
-        if (d < 0)
-            return CS_EPARSE;
-        x = x << 4 | (uint64_t)d;
-    }
-    *out = x;
-    return 0;
-}
-
-int rpc_result(const cs_val *root, uint64_t id, cs_val *result, char *err, size_t errlen)
-{
-    cs_val item = *root;
-    if (root->kind == CS_VAL_ARRAY) {
-        cs_val_iter it;
-        cs_val_iter_init(&it, root);
-        cs_val x, idv;
-        bool found = false;
-        while (cs_val_next(&it, NULL, NULL, &x) == 1) {
-            uint64_t got;
-            if (val_member(&x, "id", &idv) == 0 && val_u64(&idv, &got) == 0 && got == id) {
-                item = x;
-                found = true;
-                break;
-            }
-        }
-        if (!found) {
-            snprintf(err, errlen, "no response with id %llu in the batch", (unsigned long long)id);
-            return CS_ENOTFOUND;
-        }
-    }
-    cs_val e;
-    if (val_member(&item, "error", &e) == 0 && e.kind != CS_VAL_NULL) {
-        cs_val code;
-        char msg[160];
-        val_str(&e, "message", msg, sizeof msg);
-        long long c = 0;
-        if (val_member(&e, "code", &code) == 0 && code.kind == CS_VAL_INT)
-            c = code.neg ? (long long)code.i : (long long)code.u;
-        snprintf(err, errlen, "JSON-RPC error %lld: %s", c, msg);
-        return CS_EPROTO;
-    }
-    if (val_member(&item, "result", result) != 0) {
-        snprintf(err, errlen, "no result in the response");
-        return CS_EPROTO;
-    }
-    return 0;
-}
-
-int rpc_first(const cs_val *root, const char *err, const char *method, cs_val *result, char *why,
-              size_t whylen)
-{
-    if (err) {
-        snprintf(why, whylen, "%s", err);
-        return CS_EIO;
-    }
-    char e[256];
-    int rc = rpc_result(root, 1, result, e, sizeof e);
-    if (rc)
-        snprintf(why, whylen, "%s: %s", method, e);
-    return rc;
 }

@@ -15,7 +15,6 @@
 typedef struct audit_comp {
     cs_runtime *rt;
     cs_http_client *client;
-    cs_audit_http http;
     cs_audit_scheduler *sched;
     const cs_audit_config *orig; /* the runtime's; later ones (reloads) are ours to free */
     const cs_audit_config *cfg;  /* the newest */
@@ -147,12 +146,11 @@ int cs_audit_component_start(cs_runtime *rt, void *conf, void **state)
         client_closed(a);
         return rc;
     }
-    cs_audit_http_over(a->client, &a->http);
     cs_audit_sched_opts o = {.loop = rt->loop,
                              .bus = rt->bus,
                              .origin = a->origin,
                              .cfg = cfg,
-                             .http = &a->http,
+                             .http = a->client,
                              .mask_ips = cfg->mask_ips,
                              .report = report_hook ? report_hook : send_report,
                              .report_arg = report_hook ? report_arg : a};

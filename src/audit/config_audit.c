@@ -3,7 +3,6 @@
 #include "audit/audit.h"
 #include "audit/audit_config.h"
 #include "audit/schedule.h"
-#include "audit/http.h"
 #include "audit/report.h"
 #include "btc/wire.h"
 #include "config/config.h"
@@ -90,9 +89,9 @@ static int parse_node(cs_cfg *c, struct fy_node *nd, const char *path, cs_audit_
                       cs_audit_node *n)
 {
     static const char *const keys[] = {
-        "name",    "role",     "label",        "owner",      "contact", "since",
-        "rpc",     "ipc",      "p2p",          "enode",      "address", "signer",
-        "account", "rpc_user", "rpc_password", "rpc_cookie", "checks",  NULL};
+        "name",         "role",       "label",  "owner",   "contact", "since",   "rpc",
+        "ipc",          "p2p",        "enode",  "address", "signer",  "account", "rpc_user",
+        "rpc_password", "rpc_cookie", "checks", "pending", NULL};
     int rc;
     where(c, nd, &n->line, &n->col);
     if ((rc = cs_cfg_expect_map(c, nd, path, keys)) ||
@@ -115,6 +114,8 @@ static int parse_node(cs_cfg *c, struct fy_node *nd, const char *path, cs_audit_
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if ((rc = cs_cfg_str(c, nd, path, names[i], fields[i], false)))
             return rc;
+    if ((rc = cs_cfg_bool(c, nd, path, "pending", &n->pending, false)))
+        return rc;
     if (n->rpc && strncmp(n->rpc, "http://", 7) != 0 && strncmp(n->rpc, "https://", 8) != 0)
         return cs_cfg_error(c, cs_cfg_get(nd, "rpc"), path,
                             "expected an http:// or https:// URL, got \"%s\"", n->rpc);
@@ -280,14 +281,15 @@ int cs_audit_config_parse(cs_cfg *c, struct fy_node *node, void **out)
     if ((n = cs_cfg_get(node, "sla")) && (rc = parse_sla(c, n, cfg)))
         goto fail;
     if ((n = cs_cfg_get(node, "report"))) {
-        static const char *const rk[] = {"schedule", "format", "channels", NULL};
+        static const char *const rk[] = {"schedule", "format", "channels", "glyphs", NULL};
         static const char *const formats[] = {"text", "md", "html", "json", NULL};
         int f = 0;
         if ((rc = cs_cfg_expect_map(c, n, "audit.report", rk)) ||
             (rc = cs_cfg_str(c, n, "audit.report", "schedule", &cfg->report_schedule, false)) ||
             (rc = cs_cfg_enum(c, n, "audit.report", "format", formats, &f, false)) ||
             (rc = cs_cfg_strv(c, n, "audit.report", "channels", &cfg->report_channels,
-                              &cfg->nreport_channels, false)))
+                              &cfg->nreport_channels, false)) ||
+            (rc = cs_cfg_bool(c, n, "audit.report", "glyphs", &cfg->report_glyphs, false)))
             goto fail;
         cfg->report_format = strdup(formats[f]);
         if (cfg->report_schedule &&

@@ -36,6 +36,7 @@ typedef struct sweep {
     srow *rows;
     size_t n, cap;
     int64_t time;
+    bool mask; /* --mask-ips: every address in a detail is masked as it is read */
 } sweep;
 
 #define SWEEP_MAX_ROWS (CS_AUDIT_MAX_NODES * 32)
@@ -56,7 +57,13 @@ static int sweep_add(const cs_audit_result *r, void *arg)
     srow *w = &s->rows[s->n];
     w->node = strdup(r->node);
     w->check = strdup(r->check);
-    w->detail = r->detail ? strdup(r->detail) : NULL;
+    if (r->detail && s->mask) {
+        char m[CS_AUDIT_DETAIL_MAX];
+        cs_audit_mask_text(r->detail, m, sizeof m);
+        w->detail = strdup(m);
+    } else {
+        w->detail = r->detail ? strdup(r->detail) : NULL;
+    }
     w->state = r->state;
     w->has_value = r->has_value;
     w->value = r->value;
@@ -106,6 +113,7 @@ typedef struct node_line {
     const char *connected; /* yes, no, ?, - */
     int state;             /* of `available`; -1: no result */
     char activity[96];
+    int activity_state; /* of the check the activity shows; -1: none */
     char liveness[128];
     uint32_t bp;       /* SLA threshold of its role */
     cs_avail days[31]; /* this month so far, per day */
@@ -119,11 +127,13 @@ typedef struct net_model {
     bool have_height, have_age;
     double height, age;
     size_t up, down, unknown;
+    size_t pending;   /* pending nodes (miner*): shown, not counted in the size */
     node_line *lines; /* one per inventory node */
     note *notes;
     size_t nnotes, notes_cap;
     unsigned problems;
     int year, month, ndays; /* the sweep's month */
+    bool mask;              /* --mask-ips: notices are masked too */
 } net_model;
 
 #define MAX_NOTES 4096
@@ -150,6 +160,11 @@ static void add_note(net_model *m, int level, const char *node, const char *fmt,
     va_start(ap, fmt);
     vsnprintf(n->text, sizeof n->text, fmt, ap);
     va_end(ap);
+    if (m->mask) { /* names and owners may carry addresses as well as details */
+        char t[sizeof n->text];
+        cs_audit_mask_text(n->text, t, sizeof t);
+        memcpy(n->text, t, sizeof t);
+    }
 }
 
 static const char *status_word(int state)
@@ -173,12 +188,18 @@ static void fill_activity(const cs_audit_network *net, const cs_audit_node *n, c
 {
     const srow *r;
     ln->activity[0] = 0;
+    ln->activity_state = -1;
     if ((r = find(s, n->name, "sealing")) && r->has_value)
         snprintf(ln->activity, sizeof ln->activity, "sealing %.0f%%", r->value * 100);
     else if ((r = find(s, n->name, "producing")) && r->has_value)
         snprintf(ln->activity, sizeof ln->activity, "missed %.0f blocks", r->value);
+    else if (r && r->state == CS_AUDIT_OK) /* ok without a count: not in the schedule */
+        snprintf(ln->activity, sizeof ln->activity, "standby");
+    if (ln->activity[0])
+        ln->activity_state = r->state;
     if (!ln->activity[0]) {
         r = find(s, n->name, net->kind == CS_AUDIT_ANTELOPE ? "api" : "rpc");
+        ln->activity_state = r ? r->state : -1;
         if (r && r->has_value && r->state == CS_AUDIT_OK)
             snprintf(ln->activity, sizeof ln->activity, "height %.0f", r->value);
         else if (r && r->state == CS_AUDIT_UNKNOWN)
@@ -210,6 +231,7 @@ static int model_build(cs_ledger *l, const cs_audit_config *cfg, const cs_audit_
     memset(m, 0, sizeof *m);
     m->net = net;
     m->status = -1;
+    m->mask = m->sw.mask = o->mask_ips;
     m->lines = calloc(net->nnodes ? net->nnodes : 1, sizeof *m->lines);
     if (!m->lines)
         return CS_ENOMEM;
@@ -278,7 +300,9 @@ static int model_build(cs_ledger *l, const cs_audit_config *cfg, const cs_audit_
         const srow *a = find(&m->sw, n->name, CS_AUDIT_AVAILABLE);
         ln->state = a ? a->state : -1;
         fill_activity(net, n, &m->sw, ln);
-        if (ln->state == CS_AUDIT_OK)
+        if (cs_audit_node_pending(n))
+            m->pending++; /* as the Jouleverse audit: not part of the network's size */
+        else if (ln->state == CS_AUDIT_OK)
             m->up++;
         else if (ln->state == CS_AUDIT_FAIL)
             m->down++;
@@ -365,7 +389,30 @@ static const char legend_text[] =
     "? = could not tell; - = not checked. activity: sealing rate (clique signers), missed "
     "blocks (producers) or block height. liveness: distance from the best head.";
 
-static int build_table(const net_model *m, rt_table *t, bool html)
+/* The glyphs beside the words (cs_report_opts.glyphs). */
+static const char *glyph_connected(const char *word)
+{
+    return strcmp(word, "yes") == 0  ? "🟩 "
+           : strcmp(word, "no") == 0 ? "🟥 "
+           : strcmp(word, "?") == 0  ? "⬜ "
+                                     : "";
+}
+
+static const char *glyph_state(int state)
+{
+    return state == CS_AUDIT_OK ? "✅ " : state == CS_AUDIT_FAIL ? "❌ " : state < 0 ? "" : "❔ ";
+}
+
+static const char *glyph_chain(const net_model *m)
+{
+    return !m->have                        ? ""
+           : m->status == CS_AUDIT_FAIL    ? "🔴 "
+           : m->status == CS_AUDIT_UNKNOWN ? "⚪ "
+           : m->down                       ? "🟡 "
+                                           : "🟢 ";
+}
+
+static int build_table(const net_model *m, rt_table *t, bool html, bool glyphs)
 {
     rt_init(t, 10, cols);
     t->flags[9] = RT_HTML_ONLY;
@@ -374,14 +421,19 @@ static int build_table(const net_model *m, rt_table *t, bool html)
     for (size_t i = 0; i < m->net->nnodes; i++) {
         const node_line *ln = &m->lines[i];
         const cs_audit_node *n = ln->n;
+        char conn[32], act[sizeof ln->activity + 8];
+        snprintf(conn, sizeof conn, "%s%s", glyphs ? glyph_connected(ln->connected) : "",
+                 ln->connected);
+        snprintf(act, sizeof act, "%s%s", glyphs ? glyph_state(ln->activity_state) : "",
+                 ln->activity);
         const char *row[10] = {
             n->name,
             n->role_label ? n->role_label : cs_audit_role_name(n->role),
             n->since ? n->since : "-",
             ln->address[0] ? ln->address : "-",
-            ln->connected,
+            conn,
             status_word(ln->state),
-            ln->activity,
+            act,
             ln->liveness,
             n->owner ? n->owner : "-",
             "",
@@ -427,7 +479,17 @@ static void head_line(const net_model *m, char *out, size_t len)
     }
 }
 
-static int render_text(cs_buf *out, net_model *m, bool md)
+/* "5 nodes" or "5 nodes (+1 pending)": the size line's count. */
+static void size_count(const net_model *m, char *out, size_t len)
+{
+    size_t n = m->net->nnodes - m->pending;
+    if (m->pending)
+        snprintf(out, len, "%zu node%s (+%zu pending)", n, n == 1 ? "" : "s", m->pending);
+    else
+        snprintf(out, len, "%zu node%s", n, n == 1 ? "" : "s");
+}
+
+static int render_text(cs_buf *out, net_model *m, bool md, bool glyphs)
 {
     char sw[32], head[128];
     rt_time(m->sw.time, sw, sizeof sw);
@@ -442,14 +504,16 @@ static int render_text(cs_buf *out, net_model *m, bool md)
     if (!m->have)
         return cs_buf_printf(out, "%sno results yet\n\n", md ? "- " : "");
     const char *b = md ? "- " : "";
+    char size[64];
+    size_count(m, size, sizeof size);
     rc = cs_buf_printf(out,
-                       "%ssweep:  %s\n%sstatus: %s\n%shead:   %s\n%ssize:   %zu nodes: %zu up, "
+                       "%ssweep:  %s\n%sstatus: %s%s\n%shead:   %s\n%ssize:   %s: %zu up, "
                        "%zu down, %zu unknown\n\n",
-                       b, sw, b, net_status_word(m), b, head, b, m->net->nnodes, m->up, m->down,
-                       m->unknown);
+                       b, sw, b, glyphs ? glyph_chain(m) : "", net_status_word(m), b, head, b, size,
+                       m->up, m->down, m->unknown);
     rt_table t;
     if (!rc)
-        rc = build_table(m, &t, false);
+        rc = build_table(m, &t, false, glyphs);
     if (!rc)
         rc = md ? rt_md(out, &t) : rt_text(out, &t);
     rt_free(&t);
@@ -489,7 +553,7 @@ static int html_head(cs_buf *out, const char *title)
     return rc;
 }
 
-static int render_html(cs_buf *out, net_model *m)
+static int render_html(cs_buf *out, net_model *m, bool glyphs)
 {
     char sw[32], head[128];
     rt_time(m->sw.time, sw, sizeof sw);
@@ -504,14 +568,16 @@ static int render_html(cs_buf *out, net_model *m)
     const char *cls = (m->status == CS_AUDIT_FAIL || m->down) ? "fail"
                       : m->status == CS_AUDIT_OK              ? "ok"
                                                               : "unknown";
+    char size[64];
+    size_count(m, size, sizeof size);
     rc = cs_buf_printf(out,
-                       "<p>sweep: %s<br>status: <span class=\"%s\">%s</span><br>head: %s<br>"
-                       "size: %zu nodes: %zu up, %zu down, %zu unknown</p>\n",
-                       sw, cls, net_status_word(m), head, m->net->nnodes, m->up, m->down,
-                       m->unknown);
+                       "<p>sweep: %s<br>status: %s<span class=\"%s\">%s</span><br>head: %s<br>"
+                       "size: %s: %zu up, %zu down, %zu unknown</p>\n",
+                       sw, glyphs ? glyph_chain(m) : "", cls, net_status_word(m), head, size, m->up,
+                       m->down, m->unknown);
     rt_table t;
     if (!rc)
-        rc = build_table(m, &t, true);
+        rc = build_table(m, &t, true, glyphs);
     if (!rc)
         rc = rt_html(out, &t, "nodes");
     rt_free(&t);
@@ -573,7 +639,8 @@ static void render_json_net(cs_vw *w, net_model *m)
     cs_vw_object_end(w);
     cs_vw_key(w, "size");
     cs_vw_object_begin(w);
-    cs_vw_kv_u64(w, "nodes", m->net->nnodes);
+    cs_vw_kv_u64(w, "nodes", m->net->nnodes - m->pending);
+    cs_vw_kv_u64(w, "pending", m->pending);
     cs_vw_kv_u64(w, "up", m->up);
     cs_vw_kv_u64(w, "down", m->down);
     cs_vw_kv_u64(w, "unknown", m->unknown);
@@ -671,13 +738,13 @@ int cs_report_daily(cs_ledger *l, const cs_audit_config *cfg, const cs_report_op
                 render_json_net(&w, &m);
                 break;
             case CS_REPORT_HTML:
-                rc = render_html(out, &m);
+                rc = render_html(out, &m, o->glyphs);
                 break;
             case CS_REPORT_MD:
-                rc = render_text(out, &m, true);
+                rc = render_text(out, &m, true, o->glyphs);
                 break;
             default:
-                rc = render_text(out, &m, false);
+                rc = render_text(out, &m, false, o->glyphs);
             }
         }
         model_free(&m);
@@ -697,4 +764,34 @@ int cs_report_daily(cs_ledger *l, const cs_audit_config *cfg, const cs_report_op
     if (problems)
         *problems = total;
     return rc;
+}
+
+void cs_report_subject(const cs_audit_config *cfg, const char *day, unsigned problems, char *out,
+                       size_t len)
+{
+    if (!len)
+        return;
+    char tail[48], head[512];
+    if (problems)
+        snprintf(tail, sizeof tail, ": %u problem%s", problems, problems == 1 ? "" : "s");
+    else
+        snprintf(tail, sizeof tail, ": all well");
+    /* the networks get what the tail leaves; those that do not fit are
+     * counted as "+N more" */
+    size_t room = len > strlen(tail) ? len - strlen(tail) : 1;
+    if (room > sizeof head)
+        room = sizeof head;
+    size_t at = (size_t)snprintf(head, room, "chainscope audit %s", day);
+    for (size_t i = 0; i < cfg->nnets && at < room; i++) {
+        char more[32];
+        snprintf(more, sizeof more, " +%zu more", cfg->nnets - i);
+        size_t need = strlen(cfg->nets[i].name) + 2 + (i + 1 < cfg->nnets ? strlen(more) : 0);
+        if (at + need >= room) {
+            if (at + strlen(more) < room)
+                at += (size_t)snprintf(head + at, room - at, "%s", more);
+            break;
+        }
+        at += (size_t)snprintf(head + at, room - at, "%s%s", i ? ", " : " ", cfg->nets[i].name);
+    }
+    snprintf(out, len, "%s%s", head, tail);
 }

@@ -26,8 +26,16 @@ int cs_report_format_parse(const char *s);
 
 typedef struct cs_report_opts {
     int format;    /* enum cs_report_format */
-    bool mask_ips; /* addresses shown as 203.0.x.x */
+    bool mask_ips; /* every address (table, details, notices) shown as 203.0.x.x */
+    bool glyphs;   /* the status glyphs of the Jouleverse audit beside the words (daily
+                      report in text, md and html): 🟢 chain, 🟩 connected, ✅ activity */
 } cs_report_opts;
+
+/* The subject of the daily report's notification: "chainscope audit
+ * 2024-01-31 jouleverse, btc: 3 problems" (or "all well"); networks past
+ * what fits in len are summed up as "+N more". */
+void cs_report_subject(const cs_audit_config *cfg, const char *day, unsigned problems, char *out,
+                       size_t len);
 
 /* The daily report over every network of cfg, each at its newest sweep in
  * the ledger: network status, head height and time, network size, one row

@@ -13,7 +13,7 @@ typedef struct sla_line {
     uint32_t bp;
     cs_avail total;
     cs_avail days[31];
-    uint64_t required;
+    uint64_t needed;
     bool pass;
 } sla_line;
 
@@ -63,7 +63,7 @@ static int add_line(const char *network, const char *node, void *arg)
                                   s->days);
     if (rc)
         return rc;
-    s->pass = cs_audit_sla_pass(s->total.ok, s->total.fail, s->bp, &s->required);
+    s->pass = cs_audit_sla_pass(s->total.ok, s->total.fail, s->bp, &s->needed);
     m->n++;
     return 0;
 }
@@ -106,7 +106,7 @@ static int build_table(const sla_model *m, rt_table *t)
         else
             snprintf(exp, sizeof exp, "-");
         pct(av, sizeof av, &s->total);
-        snprintf(need, sizeof need, "%llu", (unsigned long long)s->required);
+        snprintf(need, sizeof need, "%llu", (unsigned long long)s->needed);
         snprintf(thr, sizeof thr, "%.2f%%", s->bp / 100.0);
         svg.len = 0;
         rc = rt_svg_bars(&svg, m->year, m->month, m->ndays, s->days, s->bp);
@@ -189,7 +189,7 @@ int cs_report_sla(cs_ledger *l, const cs_audit_config *cfg, int year, int month,
                 cs_vw_null(&w);
             else
                 cs_vw_double(&w, p);
-            cs_vw_kv_u64(&w, "required", s->required);
+            cs_vw_kv_u64(&w, "needed", s->needed);
             cs_vw_kv_double(&w, "threshold", s->bp / 100.0);
             cs_vw_kv_str(&w, "verdict", verdict(s));
             cs_vw_key(&w, "days");

@@ -91,7 +91,9 @@ size_t rt_width(const char *s)
                     (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
                     (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
                     (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x1f300 && cp <= 0x1faff) ||
-                    (cp >= 0x20000 && cp <= 0x3fffd);
+                    (cp >= 0x20000 && cp <= 0x3fffd) || cp == 0x2705 || cp == 0x274c ||
+                    (cp >= 0x2753 && cp <= 0x2755) || cp == 0x26aa || cp == 0x26ab ||
+                    cp == 0x2b1b || cp == 0x2b1c; /* the report's glyphs: ✅ ❌ ❔ ⚪ ⬜ */
         w += wide ? 2 : 1;
     }
     return w;

@@ -41,14 +41,14 @@ int64_t cs_sched_next(const cs_sched *s, int64_t after);
 #include <uv.h>
 
 #include "audit/audit.h"
-#include "audit/http.h"
+#include "net/http_client.h"
 #include "audit/ledger.h"
 #include "core/bus.h"
 
 /* A rendered daily report, handed to the report hook on the loop. Every
  * pointer is borrowed for the call. */
 typedef struct cs_audit_report {
-    const char *subject; /* one line: "chainscope audit 2024-01-31: all well" */
+    const char *subject; /* one line: "chainscope audit 2024-01-31 jouleverse: all well" */
     const char *id;      /* unique per scheduled report: "audit.report/<origin>/<due time>" */
     int64_t due;         /* the scheduled time it was made for (Unix seconds) */
     unsigned problems;   /* failing checks in the newest sweeps */
@@ -71,7 +71,7 @@ typedef struct cs_audit_sched_opts {
     const char *origin;         /* events' origin, e.g. "audit@host"; borrowed */
     const cs_audit_config *cfg; /* borrowed for the scheduler's life */
     const char *db;             /* ledger path; NULL: cfg->db, else chainscope-audit.db */
-    const cs_audit_http *http;  /* borrowed */
+    cs_http_client *http;       /* borrowed: the checks' HTTP client (cs_audit_http_client_new) */
     bool mask_ips;
     cs_audit_report_hook report; /* NULL: reports are not sent */
     void *report_arg;

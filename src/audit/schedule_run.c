@@ -210,7 +210,8 @@ typedef struct report_job {
 static void report_work(uv_work_t *req)
 {
     report_job *j = req->data;
-    cs_report_opts o = {.format = j->format, .mask_ips = j->s->o.mask_ips};
+    cs_report_opts o = {
+        .format = j->format, .mask_ips = j->s->o.mask_ips, .glyphs = j->s->o.cfg->report_glyphs};
     j->err = cs_report_daily(j->s->ledger, j->s->o.cfg, &o, &j->out, &j->problems);
     /* mail carries a text and an HTML part; chat and webhooks the text */
     if (!j->err && j->format != CS_REPORT_TEXT) {
@@ -235,8 +236,7 @@ static void report_after(uv_work_t *req, int status)
         struct tm tm;
         gmtime_r(&now, &tm);
         strftime(day, sizeof day, "%Y-%m-%d", &tm);
-        snprintf(subject, sizeof subject, "chainscope audit %s: %s", day,
-                 j->problems ? "problems found" : "all well");
+        cs_report_subject(cfg, day, j->problems, subject, sizeof subject);
         char id[400];
         snprintf(id, sizeof id, "audit.report/%s/%lld", s->o.origin ? s->o.origin : "audit",
                  (long long)j->due);

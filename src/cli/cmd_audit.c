@@ -1,7 +1,7 @@
 /* chainscope audit --once: every check now, stored, the daily report.
  * chainscope sla: the monthly availability table from the ledger. */
 #include "audit/audit.h"
-#include "audit/http.h"
+#include "audit/check.h"
 #include "audit/ledger.h"
 #include "audit/report.h"
 #include "audit/schedule.h"
@@ -9,6 +9,7 @@
 #include "cli/components.h"
 #include "core/bus.h"
 #include "core/error.h"
+#include "core/log.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -20,7 +21,7 @@
 static void audit_help(void)
 {
     printf("usage: chainscope audit --once -c FILE [--format text|md|html|json] [--mask-ips]\n"
-           "                        [--db FILE] [--output FILE]\n"
+           "                        [--glyphs] [--db FILE] [--output FILE]\n"
            "\n"
            "Runs every check of the config's `audit:` section now (chain advancing, each\n"
            "node reachable, at the head, connected, sealing or producing, ...), stores\n"
@@ -33,7 +34,10 @@ static void audit_help(void)
            "  -c, --config FILE  config file with an `audit:` section (required)\n"
            "      --once         run one sweep now and exit (required for now)\n"
            "  -f, --format FMT   report format: text (default), md, html or json\n"
-           "      --mask-ips     show node addresses as 203.0.x.x (for public reports)\n"
+           "      --mask-ips     mask every address (table, details, notices) as\n"
+           "                     203.0.x.x (for public reports)\n"
+           "      --glyphs       status glyphs beside the words, as the Jouleverse audit:\n"
+           "                     chain 🟢, connected 🟩, activity (rate, RPC) ✅\n"
            "      --db FILE      ledger file (default: audit.db of the config, else\n"
            "                     chainscope-audit.db); results accumulate across runs\n"
            "  -o, --output FILE  write the report to FILE instead of standard output\n"
@@ -130,14 +134,19 @@ static int report_opt(const char *cmd, int ch, const char **file, const char **d
 int cs_cmd_audit(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"once", no_argument, NULL, '1'},
-        {"format", required_argument, NULL, 'f'}, {"mask-ips", no_argument, NULL, 'm'},
-        {"db", required_argument, NULL, 'd'},     {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"once", no_argument, NULL, '1'},
+        {"format", required_argument, NULL, 'f'},
+        {"mask-ips", no_argument, NULL, 'm'},
+        {"db", required_argument, NULL, 'd'},
+        {"output", required_argument, NULL, 'o'},
+        {"glyphs", no_argument, NULL, 'g'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *file = NULL, *db = NULL, *output = NULL;
     int format = CS_REPORT_TEXT, ch;
-    bool once = false, mask = false;
+    bool once = false, mask = false, glyphs = false;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:f:o:h", opts, NULL)) != -1) {
         int rc;
@@ -147,6 +156,9 @@ int cs_cmd_audit(int argc, char **argv)
             break;
         case 'm':
             mask = true;
+            break;
+        case 'g':
+            glyphs = true;
             break;
         default:
             if ((rc = report_opt("audit", ch, &file, &db, &output, &format, audit_help)) >= 0)
@@ -164,11 +176,13 @@ int cs_cmd_audit(int argc, char **argv)
     const cs_audit_config *acfg = audit_section("audit", file, &cfg);
     if (!acfg)
         return CS_EXIT_CONFIG;
+    /* log.level, as under `chainscope run`: at warn, a clean run from cron
+     * prints the report and nothing else */
+    cs_log_set_level((enum cs_log_level)cfg->log_level);
 
     uv_loop_t loop;
     uv_loop_init(&loop);
     once_ctx c = {.loop = &loop};
-    cs_audit_http http;
     int rc = cs_audit_http_client_new(&loop, &c.client);
     if (!rc)
         rc = cs_bus_new(&loop, &c.bus);
@@ -177,7 +191,6 @@ int cs_cmd_audit(int argc, char **argv)
         cs_config_free(cfg);
         return CS_EXIT_FAIL;
     }
-    cs_audit_http_over(c.client, &http);
     char origin[128];
     snprintf(origin, sizeof origin, "audit@%s", cfg->node ? cfg->node : "local");
     cs_audit_sched_opts o = {.loop = &loop,
@@ -185,7 +198,7 @@ int cs_cmd_audit(int argc, char **argv)
                              .origin = origin,
                              .cfg = acfg,
                              .db = db,
-                             .http = &http,
+                             .http = c.client,
                              .mask_ips = mask || acfg->mask_ips};
     rc = cs_audit_scheduler_new(&o, &c.sched);
     if (!rc)
@@ -204,7 +217,9 @@ int cs_cmd_audit(int argc, char **argv)
             cs_buf out;
             cs_buf_init(&out, 0);
             unsigned problems = 0;
-            cs_report_opts ro = {.format = format, .mask_ips = mask || acfg->mask_ips};
+            cs_report_opts ro = {.format = format,
+                                 .mask_ips = mask || acfg->mask_ips,
+                                 .glyphs = glyphs || acfg->report_glyphs};
             rc = cs_report_daily(cs_audit_scheduler_ledger(c.sched), acfg, &ro, &out, &problems);
             if (rc) {
                 fprintf(stderr, "chainscope audit: report: %s\n", cs_strerror(rc));

@@ -33,6 +33,7 @@ void rpc_maybe_free(cs_rpc *r)
         cs_buf_free(&r->eps[i].rbuf);
     }
     free(r->name);
+    free(r->userpwd);
     void (*done)(void *) = r->done;
     void *arg = r->done_arg;
     free(r);
@@ -83,6 +84,12 @@ int cs_rpc_new(uv_loop_t *loop, cs_http_client *http, const cs_rpc_opts *o, cs_r
     if (!r->o.max_inflight)
         r->o.max_inflight = 256;
     r->name = strdup(o->name ? o->name : "rpc");
+    r->o.userpwd = NULL;
+    if (o->userpwd && !(r->userpwd = strdup(o->userpwd))) {
+        free(r->name);
+        free(r);
+        return CS_ENOMEM;
+    }
     r->rng = (uint64_t)uv_hrtime() | 1;
     r->next_id = 1;
     int rc = 0;
@@ -118,6 +125,7 @@ int cs_rpc_new(uv_loop_t *loop, cs_http_client *http, const cs_rpc_opts *o, cs_r
             cs_buf_free(&r->eps[i].rbuf);
         }
         free(r->name);
+        free(r->userpwd);
         free(r);
         return rc;
     }
@@ -383,7 +391,7 @@ static void deliver(call *c)
         seen[k] = true;
         got++;
         uint32_t e = cs_jsonr_get(j, it, "error");
-        if (e) {
+        if (e && cs_jsonr_at(j, e)->type != CS_JT_NULL) { /* Bitcoin Core: "error": null */
             const char *m;
             size_t ml;
             codes[k] = err_code(j, e, &m, &ml);
@@ -474,7 +482,8 @@ static void on_http(const cs_http_response *res, void *arg)
         return;
     }
     if (res->status == 429 || res->status >= 500 || res->status < 200 || res->status >= 300) {
-        snprintf(msg, sizeof msg, "%s answered HTTP %ld", c->ep->url, res->status);
+        snprintf(msg, sizeof msg, "%s answered HTTP %ld%s", c->ep->url, res->status,
+                 res->body_len ? "" : " with an empty body");
         rpc_fail_attempt(c, res->status == 429 ? CS_ELIMIT : CS_EIO, res->status, msg);
         return;
     }
@@ -492,7 +501,8 @@ static void send_http(call *c)
                       .body = c->body,
                       .body_len = c->body_len,
                       .timeout_ms = c->timeout_ms,
-                      .max_response = r->o.max_response};
+                      .max_response = r->o.max_response,
+                      .userpwd = r->userpwd};
     int rc = cs_http_request_start(r->http, &o, on_http, c, &c->http);
     if (rc)
         rpc_fail_attempt(c, rc, 0, "cannot start the HTTP request");

@@ -45,6 +45,8 @@ typedef struct cs_rpc_opts {
     size_t offload_bytes;    /* parse off the loop above this; 0: 256 KiB */
     size_t max_inflight;     /* calls at once; 0: 256 */
     const char *name;        /* for logs */
+    /* Appended: */
+    const char *userpwd; /* HTTP basic auth "user:password" (Bitcoin Core); copied; NULL: none */
 } cs_rpc_opts;
 
 /* One call's outcome. Borrowed: valid until the callback returns. */
@@ -88,5 +90,17 @@ int cs_rpc_batch(cs_rpc *rpc, const cs_rpc_req *reqs, size_t n, uint64_t timeout
 size_t cs_rpc_inflight(const cs_rpc *rpc);
 /* A short description of an outcome, for logs: "timed out (3 attempts)". */
 const char *cs_rpc_strerror(const cs_rpc_result *res, char *buf, size_t len);
+
+/* rpc_result.c: reading outcomes for callers that judge them (probes).
+ *
+ * Why a call failed, for a report: "timed out after 5000 ms" (timeout_ms,
+ * what the caller asked for), the transport's reason naming the endpoint,
+ * "JSON-RPC error -32601: ...", and " (authentication failed)" after an
+ * HTTP 401. */
+const char *cs_rpc_why(const cs_rpc_result *res, uint64_t timeout_ms, char *buf, size_t len);
+/* Call k of a successful batch: 0 and its result token in *tok, or
+ * CS_EPROTO with "<method>: JSON-RPC error <code>" in why. */
+int cs_rpc_item(const cs_rpc_result *res, size_t k, const char *method, uint32_t *tok, char *why,
+                size_t len);
 
 #endif

@@ -69,6 +69,7 @@ struct cs_rpc {
     endpoint eps[CS_RPC_MAX_ENDPOINTS];
     size_t neps;
     char *name;
+    char *userpwd; /* owned copy of opts.userpwd, or NULL */
     uint64_t next_id;
     call *calls;
     size_t ncalls;

@@ -81,6 +81,31 @@ size_t cs_http_client_inflight(const cs_http_client *c);
  * past it wait inside libcurl for a free connection, within their timeout. */
 void cs_http_client_set_max_connections(cs_http_client *c, unsigned n);
 
+/* ---- the test seam ------------------------------------------------------
+ *
+ * The one place where tests plug in: a transport that takes every request
+ * started on a client in place of libcurl, and answers it when it likes
+ * with cs_http_request_answer. Everything above the client (the JSON-RPC
+ * client, the audit, the chain API calls, webhooks) runs unchanged over
+ * it. The request stays counted in flight and is cancelled and closed as
+ * any other: then `cancel` is called and the transport must forget it. */
+typedef struct cs_http_transport {
+    void *impl;
+    /* Takes request r (its options, borrowed until start returns) and
+     * answers it later, never from inside start. Returns 0, or an error
+     * and the request fails to start with it. */
+    int (*start)(void *impl, cs_http_request *r, const cs_http_opts *o);
+    /* r was cancelled, or the client closed: never answer it. */
+    void (*cancel)(void *impl, cs_http_request *r);
+} cs_http_transport;
+
+/* Every request started on c from now on goes to t (copied; t->impl is
+ * borrowed). */
+void cs_http_client_set_transport(cs_http_client *c, const cs_http_transport *t);
+/* Answers a request a transport took: res (borrowed; its req field is
+ * ignored) goes to the request's callback, then r is freed. */
+void cs_http_request_answer(cs_http_request *r, const cs_http_response *res);
+
 /* A header of the response, by name (case-insensitive), the last one when
  * it repeats; NULL when absent. Borrowed, like the response: valid until
  * the callback returns. */

@@ -661,3 +661,27 @@ size_t cs_jsonr_frame(const char *p, size_t n, size_t *skip)
     }
     return 0;
 }
+
+void cs_jsonr_copy(const cs_jsonr *r, uint32_t i, char *out, size_t len)
+{
+    if (!len)
+        return;
+    out[0] = 0;
+    if (!i || r->tok[i].type != CS_JT_STR)
+        return;
+    size_t n = r->tok[i].len < len - 1 ? r->tok[i].len : len - 1;
+    memcpy(out, r->text + r->tok[i].off, n);
+    out[n] = 0;
+}
+
+int cs_jsonr_double(const cs_jsonr *r, uint32_t i, double *v)
+{
+    if (!i || r->tok[i].type != CS_JT_NUM)
+        return CS_ETYPE;
+    char tmp[64];
+    size_t n = r->tok[i].len < sizeof tmp - 1 ? r->tok[i].len : sizeof tmp - 1;
+    memcpy(tmp, r->text + r->tok[i].off, n);
+    tmp[n] = 0;
+    *v = strtod(tmp, NULL);
+    return 0;
+}

@@ -120,6 +120,12 @@ int cs_jsonr_u64(const cs_jsonr *r, uint32_t i, uint64_t *v);
 int cs_jsonr_u256(const cs_jsonr *r, uint32_t i, uint8_t out[32]);
 int cs_jsonr_hex(const cs_jsonr *r, uint32_t i, uint8_t *out, size_t cap, size_t *len);
 int cs_jsonr_str(const cs_jsonr *r, uint32_t i, cs_buf *out);
+/* Copies the raw text inside the quotes of string token i into out (len
+ * bytes, NUL-terminated, cut at the bound); "" when i is 0 or not a
+ * string. For short fields (names, versions, hashes) read as they are. */
+void cs_jsonr_copy(const cs_jsonr *r, uint32_t i, char *out, size_t len);
+/* A number token as a double (verificationprogress); CS_ETYPE otherwise. */
+int cs_jsonr_double(const cs_jsonr *r, uint32_t i, double *v);
 /* Writes token i and everything in it into a value writer: integers exact
  * (up to 256 bits; larger ones and numbers with a fraction or an exponent
  * as doubles), strings unescaped and UTF-8 checked. Errors from the writer

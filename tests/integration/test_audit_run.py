@@ -103,8 +103,9 @@ audit:
         self.assertEqual(mail["to"], ["ops@example.com"])
         msg = email.message_from_string(mail["data"], policy=email.policy.default)
         day = time.strftime("%Y-%m-%d", time.gmtime())
-        self.assertIn(msg["Subject"], ("chainscope audit %s: problems found" % day,
-                                       "chainscope audit %s: problems found" % time.strftime(
+        # The subject names the network and counts its problems (rpc-dead down).
+        self.assertIn(msg["Subject"], ("chainscope audit %s devnet: 1 problem" % day,
+                                       "chainscope audit %s devnet: 1 problem" % time.strftime(
                                            "%Y-%m-%d", time.gmtime(time.time() - 60))))
         self.assertTrue(msg["Message-ID"].endswith("@chainscope>"))
         text = msg.get_body(("plain",)).get_content()

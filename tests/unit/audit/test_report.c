@@ -113,6 +113,142 @@ static int setup(void **st)
     return 0;
 }
 
+/* Where an IPv4 or IPv6 address starts in s, or NULL: four dot-separated
+ * groups of digits, or hex groups with "::" or at least seven colons. */
+static const char *find_ip(const char *s)
+{
+    for (const char *p = s; *p; p++) {
+        int groups = 0;
+        const char *q = p;
+        while (groups < 4) {
+            int d = 0;
+            while (d < 4 && q[d] >= '0' && q[d] <= '9')
+                d++;
+            if (d == 0 || d > 3)
+                break;
+            q += d;
+            groups++;
+            if (groups < 4 && *q++ != '.')
+                break;
+        }
+        if (groups == 4)
+            return p;
+        size_t colons = 0;
+        int dbl = 0;
+        for (q = p; (*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f') || *q == ':'; q++) {
+            colons += *q == ':';
+            dbl |= q[0] == ':' && q[1] == ':';
+        }
+        if (colons >= 2 && (dbl || colons >= 7) && q > p + 2)
+            return p;
+    }
+    return NULL;
+}
+
+/* 9.14: with mask_ips no address is left anywhere in any format: the
+ * address column, the enode_ip details ("seen at 192.0.2.99, registered
+ * ..."), the admin_addPeer notice's enode URL, IPv6 in brackets. */
+static void test_mask_every_format(void **st)
+{
+    for (int fmt = CS_REPORT_TEXT; fmt <= CS_REPORT_JSON; fmt++) {
+        cs_buf b;
+        cs_buf_init(&b, 0);
+        cs_report_opts o = {.format = fmt, .mask_ips = true};
+        assert_int_equal(cs_report_daily(ledger, &cfg, &o, &b, NULL), 0);
+        const char *s = cs_buf_cstr(&b);
+        const char *ip = find_ip(s);
+        if (ip)
+            fail_msg("format %d shows an address: ...%.40s", fmt, ip);
+        assert_non_null(strstr(s, "seen at 192.0.x.x, registered 203.0.x.x"));
+        assert_non_null(strstr(s, "enode://dd@[2001:db8:x:x]:30303"));
+        cs_buf_free(&b);
+        /* Without the option the details are as recorded. */
+        cs_buf_init(&b, 0);
+        o.mask_ips = false;
+        assert_int_equal(cs_report_daily(ledger, &cfg, &o, &b, NULL), 0);
+        assert_non_null(strstr(cs_buf_cstr(&b), "seen at 192.0.2.99, registered 203.0.113.11"));
+        cs_buf_free(&b);
+    }
+    char m[64];
+    cs_audit_mask_text("at 12:00:07, v1.13.5 and ::1 and ::ffff:10.1.2.3.", m, sizeof m);
+    assert_string_equal(m, "at 12:00:07, v1.13.5 and x:x:x:x and x:x:x:x.");
+}
+
+/* 9.16: a pending miner ("miner*") is listed but not counted in the size
+ * line (text, JSON), as the Jouleverse audit does. */
+static void test_pending_not_counted(void **st)
+{
+    nodes[1].role_label = "miner*";
+    cs_buf b;
+    cs_buf_init(&b, 0);
+    cs_report_opts o = {.format = CS_REPORT_TEXT};
+    assert_int_equal(cs_report_daily(ledger, &cfg, &o, &b, NULL), 0);
+    assert_non_null(
+        strstr(cs_buf_cstr(&b), "size:   4 nodes (+1 pending): 2 up, 2 down, 0 unknown"));
+    assert_non_null(strstr(cs_buf_cstr(&b), "miner-b    miner*"));
+    cs_buf_free(&b);
+    cs_buf_init(&b, 0);
+    o.format = CS_REPORT_JSON;
+    assert_int_equal(cs_report_daily(ledger, &cfg, &o, &b, NULL), 0);
+    assert_non_null(strstr(cs_buf_cstr(&b), "\"size\":{\"nodes\":4,\"pending\":1,"));
+    cs_buf_free(&b);
+    nodes[1].role_label = "miner";
+}
+
+/* 9.16: the glyphs operators of the Jouleverse audit know, beside the words,
+ * only when asked for. */
+static void test_glyphs(void **st)
+{
+    cs_buf b;
+    cs_buf_init(&b, 0);
+    cs_report_opts o = {.format = CS_REPORT_TEXT, .glyphs = true};
+    assert_int_equal(cs_report_daily(ledger, &cfg, &o, &b, NULL), 0);
+    const char *s = cs_buf_cstr(&b);
+    assert_non_null(strstr(s, "status: 🟡 DEGRADED"));
+    const char *row = strstr(s, "\nminer-a ");
+    assert_non_null(row);
+    assert_non_null(strstr(row, "🟩 yes"));
+    assert_true(strstr(row, "✅ sealing 50%") < strchr(row + 1, '\n'));
+    row = strstr(s, "\nminer-b ");
+    assert_true(strstr(row, "❌ sealing 0%") < strchr(row + 1, '\n'));
+    row = strstr(s, "\nwitness-c ");
+    assert_true(strstr(row, "🟥 no") < strchr(row + 1, '\n'));
+    cs_buf_free(&b);
+    cs_buf_init(&b, 0);
+    o.glyphs = false;
+    assert_int_equal(cs_report_daily(ledger, &cfg, &o, &b, NULL), 0);
+    assert_null(strstr(cs_buf_cstr(&b), "🟩"));
+    assert_null(strstr(cs_buf_cstr(&b), "✅"));
+    cs_buf_free(&b);
+}
+
+/* 9.16: the mail subject names the networks and counts the problems. */
+static void test_subject(void **st)
+{
+    char subj[160];
+    cs_report_subject(&cfg, "2024-01-31", 3, subj, sizeof subj);
+    assert_string_equal(subj, "chainscope audit 2024-01-31 jouleverse: 3 problems");
+    cs_report_subject(&cfg, "2024-01-31", 1, subj, sizeof subj);
+    assert_string_equal(subj, "chainscope audit 2024-01-31 jouleverse: 1 problem");
+    cs_report_subject(&cfg, "2024-01-31", 0, subj, sizeof subj);
+    assert_string_equal(subj, "chainscope audit 2024-01-31 jouleverse: all well");
+    char small[49]; /* exactly what the subject below needs */
+    cs_report_subject(&cfg, "2024-01-31", 12, small, sizeof small);
+    assert_string_equal(small, "chainscope audit 2024-01-31 +1 more: 12 problems");
+}
+
+/* 9.16: the SLA JSON says `needed`, as the text table and docs do. */
+static void test_sla_json_needed(void **st)
+{
+    cs_buf b;
+    cs_buf_init(&b, 0);
+    cs_report_opts o = {.format = CS_REPORT_JSON};
+    assert_int_equal(cs_report_sla(ledger, &cfg, 2024, 1, &o, &b, NULL), 0);
+    assert_non_null(strstr(cs_buf_cstr(&b), "\"needed\":737"));
+    assert_null(strstr(cs_buf_cstr(&b), "\"required\""));
+    cs_buf_free(&b);
+}
+
 static int teardown(void **st)
 {
     cs_ledger_close(ledger);
@@ -218,6 +354,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_daily_formats),
         cmocka_unit_test(test_sla_formats),
+        cmocka_unit_test(test_mask_every_format),
+        cmocka_unit_test(test_pending_not_counted),
+        cmocka_unit_test(test_glyphs),
+        cmocka_unit_test(test_subject),
+        cmocka_unit_test(test_sla_json_needed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -162,10 +162,74 @@ static void test_requests(void **st)
     (void)run_until;
 }
 
+/* The test seam: a transport takes the requests, sees their options,
+ * answers one, and is told of the one cancelled and the one the client's
+ * close fails. */
+typedef struct fake {
+    cs_http_request *taken[4];
+    char urls[4][64];
+    int ntaken, ncancelled;
+    cs_http_request *cancelled[4];
+} fake;
+
+static int fake_start(void *impl, cs_http_request *r, const cs_http_opts *o)
+{
+    fake *f = impl;
+    if (f->ntaken == 4)
+        return CS_ELIMIT;
+    snprintf(f->urls[f->ntaken], sizeof f->urls[0], "%s", o->url);
+    f->taken[f->ntaken++] = r;
+    return 0;
+}
+
+static void fake_cancel(void *impl, cs_http_request *r)
+{
+    fake *f = impl;
+    f->cancelled[f->ncancelled++] = r;
+}
+
+static void test_transport_seam(void **st)
+{
+    (void)st;
+    fake f = {0};
+    cs_http_client *c;
+    assert_int_equal(cs_http_client_new(&loop, 8, &c), 0);
+    cs_http_transport t = {.impl = &f, .start = fake_start, .cancel = fake_cancel};
+    cs_http_client_set_transport(c, &t);
+    got g[3] = {{0}};
+    cs_http_request *second;
+    cs_http_opts o = {.url = "http://node.invalid/a", .body = "{}", .body_len = 2};
+    assert_int_equal(cs_http_request_start(c, &o, on_res, &g[0], NULL), 0);
+    o.url = "http://node.invalid/b";
+    assert_int_equal(cs_http_request_start(c, &o, on_res, &g[1], &second), 0);
+    o.url = "http://node.invalid/c";
+    assert_int_equal(cs_http_request_start(c, &o, on_res, &g[2], NULL), 0);
+    assert_int_equal(f.ntaken, 3);
+    assert_string_equal(f.urls[1], "http://node.invalid/b");
+    assert_int_equal(cs_http_client_inflight(c), 3);
+    cs_http_response res = {.status = 200, .body = "hello", .body_len = 5, .retry_after = -1};
+    cs_http_request_answer(f.taken[0], &res);
+    assert_int_equal(g[0].calls, 1);
+    assert_int_equal(g[0].status, 200);
+    assert_string_equal(g[0].body, "hello");
+    assert_null(cs_http_response_header(&res, "Content-Type")); /* no libcurl behind it */
+    cs_http_request_cancel(second);
+    assert_int_equal(f.ncancelled, 1);
+    assert_ptr_equal(f.cancelled[0], f.taken[1]);
+    assert_int_equal(g[1].calls, 0);
+    cs_http_client_close(c, NULL, NULL);
+    assert_int_equal(g[2].calls, 1);
+    assert_int_equal(g[2].error, CS_ECLOSED);
+    assert_int_equal(f.ncancelled, 2);
+    assert_ptr_equal(f.cancelled[1], f.taken[2]);
+    /* the client's timer closes in the teardown's loop run */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transport_seam, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
