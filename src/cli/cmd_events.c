@@ -93,8 +93,9 @@ int cs_cmd_events(int argc, char **argv)
     }
     if (md)
         markdown_intro();
-    for (size_t g = 0; cs_schema_groups[g]; g++)
-        for (const cs_event_def *d = cs_schema_groups[g]; d->type; d++)
+    const cs_event_def *grp;
+    for (size_t g = 0; (grp = cs_schema_group(g)); g++)
+        for (const cs_event_def *d = grp; d->type; d++)
             print_def(d, md);
     return CS_EXIT_OK;
 }

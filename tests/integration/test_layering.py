@@ -18,6 +18,40 @@ def run(tree):
                           timeout=60)
 
 
+BUILD_DIR = os.environ.get("CS_BUILD_DIR", os.path.join(SOURCE_DIR, "build"))
+
+
+def symbols(obj):
+    """(defined, undefined) global symbols of an object file."""
+    out = subprocess.run(["nm", "-g", obj], capture_output=True, text=True, check=True).stdout
+    defined, undefined = set(), set()
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == "U":
+            undefined.add(parts[1])
+        elif len(parts) == 3:
+            defined.add(parts[2])
+    return defined, undefined
+
+
+class CoreLinks(unittest.TestCase):
+    def test_core_objects_need_nothing_above_core(self):
+        # The ground floor links nothing of the components: every cs_ symbol
+        # a core object uses is defined by a core object.
+        objdir = os.path.join(BUILD_DIR, "CMakeFiles", "chainscope_lib.dir", "src", "core")
+        objs = [os.path.join(objdir, n) for n in sorted(os.listdir(objdir)) if n.endswith(".o")]
+        self.assertGreater(len(objs), 5)
+        defined, undefined = set(), {}
+        for o in objs:
+            d, u = symbols(o)
+            defined |= d
+            for sym in u:
+                undefined.setdefault(sym, os.path.basename(o))
+        upward = sorted("%s (%s)" % (sym, where) for sym, where in undefined.items()
+                        if sym.startswith("cs_") and sym not in defined)
+        self.assertEqual(upward, [])
+
+
 class Layering(unittest.TestCase):
     def setUp(self):
         self.tmp = TempDir()
