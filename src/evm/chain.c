@@ -188,34 +188,6 @@ static bool is_hash(const cs_jsonr *r, uint32_t i, const char *lower)
     return cs_evm_hexstr(r, i, 32, h) == 0 && memcmp(h, lower, 66) == 0;
 }
 
-/* Decodes the n bytes written as 2n hex digits at s (no prefix) into out,
- * 16 bytes at a time. false on a non-hex digit. */
-static bool unhex(const char *s, size_t n, uint8_t *out)
-{
-    const __m128i lowbyte = _mm_set1_epi16(0x00ff), nine = _mm_set1_epi8(9),
-                  lownib = _mm_set1_epi8(0x0f), d9 = _mm_set1_epi8('9');
-    size_t k = 0;
-    for (; k + 16 <= n; k += 16) {
-        __m128i a, b;
-        if (!hex16(s + 2 * k, &a) || !hex16(s + 2 * k + 16, &b))
-            return false;
-        /* digit values: the low nibble, plus 9 for 'a'..'f' */
-        a = _mm_add_epi8(_mm_and_si128(a, lownib), _mm_and_si128(_mm_cmpgt_epi8(a, d9), nine));
-        b = _mm_add_epi8(_mm_and_si128(b, lownib), _mm_and_si128(_mm_cmpgt_epi8(b, d9), nine));
-        /* each 16-bit lane holds (high digit, low digit): make it one byte */
-        a = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(a, lowbyte), 4), _mm_srli_epi16(a, 8));
-        b = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(b, lowbyte), 4), _mm_srli_epi16(b, 8));
-        _mm_storeu_si128((__m128i *)(out + k), _mm_packus_epi16(a, b));
-    }
-    for (; k < n; k++) {
-        int hi = cs_hex_digit(s[2 * k]), lo = cs_hex_digit(s[2 * k + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out[k] = (uint8_t)(hi << 4 | lo);
-    }
-    return true;
-}
-
 /* A hex quantity string ("0x1a") of at most 16 digits as a number; false
  * for anything else (the caller then asks cs_jsonr_u64/u256, which know
  * every form and say why one is wrong). */
@@ -417,7 +389,7 @@ static uint8_t *fw_hexdata(emitctx *c, uint8_t *q, uint32_t i, const char *what)
     size_t n = (t->len - 2) / 2;
     *q++ = CS_VT_BYTES;
     q = fw_varint(q, n);
-    if (!unhex(s + 2, n, q)) {
+    if (cs_hex_decode_n(s + 2, n, q)) {
         eerr(c, "%s: not 0x hex", what);
         return NULL;
     }
@@ -479,7 +451,7 @@ static bool emit_log(emitctx *c, cs_publisher *pub, uint32_t lg, uint64_t tx_ind
     const cs_abi *abi = NULL;
     if (abis) {
         uint8_t abin[20];
-        unhex(addr + 2, 20, abin);
+        cs_hex_decode_n(addr + 2, 20, abin); /* checked by hexcopy */
         abi = cs_evm_abis_find(abis, abin);
     }
     /* Small data without an ABI to decode it is decoded into the payload;
@@ -510,7 +482,7 @@ static bool emit_log(emitctx *c, cs_publisher *pub, uint32_t lg, uint64_t tx_ind
             return false;
         }
         if (abi)
-            unhex((const char *)q + 2, 32, topics[nt]);
+            cs_hex_decode_n((const char *)q + 2, 32, topics[nt]); /* checked above */
         q += 66;
     }
     q = fw_close(q, arr, (uint32_t)nt);
@@ -733,8 +705,9 @@ int cs_evm_emit_receipt(cs_publisher *pub, const cs_jsonr *r, uint32_t rcpt, con
         if (t[T_INPUT] && hexdata(&c, t[T_INPUT], scratch, &il, "transaction: input") == 0) {
             cs_vw_kv_bytes(w, CS_EVF_TX_INPUT, scratch->data, il);
             uint8_t tb[20];
-            const cs_abi *abi =
-                abis && to[0] && unhex(to + 2, 20, tb) ? cs_evm_abis_find(abis, tb) : NULL;
+            const cs_abi *abi = abis && to[0] && cs_hex_decode_n(to + 2, 20, tb) == 0
+                                    ? cs_evm_abis_find(abis, tb)
+                                    : NULL;
             if (abi && il >= 4) {
                 const cs_abi_func *fn;
                 char derr[256];

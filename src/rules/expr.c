@@ -13,6 +13,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/hex.h"
 #include "core/json.h"
 
 /* ---- compiled form ----------------------------------------------------- */
@@ -85,17 +86,12 @@ struct cs_expr {
 
 static const cs_u256 U256_ZERO = {{0, 0, 0, 0}};
 
-static bool hexval(char c, unsigned *v)
+/* The digit value of c in *v (core/hex.h); false if it is not one. */
+static inline bool hexval(char c, unsigned *v)
 {
-    if (c >= '0' && c <= '9')
-        *v = (unsigned)(c - '0');
-    else if (c >= 'a' && c <= 'f')
-        *v = (unsigned)(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F')
-        *v = (unsigned)(c - 'A' + 10);
-    else
-        return false;
-    return true;
+    int d = cs_hex_digit(c);
+    *v = (unsigned)d;
+    return d >= 0;
 }
 
 /* Parses "-"? ("0x" hex | decimal) exactly; false if s is not such a number
