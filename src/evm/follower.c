@@ -124,7 +124,7 @@ int cs_follower_new(uv_loop_t *loop, cs_bus *bus, cs_rpc *rpc, const cs_evm_abis
             return rc;
         }
     }
-    int rc = o->subscribe_ipc ? follower_sub_new(f, o->subscribe_ipc, err, errlen) : 0;
+    int rc = o->subscribe_ipc ? cs_follower_sub_new(f, o->subscribe_ipc, err, errlen) : 0;
     if (rc) {
         free_all(f);
         return rc;
@@ -220,7 +220,7 @@ static void soon(cs_follower *f)
         uv_timer_start(&f->timer, on_timer, 0, f->poll_now);
 }
 
-void follower_check_soon(cs_follower *f)
+void cs_follower_check_soon(cs_follower *f)
 {
     soon(f);
 }
