@@ -143,9 +143,9 @@ static void on_tick(net_run *nr, uint64_t now_ms)
     ant_state *s = nr->state;
     char url[1100];
     api_url(s->nodes[s->ref].n->rpc, "/v1/chain/get_info", url, sizeof url);
-    nr_post(nr, url, "{}", NULL, on_sample, s);
+    cs_audit_nr_post(nr, url, "{}", NULL, on_sample, s);
     if (now_ms + nr->lim.sample_ms <= s->observe_until)
-        nr_tick_at(nr, now_ms + nr->lim.sample_ms);
+        cs_audit_nr_tick_at(nr, now_ms + nr->lim.sample_ms);
 }
 
 static void judge(net_run *nr)
@@ -155,7 +155,7 @@ static void judge(net_run *nr)
     int best = best_head(s);
     uint64_t bh = best >= 0 ? s->nodes[best].head : 0;
     int64_t bms = best >= 0 ? s->nodes[best].head_ms : 0;
-    nr_chain(nr, best >= 0, bh, bms / 1000, best >= 0 ? s->nodes[best].n->name : "");
+    cs_audit_nr_chain(nr, best >= 0, bh, bms / 1000, best >= 0 ? s->nodes[best].n->name : "");
     for (size_t i = 0; i < s->n; i++) {
         ant_node *an = &s->nodes[i];
         const cs_audit_node *n = an->n;
@@ -164,36 +164,36 @@ static void judge(net_run *nr)
             continue;
         if (!an->ok) {
             static const char *const checks[] = {"api", "lag", "lib_lag", "chain_id", "version"};
-            nr_unanswered(nr, n, checks, 5, an->err);
+            cs_audit_nr_unanswered(nr, n, checks, 5, an->err);
         } else {
             if (cs_audit_node_has_check(nr->net, n, "api"))
-                nr_result(nr, nm, "api", CS_AUDIT_OK, true, (double)an->head, "%s",
+                cs_audit_nr_result(nr, nm, "api", CS_AUDIT_OK, true, (double)an->head, "%s",
                           an->version[0] ? an->version : "answering");
             if (cs_audit_node_has_check(nr->net, n, "lag")) {
                 uint64_t blocks = bh - an->head;
                 int64_t secs = (bms - an->head_ms) / 1000;
                 bool ok = blocks <= L->lag_blocks && secs <= (int64_t)L->lag_seconds;
-                nr_result(nr, nm, "lag", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, true, (double)blocks,
+                cs_audit_nr_result(nr, nm, "lag", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, true, (double)blocks,
                           "%llu blocks, %lld s behind%s", (unsigned long long)blocks,
                           (long long)secs, ok ? "" : " (limit exceeded)");
             }
             if (cs_audit_node_has_check(nr->net, n, "lib_lag")) {
                 uint64_t d = an->head > an->lib ? an->head - an->lib : 0;
-                nr_result(nr, nm, "lib_lag", d <= L->lib_lag ? CS_AUDIT_OK : CS_AUDIT_FAIL, true,
+                cs_audit_nr_result(nr, nm, "lib_lag", d <= L->lib_lag ? CS_AUDIT_OK : CS_AUDIT_FAIL, true,
                           (double)d, "LIB %llu, %llu behind the head (limit %u)",
                           (unsigned long long)an->lib, (unsigned long long)d, L->lib_lag);
             }
             if (cs_audit_node_has_check(nr->net, n, "chain_id")) {
                 bool ok = strcmp(an->chain_id, nr->net->chain_id) == 0;
-                nr_result(nr, nm, "chain_id", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, false, 0,
+                cs_audit_nr_result(nr, nm, "chain_id", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, false, 0,
                           ok ? "%.16s..." : "%s, expected the configured chain_id", an->chain_id);
             }
             if (cs_audit_node_has_check(nr->net, n, "version")) {
                 bool ok = !nr->net->version || strcmp(an->version, nr->net->version) == 0;
                 if (ok)
-                    nr_result(nr, nm, "version", CS_AUDIT_OK, false, 0, "%s", an->version);
+                    cs_audit_nr_result(nr, nm, "version", CS_AUDIT_OK, false, 0, "%s", an->version);
                 else
-                    nr_result(nr, nm, "version", CS_AUDIT_FAIL, false, 0, "%s, expected %s",
+                    cs_audit_nr_result(nr, nm, "version", CS_AUDIT_FAIL, false, 0, "%s, expected %s",
                               an->version, nr->net->version);
             }
         }
@@ -202,17 +202,17 @@ static void judge(net_run *nr)
         const cs_ant_producer_stats *ps =
             s->sched_ok ? cs_ant_tracker_get(&s->tracker, n->account) : NULL;
         if (!s->sched_ok)
-            nr_result(nr, nm, "producing", CS_AUDIT_UNKNOWN, false, 0, "%s",
+            cs_audit_nr_result(nr, nm, "producing", CS_AUDIT_UNKNOWN, false, 0, "%s",
                       s->sched_err[0] ? s->sched_err : "no producer schedule");
         else if (!ps)
-            nr_result(nr, nm, "producing", CS_AUDIT_OK, true, 0,
+            cs_audit_nr_result(nr, nm, "producing", CS_AUDIT_OK, true, 0,
                       "%s is not in the active schedule (standby)", n->account);
         else if (!s->tracker.observed_slots)
-            nr_result(nr, nm, "producing", CS_AUDIT_UNKNOWN, false, 0,
+            cs_audit_nr_result(nr, nm, "producing", CS_AUDIT_UNKNOWN, false, 0,
                       "production not observed (observe: %u ms, %llu samples failed)",
                       L->observe_ms, (unsigned long long)s->samples_failed);
         else
-            nr_result(nr, nm, "producing",
+            cs_audit_nr_result(nr, nm, "producing",
                       ps->missed_blocks <= L->max_missed_blocks ? CS_AUDIT_OK : CS_AUDIT_FAIL, true,
                       (double)ps->missed_blocks,
                       "missed %llu blocks (%llu rounds) of %llu slots observed",
@@ -231,9 +231,9 @@ static void observe(net_run *nr)
         ant_node *an = &s->nodes[best];
         s->ref = best;
         cs_ant_tracker_feed(&s->tracker, an->head, an->head_ms, an->producer);
-        uint64_t now = nr_now_ms(nr);
+        uint64_t now = cs_audit_nr_now_ms(nr);
         s->observe_until = now + nr->lim.observe_ms;
-        nr_tick_at(nr, now + nr->lim.sample_ms);
+        cs_audit_nr_tick_at(nr, now + nr->lim.sample_ms);
     }
 }
 
@@ -241,7 +241,7 @@ void cs_audit_ant_start(net_run *nr)
 {
     const cs_audit_network *net = nr->net;
     void *nodes;
-    ant_state *s = nr_begin(nr, sizeof *s, sizeof *s->nodes, &nodes, NULL, observe, judge);
+    ant_state *s = cs_audit_nr_begin(nr, sizeof *s, sizeof *s->nodes, &nodes, NULL, observe, judge);
     if (!s)
         return;
     s->nodes = nodes;
@@ -259,11 +259,11 @@ void cs_audit_ant_start(net_run *nr)
         if (!an->n->rpc)
             continue;
         api_url(an->n->rpc, "/v1/chain/get_info", url, sizeof url);
-        nr_post(nr, url, "{}", NULL, on_info, an);
+        cs_audit_nr_post(nr, url, "{}", NULL, on_info, an);
         if (s->want_schedule && !s->url[0]) {
             snprintf(s->url, sizeof s->url, "%s", an->n->rpc);
             api_url(an->n->rpc, "/v1/chain/get_producer_schedule", url, sizeof url);
-            nr_post(nr, url, "{}", NULL, on_schedule, s);
+            cs_audit_nr_post(nr, url, "{}", NULL, on_schedule, s);
         }
     }
 }

@@ -142,7 +142,7 @@ static void judge(net_run *nr)
     for (size_t i = 0; i < s->n; i++)
         if (s->nodes[i].ok && (best < 0 || s->nodes[i].blocks > s->nodes[best].blocks))
             best = (int)i;
-    nr_chain(nr, best >= 0 && s->nodes[best].time, best >= 0 ? s->nodes[best].blocks : 0,
+    cs_audit_nr_chain(nr, best >= 0 && s->nodes[best].time, best >= 0 ? s->nodes[best].blocks : 0,
              best >= 0 ? s->nodes[best].time : 0, best >= 0 ? s->nodes[best].n->name : "");
     btc_p2p_judge(nr, s->p2p);
     for (size_t i = 0; i < s->n; i++) {
@@ -153,21 +153,21 @@ static void judge(net_run *nr)
             continue;
         if (!bn->ok) {
             static const char *const checks[] = {"rpc", "tip_age", "sync", "peers", "tips"};
-            nr_unanswered(nr, n, checks, 5, bn->err);
+            cs_audit_nr_unanswered(nr, n, checks, 5, bn->err);
             continue;
         }
         if (cs_audit_node_has_check(nr->net, n, "rpc"))
-            nr_result(nr, nm, "rpc", CS_AUDIT_OK, true, (double)bn->blocks, "%s",
+            cs_audit_nr_result(nr, nm, "rpc", CS_AUDIT_OK, true, (double)bn->blocks, "%s",
                       bn->version[0] ? bn->version : "answering");
         if (cs_audit_node_has_check(nr->net, n, "tip_age")) {
             if (!bn->time) {
-                nr_result(nr, nm, "tip_age", CS_AUDIT_UNKNOWN, false, 0, "tip time not known");
+                cs_audit_nr_result(nr, nm, "tip_age", CS_AUDIT_UNKNOWN, false, 0, "tip time not known");
             } else {
                 int64_t age = nr->now - bn->time;
                 if (age < 0)
                     age = 0;
                 bool ok = age <= (int64_t)L->head_max_age;
-                nr_result(nr, nm, "tip_age", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, true, (double)age,
+                cs_audit_nr_result(nr, nm, "tip_age", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, true, (double)age,
                           "tip %llu is %lld s old (limit %u s)", (unsigned long long)bn->blocks,
                           (long long)age, L->head_max_age);
             }
@@ -175,36 +175,36 @@ static void judge(net_run *nr)
         if (cs_audit_node_has_check(nr->net, n, "sync")) {
             uint64_t behind = bn->headers > bn->blocks ? bn->headers - bn->blocks : 0;
             if (bn->ibd)
-                nr_result(nr, nm, "sync", CS_AUDIT_FAIL, true, (double)behind,
+                cs_audit_nr_result(nr, nm, "sync", CS_AUDIT_FAIL, true, (double)behind,
                           "in initial block download (%.1f%% verified), %llu blocks of %llu "
                           "headers",
                           bn->progress * 100, (unsigned long long)bn->blocks,
                           (unsigned long long)bn->headers);
             else
-                nr_result(nr, nm, "sync", behind <= L->headers_lag ? CS_AUDIT_OK : CS_AUDIT_FAIL,
+                cs_audit_nr_result(nr, nm, "sync", behind <= L->headers_lag ? CS_AUDIT_OK : CS_AUDIT_FAIL,
                           true, (double)behind, "%llu blocks, %llu headers (limit %u behind)",
                           (unsigned long long)bn->blocks, (unsigned long long)bn->headers,
                           L->headers_lag);
         }
         if (cs_audit_node_has_check(nr->net, n, "peers")) {
             if (!bn->net_ok)
-                nr_result(nr, nm, "peers", CS_AUDIT_UNKNOWN, false, 0,
+                cs_audit_nr_result(nr, nm, "peers", CS_AUDIT_UNKNOWN, false, 0,
                           "getnetworkinfo not answered");
             else
-                nr_result(
+                cs_audit_nr_result(
                     nr, nm, "peers", bn->out >= L->min_out_peers ? CS_AUDIT_OK : CS_AUDIT_FAIL,
                     true, (double)(bn->in + bn->out), "%llu out, %llu in (minimum %u out)",
                     (unsigned long long)bn->out, (unsigned long long)bn->in, L->min_out_peers);
         }
         if (cs_audit_node_has_check(nr->net, n, "tips")) {
             if (!bn->tips_ok)
-                nr_result(nr, nm, "tips", CS_AUDIT_UNKNOWN, false, 0, "getchaintips not answered");
+                cs_audit_nr_result(nr, nm, "tips", CS_AUDIT_UNKNOWN, false, 0, "getchaintips not answered");
             else if (bn->rivals)
-                nr_result(nr, nm, "tips", CS_AUDIT_FAIL, true, (double)bn->other_tips,
+                cs_audit_nr_result(nr, nm, "tips", CS_AUDIT_FAIL, true, (double)bn->other_tips,
                           "%llu rival tips at or above the active height: %s",
                           (unsigned long long)bn->rivals, bn->tips_detail);
             else
-                nr_result(nr, nm, "tips", CS_AUDIT_OK, true, (double)bn->other_tips,
+                cs_audit_nr_result(nr, nm, "tips", CS_AUDIT_OK, true, (double)bn->other_tips,
                           "%llu tips not active%s%s", (unsigned long long)bn->other_tips,
                           bn->other_tips ? ": " : "", bn->tips_detail);
         }
@@ -225,7 +225,7 @@ static void ask_headers(net_run *nr)
                  "{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"getblockheader\",\"params\":"
                  "[\"%s\"]}",
                  bn->best);
-        nr_post(nr, bn->n->rpc, body, bn->auth[0] ? bn->auth : NULL, on_header, bn);
+        cs_audit_nr_post(nr, bn->n->rpc, body, bn->auth[0] ? bn->auth : NULL, on_header, bn);
     }
 }
 
@@ -239,7 +239,7 @@ void cs_audit_btc_start(net_run *nr)
     const cs_audit_network *net = nr->net;
     void *nodes;
     btc_state *s =
-        nr_begin(nr, sizeof *s, sizeof *s->nodes, &nodes, free_state, ask_headers, judge);
+        cs_audit_nr_begin(nr, sizeof *s, sizeof *s->nodes, &nodes, free_state, ask_headers, judge);
     if (!s)
         return;
     s->nodes = nodes;
@@ -258,6 +258,6 @@ void cs_audit_btc_start(net_run *nr)
             snprintf(bn->auth, sizeof bn->auth, "%s:%s", bn->n->rpc_user,
                      bn->n->rpc_password ? bn->n->rpc_password : "");
         }
-        nr_post(nr, bn->n->rpc, batch, bn->auth[0] ? bn->auth : NULL, on_node, bn);
+        cs_audit_nr_post(nr, bn->n->rpc, batch, bn->auth[0] ? bn->auth : NULL, on_node, bn);
     }
 }

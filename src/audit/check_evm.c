@@ -289,7 +289,7 @@ static void phase2(net_run *nr)
                           (unsigned long long)(s->blocks_from + i), (unsigned long long)(2 * i + 2),
                           (unsigned long long)(s->blocks_from + i));
         cs_buf_putc(&b, ']');
-        nr_post(nr, url, cs_buf_cstr(&b), NULL, on_blocks, s);
+        cs_audit_nr_post(nr, url, cs_buf_cstr(&b), NULL, on_blocks, s);
         cs_buf_free(&b);
     }
     if (nr->net->add_missing_peers && s->admin_ok && url) {
@@ -305,7 +305,7 @@ static void phase2(net_run *nr)
             en->added = true;
             CS_INFO("audit", "%s: %s missing from the auditing node's peers: admin_addPeer",
                     nr->net->name, en->n->name);
-            nr_post(nr, url, body, NULL, on_add_peer, en);
+            cs_audit_nr_post(nr, url, body, NULL, on_add_peer, en);
         }
     }
 }
@@ -325,7 +325,7 @@ static void judge(net_run *nr)
     }
     uint64_t bh = best >= 0 ? s->nodes[best].height : 0;
     int64_t bts = best >= 0 ? s->nodes[best].ts : 0;
-    nr_chain(nr, best >= 0, bh, bts, best >= 0 ? s->nodes[best].n->name : "");
+    cs_audit_nr_chain(nr, best >= 0, bh, bts, best >= 0 ? s->nodes[best].n->name : "");
     evm_node *au = s->auditor >= 0 ? &s->nodes[s->auditor] : NULL;
 
     for (size_t i = 0; i < s->n; i++) {
@@ -334,22 +334,22 @@ static void judge(net_run *nr)
         const char *nm = n->name;
         if (cs_audit_node_has_check(nr->net, n, "rpc")) {
             if (en->ok)
-                nr_result(nr, nm, "rpc", CS_AUDIT_OK, true, (double)en->height, "%s",
+                cs_audit_nr_result(nr, nm, "rpc", CS_AUDIT_OK, true, (double)en->height, "%s",
                           en->client[0] ? en->client : "answering");
             else
-                nr_result(nr, nm, "rpc", CS_AUDIT_FAIL, false, 0, "%s",
+                cs_audit_nr_result(nr, nm, "rpc", CS_AUDIT_FAIL, false, 0, "%s",
                           en->asked ? en->err : "no rpc URL");
         }
         if (cs_audit_node_has_check(nr->net, n, "lag")) {
             if (!en->ok) {
-                nr_result(nr, nm, "lag", CS_AUDIT_FAIL, false, 0, "no answer");
+                cs_audit_nr_result(nr, nm, "lag", CS_AUDIT_FAIL, false, 0, "no answer");
             } else {
                 uint64_t blocks = bh - en->height;
                 int64_t secs = bts - en->ts;
                 if (secs < 0)
                     secs = 0;
                 bool ok = blocks <= L->lag_blocks && secs <= (int64_t)L->lag_seconds;
-                nr_result(nr, nm, "lag", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, true, (double)blocks,
+                cs_audit_nr_result(nr, nm, "lag", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, true, (double)blocks,
                           "%llu blocks, %lld s behind%s", (unsigned long long)blocks,
                           (long long)secs,
                           ok                       ? ""
@@ -359,51 +359,51 @@ static void judge(net_run *nr)
         }
         if (cs_audit_node_has_check(nr->net, n, "peers")) {
             if (!en->ok || !en->has_peers)
-                nr_result(nr, nm, "peers", en->ok ? CS_AUDIT_UNKNOWN : CS_AUDIT_FAIL, false, 0,
+                cs_audit_nr_result(nr, nm, "peers", en->ok ? CS_AUDIT_UNKNOWN : CS_AUDIT_FAIL, false, 0,
                           "%s", en->ok ? "net_peerCount not answered" : "no answer");
             else
-                nr_result(nr, nm, "peers", en->peers >= L->min_peers ? CS_AUDIT_OK : CS_AUDIT_FAIL,
+                cs_audit_nr_result(nr, nm, "peers", en->peers >= L->min_peers ? CS_AUDIT_OK : CS_AUDIT_FAIL,
                           true, (double)en->peers, "%llu peers (minimum %u)",
                           (unsigned long long)en->peers, L->min_peers);
         }
         const peer_seen *ps = NULL;
         if (cs_audit_node_has_check(nr->net, n, "connected")) {
             if (!s->admin_ok) {
-                nr_result(nr, nm, "connected", CS_AUDIT_UNKNOWN, false, 0, "%s",
+                cs_audit_nr_result(nr, nm, "connected", CS_AUDIT_UNKNOWN, false, 0, "%s",
                           s->admin_err[0] ? s->admin_err : "no auditing node");
             } else if ((ps = find_peer(s, n)) != NULL) {
-                nr_result(nr, nm, "connected", CS_AUDIT_OK, false, 0, "in admin_peers of %s",
+                cs_audit_nr_result(nr, nm, "connected", CS_AUDIT_OK, false, 0, "in admin_peers of %s",
                           au->n->name);
             } else {
-                nr_result(nr, nm, "connected", CS_AUDIT_FAIL, false, 0, "not in admin_peers of %s",
+                cs_audit_nr_result(nr, nm, "connected", CS_AUDIT_FAIL, false, 0, "not in admin_peers of %s",
                           au->n->name);
             }
             if (en->added)
-                nr_result(nr, nm, "action.add_peer", en->add_ok ? CS_AUDIT_OK : CS_AUDIT_FAIL,
+                cs_audit_nr_result(nr, nm, "action.add_peer", en->add_ok ? CS_AUDIT_OK : CS_AUDIT_FAIL,
                           false, 0, "%s: %s", en->add_detail, n->enode);
         }
         if (cs_audit_node_has_check(nr->net, n, "enode_ip")) {
             char reg[64];
             cs_audit_node_ip(n, reg, sizeof reg);
             if (!s->admin_ok)
-                nr_result(nr, nm, "enode_ip", CS_AUDIT_UNKNOWN, false, 0, "%s",
+                cs_audit_nr_result(nr, nm, "enode_ip", CS_AUDIT_UNKNOWN, false, 0, "%s",
                           s->admin_err[0] ? s->admin_err : "no auditing node");
             else if (!ps && !(ps = find_peer(s, n)))
-                nr_result(nr, nm, "enode_ip", CS_AUDIT_UNKNOWN, false, 0,
+                cs_audit_nr_result(nr, nm, "enode_ip", CS_AUDIT_UNKNOWN, false, 0,
                           "not connected: cannot see its address");
             else if (strcasecmp(ps->ip, reg) == 0)
-                nr_result(nr, nm, "enode_ip", CS_AUDIT_OK, false, 0, "seen at %s", ps->ip);
+                cs_audit_nr_result(nr, nm, "enode_ip", CS_AUDIT_OK, false, 0, "seen at %s", ps->ip);
             else
-                nr_result(nr, nm, "enode_ip", CS_AUDIT_FAIL, false, 0, "seen at %s, registered %s",
+                cs_audit_nr_result(nr, nm, "enode_ip", CS_AUDIT_FAIL, false, 0, "seen at %s, registered %s",
                           ps->ip, reg);
         }
         if (cs_audit_node_has_check(nr->net, n, "sealing")) {
             sealer *se = s->clique_ok && n->signer ? find_sealer(s, n->signer) : NULL;
             if (!s->clique_ok) {
-                nr_result(nr, nm, "sealing", CS_AUDIT_UNKNOWN, false, 0, "%s",
+                cs_audit_nr_result(nr, nm, "sealing", CS_AUDIT_UNKNOWN, false, 0, "%s",
                           s->clique_err[0] ? s->clique_err : "no auditing node");
             } else if (!se) {
-                nr_result(nr, nm, "sealing", CS_AUDIT_FAIL, true, 0,
+                cs_audit_nr_result(nr, nm, "sealing", CS_AUDIT_FAIL, true, 0,
                           "%s is not an authorized signer", n->signer);
             } else {
                 double rate = s->window ? (double)se->count / (double)s->window : 0;
@@ -420,7 +420,7 @@ static void judge(net_run *nr)
                 else
                     snprintf(when, sizeof when, "none in the last %llu blocks",
                              (unsigned long long)s->blocks_n);
-                nr_result(nr, nm, "sealing", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, true, rate,
+                cs_audit_nr_result(nr, nm, "sealing", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, true, rate,
                           "%llu of %llu blocks, %s%s", (unsigned long long)se->count,
                           (unsigned long long)s->window, when,
                           ok               ? ""
@@ -440,7 +440,7 @@ void cs_audit_evm_start(net_run *nr)
 {
     const cs_audit_network *net = nr->net;
     void *nodes;
-    evm_state *s = nr_begin(nr, sizeof *s, sizeof *s->nodes, &nodes, free_state, phase2, judge);
+    evm_state *s = cs_audit_nr_begin(nr, sizeof *s, sizeof *s->nodes, &nodes, free_state, phase2, judge);
     if (!s)
         return;
     s->nodes = nodes;
@@ -469,7 +469,7 @@ void cs_audit_evm_start(net_run *nr)
         if (!en->n->rpc)
             continue;
         en->asked = true;
-        nr_post(nr, en->n->rpc, node_batch, NULL, on_node, en);
+        cs_audit_nr_post(nr, en->n->rpc, node_batch, NULL, on_node, en);
     }
     if (s->want_admin || s->want_clique) {
         char body[512];
@@ -478,6 +478,6 @@ void cs_audit_evm_start(net_run *nr)
                  "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"%s\",\"params\":[]}]",
                  s->want_admin ? "admin_peers" : "web3_clientVersion",
                  s->want_clique ? "clique_status" : "web3_clientVersion");
-        nr_post(nr, s->nodes[s->auditor].n->rpc, body, NULL, on_auditor, s);
+        cs_audit_nr_post(nr, s->nodes[s->auditor].n->rpc, body, NULL, on_auditor, s);
     }
 }

@@ -20,14 +20,14 @@ struct net_run {
     const cs_audit_prev *prev;                     /* NULL if none */
     int64_t now;                                   /* the sweep's time, s */
     int pending;                                   /* requests in flight, plus holds */
-    void (*on_idle)(net_run *nr);                  /* pending fell to 0: next phase or nr_finish */
+    void (*on_idle)(net_run *nr);                  /* pending fell to 0: next phase or cs_audit_nr_finish */
     void (*on_tick)(net_run *nr, uint64_t now_ms); /* while observing (Antelope) */
     uint64_t next_tick_ms;                         /* 0: not ticking */
-    void *state;                                   /* the kind's (nr_begin); the run frees it */
+    void *state;                                   /* the kind's (cs_audit_nr_begin); the run frees it */
     void *nodes;                     /* the kind's per-node records; the run frees them */
     void (*free_state)(void *state); /* what state holds besides them; may be NULL */
     bool finished;
-    /* The phases (nr_begin): 1, the kind's first requests; 2, what
+    /* The phases (cs_audit_nr_begin): 1, the kind's first requests; 2, what
      * follow_up asked for once they were answered; 3, judged. */
     int phase;
     void (*follow_up)(net_run *nr); /* may be NULL */
@@ -36,47 +36,47 @@ struct net_run {
 
 /* Records a result; detail is printf-formatted (truncated at
  * CS_AUDIT_DETAIL_MAX). */
-void nr_result(net_run *nr, const char *node, const char *check, int state, bool has_value,
+void cs_audit_nr_result(net_run *nr, const char *node, const char *check, int state, bool has_value,
                double value, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
 /* POSTs body to url; cb runs once with the parsed reply. If the request
  * cannot start, cb runs at once with the error. Counted in pending. */
-void nr_post(net_run *nr, const char *url, const char *body, const char *userpwd, nr_reply_cb cb,
+void cs_audit_nr_post(net_run *nr, const char *url, const char *body, const char *userpwd, nr_reply_cb cb,
              void *ctx);
-void nr_hold(net_run *nr);
+void cs_audit_nr_hold(net_run *nr);
 /* Drops a hold; at 0 pending calls on_idle. */
-void nr_release(net_run *nr);
+void cs_audit_nr_release(net_run *nr);
 /* Asks for on_tick at now_ms (the run's timer sweeps every ticking network). */
-void nr_tick_at(net_run *nr, uint64_t at_ms);
-uint64_t nr_now_ms(net_run *nr);
+void cs_audit_nr_tick_at(net_run *nr, uint64_t at_ms);
+uint64_t cs_audit_nr_now_ms(net_run *nr);
 /* The run's loop (borrowed). */
-uv_loop_t *nr_loop(net_run *nr);
+uv_loop_t *cs_audit_nr_loop(net_run *nr);
 
 /* The network is done: adds each node's `available` and tells the run. */
-void nr_finish(net_run *nr);
+void cs_audit_nr_finish(net_run *nr);
 
 /* Begins a kind's part of the sweep: its state (state_size bytes) and its
  * nodes (node_size bytes for each configured node, into *nodes), both
  * zeroed, freed with the run; the kind keeps *nodes in its state, and
  * free_state (may be NULL) frees what else the state holds. Then the
  * phases run: once every request of phase 1 is answered, follow_up (may
- * be NULL) posts phase 2's requests or starts observing (nr_tick_at);
+ * be NULL) posts phase 2's requests or starts observing (cs_audit_nr_tick_at);
  * once those are answered too, judge records the results and the network
  * finishes. Returns the state, or NULL when out of memory: then the chain
  * checks are recorded unknown and the network finishes with nothing
  * asked. */
-void *nr_begin(net_run *nr, size_t state_size, size_t node_size, void **nodes,
+void *cs_audit_nr_begin(net_run *nr, size_t state_size, size_t node_size, void **nodes,
                void (*free_state)(void *state), void (*follow_up)(net_run *nr),
                void (*judge)(net_run *nr));
 
 /* A node that did not answer: each of checks[0..n) that applies to it
  * fails, the first with why, the others with "no answer". */
-void nr_unanswered(net_run *nr, const cs_audit_node *node, const char *const *checks, size_t n,
+void cs_audit_nr_unanswered(net_run *nr, const cs_audit_node *node, const char *const *checks, size_t n,
                    const char *why);
 
 /* The chain checks: height, head_age, advancing. have=false: no node
  * answered (all unknown). */
-void nr_chain(net_run *nr, bool have, uint64_t best, int64_t best_time, const char *who);
+void cs_audit_nr_chain(net_run *nr, bool have, uint64_t best, int64_t best_time, const char *who);
 
 /* JSON-RPC: the result of the response with `id` (a batch array or one
  * object). Returns 0 and sets *result, or writes the reason into err. */

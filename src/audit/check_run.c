@@ -34,7 +34,7 @@ struct cs_audit_run {
 
 /* ---- results ---------------------------------------------------------- */
 
-void nr_result(net_run *nr, const char *node, const char *check, int state, bool has_value,
+void cs_audit_nr_result(net_run *nr, const char *node, const char *check, int state, bool has_value,
                double value, const char *fmt, ...)
 {
     cs_audit_run *run = nr->run;
@@ -98,7 +98,7 @@ static void run_maybe_done(cs_audit_run *run)
     run->done(run, run->arg);
 }
 
-void nr_finish(net_run *nr)
+void cs_audit_nr_finish(net_run *nr)
 {
     if (nr->finished)
         return;
@@ -126,54 +126,54 @@ void nr_finish(net_run *nr)
             }
         }
         if (st < 0)
-            nr_result(nr, n->name, CS_AUDIT_AVAILABLE, CS_AUDIT_UNKNOWN, false, 0,
+            cs_audit_nr_result(nr, n->name, CS_AUDIT_AVAILABLE, CS_AUDIT_UNKNOWN, false, 0,
                       "no check applies");
         else if (st == CS_AUDIT_OK)
-            nr_result(nr, n->name, CS_AUDIT_AVAILABLE, st, false, 0, NULL);
+            cs_audit_nr_result(nr, n->name, CS_AUDIT_AVAILABLE, st, false, 0, NULL);
         else
-            nr_result(nr, n->name, CS_AUDIT_AVAILABLE, st, false, 0, "%s", why);
+            cs_audit_nr_result(nr, n->name, CS_AUDIT_AVAILABLE, st, false, 0, "%s", why);
     }
     run->pending_nets--;
     run_maybe_done(run);
 }
 
-void nr_chain(net_run *nr, bool have, uint64_t best, int64_t best_time, const char *who)
+void cs_audit_nr_chain(net_run *nr, bool have, uint64_t best, int64_t best_time, const char *who)
 {
     const char *C = CS_AUDIT_CHAIN_NODE;
     if (!have) {
-        nr_result(nr, C, "height", CS_AUDIT_UNKNOWN, false, 0, "no node answered");
-        nr_result(nr, C, "head_age", CS_AUDIT_UNKNOWN, false, 0, "no node answered");
-        nr_result(nr, C, "advancing", CS_AUDIT_UNKNOWN, false, 0, "no node answered");
+        cs_audit_nr_result(nr, C, "height", CS_AUDIT_UNKNOWN, false, 0, "no node answered");
+        cs_audit_nr_result(nr, C, "head_age", CS_AUDIT_UNKNOWN, false, 0, "no node answered");
+        cs_audit_nr_result(nr, C, "advancing", CS_AUDIT_UNKNOWN, false, 0, "no node answered");
         return;
     }
-    nr_result(nr, C, "height", CS_AUDIT_OK, true, (double)best, "best head %llu (%s)",
+    cs_audit_nr_result(nr, C, "height", CS_AUDIT_OK, true, (double)best, "best head %llu (%s)",
               (unsigned long long)best, who);
     int64_t age = nr->now - best_time;
     if (age < 0)
         age = 0;
     int age_state = age <= (int64_t)nr->lim.head_max_age ? CS_AUDIT_OK : CS_AUDIT_FAIL;
     if (age_state == CS_AUDIT_OK)
-        nr_result(nr, C, "head_age", age_state, true, (double)age, "head %lld s old (limit %u s)",
+        cs_audit_nr_result(nr, C, "head_age", age_state, true, (double)age, "head %lld s old (limit %u s)",
                   (long long)age, nr->lim.head_max_age);
     else /* no node has a newer block: nobody is producing */
-        nr_result(nr, C, "head_age", age_state, true, (double)age,
+        cs_audit_nr_result(nr, C, "head_age", age_state, true, (double)age,
                   "stalled: the best head %llu is %lld s old (limit %u s)",
                   (unsigned long long)best, (long long)age, nr->lim.head_max_age);
     const cs_audit_prev *p = nr->prev;
     if (!p || !p->have) {
-        nr_result(nr, C, "advancing", age_state, false, 0,
+        cs_audit_nr_result(nr, C, "advancing", age_state, false, 0,
                   age_state == CS_AUDIT_OK ? "first sweep: judged by the head's age"
                                            : "first sweep: stalled, judged by the head's age");
     } else if ((double)best > p->height) {
-        nr_result(nr, C, "advancing", CS_AUDIT_OK, true, (double)best - p->height,
+        cs_audit_nr_result(nr, C, "advancing", CS_AUDIT_OK, true, (double)best - p->height,
                   "%.0f blocks since the sweep %lld s ago", (double)best - p->height,
                   (long long)(nr->now - p->time));
     } else if (nr->now - p->time < (int64_t)nr->lim.head_max_age) {
-        nr_result(nr, C, "advancing", age_state, true, 0,
+        cs_audit_nr_result(nr, C, "advancing", age_state, true, 0,
                   "no new block since the sweep %lld s ago (too recent to tell)",
                   (long long)(nr->now - p->time));
     } else {
-        nr_result(nr, C, "advancing", CS_AUDIT_FAIL, true, 0,
+        cs_audit_nr_result(nr, C, "advancing", CS_AUDIT_FAIL, true, 0,
                   "stalled: stuck at %llu since the sweep %lld s ago", (unsigned long long)best,
                   (long long)(nr->now - p->time));
     }
@@ -181,25 +181,25 @@ void nr_chain(net_run *nr, bool have, uint64_t best, int64_t best_time, const ch
 
 /* ---- phases ----------------------------------------------------------- */
 
-/* on_idle of every kind: see nr_begin. */
+/* on_idle of every kind: see cs_audit_nr_begin. */
 static void phased_idle(net_run *nr)
 {
     if (nr->phase == 1) {
         nr->phase = 2;
-        nr_hold(nr);
+        cs_audit_nr_hold(nr);
         if (nr->follow_up)
             nr->follow_up(nr);
-        nr_release(nr); /* back here at once when nothing was asked */
+        cs_audit_nr_release(nr); /* back here at once when nothing was asked */
         return;
     }
     if (nr->phase == 2) {
         nr->phase = 3;
         nr->judge(nr);
-        nr_finish(nr);
+        cs_audit_nr_finish(nr);
     }
 }
 
-void *nr_begin(net_run *nr, size_t state_size, size_t node_size, void **nodes,
+void *cs_audit_nr_begin(net_run *nr, size_t state_size, size_t node_size, void **nodes,
                void (*free_state)(void *state), void (*follow_up)(net_run *nr),
                void (*judge)(net_run *nr))
 {
@@ -207,8 +207,8 @@ void *nr_begin(net_run *nr, size_t state_size, size_t node_size, void **nodes,
     void *n = s ? calloc(nr->net->nnodes ? nr->net->nnodes : 1, node_size) : NULL;
     if (!n) {
         free(s);
-        nr->on_idle = nr_finish;
-        nr_chain(nr, false, 0, 0, "");
+        nr->on_idle = cs_audit_nr_finish;
+        cs_audit_nr_chain(nr, false, 0, 0, "");
         return NULL;
     }
     *nodes = n;
@@ -222,12 +222,12 @@ void *nr_begin(net_run *nr, size_t state_size, size_t node_size, void **nodes,
     return s;
 }
 
-void nr_unanswered(net_run *nr, const cs_audit_node *node, const char *const *checks, size_t n,
+void cs_audit_nr_unanswered(net_run *nr, const cs_audit_node *node, const char *const *checks, size_t n,
                    const char *why)
 {
     for (size_t c = 0; c < n; c++)
         if (cs_audit_node_has_check(nr->net, node, checks[c]))
-            nr_result(nr, node->name, checks[c], CS_AUDIT_FAIL, false, 0, "%s",
+            cs_audit_nr_result(nr, node->name, checks[c], CS_AUDIT_FAIL, false, 0, "%s",
                       c == 0 ? why : "no answer");
 }
 
@@ -239,12 +239,12 @@ typedef struct post_ctx {
     void *ctx;
 } post_ctx;
 
-void nr_hold(net_run *nr)
+void cs_audit_nr_hold(net_run *nr)
 {
     nr->pending++;
 }
 
-void nr_release(net_run *nr)
+void cs_audit_nr_release(net_run *nr)
 {
     if (--nr->pending == 0 && !nr->finished && nr->next_tick_ms == 0)
         nr->on_idle(nr);
@@ -277,13 +277,13 @@ static void on_reply(void *arg, const cs_audit_http_resp *resp)
     pc->cb(nr, pc->ctx, ok ? &root : NULL, ok ? NULL : err);
     cs_vw_free(&w);
     free(pc);
-    nr_release(nr);
+    cs_audit_nr_release(nr);
 }
 
-void nr_post(net_run *nr, const char *url, const char *body, const char *userpwd, nr_reply_cb cb,
+void cs_audit_nr_post(net_run *nr, const char *url, const char *body, const char *userpwd, nr_reply_cb cb,
              void *ctx)
 {
-    nr_hold(nr);
+    cs_audit_nr_hold(nr);
     post_ctx *pc = malloc(sizeof *pc);
     int rc = CS_ENOMEM;
     if (pc) {
@@ -301,17 +301,17 @@ void nr_post(net_run *nr, const char *url, const char *body, const char *userpwd
     char err[128];
     snprintf(err, sizeof err, "request not sent: %s", cs_strerror(rc));
     cb(nr, ctx, NULL, err);
-    nr_release(nr);
+    cs_audit_nr_release(nr);
 }
 
 /* ---- ticks ------------------------------------------------------------ */
 
-uint64_t nr_now_ms(net_run *nr)
+uint64_t cs_audit_nr_now_ms(net_run *nr)
 {
     return uv_now(nr->run->loop);
 }
 
-uv_loop_t *nr_loop(net_run *nr)
+uv_loop_t *cs_audit_nr_loop(net_run *nr)
 {
     return nr->run->loop;
 }
@@ -330,7 +330,7 @@ static void arm(cs_audit_run *run)
     uv_timer_start(&run->timer, on_timer, next > now ? next - now : 0, 0);
 }
 
-void nr_tick_at(net_run *nr, uint64_t at_ms)
+void cs_audit_nr_tick_at(net_run *nr, uint64_t at_ms)
 {
     nr->next_tick_ms = at_ms ? at_ms : 1;
     arm(nr->run);
@@ -348,9 +348,9 @@ static void on_timer(uv_timer_t *t)
         net_run *nr = &run->nets[i];
         if (nr->next_tick_ms && nr->next_tick_ms <= now && !nr->finished) {
             nr->next_tick_ms = 0;
-            nr_hold(nr);
+            cs_audit_nr_hold(nr);
             nr->on_tick(nr, now);
-            nr_release(nr);
+            cs_audit_nr_release(nr);
         }
     }
     if (!run->done_called)
@@ -396,7 +396,7 @@ int cs_audit_run_start(uv_loop_t *loop, const cs_audit_http *http, const cs_audi
     }
     for (size_t i = 0; i < cfg->nnets; i++) {
         net_run *nr = &run->nets[i];
-        nr_hold(nr);
+        cs_audit_nr_hold(nr);
         switch (nr->net->kind) {
         case CS_AUDIT_EVM:
             cs_audit_evm_start(nr);
@@ -407,7 +407,7 @@ int cs_audit_run_start(uv_loop_t *loop, const cs_audit_http *http, const cs_audi
         default:
             cs_audit_ant_start(nr);
         }
-        nr_release(nr);
+        cs_audit_nr_release(nr);
     }
     return 0;
 }
