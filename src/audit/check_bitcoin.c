@@ -40,7 +40,7 @@ typedef struct btc_state {
 static void free_state(void *state)
 {
     btc_state *s = state;
-    btc_p2p_free(s->p2p);
+    cs_audit_btc_p2p_free(s->p2p);
 }
 
 /* "user:password" from the cookie file; blocking read of a small local
@@ -144,7 +144,7 @@ static void judge(net_run *nr)
             best = (int)i;
     cs_audit_nr_chain(nr, best >= 0 && s->nodes[best].time, best >= 0 ? s->nodes[best].blocks : 0,
              best >= 0 ? s->nodes[best].time : 0, best >= 0 ? s->nodes[best].n->name : "");
-    btc_p2p_judge(nr, s->p2p);
+    cs_audit_btc_p2p_judge(nr, s->p2p);
     for (size_t i = 0; i < s->n; i++) {
         btc_node *bn = &s->nodes[i];
         const cs_audit_node *n = bn->n;
@@ -244,7 +244,7 @@ void cs_audit_btc_start(net_run *nr)
         return;
     s->nodes = nodes;
     s->n = net->nnodes;
-    s->p2p = btc_p2p_start(nr);
+    s->p2p = cs_audit_btc_p2p_start(nr);
     for (size_t i = 0; i < s->n; i++) {
         btc_node *bn = &s->nodes[i];
         bn->n = &net->nodes[i];

@@ -219,7 +219,7 @@ static void start_node(btc_p2p *p, p2p_node *pn, const cs_wire_net *wn)
     p->active++; /* the resolution holds the connector open until on_resolved */
 }
 
-btc_p2p *btc_p2p_start(net_run *nr)
+btc_p2p *cs_audit_btc_p2p_start(net_run *nr)
 {
     const cs_audit_network *net = nr->net;
     size_t want = 0;
@@ -275,7 +275,7 @@ btc_p2p *btc_p2p_start(net_run *nr)
     return p;
 }
 
-void btc_p2p_judge(net_run *nr, const btc_p2p *p)
+void cs_audit_btc_p2p_judge(net_run *nr, const btc_p2p *p)
 {
     for (size_t i = 0; p && i < p->n; i++) {
         const p2p_node *pn = &p->nodes[i];
@@ -291,7 +291,7 @@ void btc_p2p_judge(net_run *nr, const btc_p2p *p)
     }
 }
 
-void btc_p2p_free(btc_p2p *p)
+void cs_audit_btc_p2p_free(btc_p2p *p)
 {
     if (!p)
         return;

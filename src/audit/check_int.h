@@ -99,15 +99,15 @@ void cs_audit_btc_start(net_run *nr);
 void cs_audit_ant_start(net_run *nr);
 
 /* Bitcoin's `p2p` check (check_bitcoin_p2p.c): the connector's handshake
- * with each node's `p2p` address. btc_p2p_start starts every node's
+ * with each node's `p2p` address. cs_audit_btc_p2p_start starts every node's
  * attempt and holds nr until they have ended (the connector closed);
  * NULL when no node has the check, or when the connector could not start
  * (then each node's p2p is recorded unknown with the reason).
- * btc_p2p_judge records each node's result (NULL: nothing to record);
- * btc_p2p_free frees p (may be NULL) once the run is over. */
+ * cs_audit_btc_p2p_judge records each node's result (NULL: nothing to record);
+ * cs_audit_btc_p2p_free frees p (may be NULL) once the run is over. */
 typedef struct btc_p2p btc_p2p;
-btc_p2p *btc_p2p_start(net_run *nr);
-void btc_p2p_judge(net_run *nr, const btc_p2p *p);
-void btc_p2p_free(btc_p2p *p);
+btc_p2p *cs_audit_btc_p2p_start(net_run *nr);
+void cs_audit_btc_p2p_judge(net_run *nr, const btc_p2p *p);
+void cs_audit_btc_p2p_free(btc_p2p *p);
 
 #endif
