@@ -69,7 +69,7 @@ static void on_header(net_run *nr, void *ctx, const cs_val *root, const char *er
     cs_val h, t;
     char e[256];
     uint64_t x;
-    if (!err && rpc_result(root, 1, &h, e, sizeof e) == 0 && val_member(&h, "time", &t) == 0 &&
+    if (!err && cs_audit_rpc_result(root, 1, &h, e, sizeof e) == 0 && val_member(&h, "time", &t) == 0 &&
         val_u64(&t, &x) == 0)
         bn->time = (int64_t)x;
 }
@@ -80,7 +80,7 @@ static void on_node(net_run *nr, void *ctx, const cs_val *root, const char *err)
     cs_val v, f;
     char e[256];
     uint64_t x;
-    if (rpc_first(root, err, "getblockchaininfo", &v, bn->err, sizeof bn->err) != 0)
+    if (cs_audit_rpc_first(root, err, "getblockchaininfo", &v, bn->err, sizeof bn->err) != 0)
         return;
     if (val_member(&v, "blocks", &f) != 0 || val_u64(&f, &bn->blocks) != 0) {
         snprintf(bn->err, sizeof bn->err, "getblockchaininfo: no blocks");
@@ -96,7 +96,7 @@ static void on_node(net_run *nr, void *ctx, const cs_val *root, const char *err)
     if (val_member(&v, "time", &f) == 0 && val_u64(&f, &x) == 0)
         bn->time = (int64_t)x;
     val_str(&v, "bestblockhash", bn->best, sizeof bn->best);
-    if (rpc_result(root, 2, &v, e, sizeof e) == 0) {
+    if (cs_audit_rpc_result(root, 2, &v, e, sizeof e) == 0) {
         bn->net_ok = true;
         val_str(&v, "subversion", bn->version, sizeof bn->version);
         if (val_member(&v, "connections_in", &f) == 0)
@@ -106,7 +106,7 @@ static void on_node(net_run *nr, void *ctx, const cs_val *root, const char *err)
         else if (val_member(&v, "connections", &f) == 0)
             val_u64(&f, &bn->out); /* before 0.21: no split */
     }
-    if (rpc_result(root, 3, &v, e, sizeof e) == 0 && v.kind == CS_VAL_ARRAY) {
+    if (cs_audit_rpc_result(root, 3, &v, e, sizeof e) == 0 && v.kind == CS_VAL_ARRAY) {
         bn->tips_ok = true;
         cs_val_iter it;
         cs_val t;

@@ -120,7 +120,7 @@ static void on_node(net_run *nr, void *ctx, const cs_val *root, const char *err)
     evm_node *en = ctx;
     cs_val blk, v;
     char e[256];
-    if (rpc_first(root, err, "eth_getBlockByNumber", &blk, en->err, sizeof en->err) != 0)
+    if (cs_audit_rpc_first(root, err, "eth_getBlockByNumber", &blk, en->err, sizeof en->err) != 0)
         return;
     if (val_member(&blk, "number", &v) != 0 || val_u64(&v, &en->height) != 0) {
         snprintf(en->err, sizeof en->err, "eth_getBlockByNumber: no block number");
@@ -131,9 +131,9 @@ static void on_node(net_run *nr, void *ctx, const cs_val *root, const char *err)
         val_u64(&v, &ts);
     en->ts = (int64_t)ts;
     en->ok = true;
-    if (rpc_result(root, 2, &v, e, sizeof e) == 0 && val_u64(&v, &en->peers) == 0)
+    if (cs_audit_rpc_result(root, 2, &v, e, sizeof e) == 0 && val_u64(&v, &en->peers) == 0)
         en->has_peers = true;
-    if (rpc_result(root, 3, &v, e, sizeof e) == 0 && v.kind == CS_VAL_STR)
+    if (cs_audit_rpc_result(root, 3, &v, e, sizeof e) == 0 && v.kind == CS_VAL_STR)
         snprintf(en->client, sizeof en->client, "%.*s", (int)v.n, (const char *)v.p);
 }
 
@@ -148,7 +148,7 @@ static void on_auditor(net_run *nr, void *ctx, const cs_val *root, const char *e
     cs_val v;
     char e[256];
     if (s->want_admin) {
-        if (rpc_result(root, 1, &v, e, sizeof e) != 0 || v.kind != CS_VAL_ARRAY) {
+        if (cs_audit_rpc_result(root, 1, &v, e, sizeof e) != 0 || v.kind != CS_VAL_ARRAY) {
             snprintf(s->admin_err, sizeof s->admin_err, "admin_peers: %s",
                      e[0] ? e : "not an array");
         } else {
@@ -176,7 +176,7 @@ static void on_auditor(net_run *nr, void *ctx, const cs_val *root, const char *e
     e[0] = 0;
     if (s->want_clique) {
         cs_val act, cnt;
-        if (rpc_result(root, 2, &v, e, sizeof e) != 0 ||
+        if (cs_audit_rpc_result(root, 2, &v, e, sizeof e) != 0 ||
             val_member(&v, "sealerActivity", &act) != 0 || act.kind != CS_VAL_OBJECT) {
             snprintf(s->clique_err, sizeof s->clique_err, "clique_status: %s",
                      e[0] ? e : "no sealerActivity");
@@ -222,8 +222,8 @@ static void on_blocks(net_run *nr, void *ctx, const cs_val *root, const char *er
         cs_val sg, blk, t;
         char e[256];
         uint64_t ts;
-        if (rpc_result(root, 2 * i + 1, &sg, e, sizeof e) != 0 || sg.kind != CS_VAL_STR ||
-            rpc_result(root, 2 * i + 2, &blk, e, sizeof e) != 0 ||
+        if (cs_audit_rpc_result(root, 2 * i + 1, &sg, e, sizeof e) != 0 || sg.kind != CS_VAL_STR ||
+            cs_audit_rpc_result(root, 2 * i + 2, &blk, e, sizeof e) != 0 ||
             val_member(&blk, "timestamp", &t) != 0 || val_u64(&t, &ts) != 0) {
             snprintf(s->blocks_err, sizeof s->blocks_err, "block %llu: %s",
                      (unsigned long long)(s->blocks_from + i), e[0] ? e : "malformed");
@@ -247,7 +247,7 @@ static void on_add_peer(net_run *nr, void *ctx, const cs_val *root, const char *
     char e[256] = "";
     if (err) {
         snprintf(en->add_detail, sizeof en->add_detail, "admin_addPeer failed: %s", err);
-    } else if (rpc_result(root, 1, &v, e, sizeof e) != 0) {
+    } else if (cs_audit_rpc_result(root, 1, &v, e, sizeof e) != 0) {
         snprintf(en->add_detail, sizeof en->add_detail, "admin_addPeer failed: %s", e);
     } else {
         en->add_ok = v.kind == CS_VAL_BOOL && v.b;

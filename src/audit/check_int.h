@@ -80,11 +80,11 @@ void cs_audit_nr_chain(net_run *nr, bool have, uint64_t best, int64_t best_time,
 
 /* JSON-RPC: the result of the response with `id` (a batch array or one
  * object). Returns 0 and sets *result, or writes the reason into err. */
-int rpc_result(const cs_val *root, uint64_t id, cs_val *result, char *err, size_t errlen);
+int cs_audit_rpc_result(const cs_val *root, uint64_t id, cs_val *result, char *err, size_t errlen);
 /* The reply to a node's batch whose first call (id 1) is method, as an
  * nr_reply_cb gets it (root, or err): 0 and that call's result, or the
  * reason into why: err itself, or "<method>: <what went wrong>". */
-int rpc_first(const cs_val *root, const char *err, const char *method, cs_val *result, char *why,
+int cs_audit_rpc_first(const cs_val *root, const char *err, const char *method, cs_val *result, char *why,
               size_t whylen);
 /* A number given as 0x-hex string or JSON integer. */
 int val_u64(const cs_val *v, uint64_t *out);

@@ -489,7 +489,7 @@ int val_u64(const cs_val *v, uint64_t *out)
     return 0;
 }
 
-int rpc_result(const cs_val *root, uint64_t id, cs_val *result, char *err, size_t errlen)
+int cs_audit_rpc_result(const cs_val *root, uint64_t id, cs_val *result, char *err, size_t errlen)
 {
     cs_val item = *root;
     if (root->kind == CS_VAL_ARRAY) {
@@ -528,7 +528,7 @@ int rpc_result(const cs_val *root, uint64_t id, cs_val *result, char *err, size_
     return 0;
 }
 
-int rpc_first(const cs_val *root, const char *err, const char *method, cs_val *result, char *why,
+int cs_audit_rpc_first(const cs_val *root, const char *err, const char *method, cs_val *result, char *why,
               size_t whylen)
 {
     if (err) {
@@ -536,7 +536,7 @@ int rpc_first(const cs_val *root, const char *err, const char *method, cs_val *r
         return CS_EIO;
     }
     char e[256];
-    int rc = rpc_result(root, 1, result, e, sizeof e);
+    int rc = cs_audit_rpc_result(root, 1, result, e, sizeof e);
     if (rc)
         snprintf(why, whylen, "%s: %s", method, e);
     return rc;
