@@ -50,22 +50,22 @@ static int parse_info(const cs_val *root, ant_node *an, char *err, size_t errlen
 {
     cs_val v;
     char t[40];
-    if (val_member(root, "head_block_num", &v) != 0 || val_u64(&v, &an->head) != 0) {
+    if (cs_audit_val_member(root, "head_block_num", &v) != 0 || cs_audit_val_u64(&v, &an->head) != 0) {
         snprintf(err, errlen, "get_info: no head_block_num");
         return CS_EPROTO;
     }
-    if (val_member(root, "last_irreversible_block_num", &v) == 0)
-        val_u64(&v, &an->lib);
-    val_str(root, "head_block_time", t, sizeof t);
+    if (cs_audit_val_member(root, "last_irreversible_block_num", &v) == 0)
+        cs_audit_val_u64(&v, &an->lib);
+    cs_audit_val_str(root, "head_block_time", t, sizeof t);
     if (cs_ant_time_parse(t, &an->head_ms) != 0) {
         snprintf(err, errlen, "get_info: bad head_block_time '%s'", t);
         return CS_EPROTO;
     }
-    val_str(root, "head_block_producer", an->producer, sizeof an->producer);
-    val_str(root, "chain_id", an->chain_id, sizeof an->chain_id);
-    val_str(root, "server_version_string", an->version, sizeof an->version);
+    cs_audit_val_str(root, "head_block_producer", an->producer, sizeof an->producer);
+    cs_audit_val_str(root, "chain_id", an->chain_id, sizeof an->chain_id);
+    cs_audit_val_str(root, "server_version_string", an->version, sizeof an->version);
     if (!an->version[0])
-        val_str(root, "server_version", an->version, sizeof an->version);
+        cs_audit_val_str(root, "server_version", an->version, sizeof an->version);
     return 0;
 }
 
@@ -77,9 +77,9 @@ static void on_info(net_run *nr, void *ctx, const cs_val *root, const char *err)
         return;
     }
     cs_val code;
-    if (val_member(root, "code", &code) == 0 && val_member(root, "head_block_num", &code) != 0) {
+    if (cs_audit_val_member(root, "code", &code) == 0 && cs_audit_val_member(root, "head_block_num", &code) != 0) {
         char msg[160];
-        val_str(root, "message", msg, sizeof msg);
+        cs_audit_val_str(root, "message", msg, sizeof msg);
         snprintf(an->err, sizeof an->err, "get_info: error: %s", msg);
         return;
     }
@@ -95,7 +95,7 @@ static void on_schedule(net_run *nr, void *ctx, const cs_val *root, const char *
         return;
     }
     cs_val act, prods, p;
-    if (val_member(root, "active", &act) != 0 || val_member(&act, "producers", &prods) != 0 ||
+    if (cs_audit_val_member(root, "active", &act) != 0 || cs_audit_val_member(&act, "producers", &prods) != 0 ||
         prods.kind != CS_VAL_ARRAY || prods.count == 0) {
         snprintf(s->sched_err, sizeof s->sched_err, "get_producer_schedule: no active producers");
         return;
@@ -106,7 +106,7 @@ static void on_schedule(net_run *nr, void *ctx, const cs_val *root, const char *
     cs_val_iter it;
     cs_val_iter_init(&it, &prods);
     while (n < CS_ANT_MAX_PRODUCERS && cs_val_next(&it, NULL, NULL, &p) == 1) {
-        val_str(&p, "producer_name", names[n], sizeof names[n]);
+        cs_audit_val_str(&p, "producer_name", names[n], sizeof names[n]);
         ptr[n] = names[n];
         n++;
     }

@@ -69,8 +69,8 @@ static void on_header(net_run *nr, void *ctx, const cs_val *root, const char *er
     cs_val h, t;
     char e[256];
     uint64_t x;
-    if (!err && cs_audit_rpc_result(root, 1, &h, e, sizeof e) == 0 && val_member(&h, "time", &t) == 0 &&
-        val_u64(&t, &x) == 0)
+    if (!err && cs_audit_rpc_result(root, 1, &h, e, sizeof e) == 0 && cs_audit_val_member(&h, "time", &t) == 0 &&
+        cs_audit_val_u64(&t, &x) == 0)
         bn->time = (int64_t)x;
 }
 
@@ -82,29 +82,29 @@ static void on_node(net_run *nr, void *ctx, const cs_val *root, const char *err)
     uint64_t x;
     if (cs_audit_rpc_first(root, err, "getblockchaininfo", &v, bn->err, sizeof bn->err) != 0)
         return;
-    if (val_member(&v, "blocks", &f) != 0 || val_u64(&f, &bn->blocks) != 0) {
+    if (cs_audit_val_member(&v, "blocks", &f) != 0 || cs_audit_val_u64(&f, &bn->blocks) != 0) {
         snprintf(bn->err, sizeof bn->err, "getblockchaininfo: no blocks");
         return;
     }
     bn->ok = true;
-    if (val_member(&v, "headers", &f) == 0)
-        val_u64(&f, &bn->headers);
-    if (val_member(&v, "initialblockdownload", &f) == 0 && f.kind == CS_VAL_BOOL)
+    if (cs_audit_val_member(&v, "headers", &f) == 0)
+        cs_audit_val_u64(&f, &bn->headers);
+    if (cs_audit_val_member(&v, "initialblockdownload", &f) == 0 && f.kind == CS_VAL_BOOL)
         bn->ibd = f.b;
-    if (val_member(&v, "verificationprogress", &f) == 0)
+    if (cs_audit_val_member(&v, "verificationprogress", &f) == 0)
         bn->progress = f.kind == CS_VAL_DOUBLE ? f.d : f.kind == CS_VAL_INT ? (double)f.u : 0;
-    if (val_member(&v, "time", &f) == 0 && val_u64(&f, &x) == 0)
+    if (cs_audit_val_member(&v, "time", &f) == 0 && cs_audit_val_u64(&f, &x) == 0)
         bn->time = (int64_t)x;
-    val_str(&v, "bestblockhash", bn->best, sizeof bn->best);
+    cs_audit_val_str(&v, "bestblockhash", bn->best, sizeof bn->best);
     if (cs_audit_rpc_result(root, 2, &v, e, sizeof e) == 0) {
         bn->net_ok = true;
-        val_str(&v, "subversion", bn->version, sizeof bn->version);
-        if (val_member(&v, "connections_in", &f) == 0)
-            val_u64(&f, &bn->in);
-        if (val_member(&v, "connections_out", &f) == 0)
-            val_u64(&f, &bn->out);
-        else if (val_member(&v, "connections", &f) == 0)
-            val_u64(&f, &bn->out); /* before 0.21: no split */
+        cs_audit_val_str(&v, "subversion", bn->version, sizeof bn->version);
+        if (cs_audit_val_member(&v, "connections_in", &f) == 0)
+            cs_audit_val_u64(&f, &bn->in);
+        if (cs_audit_val_member(&v, "connections_out", &f) == 0)
+            cs_audit_val_u64(&f, &bn->out);
+        else if (cs_audit_val_member(&v, "connections", &f) == 0)
+            cs_audit_val_u64(&f, &bn->out); /* before 0.21: no split */
     }
     if (cs_audit_rpc_result(root, 3, &v, e, sizeof e) == 0 && v.kind == CS_VAL_ARRAY) {
         bn->tips_ok = true;
@@ -115,11 +115,11 @@ static void on_node(net_run *nr, void *ctx, const cs_val *root, const char *err)
         while (cs_val_next(&it, NULL, NULL, &t) == 1) {
             char status[32];
             uint64_t h = 0, bl = 0;
-            val_str(&t, "status", status, sizeof status);
-            if (val_member(&t, "height", &f) == 0)
-                val_u64(&f, &h);
-            if (val_member(&t, "branchlen", &f) == 0)
-                val_u64(&f, &bl);
+            cs_audit_val_str(&t, "status", status, sizeof status);
+            if (cs_audit_val_member(&t, "height", &f) == 0)
+                cs_audit_val_u64(&f, &h);
+            if (cs_audit_val_member(&t, "branchlen", &f) == 0)
+                cs_audit_val_u64(&f, &bl);
             if (strcmp(status, "active") == 0)
                 continue;
             bn->other_tips++;

@@ -122,16 +122,16 @@ static void on_node(net_run *nr, void *ctx, const cs_val *root, const char *err)
     char e[256];
     if (cs_audit_rpc_first(root, err, "eth_getBlockByNumber", &blk, en->err, sizeof en->err) != 0)
         return;
-    if (val_member(&blk, "number", &v) != 0 || val_u64(&v, &en->height) != 0) {
+    if (cs_audit_val_member(&blk, "number", &v) != 0 || cs_audit_val_u64(&v, &en->height) != 0) {
         snprintf(en->err, sizeof en->err, "eth_getBlockByNumber: no block number");
         return;
     }
     uint64_t ts = 0;
-    if (val_member(&blk, "timestamp", &v) == 0)
-        val_u64(&v, &ts);
+    if (cs_audit_val_member(&blk, "timestamp", &v) == 0)
+        cs_audit_val_u64(&v, &ts);
     en->ts = (int64_t)ts;
     en->ok = true;
-    if (cs_audit_rpc_result(root, 2, &v, e, sizeof e) == 0 && val_u64(&v, &en->peers) == 0)
+    if (cs_audit_rpc_result(root, 2, &v, e, sizeof e) == 0 && cs_audit_val_u64(&v, &en->peers) == 0)
         en->has_peers = true;
     if (cs_audit_rpc_result(root, 3, &v, e, sizeof e) == 0 && v.kind == CS_VAL_STR)
         snprintf(en->client, sizeof en->client, "%.*s", (int)v.n, (const char *)v.p);
@@ -162,11 +162,11 @@ static void on_auditor(net_run *nr, void *ctx, const cs_val *root, const char *e
             while (s->peers && s->npeers < EVM_MAX_PEERS && cs_val_next(&it, NULL, NULL, &p) == 1) {
                 peer_seen *ps = &s->peers[s->npeers];
                 char enode[600], remote[128];
-                val_str(&p, "enode", enode, sizeof enode);
+                cs_audit_val_str(&p, "enode", enode, sizeof enode);
                 enode_id(enode, ps->id, sizeof ps->id);
                 remote[0] = 0;
-                if (val_member(&p, "network", &net) == 0)
-                    val_str(&net, "remoteAddress", remote, sizeof remote);
+                if (cs_audit_val_member(&p, "network", &net) == 0)
+                    cs_audit_val_str(&net, "remoteAddress", remote, sizeof remote);
                 addr_host(remote, ps->ip, sizeof ps->ip);
                 if (ps->id[0])
                     s->npeers++;
@@ -177,13 +177,13 @@ static void on_auditor(net_run *nr, void *ctx, const cs_val *root, const char *e
     if (s->want_clique) {
         cs_val act, cnt;
         if (cs_audit_rpc_result(root, 2, &v, e, sizeof e) != 0 ||
-            val_member(&v, "sealerActivity", &act) != 0 || act.kind != CS_VAL_OBJECT) {
+            cs_audit_val_member(&v, "sealerActivity", &act) != 0 || act.kind != CS_VAL_OBJECT) {
             snprintf(s->clique_err, sizeof s->clique_err, "clique_status: %s",
                      e[0] ? e : "no sealerActivity");
             return;
         }
-        if (val_member(&v, "numBlocks", &cnt) == 0)
-            val_u64(&cnt, &s->window);
+        if (cs_audit_val_member(&v, "numBlocks", &cnt) == 0)
+            cs_audit_val_u64(&cnt, &s->window);
         s->sealers = calloc(act.count ? act.count : 1, sizeof *s->sealers);
         if (!s->sealers)
             return;
@@ -195,7 +195,7 @@ static void on_auditor(net_run *nr, void *ctx, const cs_val *root, const char *e
             sealer *se = &s->sealers[s->nsealers++];
             snprintf(se->addr, sizeof se->addr, "%.*s", (int)kl, k);
             lower(se->addr);
-            val_u64(&cnt, &se->count);
+            cs_audit_val_u64(&cnt, &se->count);
         }
         s->clique_ok = true;
     }
@@ -224,7 +224,7 @@ static void on_blocks(net_run *nr, void *ctx, const cs_val *root, const char *er
         uint64_t ts;
         if (cs_audit_rpc_result(root, 2 * i + 1, &sg, e, sizeof e) != 0 || sg.kind != CS_VAL_STR ||
             cs_audit_rpc_result(root, 2 * i + 2, &blk, e, sizeof e) != 0 ||
-            val_member(&blk, "timestamp", &t) != 0 || val_u64(&t, &ts) != 0) {
+            cs_audit_val_member(&blk, "timestamp", &t) != 0 || cs_audit_val_u64(&t, &ts) != 0) {
             snprintf(s->blocks_err, sizeof s->blocks_err, "block %llu: %s",
                      (unsigned long long)(s->blocks_from + i), e[0] ? e : "malformed");
             return;

@@ -87,11 +87,11 @@ int cs_audit_rpc_result(const cs_val *root, uint64_t id, cs_val *result, char *e
 int cs_audit_rpc_first(const cs_val *root, const char *err, const char *method, cs_val *result, char *why,
               size_t whylen);
 /* A number given as 0x-hex string or JSON integer. */
-int val_u64(const cs_val *v, uint64_t *out);
+int cs_audit_val_u64(const cs_val *v, uint64_t *out);
 /* A member by name: 0 or CS_ENOTFOUND. */
-int val_member(const cs_val *obj, const char *key, cs_val *out);
+int cs_audit_val_member(const cs_val *obj, const char *key, cs_val *out);
 /* Copies a string member into out ("" if absent). */
-void val_str(const cs_val *obj, const char *key, char *out, size_t outlen);
+void cs_audit_val_str(const cs_val *obj, const char *key, char *out, size_t outlen);
 
 /* The kinds. */
 void cs_audit_evm_start(net_run *nr);

@@ -446,22 +446,22 @@ void cs_audit_run_free(cs_audit_run *run)
 
 /* ---- JSON helpers ----------------------------------------------------- */
 
-int val_member(const cs_val *obj, const char *key, cs_val *out)
+int cs_audit_val_member(const cs_val *obj, const char *key, cs_val *out)
 {
     if (!obj || obj->kind != CS_VAL_OBJECT)
         return CS_ENOTFOUND;
     return cs_val_get(obj, key, strlen(key), out);
 }
 
-void val_str(const cs_val *obj, const char *key, char *out, size_t outlen)
+void cs_audit_val_str(const cs_val *obj, const char *key, char *out, size_t outlen)
 {
     cs_val v;
     out[0] = 0;
-    if (val_member(obj, key, &v) == 0 && v.kind == CS_VAL_STR)
+    if (cs_audit_val_member(obj, key, &v) == 0 && v.kind == CS_VAL_STR)
         snprintf(out, outlen, "%.*s", (int)v.n, (const char *)v.p);
 }
 
-int val_u64(const cs_val *v, uint64_t *out)
+int cs_audit_val_u64(const cs_val *v, uint64_t *out)
 {
     if (v->kind == CS_VAL_INT && !v->neg) {
         *out = v->u;
@@ -499,7 +499,7 @@ int cs_audit_rpc_result(const cs_val *root, uint64_t id, cs_val *result, char *e
         bool found = false;
         while (cs_val_next(&it, NULL, NULL, &x) == 1) {
             uint64_t got;
-            if (val_member(&x, "id", &idv) == 0 && val_u64(&idv, &got) == 0 && got == id) {
+            if (cs_audit_val_member(&x, "id", &idv) == 0 && cs_audit_val_u64(&idv, &got) == 0 && got == id) {
                 item = x;
                 found = true;
                 break;
@@ -511,17 +511,17 @@ int cs_audit_rpc_result(const cs_val *root, uint64_t id, cs_val *result, char *e
         }
     }
     cs_val e;
-    if (val_member(&item, "error", &e) == 0 && e.kind != CS_VAL_NULL) {
+    if (cs_audit_val_member(&item, "error", &e) == 0 && e.kind != CS_VAL_NULL) {
         cs_val code;
         char msg[160];
-        val_str(&e, "message", msg, sizeof msg);
+        cs_audit_val_str(&e, "message", msg, sizeof msg);
         long long c = 0;
-        if (val_member(&e, "code", &code) == 0 && code.kind == CS_VAL_INT)
+        if (cs_audit_val_member(&e, "code", &code) == 0 && code.kind == CS_VAL_INT)
             c = code.neg ? (long long)code.i : (long long)code.u;
         snprintf(err, errlen, "JSON-RPC error %lld: %s", c, msg);
         return CS_EPROTO;
     }
-    if (val_member(&item, "result", result) != 0) {
+    if (cs_audit_val_member(&item, "result", result) != 0) {
         snprintf(err, errlen, "no result in the response");
         return CS_EPROTO;
     }
