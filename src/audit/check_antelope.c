@@ -50,7 +50,8 @@ static int parse_info(const cs_val *root, ant_node *an, char *err, size_t errlen
 {
     cs_val v;
     char t[40];
-    if (cs_audit_val_member(root, "head_block_num", &v) != 0 || cs_audit_val_u64(&v, &an->head) != 0) {
+    if (cs_audit_val_member(root, "head_block_num", &v) != 0 ||
+        cs_audit_val_u64(&v, &an->head) != 0) {
         snprintf(err, errlen, "get_info: no head_block_num");
         return CS_EPROTO;
     }
@@ -77,7 +78,8 @@ static void on_info(net_run *nr, void *ctx, const cs_val *root, const char *err)
         return;
     }
     cs_val code;
-    if (cs_audit_val_member(root, "code", &code) == 0 && cs_audit_val_member(root, "head_block_num", &code) != 0) {
+    if (cs_audit_val_member(root, "code", &code) == 0 &&
+        cs_audit_val_member(root, "head_block_num", &code) != 0) {
         char msg[160];
         cs_audit_val_str(root, "message", msg, sizeof msg);
         snprintf(an->err, sizeof an->err, "get_info: error: %s", msg);
@@ -95,8 +97,9 @@ static void on_schedule(net_run *nr, void *ctx, const cs_val *root, const char *
         return;
     }
     cs_val act, prods, p;
-    if (cs_audit_val_member(root, "active", &act) != 0 || cs_audit_val_member(&act, "producers", &prods) != 0 ||
-        prods.kind != CS_VAL_ARRAY || prods.count == 0) {
+    if (cs_audit_val_member(root, "active", &act) != 0 ||
+        cs_audit_val_member(&act, "producers", &prods) != 0 || prods.kind != CS_VAL_ARRAY ||
+        prods.count == 0) {
         snprintf(s->sched_err, sizeof s->sched_err, "get_producer_schedule: no active producers");
         return;
     }
@@ -168,33 +171,35 @@ static void judge(net_run *nr)
         } else {
             if (cs_audit_node_has_check(nr->net, n, "api"))
                 cs_audit_nr_result(nr, nm, "api", CS_AUDIT_OK, true, (double)an->head, "%s",
-                          an->version[0] ? an->version : "answering");
+                                   an->version[0] ? an->version : "answering");
             if (cs_audit_node_has_check(nr->net, n, "lag")) {
                 uint64_t blocks = bh - an->head;
                 int64_t secs = (bms - an->head_ms) / 1000;
                 bool ok = blocks <= L->lag_blocks && secs <= (int64_t)L->lag_seconds;
-                cs_audit_nr_result(nr, nm, "lag", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, true, (double)blocks,
-                          "%llu blocks, %lld s behind%s", (unsigned long long)blocks,
-                          (long long)secs, ok ? "" : " (limit exceeded)");
+                cs_audit_nr_result(nr, nm, "lag", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, true,
+                                   (double)blocks, "%llu blocks, %lld s behind%s",
+                                   (unsigned long long)blocks, (long long)secs,
+                                   ok ? "" : " (limit exceeded)");
             }
             if (cs_audit_node_has_check(nr->net, n, "lib_lag")) {
                 uint64_t d = an->head > an->lib ? an->head - an->lib : 0;
-                cs_audit_nr_result(nr, nm, "lib_lag", d <= L->lib_lag ? CS_AUDIT_OK : CS_AUDIT_FAIL, true,
-                          (double)d, "LIB %llu, %llu behind the head (limit %u)",
-                          (unsigned long long)an->lib, (unsigned long long)d, L->lib_lag);
+                cs_audit_nr_result(nr, nm, "lib_lag", d <= L->lib_lag ? CS_AUDIT_OK : CS_AUDIT_FAIL,
+                                   true, (double)d, "LIB %llu, %llu behind the head (limit %u)",
+                                   (unsigned long long)an->lib, (unsigned long long)d, L->lib_lag);
             }
             if (cs_audit_node_has_check(nr->net, n, "chain_id")) {
                 bool ok = strcmp(an->chain_id, nr->net->chain_id) == 0;
                 cs_audit_nr_result(nr, nm, "chain_id", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, false, 0,
-                          ok ? "%.16s..." : "%s, expected the configured chain_id", an->chain_id);
+                                   ok ? "%.16s..." : "%s, expected the configured chain_id",
+                                   an->chain_id);
             }
             if (cs_audit_node_has_check(nr->net, n, "version")) {
                 bool ok = !nr->net->version || strcmp(an->version, nr->net->version) == 0;
                 if (ok)
                     cs_audit_nr_result(nr, nm, "version", CS_AUDIT_OK, false, 0, "%s", an->version);
                 else
-                    cs_audit_nr_result(nr, nm, "version", CS_AUDIT_FAIL, false, 0, "%s, expected %s",
-                              an->version, nr->net->version);
+                    cs_audit_nr_result(nr, nm, "version", CS_AUDIT_FAIL, false, 0,
+                                       "%s, expected %s", an->version, nr->net->version);
             }
         }
         if (!cs_audit_node_has_check(nr->net, n, "producing"))
@@ -203,21 +208,22 @@ static void judge(net_run *nr)
             s->sched_ok ? cs_ant_tracker_get(&s->tracker, n->account) : NULL;
         if (!s->sched_ok)
             cs_audit_nr_result(nr, nm, "producing", CS_AUDIT_UNKNOWN, false, 0, "%s",
-                      s->sched_err[0] ? s->sched_err : "no producer schedule");
+                               s->sched_err[0] ? s->sched_err : "no producer schedule");
         else if (!ps)
             cs_audit_nr_result(nr, nm, "producing", CS_AUDIT_OK, true, 0,
-                      "%s is not in the active schedule (standby)", n->account);
+                               "%s is not in the active schedule (standby)", n->account);
         else if (!s->tracker.observed_slots)
             cs_audit_nr_result(nr, nm, "producing", CS_AUDIT_UNKNOWN, false, 0,
-                      "production not observed (observe: %u ms, %llu samples failed)",
-                      L->observe_ms, (unsigned long long)s->samples_failed);
+                               "production not observed (observe: %u ms, %llu samples failed)",
+                               L->observe_ms, (unsigned long long)s->samples_failed);
         else
-            cs_audit_nr_result(nr, nm, "producing",
-                      ps->missed_blocks <= L->max_missed_blocks ? CS_AUDIT_OK : CS_AUDIT_FAIL, true,
-                      (double)ps->missed_blocks,
-                      "missed %llu blocks (%llu rounds) of %llu slots observed",
-                      (unsigned long long)ps->missed_blocks, (unsigned long long)ps->missed_rounds,
-                      (unsigned long long)ps->slots);
+            cs_audit_nr_result(
+                nr, nm, "producing",
+                ps->missed_blocks <= L->max_missed_blocks ? CS_AUDIT_OK : CS_AUDIT_FAIL, true,
+                (double)ps->missed_blocks,
+                "missed %llu blocks (%llu rounds) of %llu slots observed",
+                (unsigned long long)ps->missed_blocks, (unsigned long long)ps->missed_rounds,
+                (unsigned long long)ps->slots);
     }
 }
 

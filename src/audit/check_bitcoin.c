@@ -69,8 +69,8 @@ static void on_header(net_run *nr, void *ctx, const cs_val *root, const char *er
     cs_val h, t;
     char e[256];
     uint64_t x;
-    if (!err && cs_audit_rpc_result(root, 1, &h, e, sizeof e) == 0 && cs_audit_val_member(&h, "time", &t) == 0 &&
-        cs_audit_val_u64(&t, &x) == 0)
+    if (!err && cs_audit_rpc_result(root, 1, &h, e, sizeof e) == 0 &&
+        cs_audit_val_member(&h, "time", &t) == 0 && cs_audit_val_u64(&t, &x) == 0)
         bn->time = (int64_t)x;
 }
 
@@ -143,7 +143,7 @@ static void judge(net_run *nr)
         if (s->nodes[i].ok && (best < 0 || s->nodes[i].blocks > s->nodes[best].blocks))
             best = (int)i;
     cs_audit_nr_chain(nr, best >= 0 && s->nodes[best].time, best >= 0 ? s->nodes[best].blocks : 0,
-             best >= 0 ? s->nodes[best].time : 0, best >= 0 ? s->nodes[best].n->name : "");
+                      best >= 0 ? s->nodes[best].time : 0, best >= 0 ? s->nodes[best].n->name : "");
     cs_audit_btc_p2p_judge(nr, s->p2p);
     for (size_t i = 0; i < s->n; i++) {
         btc_node *bn = &s->nodes[i];
@@ -158,38 +158,41 @@ static void judge(net_run *nr)
         }
         if (cs_audit_node_has_check(nr->net, n, "rpc"))
             cs_audit_nr_result(nr, nm, "rpc", CS_AUDIT_OK, true, (double)bn->blocks, "%s",
-                      bn->version[0] ? bn->version : "answering");
+                               bn->version[0] ? bn->version : "answering");
         if (cs_audit_node_has_check(nr->net, n, "tip_age")) {
             if (!bn->time) {
-                cs_audit_nr_result(nr, nm, "tip_age", CS_AUDIT_UNKNOWN, false, 0, "tip time not known");
+                cs_audit_nr_result(nr, nm, "tip_age", CS_AUDIT_UNKNOWN, false, 0,
+                                   "tip time not known");
             } else {
                 int64_t age = nr->now - bn->time;
                 if (age < 0)
                     age = 0;
                 bool ok = age <= (int64_t)L->head_max_age;
-                cs_audit_nr_result(nr, nm, "tip_age", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, true, (double)age,
-                          "tip %llu is %lld s old (limit %u s)", (unsigned long long)bn->blocks,
-                          (long long)age, L->head_max_age);
+                cs_audit_nr_result(nr, nm, "tip_age", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, true,
+                                   (double)age, "tip %llu is %lld s old (limit %u s)",
+                                   (unsigned long long)bn->blocks, (long long)age, L->head_max_age);
             }
         }
         if (cs_audit_node_has_check(nr->net, n, "sync")) {
             uint64_t behind = bn->headers > bn->blocks ? bn->headers - bn->blocks : 0;
             if (bn->ibd)
-                cs_audit_nr_result(nr, nm, "sync", CS_AUDIT_FAIL, true, (double)behind,
-                          "in initial block download (%.1f%% verified), %llu blocks of %llu "
-                          "headers",
-                          bn->progress * 100, (unsigned long long)bn->blocks,
-                          (unsigned long long)bn->headers);
+                cs_audit_nr_result(
+                    nr, nm, "sync", CS_AUDIT_FAIL, true, (double)behind,
+                    "in initial block download (%.1f%% verified), %llu blocks of %llu "
+                    "headers",
+                    bn->progress * 100, (unsigned long long)bn->blocks,
+                    (unsigned long long)bn->headers);
             else
-                cs_audit_nr_result(nr, nm, "sync", behind <= L->headers_lag ? CS_AUDIT_OK : CS_AUDIT_FAIL,
-                          true, (double)behind, "%llu blocks, %llu headers (limit %u behind)",
-                          (unsigned long long)bn->blocks, (unsigned long long)bn->headers,
-                          L->headers_lag);
+                cs_audit_nr_result(nr, nm, "sync",
+                                   behind <= L->headers_lag ? CS_AUDIT_OK : CS_AUDIT_FAIL, true,
+                                   (double)behind, "%llu blocks, %llu headers (limit %u behind)",
+                                   (unsigned long long)bn->blocks, (unsigned long long)bn->headers,
+                                   L->headers_lag);
         }
         if (cs_audit_node_has_check(nr->net, n, "peers")) {
             if (!bn->net_ok)
                 cs_audit_nr_result(nr, nm, "peers", CS_AUDIT_UNKNOWN, false, 0,
-                          "getnetworkinfo not answered");
+                                   "getnetworkinfo not answered");
             else
                 cs_audit_nr_result(
                     nr, nm, "peers", bn->out >= L->min_out_peers ? CS_AUDIT_OK : CS_AUDIT_FAIL,
@@ -198,15 +201,16 @@ static void judge(net_run *nr)
         }
         if (cs_audit_node_has_check(nr->net, n, "tips")) {
             if (!bn->tips_ok)
-                cs_audit_nr_result(nr, nm, "tips", CS_AUDIT_UNKNOWN, false, 0, "getchaintips not answered");
+                cs_audit_nr_result(nr, nm, "tips", CS_AUDIT_UNKNOWN, false, 0,
+                                   "getchaintips not answered");
             else if (bn->rivals)
                 cs_audit_nr_result(nr, nm, "tips", CS_AUDIT_FAIL, true, (double)bn->other_tips,
-                          "%llu rival tips at or above the active height: %s",
-                          (unsigned long long)bn->rivals, bn->tips_detail);
+                                   "%llu rival tips at or above the active height: %s",
+                                   (unsigned long long)bn->rivals, bn->tips_detail);
             else
                 cs_audit_nr_result(nr, nm, "tips", CS_AUDIT_OK, true, (double)bn->other_tips,
-                          "%llu tips not active%s%s", (unsigned long long)bn->other_tips,
-                          bn->other_tips ? ": " : "", bn->tips_detail);
+                                   "%llu tips not active%s%s", (unsigned long long)bn->other_tips,
+                                   bn->other_tips ? ": " : "", bn->tips_detail);
         }
     }
 }

@@ -252,7 +252,8 @@ btc_p2p *cs_audit_btc_p2p_start(net_run *nr)
         for (size_t i = 0; i < net->nnodes; i++)
             if (cs_audit_node_has_check(net, &net->nodes[i], "p2p"))
                 cs_audit_nr_result(nr, net->nodes[i].name, "p2p", CS_AUDIT_UNKNOWN, false, 0,
-                          "the auditor could not start its connector: %s", cs_strerror(rc));
+                                   "the auditor could not start its connector: %s",
+                                   cs_strerror(rc));
         if (p)
             free(p->nodes);
         free(p);
@@ -262,8 +263,8 @@ btc_p2p *cs_audit_btc_p2p_start(net_run *nr)
     cs_connector_set_hooks(p->conn, &h);
     p->nr = nr;
     p->n = net->nnodes;
-    cs_audit_nr_hold(nr);   /* released when the connector has closed */
-    p->active = 1; /* ours while starting: no close before every node started */
+    cs_audit_nr_hold(nr); /* released when the connector has closed */
+    p->active = 1;        /* ours while starting: no close before every node started */
     for (size_t i = 0; i < net->nnodes; i++) {
         p2p_node *pn = &p->nodes[i];
         pn->owner = p;
@@ -283,11 +284,11 @@ void cs_audit_btc_p2p_judge(net_run *nr, const btc_p2p *p)
             continue;
         if (pn->ok)
             cs_audit_nr_result(nr, pn->n->name, "p2p", CS_AUDIT_OK, true, pn->ms,
-                      "%s version %d, start height %d, handshake %.0f ms", pn->ua, pn->version,
-                      pn->start_height, pn->ms);
+                               "%s version %d, start height %d, handshake %.0f ms", pn->ua,
+                               pn->version, pn->start_height, pn->ms);
         else
-            cs_audit_nr_result(nr, pn->n->name, "p2p", CS_AUDIT_FAIL, false, 0, "%s: %s", pn->n->p2p,
-                      pn->why[0] ? pn->why : "no handshake");
+            cs_audit_nr_result(nr, pn->n->name, "p2p", CS_AUDIT_FAIL, false, 0, "%s: %s",
+                               pn->n->p2p, pn->why[0] ? pn->why : "no handshake");
     }
 }
 

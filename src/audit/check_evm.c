@@ -335,10 +335,10 @@ static void judge(net_run *nr)
         if (cs_audit_node_has_check(nr->net, n, "rpc")) {
             if (en->ok)
                 cs_audit_nr_result(nr, nm, "rpc", CS_AUDIT_OK, true, (double)en->height, "%s",
-                          en->client[0] ? en->client : "answering");
+                                   en->client[0] ? en->client : "answering");
             else
                 cs_audit_nr_result(nr, nm, "rpc", CS_AUDIT_FAIL, false, 0, "%s",
-                          en->asked ? en->err : "no rpc URL");
+                                   en->asked ? en->err : "no rpc URL");
         }
         if (cs_audit_node_has_check(nr->net, n, "lag")) {
             if (!en->ok) {
@@ -349,62 +349,65 @@ static void judge(net_run *nr)
                 if (secs < 0)
                     secs = 0;
                 bool ok = blocks <= L->lag_blocks && secs <= (int64_t)L->lag_seconds;
-                cs_audit_nr_result(nr, nm, "lag", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, true, (double)blocks,
-                          "%llu blocks, %lld s behind%s", (unsigned long long)blocks,
-                          (long long)secs,
-                          ok                       ? ""
-                          : blocks > L->lag_blocks ? " (limit exceeded: blocks)"
-                                                   : " (limit exceeded: seconds)");
+                cs_audit_nr_result(nr, nm, "lag", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, true,
+                                   (double)blocks, "%llu blocks, %lld s behind%s",
+                                   (unsigned long long)blocks, (long long)secs,
+                                   ok                       ? ""
+                                   : blocks > L->lag_blocks ? " (limit exceeded: blocks)"
+                                                            : " (limit exceeded: seconds)");
             }
         }
         if (cs_audit_node_has_check(nr->net, n, "peers")) {
             if (!en->ok || !en->has_peers)
-                cs_audit_nr_result(nr, nm, "peers", en->ok ? CS_AUDIT_UNKNOWN : CS_AUDIT_FAIL, false, 0,
-                          "%s", en->ok ? "net_peerCount not answered" : "no answer");
+                cs_audit_nr_result(nr, nm, "peers", en->ok ? CS_AUDIT_UNKNOWN : CS_AUDIT_FAIL,
+                                   false, 0, "%s",
+                                   en->ok ? "net_peerCount not answered" : "no answer");
             else
-                cs_audit_nr_result(nr, nm, "peers", en->peers >= L->min_peers ? CS_AUDIT_OK : CS_AUDIT_FAIL,
-                          true, (double)en->peers, "%llu peers (minimum %u)",
-                          (unsigned long long)en->peers, L->min_peers);
+                cs_audit_nr_result(nr, nm, "peers",
+                                   en->peers >= L->min_peers ? CS_AUDIT_OK : CS_AUDIT_FAIL, true,
+                                   (double)en->peers, "%llu peers (minimum %u)",
+                                   (unsigned long long)en->peers, L->min_peers);
         }
         const peer_seen *ps = NULL;
         if (cs_audit_node_has_check(nr->net, n, "connected")) {
             if (!s->admin_ok) {
                 cs_audit_nr_result(nr, nm, "connected", CS_AUDIT_UNKNOWN, false, 0, "%s",
-                          s->admin_err[0] ? s->admin_err : "no auditing node");
+                                   s->admin_err[0] ? s->admin_err : "no auditing node");
             } else if ((ps = find_peer(s, n)) != NULL) {
-                cs_audit_nr_result(nr, nm, "connected", CS_AUDIT_OK, false, 0, "in admin_peers of %s",
-                          au->n->name);
+                cs_audit_nr_result(nr, nm, "connected", CS_AUDIT_OK, false, 0,
+                                   "in admin_peers of %s", au->n->name);
             } else {
-                cs_audit_nr_result(nr, nm, "connected", CS_AUDIT_FAIL, false, 0, "not in admin_peers of %s",
-                          au->n->name);
+                cs_audit_nr_result(nr, nm, "connected", CS_AUDIT_FAIL, false, 0,
+                                   "not in admin_peers of %s", au->n->name);
             }
             if (en->added)
-                cs_audit_nr_result(nr, nm, "action.add_peer", en->add_ok ? CS_AUDIT_OK : CS_AUDIT_FAIL,
-                          false, 0, "%s: %s", en->add_detail, n->enode);
+                cs_audit_nr_result(nr, nm, "action.add_peer",
+                                   en->add_ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, false, 0, "%s: %s",
+                                   en->add_detail, n->enode);
         }
         if (cs_audit_node_has_check(nr->net, n, "enode_ip")) {
             char reg[64];
             cs_audit_node_ip(n, reg, sizeof reg);
             if (!s->admin_ok)
                 cs_audit_nr_result(nr, nm, "enode_ip", CS_AUDIT_UNKNOWN, false, 0, "%s",
-                          s->admin_err[0] ? s->admin_err : "no auditing node");
+                                   s->admin_err[0] ? s->admin_err : "no auditing node");
             else if (!ps && !(ps = find_peer(s, n)))
                 cs_audit_nr_result(nr, nm, "enode_ip", CS_AUDIT_UNKNOWN, false, 0,
-                          "not connected: cannot see its address");
+                                   "not connected: cannot see its address");
             else if (strcasecmp(ps->ip, reg) == 0)
                 cs_audit_nr_result(nr, nm, "enode_ip", CS_AUDIT_OK, false, 0, "seen at %s", ps->ip);
             else
-                cs_audit_nr_result(nr, nm, "enode_ip", CS_AUDIT_FAIL, false, 0, "seen at %s, registered %s",
-                          ps->ip, reg);
+                cs_audit_nr_result(nr, nm, "enode_ip", CS_AUDIT_FAIL, false, 0,
+                                   "seen at %s, registered %s", ps->ip, reg);
         }
         if (cs_audit_node_has_check(nr->net, n, "sealing")) {
             sealer *se = s->clique_ok && n->signer ? find_sealer(s, n->signer) : NULL;
             if (!s->clique_ok) {
                 cs_audit_nr_result(nr, nm, "sealing", CS_AUDIT_UNKNOWN, false, 0, "%s",
-                          s->clique_err[0] ? s->clique_err : "no auditing node");
+                                   s->clique_err[0] ? s->clique_err : "no auditing node");
             } else if (!se) {
                 cs_audit_nr_result(nr, nm, "sealing", CS_AUDIT_FAIL, true, 0,
-                          "%s is not an authorized signer", n->signer);
+                                   "%s is not an authorized signer", n->signer);
             } else {
                 double rate = s->window ? (double)se->count / (double)s->window : 0;
                 int64_t last = se->last_ts;
@@ -421,11 +424,11 @@ static void judge(net_run *nr)
                     snprintf(when, sizeof when, "none in the last %llu blocks",
                              (unsigned long long)s->blocks_n);
                 cs_audit_nr_result(nr, nm, "sealing", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, true, rate,
-                          "%llu of %llu blocks, %s%s", (unsigned long long)se->count,
-                          (unsigned long long)s->window, when,
-                          ok               ? ""
-                          : se->count == 0 ? " (not sealing)"
-                                           : " (limit exceeded)");
+                                   "%llu of %llu blocks, %s%s", (unsigned long long)se->count,
+                                   (unsigned long long)s->window, when,
+                                   ok               ? ""
+                                   : se->count == 0 ? " (not sealing)"
+                                                    : " (limit exceeded)");
             }
         }
     }
@@ -440,7 +443,8 @@ void cs_audit_evm_start(net_run *nr)
 {
     const cs_audit_network *net = nr->net;
     void *nodes;
-    evm_state *s = cs_audit_nr_begin(nr, sizeof *s, sizeof *s->nodes, &nodes, free_state, phase2, judge);
+    evm_state *s =
+        cs_audit_nr_begin(nr, sizeof *s, sizeof *s->nodes, &nodes, free_state, phase2, judge);
     if (!s)
         return;
     s->nodes = nodes;

@@ -17,13 +17,13 @@ struct net_run {
     cs_audit_run *run;
     const cs_audit_network *net;
     cs_audit_limits lim;
-    const cs_audit_prev *prev;                     /* NULL if none */
-    int64_t now;                                   /* the sweep's time, s */
-    int pending;                                   /* requests in flight, plus holds */
-    void (*on_idle)(net_run *nr);                  /* pending fell to 0: next phase or cs_audit_nr_finish */
+    const cs_audit_prev *prev;    /* NULL if none */
+    int64_t now;                  /* the sweep's time, s */
+    int pending;                  /* requests in flight, plus holds */
+    void (*on_idle)(net_run *nr); /* pending fell to 0: next phase or cs_audit_nr_finish */
     void (*on_tick)(net_run *nr, uint64_t now_ms); /* while observing (Antelope) */
     uint64_t next_tick_ms;                         /* 0: not ticking */
-    void *state;                                   /* the kind's (cs_audit_nr_begin); the run frees it */
+    void *state;                     /* the kind's (cs_audit_nr_begin); the run frees it */
     void *nodes;                     /* the kind's per-node records; the run frees them */
     void (*free_state)(void *state); /* what state holds besides them; may be NULL */
     bool finished;
@@ -37,12 +37,12 @@ struct net_run {
 /* Records a result; detail is printf-formatted (truncated at
  * CS_AUDIT_DETAIL_MAX). */
 void cs_audit_nr_result(net_run *nr, const char *node, const char *check, int state, bool has_value,
-               double value, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+                        double value, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
 /* POSTs body to url; cb runs once with the parsed reply. If the request
  * cannot start, cb runs at once with the error. Counted in pending. */
-void cs_audit_nr_post(net_run *nr, const char *url, const char *body, const char *userpwd, nr_reply_cb cb,
-             void *ctx);
+void cs_audit_nr_post(net_run *nr, const char *url, const char *body, const char *userpwd,
+                      nr_reply_cb cb, void *ctx);
 void cs_audit_nr_hold(net_run *nr);
 /* Drops a hold; at 0 pending calls on_idle. */
 void cs_audit_nr_release(net_run *nr);
@@ -66,13 +66,13 @@ void cs_audit_nr_finish(net_run *nr);
  * checks are recorded unknown and the network finishes with nothing
  * asked. */
 void *cs_audit_nr_begin(net_run *nr, size_t state_size, size_t node_size, void **nodes,
-               void (*free_state)(void *state), void (*follow_up)(net_run *nr),
-               void (*judge)(net_run *nr));
+                        void (*free_state)(void *state), void (*follow_up)(net_run *nr),
+                        void (*judge)(net_run *nr));
 
 /* A node that did not answer: each of checks[0..n) that applies to it
  * fails, the first with why, the others with "no answer". */
-void cs_audit_nr_unanswered(net_run *nr, const cs_audit_node *node, const char *const *checks, size_t n,
-                   const char *why);
+void cs_audit_nr_unanswered(net_run *nr, const cs_audit_node *node, const char *const *checks,
+                            size_t n, const char *why);
 
 /* The chain checks: height, head_age, advancing. have=false: no node
  * answered (all unknown). */
@@ -84,8 +84,8 @@ int cs_audit_rpc_result(const cs_val *root, uint64_t id, cs_val *result, char *e
 /* The reply to a node's batch whose first call (id 1) is method, as an
  * nr_reply_cb gets it (root, or err): 0 and that call's result, or the
  * reason into why: err itself, or "<method>: <what went wrong>". */
-int cs_audit_rpc_first(const cs_val *root, const char *err, const char *method, cs_val *result, char *why,
-              size_t whylen);
+int cs_audit_rpc_first(const cs_val *root, const char *err, const char *method, cs_val *result,
+                       char *why, size_t whylen);
 /* A number given as 0x-hex string or JSON integer. */
 int cs_audit_val_u64(const cs_val *v, uint64_t *out);
 /* A member by name: 0 or CS_ENOTFOUND. */

@@ -35,7 +35,7 @@ struct cs_audit_run {
 /* ---- results ---------------------------------------------------------- */
 
 void cs_audit_nr_result(net_run *nr, const char *node, const char *check, int state, bool has_value,
-               double value, const char *fmt, ...)
+                        double value, const char *fmt, ...)
 {
     cs_audit_run *run = nr->run;
     if (run->nres >= CS_AUDIT_RUN_MAX_RESULTS) {
@@ -127,7 +127,7 @@ void cs_audit_nr_finish(net_run *nr)
         }
         if (st < 0)
             cs_audit_nr_result(nr, n->name, CS_AUDIT_AVAILABLE, CS_AUDIT_UNKNOWN, false, 0,
-                      "no check applies");
+                               "no check applies");
         else if (st == CS_AUDIT_OK)
             cs_audit_nr_result(nr, n->name, CS_AUDIT_AVAILABLE, st, false, 0, NULL);
         else
@@ -147,35 +147,36 @@ void cs_audit_nr_chain(net_run *nr, bool have, uint64_t best, int64_t best_time,
         return;
     }
     cs_audit_nr_result(nr, C, "height", CS_AUDIT_OK, true, (double)best, "best head %llu (%s)",
-              (unsigned long long)best, who);
+                       (unsigned long long)best, who);
     int64_t age = nr->now - best_time;
     if (age < 0)
         age = 0;
     int age_state = age <= (int64_t)nr->lim.head_max_age ? CS_AUDIT_OK : CS_AUDIT_FAIL;
     if (age_state == CS_AUDIT_OK)
-        cs_audit_nr_result(nr, C, "head_age", age_state, true, (double)age, "head %lld s old (limit %u s)",
-                  (long long)age, nr->lim.head_max_age);
+        cs_audit_nr_result(nr, C, "head_age", age_state, true, (double)age,
+                           "head %lld s old (limit %u s)", (long long)age, nr->lim.head_max_age);
     else /* no node has a newer block: nobody is producing */
         cs_audit_nr_result(nr, C, "head_age", age_state, true, (double)age,
-                  "stalled: the best head %llu is %lld s old (limit %u s)",
-                  (unsigned long long)best, (long long)age, nr->lim.head_max_age);
+                           "stalled: the best head %llu is %lld s old (limit %u s)",
+                           (unsigned long long)best, (long long)age, nr->lim.head_max_age);
     const cs_audit_prev *p = nr->prev;
     if (!p || !p->have) {
         cs_audit_nr_result(nr, C, "advancing", age_state, false, 0,
-                  age_state == CS_AUDIT_OK ? "first sweep: judged by the head's age"
-                                           : "first sweep: stalled, judged by the head's age");
+                           age_state == CS_AUDIT_OK
+                               ? "first sweep: judged by the head's age"
+                               : "first sweep: stalled, judged by the head's age");
     } else if ((double)best > p->height) {
         cs_audit_nr_result(nr, C, "advancing", CS_AUDIT_OK, true, (double)best - p->height,
-                  "%.0f blocks since the sweep %lld s ago", (double)best - p->height,
-                  (long long)(nr->now - p->time));
+                           "%.0f blocks since the sweep %lld s ago", (double)best - p->height,
+                           (long long)(nr->now - p->time));
     } else if (nr->now - p->time < (int64_t)nr->lim.head_max_age) {
         cs_audit_nr_result(nr, C, "advancing", age_state, true, 0,
-                  "no new block since the sweep %lld s ago (too recent to tell)",
-                  (long long)(nr->now - p->time));
+                           "no new block since the sweep %lld s ago (too recent to tell)",
+                           (long long)(nr->now - p->time));
     } else {
         cs_audit_nr_result(nr, C, "advancing", CS_AUDIT_FAIL, true, 0,
-                  "stalled: stuck at %llu since the sweep %lld s ago", (unsigned long long)best,
-                  (long long)(nr->now - p->time));
+                           "stalled: stuck at %llu since the sweep %lld s ago",
+                           (unsigned long long)best, (long long)(nr->now - p->time));
     }
 }
 
@@ -200,8 +201,8 @@ static void phased_idle(net_run *nr)
 }
 
 void *cs_audit_nr_begin(net_run *nr, size_t state_size, size_t node_size, void **nodes,
-               void (*free_state)(void *state), void (*follow_up)(net_run *nr),
-               void (*judge)(net_run *nr))
+                        void (*free_state)(void *state), void (*follow_up)(net_run *nr),
+                        void (*judge)(net_run *nr))
 {
     void *s = calloc(1, state_size);
     void *n = s ? calloc(nr->net->nnodes ? nr->net->nnodes : 1, node_size) : NULL;
@@ -222,13 +223,13 @@ void *cs_audit_nr_begin(net_run *nr, size_t state_size, size_t node_size, void *
     return s;
 }
 
-void cs_audit_nr_unanswered(net_run *nr, const cs_audit_node *node, const char *const *checks, size_t n,
-                   const char *why)
+void cs_audit_nr_unanswered(net_run *nr, const cs_audit_node *node, const char *const *checks,
+                            size_t n, const char *why)
 {
     for (size_t c = 0; c < n; c++)
         if (cs_audit_node_has_check(nr->net, node, checks[c]))
             cs_audit_nr_result(nr, node->name, checks[c], CS_AUDIT_FAIL, false, 0, "%s",
-                      c == 0 ? why : "no answer");
+                               c == 0 ? why : "no answer");
 }
 
 /* ---- requests --------------------------------------------------------- */
@@ -280,8 +281,8 @@ static void on_reply(void *arg, const cs_audit_http_resp *resp)
     cs_audit_nr_release(nr);
 }
 
-void cs_audit_nr_post(net_run *nr, const char *url, const char *body, const char *userpwd, nr_reply_cb cb,
-             void *ctx)
+void cs_audit_nr_post(net_run *nr, const char *url, const char *body, const char *userpwd,
+                      nr_reply_cb cb, void *ctx)
 {
     cs_audit_nr_hold(nr);
     post_ctx *pc = malloc(sizeof *pc);
@@ -499,7 +500,8 @@ int cs_audit_rpc_result(const cs_val *root, uint64_t id, cs_val *result, char *e
         bool found = false;
         while (cs_val_next(&it, NULL, NULL, &x) == 1) {
             uint64_t got;
-            if (cs_audit_val_member(&x, "id", &idv) == 0 && cs_audit_val_u64(&idv, &got) == 0 && got == id) {
+            if (cs_audit_val_member(&x, "id", &idv) == 0 && cs_audit_val_u64(&idv, &got) == 0 &&
+                got == id) {
                 item = x;
                 found = true;
                 break;
@@ -528,8 +530,8 @@ int cs_audit_rpc_result(const cs_val *root, uint64_t id, cs_val *result, char *e
     return 0;
 }
 
-int cs_audit_rpc_first(const cs_val *root, const char *err, const char *method, cs_val *result, char *why,
-              size_t whylen)
+int cs_audit_rpc_first(const cs_val *root, const char *err, const char *method, cs_val *result,
+                       char *why, size_t whylen)
 {
     if (err) {
         snprintf(why, whylen, "%s", err);

@@ -458,7 +458,8 @@ static int render_text(cs_buf *out, net_model *m, bool md)
     for (size_t i = 0; i < m->nnotes && !rc; i++) {
         rc = cs_buf_printf(out, md ? "- **%s** " : "  [%s] ", note_names[m->notes[i].level]);
         if (!rc)
-            rc = md ? cs_audit_rt_md_esc(out, m->notes[i].text) : cs_buf_append_str(out, m->notes[i].text);
+            rc = md ? cs_audit_rt_md_esc(out, m->notes[i].text)
+                    : cs_buf_append_str(out, m->notes[i].text);
         if (!rc)
             rc = cs_buf_putc(out, '\n');
     }

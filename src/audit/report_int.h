@@ -47,7 +47,8 @@ void cs_audit_rt_time(int64_t t, char *out, size_t len);
 /* Inline SVG: one bar per day of days[0..ndays), its height the day's
  * availability; green at or above bp, red below, a grey stub for a day
  * without data. */
-int cs_audit_rt_svg_bars(cs_buf *out, int year, int month, int ndays, const cs_avail *days, uint32_t bp);
+int cs_audit_rt_svg_bars(cs_buf *out, int year, int month, int ndays, const cs_avail *days,
+                         uint32_t bp);
 
 /* Renders a finished value writer as JSON (core/json.h) and a newline. */
 int cs_report_json_out(cs_buf *out, cs_vw *w);

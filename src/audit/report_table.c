@@ -222,7 +222,8 @@ int cs_audit_rt_html(cs_buf *out, const rt_table *t, const char *cls)
             const char *s = cell(t, r, c);
             rc = cs_buf_append_str(out, (t->flags[c] & RT_RIGHT) ? "<td class=\"num\">" : "<td>");
             if (!rc)
-                rc = (t->flags[c] & RT_HTML_ONLY) ? cs_buf_append_str(out, s) : cs_audit_rt_html_esc(out, s);
+                rc = (t->flags[c] & RT_HTML_ONLY) ? cs_buf_append_str(out, s)
+                                                  : cs_audit_rt_html_esc(out, s);
             if (!rc)
                 rc = cs_buf_append_str(out, "</td>");
         }
@@ -247,7 +248,8 @@ void cs_audit_rt_time(int64_t t, char *out, size_t len)
 
 /* Inline SVG: one bar per day, its height the day's availability; green
  * at or above the threshold, red below, a grey stub for a day without data. */
-int cs_audit_rt_svg_bars(cs_buf *out, int year, int month, int ndays, const cs_avail *days, uint32_t bp)
+int cs_audit_rt_svg_bars(cs_buf *out, int year, int month, int ndays, const cs_avail *days,
+                         uint32_t bp)
 {
     int rc = cs_buf_printf(out,
                            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"24\" "
