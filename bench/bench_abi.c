@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include "core/value.h"
-#include "evm/abi.h"
+#include "abi/abi.h"
 #include "core/hex.h"
-#include "evm/keccak.h"
+#include "abi/keccak.h"
 
 static const char *abi_json =
     "[{\"type\":\"event\",\"name\":\"Transfer\",\"inputs\":["

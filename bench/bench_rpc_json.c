@@ -20,7 +20,7 @@
 
 #include "core/buf.h"
 #include "core/bus.h"
-#include "evm/abi.h"
+#include "abi/abi.h"
 #include "evm/chain.h"
 #include "core/hex.h"
 #include "net/jsonr.h"

@@ -11,7 +11,9 @@
  *       cs_client_close(c);
  *   }
  *
- * Functions return 0 or a negative error code (cs_strerror names it). */
+ * Events: chainscope/event.h, their payloads: chainscope/value.h; a whole
+ * program is examples/subscribe.c. Functions return 0 or a negative error
+ * code (chainscope/error.h; cs_strerror names it). */
 #ifndef CHAINSCOPE_CLIENT_H
 #define CHAINSCOPE_CLIENT_H
 

@@ -1,18 +1,9 @@
 #include "antelope/producers.h"
+#include "core/date.h"
 #include "core/error.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
 
 int cs_ant_time_parse(const char *s, int64_t *ms)
 {
@@ -37,7 +28,7 @@ int cs_ant_time_parse(const char *s, int64_t *ms)
         p++;
     if (*p)
         return CS_EPARSE;
-    *ms = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000LL + sec * 1000LL + frac;
+    *ms = ((cs_days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000LL + sec * 1000LL + frac;
     return 0;
 }
 

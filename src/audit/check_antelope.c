@@ -55,7 +55,7 @@ static void on_info(const cs_ant_info *in, void *arg)
         snprintf(an->chain_id, sizeof an->chain_id, "%s", in->chain_id);
         snprintf(an->version, sizeof an->version, "%s", in->version);
     }
-    nr_release(an->nr);
+    cs_audit_nr_release(an->nr);
 }
 
 static void on_schedule(const cs_ant_schedule *sc, void *arg)
@@ -70,7 +70,7 @@ static void on_schedule(const cs_ant_schedule *sc, void *arg)
         s->sched_ok = true;
     else
         snprintf(s->sched_err, sizeof s->sched_err, "get_producer_schedule: %zu producers", sc->n);
-    nr_release(s->nr);
+    cs_audit_nr_release(s->nr);
 }
 
 static void on_sample(const cs_ant_info *in, void *arg)
@@ -80,7 +80,7 @@ static void on_sample(const cs_ant_info *in, void *arg)
         s->samples_failed++;
     else
         cs_ant_tracker_feed(&s->tracker, in->head, in->head_ms, in->producer);
-    nr_release(s->nr);
+    cs_audit_nr_release(s->nr);
 }
 
 /* The answering node with the highest head (the first of equals), or -1. */
@@ -96,13 +96,13 @@ static int best_head(const ant_state *s)
 static void on_tick(net_run *nr, uint64_t now_ms)
 {
     ant_state *s = nr->state;
-    nr_hold(nr);
-    if (cs_ant_get_info(nr_http(nr), s->nodes[s->ref].n->rpc, nr->lim.timeout_ms, on_sample, s)) {
+    cs_audit_nr_hold(nr);
+    if (cs_ant_get_info(cs_audit_nr_http(nr), s->nodes[s->ref].n->rpc, nr->lim.timeout_ms, on_sample, s)) {
         s->samples_failed++;
-        nr_release(nr);
+        cs_audit_nr_release(nr);
     }
     if (now_ms + nr->lim.sample_ms <= s->observe_until)
-        nr_tick_at(nr, now_ms + nr->lim.sample_ms);
+        cs_audit_nr_tick_at(nr, now_ms + nr->lim.sample_ms);
 }
 
 static void judge(net_run *nr)
@@ -112,7 +112,7 @@ static void judge(net_run *nr)
     int best = best_head(s);
     uint64_t bh = best >= 0 ? s->nodes[best].head : 0;
     int64_t bms = best >= 0 ? s->nodes[best].head_ms : 0;
-    nr_chain(nr, best >= 0, bh, bms / 1000, best >= 0 ? s->nodes[best].n->name : "");
+    cs_audit_nr_chain(nr, best >= 0, bh, bms / 1000, best >= 0 ? s->nodes[best].n->name : "");
     for (size_t i = 0; i < s->n; i++) {
         ant_node *an = &s->nodes[i];
         const cs_audit_node *n = an->n;
@@ -122,37 +122,39 @@ static void judge(net_run *nr)
              * and the best node's samples */
         } else if (!an->ok) {
             static const char *const checks[] = {"api", "lag", "lib_lag", "chain_id", "version"};
-            nr_unanswered(nr, n, checks, 5, an->err);
+            cs_audit_nr_unanswered(nr, n, checks, 5, an->err);
         } else {
             if (cs_audit_node_has_check(nr->net, n, "api"))
-                nr_result(nr, nm, "api", CS_AUDIT_OK, true, (double)an->head, "%s",
-                          an->version[0] ? an->version : "answering");
+                cs_audit_nr_result(nr, nm, "api", CS_AUDIT_OK, true, (double)an->head, "%s",
+                                   an->version[0] ? an->version : "answering");
             if (cs_audit_node_has_check(nr->net, n, "lag")) {
                 uint64_t blocks = bh - an->head;
                 int64_t secs = (bms - an->head_ms) / 1000;
                 bool ok = blocks <= L->lag_blocks && secs <= (int64_t)L->lag_seconds;
-                nr_result(nr, nm, "lag", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, true, (double)blocks,
-                          "%llu blocks, %lld s behind%s", (unsigned long long)blocks,
-                          (long long)secs, ok ? "" : " (limit exceeded)");
+                cs_audit_nr_result(nr, nm, "lag", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, true,
+                                   (double)blocks, "%llu blocks, %lld s behind%s",
+                                   (unsigned long long)blocks, (long long)secs,
+                                   ok ? "" : " (limit exceeded)");
             }
             if (cs_audit_node_has_check(nr->net, n, "lib_lag")) {
                 uint64_t d = an->head > an->lib ? an->head - an->lib : 0;
-                nr_result(nr, nm, "lib_lag", d <= L->lib_lag ? CS_AUDIT_OK : CS_AUDIT_FAIL, true,
-                          (double)d, "LIB %llu, %llu behind the head (limit %u)",
-                          (unsigned long long)an->lib, (unsigned long long)d, L->lib_lag);
+                cs_audit_nr_result(nr, nm, "lib_lag", d <= L->lib_lag ? CS_AUDIT_OK : CS_AUDIT_FAIL,
+                                   true, (double)d, "LIB %llu, %llu behind the head (limit %u)",
+                                   (unsigned long long)an->lib, (unsigned long long)d, L->lib_lag);
             }
             if (cs_audit_node_has_check(nr->net, n, "chain_id")) {
                 bool ok = strcmp(an->chain_id, nr->net->chain_id) == 0;
-                nr_result(nr, nm, "chain_id", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, false, 0,
-                          ok ? "%.16s..." : "%s, expected the configured chain_id", an->chain_id);
+                cs_audit_nr_result(nr, nm, "chain_id", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, false, 0,
+                                   ok ? "%.16s..." : "%s, expected the configured chain_id",
+                                   an->chain_id);
             }
             if (cs_audit_node_has_check(nr->net, n, "version")) {
                 bool ok = !nr->net->version || strcmp(an->version, nr->net->version) == 0;
                 if (ok)
-                    nr_result(nr, nm, "version", CS_AUDIT_OK, false, 0, "%s", an->version);
+                    cs_audit_nr_result(nr, nm, "version", CS_AUDIT_OK, false, 0, "%s", an->version);
                 else
-                    nr_result(nr, nm, "version", CS_AUDIT_FAIL, false, 0, "%s, expected %s",
-                              an->version, nr->net->version);
+                    cs_audit_nr_result(nr, nm, "version", CS_AUDIT_FAIL, false, 0,
+                                       "%s, expected %s", an->version, nr->net->version);
             }
         }
         if (!cs_audit_node_has_check(nr->net, n, "producing"))
@@ -160,23 +162,24 @@ static void judge(net_run *nr)
         const cs_ant_producer_stats *ps =
             s->sched_ok ? cs_ant_tracker_get(&s->tracker, n->account) : NULL;
         if (!s->sched_ok)
-            nr_result(nr, nm, "producing", CS_AUDIT_UNKNOWN, false, 0, "%s",
-                      s->sched_err[0] ? s->sched_err : "no producer schedule");
+            cs_audit_nr_result(nr, nm, "producing", CS_AUDIT_UNKNOWN, false, 0, "%s",
+                               s->sched_err[0] ? s->sched_err : "no producer schedule");
         else if (!ps)
-            nr_result(nr, nm, "producing", CS_AUDIT_OK, false, 0,
-                      "%s is not in the active schedule (standby)", n->account);
+            cs_audit_nr_result(nr, nm, "producing", CS_AUDIT_OK, false, 0,
+                               "%s is not in the active schedule (standby)", n->account);
         else if (!s->tracker.observed_slots)
-            nr_result(nr, nm, "producing", CS_AUDIT_UNKNOWN, false, 0,
-                      "production not observed (observe: %u ms, %llu samples failed)",
-                      L->observe_ms, (unsigned long long)s->samples_failed);
+            cs_audit_nr_result(nr, nm, "producing", CS_AUDIT_UNKNOWN, false, 0,
+                               "production not observed (observe: %u ms, %llu samples failed)",
+                               L->observe_ms, (unsigned long long)s->samples_failed);
         else
-            nr_result(nr, nm, "producing",
-                      ps->missed_blocks <= L->max_missed_blocks ? CS_AUDIT_OK : CS_AUDIT_FAIL, true,
-                      (double)ps->missed_blocks,
-                      "missed %llu block%s (%llu round%s) of %llu slots observed",
-                      (unsigned long long)ps->missed_blocks, ps->missed_blocks == 1 ? "" : "s",
-                      (unsigned long long)ps->missed_rounds, ps->missed_rounds == 1 ? "" : "s",
-                      (unsigned long long)ps->slots);
+            cs_audit_nr_result(
+                nr, nm, "producing",
+                ps->missed_blocks <= L->max_missed_blocks ? CS_AUDIT_OK : CS_AUDIT_FAIL, true,
+                (double)ps->missed_blocks,
+                "missed %llu block%s (%llu round%s) of %llu slots observed",
+                (unsigned long long)ps->missed_blocks, ps->missed_blocks == 1 ? "" : "s",
+                (unsigned long long)ps->missed_rounds, ps->missed_rounds == 1 ? "" : "s",
+                (unsigned long long)ps->slots);
     }
 }
 
@@ -190,9 +193,9 @@ static void observe(net_run *nr)
         ant_node *an = &s->nodes[best];
         s->ref = best;
         cs_ant_tracker_feed(&s->tracker, an->head, an->head_ms, an->producer);
-        uint64_t now = nr_now_ms(nr);
+        uint64_t now = cs_audit_nr_now_ms(nr);
         s->observe_until = now + nr->lim.observe_ms;
-        nr_tick_at(nr, now + nr->lim.sample_ms);
+        cs_audit_nr_tick_at(nr, now + nr->lim.sample_ms);
     }
 }
 
@@ -200,7 +203,7 @@ void cs_audit_ant_start(net_run *nr)
 {
     const cs_audit_network *net = nr->net;
     void *nodes;
-    ant_state *s = nr_begin(nr, sizeof *s, sizeof *s->nodes, &nodes, NULL, observe, judge);
+    ant_state *s = cs_audit_nr_begin(nr, sizeof *s, sizeof *s->nodes, &nodes, NULL, observe, judge);
     if (!s)
         return;
     s->nodes = nodes;
@@ -220,17 +223,17 @@ void cs_audit_ant_start(net_run *nr)
         ant_node *an = &s->nodes[i];
         if (!an->n->rpc)
             continue;
-        nr_hold(nr);
-        if ((rc = cs_ant_get_info(nr_http(nr), an->n->rpc, to, on_info, an))) {
-            nr_not_sent(rc, an->err, sizeof an->err);
-            nr_release(nr);
+        cs_audit_nr_hold(nr);
+        if ((rc = cs_ant_get_info(cs_audit_nr_http(nr), an->n->rpc, to, on_info, an))) {
+            cs_audit_nr_not_sent(rc, an->err, sizeof an->err);
+            cs_audit_nr_release(nr);
         }
         if (s->want_schedule && !s->url[0]) {
             snprintf(s->url, sizeof s->url, "%s", an->n->rpc);
-            nr_hold(nr);
-            if ((rc = cs_ant_get_schedule(nr_http(nr), an->n->rpc, to, on_schedule, s))) {
-                nr_not_sent(rc, s->sched_err, sizeof s->sched_err);
-                nr_release(nr);
+            cs_audit_nr_hold(nr);
+            if ((rc = cs_ant_get_schedule(cs_audit_nr_http(nr), an->n->rpc, to, on_schedule, s))) {
+                cs_audit_nr_not_sent(rc, s->sched_err, sizeof s->sched_err);
+                cs_audit_nr_release(nr);
             }
         }
     }

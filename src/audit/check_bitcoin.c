@@ -44,7 +44,7 @@ typedef struct btc_state {
 static void free_state(void *state)
 {
     btc_state *s = state;
-    btc_p2p_free(s->p2p);
+    cs_audit_btc_p2p_free(s->p2p);
 }
 
 static void on_header(int error, int64_t time, void *arg)
@@ -52,7 +52,7 @@ static void on_header(int error, int64_t time, void *arg)
     btc_node *bn = arg;
     if (!error)
         bn->time = time;
-    nr_release(bn->nr);
+    cs_audit_nr_release(bn->nr);
 }
 
 /* What the audit keeps of the tips: those not active, rivals (valid-fork /
@@ -101,7 +101,7 @@ static void on_node(const cs_btc_core_status *st, void *arg)
         if (st->tips_ok)
             judge_tips(bn, st);
     }
-    nr_release(bn->nr);
+    cs_audit_nr_release(bn->nr);
 }
 
 static void judge(net_run *nr)
@@ -112,9 +112,9 @@ static void judge(net_run *nr)
     for (size_t i = 0; i < s->n; i++)
         if (s->nodes[i].ok && (best < 0 || s->nodes[i].blocks > s->nodes[best].blocks))
             best = (int)i;
-    nr_chain(nr, best >= 0 && s->nodes[best].time, best >= 0 ? s->nodes[best].blocks : 0,
-             best >= 0 ? s->nodes[best].time : 0, best >= 0 ? s->nodes[best].n->name : "");
-    btc_p2p_judge(nr, s->p2p);
+    cs_audit_nr_chain(nr, best >= 0 && s->nodes[best].time, best >= 0 ? s->nodes[best].blocks : 0,
+                      best >= 0 ? s->nodes[best].time : 0, best >= 0 ? s->nodes[best].n->name : "");
+    cs_audit_btc_p2p_judge(nr, s->p2p);
     for (size_t i = 0; i < s->n; i++) {
         btc_node *bn = &s->nodes[i];
         const cs_audit_node *n = bn->n;
@@ -123,60 +123,64 @@ static void judge(net_run *nr)
             continue;
         if (!bn->ok) {
             static const char *const checks[] = {"rpc", "tip_age", "sync", "peers", "tips"};
-            nr_unanswered(nr, n, checks, 5, bn->err);
+            cs_audit_nr_unanswered(nr, n, checks, 5, bn->err);
             continue;
         }
         if (cs_audit_node_has_check(nr->net, n, "rpc"))
-            nr_result(nr, nm, "rpc", CS_AUDIT_OK, true, (double)bn->blocks, "%s",
-                      bn->version[0] ? bn->version : "answering");
+            cs_audit_nr_result(nr, nm, "rpc", CS_AUDIT_OK, true, (double)bn->blocks, "%s",
+                               bn->version[0] ? bn->version : "answering");
         if (cs_audit_node_has_check(nr->net, n, "tip_age")) {
             if (!bn->time) {
-                nr_result(nr, nm, "tip_age", CS_AUDIT_UNKNOWN, false, 0, "tip time not known");
+                cs_audit_nr_result(nr, nm, "tip_age", CS_AUDIT_UNKNOWN, false, 0,
+                                   "tip time not known");
             } else {
                 int64_t age = nr->now - bn->time;
                 if (age < 0)
                     age = 0;
                 bool ok = age <= (int64_t)L->head_max_age;
-                nr_result(nr, nm, "tip_age", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, true, (double)age,
-                          "tip %llu is %lld s old (limit %u s)", (unsigned long long)bn->blocks,
-                          (long long)age, L->head_max_age);
+                cs_audit_nr_result(nr, nm, "tip_age", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, true,
+                                   (double)age, "tip %llu is %lld s old (limit %u s)",
+                                   (unsigned long long)bn->blocks, (long long)age, L->head_max_age);
             }
         }
         if (cs_audit_node_has_check(nr->net, n, "sync")) {
             uint64_t behind = bn->headers > bn->blocks ? bn->headers - bn->blocks : 0;
             if (bn->ibd)
-                nr_result(nr, nm, "sync", CS_AUDIT_FAIL, true, (double)behind,
-                          "in initial block download (%.1f%% verified), %llu blocks of %llu "
-                          "headers",
-                          bn->progress * 100, (unsigned long long)bn->blocks,
-                          (unsigned long long)bn->headers);
+                cs_audit_nr_result(
+                    nr, nm, "sync", CS_AUDIT_FAIL, true, (double)behind,
+                    "in initial block download (%.1f%% verified), %llu blocks of %llu "
+                    "headers",
+                    bn->progress * 100, (unsigned long long)bn->blocks,
+                    (unsigned long long)bn->headers);
             else
-                nr_result(nr, nm, "sync", behind <= L->headers_lag ? CS_AUDIT_OK : CS_AUDIT_FAIL,
-                          true, (double)behind, "%llu blocks, %llu headers (limit %u behind)",
-                          (unsigned long long)bn->blocks, (unsigned long long)bn->headers,
-                          L->headers_lag);
+                cs_audit_nr_result(nr, nm, "sync",
+                                   behind <= L->headers_lag ? CS_AUDIT_OK : CS_AUDIT_FAIL, true,
+                                   (double)behind, "%llu blocks, %llu headers (limit %u behind)",
+                                   (unsigned long long)bn->blocks, (unsigned long long)bn->headers,
+                                   L->headers_lag);
         }
         if (cs_audit_node_has_check(nr->net, n, "peers")) {
             if (!bn->net_ok)
-                nr_result(nr, nm, "peers", CS_AUDIT_UNKNOWN, false, 0,
-                          "getnetworkinfo not answered");
+                cs_audit_nr_result(nr, nm, "peers", CS_AUDIT_UNKNOWN, false, 0,
+                                   "getnetworkinfo not answered");
             else
-                nr_result(
+                cs_audit_nr_result(
                     nr, nm, "peers", bn->out >= L->min_out_peers ? CS_AUDIT_OK : CS_AUDIT_FAIL,
                     true, (double)(bn->in + bn->out), "%llu out, %llu in (minimum %u out)",
                     (unsigned long long)bn->out, (unsigned long long)bn->in, L->min_out_peers);
         }
         if (cs_audit_node_has_check(nr->net, n, "tips")) {
             if (!bn->tips_ok)
-                nr_result(nr, nm, "tips", CS_AUDIT_UNKNOWN, false, 0, "getchaintips not answered");
+                cs_audit_nr_result(nr, nm, "tips", CS_AUDIT_UNKNOWN, false, 0,
+                                   "getchaintips not answered");
             else if (bn->rivals)
-                nr_result(nr, nm, "tips", CS_AUDIT_FAIL, true, (double)bn->other_tips,
-                          "%llu rival tips at or above the active height: %s",
-                          (unsigned long long)bn->rivals, bn->tips_detail);
+                cs_audit_nr_result(nr, nm, "tips", CS_AUDIT_FAIL, true, (double)bn->other_tips,
+                                   "%llu rival tips at or above the active height: %s",
+                                   (unsigned long long)bn->rivals, bn->tips_detail);
             else
-                nr_result(nr, nm, "tips", CS_AUDIT_OK, true, (double)bn->other_tips,
-                          "%llu tips not active%s%s", (unsigned long long)bn->other_tips,
-                          bn->other_tips ? ": " : "", bn->tips_detail);
+                cs_audit_nr_result(nr, nm, "tips", CS_AUDIT_OK, true, (double)bn->other_tips,
+                                   "%llu tips not active%s%s", (unsigned long long)bn->other_tips,
+                                   bn->other_tips ? ": " : "", bn->tips_detail);
         }
     }
 }
@@ -190,9 +194,9 @@ static void ask_headers(net_run *nr)
         btc_node *bn = &s->nodes[i];
         if (!bn->ok || bn->time || !bn->best[0])
             continue;
-        nr_hold(nr);
+        cs_audit_nr_hold(nr);
         if (cs_btc_core_header_time(bn->rpc, bn->best, nr->lim.timeout_ms, on_header, bn))
-            nr_release(nr); /* the tip's time stays unknown */
+            cs_audit_nr_release(nr); /* the tip's time stays unknown */
     }
 }
 
@@ -201,12 +205,12 @@ void cs_audit_btc_start(net_run *nr)
     const cs_audit_network *net = nr->net;
     void *nodes;
     btc_state *s =
-        nr_begin(nr, sizeof *s, sizeof *s->nodes, &nodes, free_state, ask_headers, judge);
+        cs_audit_nr_begin(nr, sizeof *s, sizeof *s->nodes, &nodes, free_state, ask_headers, judge);
     if (!s)
         return;
     s->nodes = nodes;
     s->n = net->nnodes;
-    s->p2p = btc_p2p_start(nr);
+    s->p2p = cs_audit_btc_p2p_start(nr);
     for (size_t i = 0; i < s->n; i++) {
         btc_node *bn = &s->nodes[i];
         bn->n = &net->nodes[i];
@@ -222,13 +226,13 @@ void cs_audit_btc_start(net_run *nr)
                      bn->n->rpc_password ? bn->n->rpc_password : "");
         }
         if (!(bn->rpc =
-                  nr_rpc(nr, bn->n->rpc, bn->auth[0] ? bn->auth : NULL, bn->err, sizeof bn->err)))
+                  cs_audit_nr_rpc(nr, bn->n->rpc, bn->auth[0] ? bn->auth : NULL, bn->err, sizeof bn->err)))
             continue;
-        nr_hold(nr);
+        cs_audit_nr_hold(nr);
         int rc = cs_btc_core_status_probe(bn->rpc, nr->lim.timeout_ms, on_node, bn);
         if (rc) {
-            nr_not_sent(rc, bn->err, sizeof bn->err);
-            nr_release(nr);
+            cs_audit_nr_not_sent(rc, bn->err, sizeof bn->err);
+            cs_audit_nr_release(nr);
         }
     }
 }

@@ -7,7 +7,7 @@
  * are measured from the connection attempt, so the check ends within the
  * timeout plus one sweep period of the connector). Host names are resolved
  * with uv_getaddrinfo (libuv's thread pool, never the loop). The check
- * holds its network's part of the sweep (nr_hold) until the connector has
+ * holds its network's part of the sweep (cs_audit_nr_hold) until the connector has
  * closed, so judge runs with every node's outcome known. */
 #include "audit/check_int.h"
 #include "btc/connector.h"
@@ -46,7 +46,7 @@ static void conn_closed(void *arg)
 {
     btc_p2p *p = arg;
     p->conn = NULL;
-    nr_release(p->nr);
+    cs_audit_nr_release(p->nr);
 }
 
 /* One attempt less in progress; after the last, the connector closes. */
@@ -219,7 +219,7 @@ static void start_node(btc_p2p *p, p2p_node *pn, const cs_wire_net *wn)
     p->active++; /* the resolution holds the connector open until on_resolved */
 }
 
-btc_p2p *btc_p2p_start(net_run *nr)
+btc_p2p *cs_audit_btc_p2p_start(net_run *nr)
 {
     const cs_audit_network *net = nr->net;
     size_t want = 0;
@@ -246,13 +246,14 @@ btc_p2p *btc_p2p_start(net_run *nr)
                                            : sweep > 1000 ? 1000
                                                           : sweep,
                                .no_events = true};
-        rc = cs_connector_new(nr_loop(nr), NULL, &o, &p->conn);
+        rc = cs_connector_new(cs_audit_nr_loop(nr), NULL, &o, &p->conn);
     }
     if (rc) {
         for (size_t i = 0; i < net->nnodes; i++)
             if (cs_audit_node_has_check(net, &net->nodes[i], "p2p"))
-                nr_result(nr, net->nodes[i].name, "p2p", CS_AUDIT_UNKNOWN, false, 0,
-                          "the auditor could not start its connector: %s", cs_strerror(rc));
+                cs_audit_nr_result(nr, net->nodes[i].name, "p2p", CS_AUDIT_UNKNOWN, false, 0,
+                                   "the auditor could not start its connector: %s",
+                                   cs_strerror(rc));
         if (p)
             free(p->nodes);
         free(p);
@@ -262,8 +263,8 @@ btc_p2p *btc_p2p_start(net_run *nr)
     cs_connector_set_hooks(p->conn, &h);
     p->nr = nr;
     p->n = net->nnodes;
-    nr_hold(nr);   /* released when the connector has closed */
-    p->active = 1; /* ours while starting: no close before every node started */
+    cs_audit_nr_hold(nr); /* released when the connector has closed */
+    p->active = 1;        /* ours while starting: no close before every node started */
     for (size_t i = 0; i < net->nnodes; i++) {
         p2p_node *pn = &p->nodes[i];
         pn->owner = p;
@@ -275,23 +276,23 @@ btc_p2p *btc_p2p_start(net_run *nr)
     return p;
 }
 
-void btc_p2p_judge(net_run *nr, const btc_p2p *p)
+void cs_audit_btc_p2p_judge(net_run *nr, const btc_p2p *p)
 {
     for (size_t i = 0; p && i < p->n; i++) {
         const p2p_node *pn = &p->nodes[i];
         if (!pn->n || !cs_audit_node_has_check(nr->net, pn->n, "p2p"))
             continue;
         if (pn->ok)
-            nr_result(nr, pn->n->name, "p2p", CS_AUDIT_OK, true, pn->ms,
-                      "%s version %d, start height %d, handshake %.0f ms", pn->ua, pn->version,
-                      pn->start_height, pn->ms);
+            cs_audit_nr_result(nr, pn->n->name, "p2p", CS_AUDIT_OK, true, pn->ms,
+                               "%s version %d, start height %d, handshake %.0f ms", pn->ua,
+                               pn->version, pn->start_height, pn->ms);
         else
-            nr_result(nr, pn->n->name, "p2p", CS_AUDIT_FAIL, false, 0, "%s: %s", pn->n->p2p,
-                      pn->why[0] ? pn->why : "no handshake");
+            cs_audit_nr_result(nr, pn->n->name, "p2p", CS_AUDIT_FAIL, false, 0, "%s: %s",
+                               pn->n->p2p, pn->why[0] ? pn->why : "no handshake");
     }
 }
 
-void btc_p2p_free(btc_p2p *p)
+void cs_audit_btc_p2p_free(btc_p2p *p)
 {
     if (!p)
         return;

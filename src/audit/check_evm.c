@@ -88,7 +88,7 @@ static void on_node(const cs_evm_status *st, void *arg)
         en->peers = st->peers;
         snprintf(en->client, sizeof en->client, "%s", st->client);
     }
-    nr_release(en->nr);
+    cs_audit_nr_release(en->nr);
 }
 
 static void on_auditor(const cs_evm_admin *ad, void *arg)
@@ -118,7 +118,7 @@ static void on_auditor(const cs_evm_admin *ad, void *arg)
             s->clique_ok = true;
         }
     }
-    nr_release(s->nr);
+    cs_audit_nr_release(s->nr);
 }
 
 /* ---- phase 2 ------------------------------------------------------------ */
@@ -146,7 +146,7 @@ static void on_blocks(const cs_evm_seals *se, void *arg)
         }
         s->blocks_ok = true;
     }
-    nr_release(s->nr);
+    cs_audit_nr_release(s->nr);
 }
 
 static void on_add_peer(int error, const char *why, bool accepted, void *arg)
@@ -159,7 +159,7 @@ static void on_add_peer(int error, const char *why, bool accepted, void *arg)
         snprintf(en->add_detail, sizeof en->add_detail, "admin_addPeer sent, answer %s",
                  accepted ? "true" : "false");
     }
-    nr_release(en->nr);
+    cs_audit_nr_release(en->nr);
 }
 
 static const peer_seen *find_peer(const evm_state *s, const cs_audit_node *n)
@@ -187,11 +187,11 @@ static void phase2(net_run *nr)
             k = CS_EVM_MAX_SEALS;
         s->blocks_from = au->height + 1 - k;
         s->blocks_n = k;
-        nr_hold(nr);
+        cs_audit_nr_hold(nr);
         if (k == 0 ||
             (rc = cs_evm_probe_seals(rpc, s->blocks_from, (size_t)k, to, on_blocks, s)) != 0) {
-            nr_not_sent(k ? rc : CS_EINVAL, s->blocks_err, sizeof s->blocks_err);
-            nr_release(nr);
+            cs_audit_nr_not_sent(k ? rc : CS_EINVAL, s->blocks_err, sizeof s->blocks_err);
+            cs_audit_nr_release(nr);
         }
     }
     if (nr->net->add_missing_peers && s->admin_ok && rpc) {
@@ -202,10 +202,10 @@ static void phase2(net_run *nr)
             en->added = true;
             CS_INFO("audit", "%s: %s missing from the auditing node's peers: admin_addPeer",
                     nr->net->name, en->n->name);
-            nr_hold(nr);
+            cs_audit_nr_hold(nr);
             if ((rc = cs_evm_probe_add_peer(rpc, en->n->enode, to, on_add_peer, en)) != 0) {
                 char why[128];
-                nr_not_sent(rc, why, sizeof why);
+                cs_audit_nr_not_sent(rc, why, sizeof why);
                 on_add_peer(rc, why, false, en);
             }
         }
@@ -227,7 +227,7 @@ static void judge(net_run *nr)
     }
     uint64_t bh = best >= 0 ? s->nodes[best].height : 0;
     int64_t bts = best >= 0 ? s->nodes[best].ts : 0;
-    nr_chain(nr, best >= 0, bh, bts, best >= 0 ? s->nodes[best].n->name : "");
+    cs_audit_nr_chain(nr, best >= 0, bh, bts, best >= 0 ? s->nodes[best].n->name : "");
     evm_node *au = s->auditor >= 0 ? &s->nodes[s->auditor] : NULL;
 
     for (size_t i = 0; i < s->n; i++) {
@@ -236,77 +236,80 @@ static void judge(net_run *nr)
         const char *nm = n->name;
         if (cs_audit_node_has_check(nr->net, n, "rpc")) {
             if (en->ok)
-                nr_result(nr, nm, "rpc", CS_AUDIT_OK, true, (double)en->height, "%s",
-                          en->client[0] ? en->client : "answering");
+                cs_audit_nr_result(nr, nm, "rpc", CS_AUDIT_OK, true, (double)en->height, "%s",
+                                   en->client[0] ? en->client : "answering");
             else
-                nr_result(nr, nm, "rpc", CS_AUDIT_FAIL, false, 0, "%s",
-                          en->asked ? en->err : "no rpc URL");
+                cs_audit_nr_result(nr, nm, "rpc", CS_AUDIT_FAIL, false, 0, "%s",
+                                   en->asked ? en->err : "no rpc URL");
         }
         if (cs_audit_node_has_check(nr->net, n, "lag")) {
             if (!en->ok) {
-                nr_result(nr, nm, "lag", CS_AUDIT_FAIL, false, 0, "no answer");
+                cs_audit_nr_result(nr, nm, "lag", CS_AUDIT_FAIL, false, 0, "no answer");
             } else {
                 uint64_t blocks = bh - en->height;
                 int64_t secs = bts - en->ts;
                 if (secs < 0)
                     secs = 0;
                 bool ok = blocks <= L->lag_blocks && secs <= (int64_t)L->lag_seconds;
-                nr_result(nr, nm, "lag", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, true, (double)blocks,
-                          "%llu blocks, %lld s behind%s", (unsigned long long)blocks,
-                          (long long)secs,
-                          ok                       ? ""
-                          : blocks > L->lag_blocks ? " (limit exceeded: blocks)"
-                                                   : " (limit exceeded: seconds)");
+                cs_audit_nr_result(nr, nm, "lag", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, true,
+                                   (double)blocks, "%llu blocks, %lld s behind%s",
+                                   (unsigned long long)blocks, (long long)secs,
+                                   ok                       ? ""
+                                   : blocks > L->lag_blocks ? " (limit exceeded: blocks)"
+                                                            : " (limit exceeded: seconds)");
             }
         }
         if (cs_audit_node_has_check(nr->net, n, "peers")) {
             if (!en->ok || !en->has_peers)
-                nr_result(nr, nm, "peers", en->ok ? CS_AUDIT_UNKNOWN : CS_AUDIT_FAIL, false, 0,
-                          "%s", en->ok ? "net_peerCount not answered" : "no answer");
+                cs_audit_nr_result(nr, nm, "peers", en->ok ? CS_AUDIT_UNKNOWN : CS_AUDIT_FAIL,
+                                   false, 0, "%s",
+                                   en->ok ? "net_peerCount not answered" : "no answer");
             else
-                nr_result(nr, nm, "peers", en->peers >= L->min_peers ? CS_AUDIT_OK : CS_AUDIT_FAIL,
-                          true, (double)en->peers, "%llu peers (minimum %u)",
-                          (unsigned long long)en->peers, L->min_peers);
+                cs_audit_nr_result(nr, nm, "peers",
+                                   en->peers >= L->min_peers ? CS_AUDIT_OK : CS_AUDIT_FAIL, true,
+                                   (double)en->peers, "%llu peers (minimum %u)",
+                                   (unsigned long long)en->peers, L->min_peers);
         }
         const peer_seen *ps = NULL;
         if (cs_audit_node_has_check(nr->net, n, "connected")) {
             if (!s->admin_ok) {
-                nr_result(nr, nm, "connected", CS_AUDIT_UNKNOWN, false, 0, "%s",
-                          s->admin_err[0] ? s->admin_err : "no auditing node");
+                cs_audit_nr_result(nr, nm, "connected", CS_AUDIT_UNKNOWN, false, 0, "%s",
+                                   s->admin_err[0] ? s->admin_err : "no auditing node");
             } else if ((ps = find_peer(s, n)) != NULL) {
-                nr_result(nr, nm, "connected", CS_AUDIT_OK, false, 0, "in admin_peers of %s",
-                          au->n->name);
+                cs_audit_nr_result(nr, nm, "connected", CS_AUDIT_OK, false, 0,
+                                   "in admin_peers of %s", au->n->name);
             } else {
-                nr_result(nr, nm, "connected", CS_AUDIT_FAIL, false, 0, "not in admin_peers of %s",
-                          au->n->name);
+                cs_audit_nr_result(nr, nm, "connected", CS_AUDIT_FAIL, false, 0,
+                                   "not in admin_peers of %s", au->n->name);
             }
             if (en->added)
-                nr_result(nr, nm, "action.add_peer", en->add_ok ? CS_AUDIT_OK : CS_AUDIT_FAIL,
-                          false, 0, "%s: %s", en->add_detail, n->enode);
+                cs_audit_nr_result(nr, nm, "action.add_peer",
+                                   en->add_ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, false, 0, "%s: %s",
+                                   en->add_detail, n->enode);
         }
         if (cs_audit_node_has_check(nr->net, n, "enode_ip")) {
             char reg[64];
             cs_audit_node_ip(n, reg, sizeof reg);
             if (!s->admin_ok)
-                nr_result(nr, nm, "enode_ip", CS_AUDIT_UNKNOWN, false, 0, "%s",
-                          s->admin_err[0] ? s->admin_err : "no auditing node");
+                cs_audit_nr_result(nr, nm, "enode_ip", CS_AUDIT_UNKNOWN, false, 0, "%s",
+                                   s->admin_err[0] ? s->admin_err : "no auditing node");
             else if (!ps && !(ps = find_peer(s, n)))
-                nr_result(nr, nm, "enode_ip", CS_AUDIT_UNKNOWN, false, 0,
-                          "not connected: cannot see its address");
+                cs_audit_nr_result(nr, nm, "enode_ip", CS_AUDIT_UNKNOWN, false, 0,
+                                   "not connected: cannot see its address");
             else if (strcasecmp(ps->ip, reg) == 0)
-                nr_result(nr, nm, "enode_ip", CS_AUDIT_OK, false, 0, "seen at %s", ps->ip);
+                cs_audit_nr_result(nr, nm, "enode_ip", CS_AUDIT_OK, false, 0, "seen at %s", ps->ip);
             else
-                nr_result(nr, nm, "enode_ip", CS_AUDIT_FAIL, false, 0, "seen at %s, registered %s",
-                          ps->ip, reg);
+                cs_audit_nr_result(nr, nm, "enode_ip", CS_AUDIT_FAIL, false, 0,
+                                   "seen at %s, registered %s", ps->ip, reg);
         }
         if (cs_audit_node_has_check(nr->net, n, "sealing")) {
             sealer *se = s->clique_ok && n->signer ? find_sealer(s, n->signer) : NULL;
             if (!s->clique_ok) {
-                nr_result(nr, nm, "sealing", CS_AUDIT_UNKNOWN, false, 0, "%s",
-                          s->clique_err[0] ? s->clique_err : "no auditing node");
+                cs_audit_nr_result(nr, nm, "sealing", CS_AUDIT_UNKNOWN, false, 0, "%s",
+                                   s->clique_err[0] ? s->clique_err : "no auditing node");
             } else if (!se) {
-                nr_result(nr, nm, "sealing", CS_AUDIT_FAIL, true, 0,
-                          "%s is not an authorized signer", n->signer);
+                cs_audit_nr_result(nr, nm, "sealing", CS_AUDIT_FAIL, true, 0,
+                                   "%s is not an authorized signer", n->signer);
             } else {
                 double rate = s->window ? (double)se->count / (double)s->window : 0;
                 int64_t last = se->last_ts;
@@ -325,13 +328,13 @@ static void judge(net_run *nr)
                 else
                     snprintf(when, sizeof when, "none in the last %llu blocks",
                              (unsigned long long)s->blocks_n);
-                nr_result(nr, nm, "sealing", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, true, rate,
-                          "%llu of %llu blocks, %s%s", (unsigned long long)se->count,
-                          (unsigned long long)s->window, when,
-                          ok               ? ""
-                          : se->count == 0 ? " (not sealing)"
-                          : all            ? " (sealing every block: the other signers are not)"
-                                           : " (limit exceeded)");
+                cs_audit_nr_result(nr, nm, "sealing", ok ? CS_AUDIT_OK : CS_AUDIT_FAIL, true, rate,
+                                   "%llu of %llu blocks, %s%s", (unsigned long long)se->count,
+                                   (unsigned long long)s->window, when,
+                                   ok               ? ""
+                                   : se->count == 0 ? " (not sealing)"
+                                   : all ? " (sealing every block: the other signers are not)"
+                                         : " (limit exceeded)");
             }
         }
     }
@@ -341,7 +344,8 @@ void cs_audit_evm_start(net_run *nr)
 {
     const cs_audit_network *net = nr->net;
     void *nodes;
-    evm_state *s = nr_begin(nr, sizeof *s, sizeof *s->nodes, &nodes, free_state, phase2, judge);
+    evm_state *s =
+        cs_audit_nr_begin(nr, sizeof *s, sizeof *s->nodes, &nodes, free_state, phase2, judge);
     if (!s)
         return;
     s->nodes = nodes;
@@ -374,12 +378,12 @@ void cs_audit_evm_start(net_run *nr)
         if (!en->n->rpc)
             continue;
         en->asked = true;
-        if (!(en->rpc = nr_rpc(nr, en->n->rpc, NULL, en->err, sizeof en->err)))
+        if (!(en->rpc = cs_audit_nr_rpc(nr, en->n->rpc, NULL, en->err, sizeof en->err)))
             continue;
-        nr_hold(nr);
+        cs_audit_nr_hold(nr);
         if ((rc = cs_evm_probe_status(en->rpc, to, on_node, en)) != 0) {
-            nr_not_sent(rc, en->err, sizeof en->err);
-            nr_release(nr);
+            cs_audit_nr_not_sent(rc, en->err, sizeof en->err);
+            cs_audit_nr_release(nr);
         }
     }
     cs_rpc *arpc = s->auditor >= 0 ? s->nodes[s->auditor].rpc : NULL;
@@ -388,11 +392,11 @@ void cs_audit_evm_start(net_run *nr)
         snprintf(s->clique_err, sizeof s->clique_err, "auditing node: %s",
                  s->nodes[s->auditor].err);
     } else if (s->want_admin || s->want_clique) {
-        nr_hold(nr);
+        cs_audit_nr_hold(nr);
         if ((rc = cs_evm_probe_admin(arpc, s->want_admin, s->want_clique, to, on_auditor, s))) {
-            nr_not_sent(rc, s->admin_err, sizeof s->admin_err);
+            cs_audit_nr_not_sent(rc, s->admin_err, sizeof s->admin_err);
             snprintf(s->clique_err, sizeof s->clique_err, "%s", s->admin_err);
-            nr_release(nr);
+            cs_audit_nr_release(nr);
         }
     }
 }

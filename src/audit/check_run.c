@@ -17,7 +17,7 @@ typedef struct owned_result {
 struct cs_audit_run {
     uv_loop_t *loop;
     cs_http_client *http; /* borrowed */
-    cs_rpc **rpcs;        /* owned: the nodes' JSON-RPC clients (nr_rpc) */
+    cs_rpc **rpcs;        /* owned: the nodes' JSON-RPC clients (cs_audit_nr_rpc) */
     size_t nrpcs, rpcs_cap;
     int closing; /* handles and clients still closing (cs_audit_run_free) */
     const cs_audit_config *cfg;
@@ -36,8 +36,8 @@ struct cs_audit_run {
 
 /* ---- results ---------------------------------------------------------- */
 
-void nr_result(net_run *nr, const char *node, const char *check, int state, bool has_value,
-               double value, const char *fmt, ...)
+void cs_audit_nr_result(net_run *nr, const char *node, const char *check, int state, bool has_value,
+                        double value, const char *fmt, ...)
 {
     cs_audit_run *run = nr->run;
     if (run->nres >= CS_AUDIT_RUN_MAX_RESULTS) {
@@ -100,7 +100,7 @@ static void run_maybe_done(cs_audit_run *run)
     run->done(run, run->arg);
 }
 
-void nr_finish(net_run *nr)
+void cs_audit_nr_finish(net_run *nr)
 {
     if (nr->finished)
         return;
@@ -128,89 +128,90 @@ void nr_finish(net_run *nr)
             }
         }
         if (st < 0)
-            nr_result(nr, n->name, CS_AUDIT_AVAILABLE, CS_AUDIT_UNKNOWN, false, 0,
-                      "no check applies");
+            cs_audit_nr_result(nr, n->name, CS_AUDIT_AVAILABLE, CS_AUDIT_UNKNOWN, false, 0,
+                               "no check applies");
         else if (st == CS_AUDIT_OK)
-            nr_result(nr, n->name, CS_AUDIT_AVAILABLE, st, false, 0, NULL);
+            cs_audit_nr_result(nr, n->name, CS_AUDIT_AVAILABLE, st, false, 0, NULL);
         else
-            nr_result(nr, n->name, CS_AUDIT_AVAILABLE, st, false, 0, "%s", why);
+            cs_audit_nr_result(nr, n->name, CS_AUDIT_AVAILABLE, st, false, 0, "%s", why);
     }
     run->pending_nets--;
     run_maybe_done(run);
 }
 
-void nr_chain(net_run *nr, bool have, uint64_t best, int64_t best_time, const char *who)
+void cs_audit_nr_chain(net_run *nr, bool have, uint64_t best, int64_t best_time, const char *who)
 {
     const char *C = CS_AUDIT_CHAIN_NODE;
     if (!have) {
-        nr_result(nr, C, "height", CS_AUDIT_UNKNOWN, false, 0, "no node answered");
-        nr_result(nr, C, "head_age", CS_AUDIT_UNKNOWN, false, 0, "no node answered");
-        nr_result(nr, C, "advancing", CS_AUDIT_UNKNOWN, false, 0, "no node answered");
+        cs_audit_nr_result(nr, C, "height", CS_AUDIT_UNKNOWN, false, 0, "no node answered");
+        cs_audit_nr_result(nr, C, "head_age", CS_AUDIT_UNKNOWN, false, 0, "no node answered");
+        cs_audit_nr_result(nr, C, "advancing", CS_AUDIT_UNKNOWN, false, 0, "no node answered");
         return;
     }
-    nr_result(nr, C, "height", CS_AUDIT_OK, true, (double)best, "best head %llu (%s)",
-              (unsigned long long)best, who);
+    cs_audit_nr_result(nr, C, "height", CS_AUDIT_OK, true, (double)best, "best head %llu (%s)",
+                       (unsigned long long)best, who);
     int64_t age = nr->now - best_time;
     if (age < 0)
         age = 0;
     int age_state = age <= (int64_t)nr->lim.head_max_age ? CS_AUDIT_OK : CS_AUDIT_FAIL;
     if (age_state == CS_AUDIT_OK)
-        nr_result(nr, C, "head_age", age_state, true, (double)age, "head %lld s old (limit %u s)",
-                  (long long)age, nr->lim.head_max_age);
+        cs_audit_nr_result(nr, C, "head_age", age_state, true, (double)age,
+                           "head %lld s old (limit %u s)", (long long)age, nr->lim.head_max_age);
     else /* no node has a newer block: nobody is producing */
-        nr_result(nr, C, "head_age", age_state, true, (double)age,
-                  "stalled: the best head %llu is %lld s old (limit %u s)",
-                  (unsigned long long)best, (long long)age, nr->lim.head_max_age);
+        cs_audit_nr_result(nr, C, "head_age", age_state, true, (double)age,
+                           "stalled: the best head %llu is %lld s old (limit %u s)",
+                           (unsigned long long)best, (long long)age, nr->lim.head_max_age);
     const cs_audit_prev *p = nr->prev;
     if (!p || !p->have) {
-        nr_result(nr, C, "advancing", age_state, false, 0,
-                  age_state == CS_AUDIT_OK ? "first sweep: judged by the head's age"
-                                           : "first sweep: stalled, judged by the head's age");
+        cs_audit_nr_result(nr, C, "advancing", age_state, false, 0,
+                           age_state == CS_AUDIT_OK
+                               ? "first sweep: judged by the head's age"
+                               : "first sweep: stalled, judged by the head's age");
     } else if ((double)best > p->height) {
-        nr_result(nr, C, "advancing", CS_AUDIT_OK, true, (double)best - p->height,
-                  "%.0f blocks since the sweep %lld s ago", (double)best - p->height,
-                  (long long)(nr->now - p->time));
+        cs_audit_nr_result(nr, C, "advancing", CS_AUDIT_OK, true, (double)best - p->height,
+                           "%.0f blocks since the sweep %lld s ago", (double)best - p->height,
+                           (long long)(nr->now - p->time));
     } else if (nr->now - p->time < (int64_t)nr->lim.head_max_age) {
-        nr_result(nr, C, "advancing", age_state, true, 0,
-                  "no new block since the sweep %lld s ago (too recent to tell)",
-                  (long long)(nr->now - p->time));
+        cs_audit_nr_result(nr, C, "advancing", age_state, true, 0,
+                           "no new block since the sweep %lld s ago (too recent to tell)",
+                           (long long)(nr->now - p->time));
     } else {
-        nr_result(nr, C, "advancing", CS_AUDIT_FAIL, true, 0,
-                  "stalled: stuck at %llu since the sweep %lld s ago", (unsigned long long)best,
-                  (long long)(nr->now - p->time));
+        cs_audit_nr_result(nr, C, "advancing", CS_AUDIT_FAIL, true, 0,
+                           "stalled: stuck at %llu since the sweep %lld s ago",
+                           (unsigned long long)best, (long long)(nr->now - p->time));
     }
 }
 
 /* ---- phases ----------------------------------------------------------- */
 
-/* on_idle of every kind: see nr_begin. */
+/* on_idle of every kind: see cs_audit_nr_begin. */
 static void phased_idle(net_run *nr)
 {
     if (nr->phase == 1) {
         nr->phase = 2;
-        nr_hold(nr);
+        cs_audit_nr_hold(nr);
         if (nr->follow_up)
             nr->follow_up(nr);
-        nr_release(nr); /* back here at once when nothing was asked */
+        cs_audit_nr_release(nr); /* back here at once when nothing was asked */
         return;
     }
     if (nr->phase == 2) {
         nr->phase = 3;
         nr->judge(nr);
-        nr_finish(nr);
+        cs_audit_nr_finish(nr);
     }
 }
 
-void *nr_begin(net_run *nr, size_t state_size, size_t node_size, void **nodes,
-               void (*free_state)(void *state), void (*follow_up)(net_run *nr),
-               void (*judge)(net_run *nr))
+void *cs_audit_nr_begin(net_run *nr, size_t state_size, size_t node_size, void **nodes,
+                        void (*free_state)(void *state), void (*follow_up)(net_run *nr),
+                        void (*judge)(net_run *nr))
 {
     void *s = calloc(1, state_size);
     void *n = s ? calloc(nr->net->nnodes ? nr->net->nnodes : 1, node_size) : NULL;
     if (!n) {
         free(s);
-        nr->on_idle = nr_finish;
-        nr_chain(nr, false, 0, 0, "");
+        nr->on_idle = cs_audit_nr_finish;
+        cs_audit_nr_chain(nr, false, 0, 0, "");
         return NULL;
     }
     *nodes = n;
@@ -224,41 +225,41 @@ void *nr_begin(net_run *nr, size_t state_size, size_t node_size, void **nodes,
     return s;
 }
 
-void nr_unanswered(net_run *nr, const cs_audit_node *node, const char *const *checks, size_t n,
-                   const char *why)
+void cs_audit_nr_unanswered(net_run *nr, const cs_audit_node *node, const char *const *checks,
+                            size_t n, const char *why)
 {
     for (size_t c = 0; c < n; c++)
         if (cs_audit_node_has_check(nr->net, node, checks[c]))
-            nr_result(nr, node->name, checks[c], CS_AUDIT_FAIL, false, 0, "%s",
-                      c == 0 ? why : "no answer");
+            cs_audit_nr_result(nr, node->name, checks[c], CS_AUDIT_FAIL, false, 0, "%s",
+                               c == 0 ? why : "no answer");
 }
 
 /* ---- requests --------------------------------------------------------- */
 
-void nr_hold(net_run *nr)
+void cs_audit_nr_hold(net_run *nr)
 {
     nr->pending++;
 }
 
-void nr_release(net_run *nr)
+void cs_audit_nr_release(net_run *nr)
 {
     if (--nr->pending == 0 && !nr->finished && nr->next_tick_ms == 0)
         nr->on_idle(nr);
 }
 
-void nr_not_sent(int rc, char *why, size_t len)
+void cs_audit_nr_not_sent(int rc, char *why, size_t len)
 {
     snprintf(why, len, "request not sent: %s", cs_strerror(rc));
 }
 
-cs_rpc *nr_rpc(net_run *nr, const char *url, const char *userpwd, char *why, size_t whylen)
+cs_rpc *cs_audit_nr_rpc(net_run *nr, const char *url, const char *userpwd, char *why, size_t whylen)
 {
     cs_audit_run *run = nr->run;
     if (run->nrpcs == run->rpcs_cap) {
         size_t cap = run->rpcs_cap ? run->rpcs_cap * 2 : 16;
         cs_rpc **p = realloc(run->rpcs, cap * sizeof *p);
         if (!p) {
-            nr_not_sent(CS_ENOMEM, why, whylen);
+            cs_audit_nr_not_sent(CS_ENOMEM, why, whylen);
             return NULL;
         }
         run->rpcs = p;
@@ -283,7 +284,7 @@ cs_rpc *nr_rpc(net_run *nr, const char *url, const char *userpwd, char *why, siz
     return rpc;
 }
 
-cs_http_client *nr_http(net_run *nr)
+cs_http_client *cs_audit_nr_http(net_run *nr)
 {
     return nr->run->http;
 }
@@ -298,12 +299,12 @@ int cs_audit_http_client_new(uv_loop_t *loop, cs_http_client **out)
 
 /* ---- ticks ------------------------------------------------------------ */
 
-uint64_t nr_now_ms(net_run *nr)
+uint64_t cs_audit_nr_now_ms(net_run *nr)
 {
     return uv_now(nr->run->loop);
 }
 
-uv_loop_t *nr_loop(net_run *nr)
+uv_loop_t *cs_audit_nr_loop(net_run *nr)
 {
     return nr->run->loop;
 }
@@ -322,7 +323,7 @@ static void arm(cs_audit_run *run)
     uv_timer_start(&run->timer, on_timer, next > now ? next - now : 0, 0);
 }
 
-void nr_tick_at(net_run *nr, uint64_t at_ms)
+void cs_audit_nr_tick_at(net_run *nr, uint64_t at_ms)
 {
     nr->next_tick_ms = at_ms ? at_ms : 1;
     arm(nr->run);
@@ -340,9 +341,9 @@ static void on_timer(uv_timer_t *t)
         net_run *nr = &run->nets[i];
         if (nr->next_tick_ms && nr->next_tick_ms <= now && !nr->finished) {
             nr->next_tick_ms = 0;
-            nr_hold(nr);
+            cs_audit_nr_hold(nr);
             nr->on_tick(nr, now);
-            nr_release(nr);
+            cs_audit_nr_release(nr);
         }
     }
     if (!run->done_called)
@@ -388,7 +389,7 @@ int cs_audit_run_start(uv_loop_t *loop, cs_http_client *http, const cs_audit_con
     }
     for (size_t i = 0; i < cfg->nnets; i++) {
         net_run *nr = &run->nets[i];
-        nr_hold(nr);
+        cs_audit_nr_hold(nr);
         switch (nr->net->kind) {
         case CS_AUDIT_EVM:
             cs_audit_evm_start(nr);
@@ -399,7 +400,7 @@ int cs_audit_run_start(uv_loop_t *loop, cs_http_client *http, const cs_audit_con
         default:
             cs_audit_ant_start(nr);
         }
-        nr_release(nr);
+        cs_audit_nr_release(nr);
     }
     return 0;
 }

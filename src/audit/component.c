@@ -6,7 +6,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "bus/spool.h"
-#include "notify/channel.h"
+#include "notify/conf.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,5 @@
 #include "audit/ledger.h"
+#include "core/date.h"
 #include "core/error.h"
 #include "core/log.h"
 
@@ -239,23 +240,13 @@ int cs_ledger_avail_days(cs_ledger *l, const char *network, const char *node, co
     return finish(l, s, rc);
 }
 
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 int cs_month_range(int year, int month, int64_t *start, int64_t *end, int *ndays)
 {
     if (year < 1970 || year > 9999 || month < 1 || month > 12)
         return CS_EINVAL;
-    int64_t a = days_from_civil(year, month, 1);
-    int64_t b = month == 12 ? days_from_civil(year + 1, 1, 1) : days_from_civil(year, month + 1, 1);
+    int64_t a = cs_days_from_civil(year, month, 1);
+    int64_t b =
+        month == 12 ? cs_days_from_civil(year + 1, 1, 1) : cs_days_from_civil(year, month + 1, 1);
     *start = a * 86400;
     *end = b * 86400;
     if (ndays)

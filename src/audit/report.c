@@ -270,7 +270,7 @@ static int model_build(cs_ledger *l, const cs_audit_config *cfg, const cs_audit_
     int64_t mstart = 0, mend = 0;
     {
         char ym[8];
-        rt_time(m->sw.time, ym, sizeof ym); /* "YYYY-MM" prefix of the time */
+        cs_audit_rt_time(m->sw.time, ym, sizeof ym); /* "YYYY-MM" prefix of the time */
         ym[7] = 0;
         int y, mo;
         if (cs_month_parse(ym, &y, &mo) == 0 &&
@@ -336,7 +336,7 @@ static int model_build(cs_ledger *l, const cs_audit_config *cfg, const cs_audit_
             if (cs_ledger_state_since(l, net->name, n->name, CS_AUDIT_AVAILABLE, &since) == 0 &&
                 since < m->sw.time) {
                 char t[32];
-                rt_time(since, t, sizeof t);
+                cs_audit_rt_time(since, t, sizeof t);
                 snprintf(st, sizeof st, " since %s", t);
             }
             add_note(m, NOTE_DOWN, n->name, "%s (%s, %s) down%s: %s", n->name,
@@ -414,7 +414,7 @@ static const char *glyph_chain(const net_model *m)
 
 static int build_table(const net_model *m, rt_table *t, bool html, bool glyphs)
 {
-    rt_init(t, 10, cols);
+    cs_audit_rt_init(t, 10, cols);
     t->flags[9] = RT_HTML_ONLY;
     cs_buf svg;
     cs_buf_init(&svg, 1u << 20);
@@ -441,11 +441,11 @@ static int build_table(const net_model *m, rt_table *t, bool html, bool glyphs)
         int rc = 0;
         svg.len = 0;
         if (html && m->ndays) {
-            rc = rt_svg_bars(&svg, m->year, m->month, m->ndays, ln->days, ln->bp);
+            rc = cs_audit_rt_svg_bars(&svg, m->year, m->month, m->ndays, ln->days, ln->bp);
             row[9] = cs_buf_cstr(&svg);
         }
         if (!rc)
-            rc = rt_row(t, row);
+            rc = cs_audit_rt_row(t, row);
         if (rc) {
             cs_buf_free(&svg);
             return rc;
@@ -470,7 +470,7 @@ static void head_line(const net_model *m, char *out, size_t len)
 {
     char t[32];
     if (m->have_height && m->have_age) {
-        rt_time(m->sw.time - (int64_t)m->age, t, sizeof t);
+        cs_audit_rt_time(m->sw.time - (int64_t)m->age, t, sizeof t);
         snprintf(out, len, "%.0f at %s (%.0f s before the sweep)", m->height, t, m->age);
     } else if (m->have_height) {
         snprintf(out, len, "%.0f", m->height);
@@ -492,7 +492,7 @@ static void size_count(const net_model *m, char *out, size_t len)
 static int render_text(cs_buf *out, net_model *m, bool md, bool glyphs)
 {
     char sw[32], head[128];
-    rt_time(m->sw.time, sw, sizeof sw);
+    cs_audit_rt_time(m->sw.time, sw, sizeof sw);
     head_line(m, head, sizeof head);
     int rc;
     if (md)
@@ -515,14 +515,15 @@ static int render_text(cs_buf *out, net_model *m, bool md, bool glyphs)
     if (!rc)
         rc = build_table(m, &t, false, glyphs);
     if (!rc)
-        rc = md ? rt_md(out, &t) : rt_text(out, &t);
-    rt_free(&t);
+        rc = md ? cs_audit_rt_md(out, &t) : cs_audit_rt_text(out, &t);
+    cs_audit_rt_free(&t);
     if (!rc)
         rc = cs_buf_append_str(out, md ? "\n### Notices\n\n" : "\nnotices:\n");
     for (size_t i = 0; i < m->nnotes && !rc; i++) {
         rc = cs_buf_printf(out, md ? "- **%s** " : "  [%s] ", note_names[m->notes[i].level]);
         if (!rc)
-            rc = md ? rt_md_esc(out, m->notes[i].text) : cs_buf_append_str(out, m->notes[i].text);
+            rc = md ? cs_audit_rt_md_esc(out, m->notes[i].text)
+                    : cs_buf_append_str(out, m->notes[i].text);
         if (!rc)
             rc = cs_buf_putc(out, '\n');
     }
@@ -543,7 +544,7 @@ static int html_head(cs_buf *out, const char *title)
 {
     int rc = cs_buf_append_str(out, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>");
     if (!rc)
-        rc = rt_html_esc(out, title);
+        rc = cs_audit_rt_html_esc(out, title);
     if (!rc)
         rc = cs_buf_append_str(out, "</title>\n");
     if (!rc)
@@ -556,11 +557,11 @@ static int html_head(cs_buf *out, const char *title)
 static int render_html(cs_buf *out, net_model *m, bool glyphs)
 {
     char sw[32], head[128];
-    rt_time(m->sw.time, sw, sizeof sw);
+    cs_audit_rt_time(m->sw.time, sw, sizeof sw);
     head_line(m, head, sizeof head);
     int rc = cs_buf_append_str(out, "<h2>");
     if (!rc)
-        rc = rt_html_esc(out, m->net->name);
+        rc = cs_audit_rt_html_esc(out, m->net->name);
     if (!rc)
         rc = cs_buf_printf(out, " (%s)</h2>\n", cs_audit_kind_name(m->net->kind));
     if (rc || !m->have)
@@ -579,8 +580,8 @@ static int render_html(cs_buf *out, net_model *m, bool glyphs)
     if (!rc)
         rc = build_table(m, &t, true, glyphs);
     if (!rc)
-        rc = rt_html(out, &t, "nodes");
-    rt_free(&t);
+        rc = cs_audit_rt_html(out, &t, "nodes");
+    cs_audit_rt_free(&t);
     if (!rc)
         rc = cs_buf_append_str(out, "<h3>Notices</h3>\n<ul>\n");
     for (size_t i = 0; i < m->nnotes && !rc; i++) {
@@ -591,7 +592,7 @@ static int render_html(cs_buf *out, net_model *m, bool glyphs)
                                                              : "ok",
                            note_names[lv]);
         if (!rc)
-            rc = rt_html_esc(out, m->notes[i].text);
+            rc = cs_audit_rt_html_esc(out, m->notes[i].text);
         if (!rc)
             rc = cs_buf_append_str(out, "</li>\n");
     }

@@ -27,27 +27,28 @@ typedef struct rt_table {
     size_t nrows, cap;
 } rt_table;
 
-void rt_init(rt_table *t, size_t ncols, const char *const *head);
-void rt_free(rt_table *t);
+void cs_audit_rt_init(rt_table *t, size_t ncols, const char *const *head);
+void cs_audit_rt_free(rt_table *t);
 /* Appends a row: cells[0..ncols) are copied (NULL shows as ""). CS_ELIMIT at
  * RT_MAX_ROWS. */
-int rt_row(rt_table *t, const char *const *cells);
-int rt_text(cs_buf *out, const rt_table *t);
-int rt_md(cs_buf *out, const rt_table *t);
-int rt_html(cs_buf *out, const rt_table *t, const char *cls);
+int cs_audit_rt_row(rt_table *t, const char *const *cells);
+int cs_audit_rt_text(cs_buf *out, const rt_table *t);
+int cs_audit_rt_md(cs_buf *out, const rt_table *t);
+int cs_audit_rt_html(cs_buf *out, const rt_table *t, const char *cls);
 
 /* Display width of UTF-8 text in a terminal (wide East Asian characters and
  * emoji count 2). */
-size_t rt_width(const char *s);
-int rt_html_esc(cs_buf *out, const char *s);
-int rt_md_esc(cs_buf *out, const char *s);
+size_t cs_audit_rt_width(const char *s);
+int cs_audit_rt_html_esc(cs_buf *out, const char *s);
+int cs_audit_rt_md_esc(cs_buf *out, const char *s);
 /* "2024-01-31 23:00:07 UTC" (len >= 32). */
-void rt_time(int64_t t, char *out, size_t len);
+void cs_audit_rt_time(int64_t t, char *out, size_t len);
 
 /* Inline SVG: one bar per day of days[0..ndays), its height the day's
  * availability; green at or above bp, red below, a grey stub for a day
  * without data. */
-int rt_svg_bars(cs_buf *out, int year, int month, int ndays, const cs_avail *days, uint32_t bp);
+int cs_audit_rt_svg_bars(cs_buf *out, int year, int month, int ndays, const cs_avail *days,
+                         uint32_t bp);
 
 /* Renders a finished value writer as JSON (core/json.h) and a newline. */
 int cs_report_json_out(cs_buf *out, cs_vw *w);

@@ -88,7 +88,7 @@ static const char *const cols[] = {"network", "node",      "role",     "ok",
 
 static int build_table(const sla_model *m, rt_table *t)
 {
-    rt_init(t, 12, cols);
+    cs_audit_rt_init(t, 12, cols);
     for (int c = 3; c <= 9; c++)
         t->flags[c] = RT_RIGHT;
     t->flags[11] = RT_HTML_ONLY;
@@ -109,14 +109,14 @@ static int build_table(const sla_model *m, rt_table *t)
         snprintf(need, sizeof need, "%llu", (unsigned long long)s->needed);
         snprintf(thr, sizeof thr, "%.2f%%", s->bp / 100.0);
         svg.len = 0;
-        rc = rt_svg_bars(&svg, m->year, m->month, m->ndays, s->days, s->bp);
+        rc = cs_audit_rt_svg_bars(&svg, m->year, m->month, m->ndays, s->days, s->bp);
         const char *row[12] = {
             s->network, s->node,    s->role >= 0 ? cs_audit_role_name(s->role) : "-",
             ok,         fail,       unk,
             exp,        av,         need,
             thr,        verdict(s), rc ? "" : cs_buf_cstr(&svg)};
         if (!rc)
-            rc = rt_row(t, row);
+            rc = cs_audit_rt_row(t, row);
     }
     cs_buf_free(&svg);
     return rc;
@@ -218,11 +218,11 @@ int cs_report_sla(cs_ledger *l, const cs_audit_config *cfg, int year, int month,
                                "</style>\n</head><body>\n<h1>%s (UTC, %d days)</h1>\n<p>",
                                title, title, m.ndays);
         if (!rc)
-            rc = rt_html_esc(out, explain);
+            rc = cs_audit_rt_html_esc(out, explain);
         if (!rc)
             rc = cs_buf_append_str(out, "</p>\n");
         if (!rc)
-            rc = rt_html(out, &t, "sla");
+            rc = cs_audit_rt_html(out, &t, "sla");
         if (!rc)
             rc = cs_buf_printf(out, "<p>%zu of %zu nodes pass.</p>\n</body></html>\n", pass, m.n);
     } else {
@@ -230,11 +230,11 @@ int cs_report_sla(cs_ledger *l, const cs_audit_config *cfg, int year, int month,
         rc = cs_buf_printf(out, "%s%s (UTC, %d days)\n\n%s\n\n", md ? "# " : "", title, m.ndays,
                            explain);
         if (!rc)
-            rc = md ? rt_md(out, &t) : rt_text(out, &t);
+            rc = md ? cs_audit_rt_md(out, &t) : cs_audit_rt_text(out, &t);
         if (!rc)
             rc = cs_buf_printf(out, "\n%zu of %zu nodes pass.\n", pass, m.n);
     }
-    rt_free(&t);
+    cs_audit_rt_free(&t);
     free(m.lines);
     return rc;
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-void rt_init(rt_table *t, size_t ncols, const char *const *head)
+void cs_audit_rt_init(rt_table *t, size_t ncols, const char *const *head)
 {
     memset(t, 0, sizeof *t);
     t->ncols = ncols < RT_MAX_COLS ? ncols : RT_MAX_COLS;
@@ -15,7 +15,7 @@ void rt_init(rt_table *t, size_t ncols, const char *const *head)
         t->head[i] = head[i];
 }
 
-void rt_free(rt_table *t)
+void cs_audit_rt_free(rt_table *t)
 {
     for (size_t i = 0; i < t->nrows * t->ncols; i++)
         free(t->cells[i]);
@@ -24,7 +24,7 @@ void rt_free(rt_table *t)
     t->nrows = t->cap = 0;
 }
 
-int rt_row(rt_table *t, const char *const *cells)
+int cs_audit_rt_row(rt_table *t, const char *const *cells)
 {
     if (t->nrows >= RT_MAX_ROWS)
         return CS_ELIMIT;
@@ -78,7 +78,7 @@ static size_t utf8_next(const unsigned char *s, uint32_t *cp)
     return (size_t)n;
 }
 
-size_t rt_width(const char *s)
+size_t cs_audit_rt_width(const char *s)
 {
     size_t w = 0;
     const unsigned char *p = (const unsigned char *)s;
@@ -107,13 +107,13 @@ static int pad(cs_buf *out, size_t n)
     return rc;
 }
 
-int rt_text(cs_buf *out, const rt_table *t)
+int cs_audit_rt_text(cs_buf *out, const rt_table *t)
 {
     size_t w[RT_MAX_COLS] = {0};
     for (size_t c = 0; c < t->ncols; c++) {
-        w[c] = rt_width(t->head[c]);
+        w[c] = cs_audit_rt_width(t->head[c]);
         for (size_t r = 0; r < t->nrows; r++) {
-            size_t x = rt_width(cell(t, r, c));
+            size_t x = cs_audit_rt_width(cell(t, r, c));
             if (x > w[c])
                 w[c] = x;
         }
@@ -128,7 +128,7 @@ int rt_text(cs_buf *out, const rt_table *t)
             if (t->flags[c] & RT_HTML_ONLY)
                 continue;
             const char *s = r == 0 ? t->head[c] : cell(t, r - 1, c);
-            size_t gap = w[c] - rt_width(s);
+            size_t gap = w[c] - cs_audit_rt_width(s);
             if (!first)
                 rc = cs_buf_append_str(out, "  ");
             first = false;
@@ -145,7 +145,7 @@ int rt_text(cs_buf *out, const rt_table *t)
     return rc;
 }
 
-int rt_md_esc(cs_buf *out, const char *s)
+int cs_audit_rt_md_esc(cs_buf *out, const char *s)
 {
     int rc = 0;
     for (; *s && !rc; s++) {
@@ -157,7 +157,7 @@ int rt_md_esc(cs_buf *out, const char *s)
     return rc;
 }
 
-int rt_md(cs_buf *out, const rt_table *t)
+int cs_audit_rt_md(cs_buf *out, const rt_table *t)
 {
     int rc = 0;
     for (size_t r = 0; r <= t->nrows + 1 && !rc; r++) {
@@ -168,11 +168,11 @@ int rt_md(cs_buf *out, const rt_table *t)
             if (rc)
                 break;
             if (r == 0)
-                rc = rt_md_esc(out, t->head[c]);
+                rc = cs_audit_rt_md_esc(out, t->head[c]);
             else if (r == 1)
                 rc = cs_buf_append_str(out, (t->flags[c] & RT_RIGHT) ? "---:" : "---");
             else
-                rc = rt_md_esc(out, cell(t, r - 2, c));
+                rc = cs_audit_rt_md_esc(out, cell(t, r - 2, c));
             if (!rc)
                 rc = cs_buf_putc(out, ' ');
         }
@@ -182,7 +182,7 @@ int rt_md(cs_buf *out, const rt_table *t)
     return rc;
 }
 
-int rt_html_esc(cs_buf *out, const char *s)
+int cs_audit_rt_html_esc(cs_buf *out, const char *s)
 {
     int rc = 0;
     for (; *s && !rc; s++) {
@@ -206,13 +206,13 @@ int rt_html_esc(cs_buf *out, const char *s)
     return rc;
 }
 
-int rt_html(cs_buf *out, const rt_table *t, const char *cls)
+int cs_audit_rt_html(cs_buf *out, const rt_table *t, const char *cls)
 {
     int rc = cs_buf_printf(out, "<table class=\"%s\">\n<thead><tr>", cls);
     for (size_t c = 0; c < t->ncols && !rc; c++) {
         rc = cs_buf_append_str(out, "<th>");
         if (!rc)
-            rc = rt_html_esc(out, t->head[c]);
+            rc = cs_audit_rt_html_esc(out, t->head[c]);
         if (!rc)
             rc = cs_buf_append_str(out, "</th>");
     }
@@ -224,7 +224,8 @@ int rt_html(cs_buf *out, const rt_table *t, const char *cls)
             const char *s = cell(t, r, c);
             rc = cs_buf_append_str(out, (t->flags[c] & RT_RIGHT) ? "<td class=\"num\">" : "<td>");
             if (!rc)
-                rc = (t->flags[c] & RT_HTML_ONLY) ? cs_buf_append_str(out, s) : rt_html_esc(out, s);
+                rc = (t->flags[c] & RT_HTML_ONLY) ? cs_buf_append_str(out, s)
+                                                  : cs_audit_rt_html_esc(out, s);
             if (!rc)
                 rc = cs_buf_append_str(out, "</td>");
         }
@@ -236,7 +237,7 @@ int rt_html(cs_buf *out, const rt_table *t, const char *cls)
     return rc;
 }
 
-void rt_time(int64_t t, char *out, size_t len)
+void cs_audit_rt_time(int64_t t, char *out, size_t len)
 {
     time_t tt = (time_t)t;
     struct tm tm;
@@ -249,7 +250,8 @@ void rt_time(int64_t t, char *out, size_t len)
 
 /* Inline SVG: one bar per day, its height the day's availability; green
  * at or above the threshold, red below, a grey stub for a day without data. */
-int rt_svg_bars(cs_buf *out, int year, int month, int ndays, const cs_avail *days, uint32_t bp)
+int cs_audit_rt_svg_bars(cs_buf *out, int year, int month, int ndays, const cs_avail *days,
+                         uint32_t bp)
 {
     int rc = cs_buf_printf(out,
                            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"24\" "

@@ -1,5 +1,6 @@
-/* The audit's event types, listed in the schema table (core/schema.c). */
+/* The audit's event types, registered by cli/components.c (audit/events.h). */
 #include "core/schema.h"
+#include "audit/events.h"
 
 static const cs_field_def f_check[] = {
     {"node", "string", false, "node name from the inventory, or @chain for network-wide checks"},

@@ -8,13 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/value.h"
+#include "net/addr.h"
 
 struct cs_ctl {
     int fd;
@@ -32,18 +32,9 @@ static int set_err(cs_ctl *c, int code, const char *fmt, const char *arg)
 
 int cs_ctl_open(const char *path, int timeout_ms, cs_ctl **out)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (!path || strlen(path) >= sizeof sa.sun_path)
-        return CS_EINVAL;
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = cs_unix_connect(path);
     if (fd < 0)
-        return CS_EIO;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        int e = errno;
-        close(fd);
-        return e == ENOENT || e == ECONNREFUSED ? CS_ECLOSED : CS_EIO;
-    }
+        return fd == -ENOENT || fd == -ECONNREFUSED ? CS_ECLOSED : fd == CS_EINVAL ? fd : CS_EIO;
     cs_ctl *c = calloc(1, sizeof *c);
     if (!c) {
         close(fd);

@@ -1,6 +1,7 @@
 /* The events of the Bitcoin P2P component: connector, control socket,
  * crawler. One entry per type; docs/events.md is generated from these. */
 #include "core/schema.h"
+#include "btc/events.h"
 
 #define PEER                                                                                       \
     {                                                                                              \

@@ -13,6 +13,7 @@
 
 #include "btc/wire.h"
 #include "core/error.h"
+#include "core/hex.h"
 
 #define CS_WIRE_MAX_SIZE 0x02000000u /* largest CompactSize a length may be */
 
@@ -140,9 +141,6 @@ void cs_vw_kv_hash(cs_vw *w, const char *k, const uint8_t h[32]);
  * "x.b32.i2p", CJDNS as IPv6). Returns false for an unknown network. */
 bool cs_wire_addrv2_str(cs_wire_ctx *ctx, uint8_t net, const uint8_t *a, size_t len, char *buf,
                         size_t buflen);
-/* Base32 (RFC 4648 alphabet, lowercase, no padding). */
-size_t cs_base32(const uint8_t *p, size_t n, char *out);
-int cs_base32_decode(const char *s, size_t n, uint8_t *out, size_t max);
 /* Writes a string that may not be UTF-8: as str if it is, else as bytes. */
 void cs_vw_kv_text(cs_vw *w, const char *k, const uint8_t *s, size_t n);
 
@@ -156,7 +154,6 @@ void cs_vw_kv_text(cs_vw *w, const char *k, const uint8_t *s, size_t n);
  *   q = fw_obj(q, &o); q = FW_KEY(q, "port"); q = fw_uint(q, 8333); ...
  *   q = fw_obj_end(q, o, 1); fw_commit(w, q);
  * fw_commit counts one item in the innermost open container per call. */
-extern const char cs_hex_pairs[513];
 
 static inline uint8_t *fw_begin(cs_vw *w, size_t max)
 {
@@ -232,8 +229,6 @@ static inline uint8_t *fw_bytes(uint8_t *q, const void *s, size_t n)
     memcpy(q, s, n);
     return q + n;
 }
-/* Writes 64 hex digits of the 32 bytes at h in reversed order. */
-void cs_hex_rev32(uint8_t *out, const uint8_t *h);
 /* A 32-byte hash as 64 hex digits in display (reversed) order. */
 static inline uint8_t *fw_hash(uint8_t *q, const uint8_t *h)
 {

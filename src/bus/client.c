@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -115,23 +114,6 @@ static int control(cs_client *c, uint8_t type, const uint8_t *body, size_t len)
     return type == CS_FRAME_EVENT;
 }
 
-static int connect_unix(const char *path)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof sa.sun_path)
-        return CS_EINVAL;
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return CS_EIO;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        int e = -errno;
-        close(fd);
-        return e;
-    }
-    return fd;
-}
-
 static int connect_tcp(const char *hostport)
 {
     struct sockaddr_storage ss;
@@ -168,7 +150,7 @@ int cs_client_connect_reason(const char *address, const char *name, const char *
     *out = NULL;
     if (reason_len)
         reason[0] = 0;
-    int fd = strncmp(address, "tcp:", 4) == 0 ? connect_tcp(address + 4) : connect_unix(address);
+    int fd = strncmp(address, "tcp:", 4) == 0 ? connect_tcp(address + 4) : cs_unix_connect(address);
     if (fd < 0)
         return fd;
     cs_client *c = calloc(1, sizeof *c);

@@ -4,9 +4,9 @@
 #include "core/error.h"
 #include "core/json.h"
 #include "core/value.h"
-#include "evm/abi.h"
+#include "abi/abi.h"
 #include "core/hex.h"
-#include "evm/keccak.h"
+#include "abi/keccak.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,6 +7,7 @@
 #include "chainscope/control.h"
 #include "cli/cli.h"
 #include "core/error.h"
+#include "core/hex.h"
 
 static void usage(void)
 {
@@ -121,24 +122,16 @@ static int cmd_peers(cs_ctl *c, bool json)
 
 static int unhex(const char *s, uint8_t **out, size_t *n)
 {
-    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
-        s += 2;
     size_t len = strlen(s);
-    if (len % 2)
-        return CS_EINVAL;
     uint8_t *b = malloc(len / 2 + 1);
     if (!b)
         return CS_ENOMEM;
-    for (size_t i = 0; i < len / 2; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1) {
-            free(b);
-            return CS_EINVAL;
-        }
-        b[i] = (uint8_t)v;
+    int rc = cs_hex_decode(s, len, b, len / 2 + 1, n);
+    if (rc) {
+        free(b);
+        return CS_EINVAL;
     }
     *out = b;
-    *n = len / 2;
     return 0;
 }
 

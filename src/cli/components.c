@@ -4,12 +4,17 @@
 
 #include "audit/audit_config.h"
 #include "audit/component.h"
+#include "audit/events.h"
 #include "btc/component.h"
+#include "btc/events.h"
 #include "evm/component.h"
+#include "evm/events.h"
 #include "notify/channel.h"
 #include "notify/component.h"
 #include "notify/conf.h"
+#include "notify/events.h"
 #include "rules/component.h"
+#include "rules/events.h"
 #include "rules/monitor_config.h"
 
 /* One entry per component, in start order: sinks (notify, monitors)
@@ -50,4 +55,14 @@ const cs_cfg_section *cs_component_sections(void)
 int cs_cli_load_config(const char *path, cs_config **out, char *err, size_t errlen)
 {
     return cs_config_load(path, cs_component_sections(), cs_ncomponents, out, err, errlen);
+}
+
+void cs_components_register_schemas(void)
+{
+    /* The core's own group is always there; each component's table lives
+     * beside its publisher. */
+    static const cs_event_def *const tables[] = {cs_schema_audit, cs_schema_btc, cs_schema_evm,
+                                                 cs_schema_monitors, cs_schema_notify};
+    for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
+        cs_schema_register(tables[i]); /* 5 of CS_SCHEMA_MAX_GROUPS: cannot fail */
 }

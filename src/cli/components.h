@@ -20,6 +20,10 @@ extern const size_t cs_ncomponents;
  * cs_config_load). */
 const cs_cfg_section *cs_component_sections(void);
 
+/* Registers every component's event schema (core/schema.h); main() calls
+ * it before any command runs. */
+void cs_components_register_schemas(void);
+
 /* Loads a config file with every component's section parser. */
 int cs_cli_load_config(const char *path, cs_config **out, char *err, size_t errlen);
 

@@ -127,6 +127,7 @@ int main(int argc, char **argv)
         printf("chainscope %s\n", CS_VERSION);
         return CS_EXIT_OK;
     }
+    cs_components_register_schemas();
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);

@@ -48,23 +48,37 @@ const cs_event_def cs_schema_core[] = {
     {NULL, NULL, NULL, NULL},
 };
 
-extern const cs_event_def cs_schema_audit[];    /* src/audit/schema_audit.c */
-extern const cs_event_def cs_schema_notify[];   /* src/notify/schema_notify.c */
-extern const cs_event_def cs_schema_btc[];      /* src/btc/schema_btc.c */
-extern const cs_event_def cs_schema_evm[];      /* src/evm/schema_evm.c */
-extern const cs_event_def cs_schema_monitors[]; /* src/rules/schema_rules.c */
+/* ---- the registry ------------------------------------------------------ */
 
-const cs_event_def *const cs_schema_groups[] = {
-    cs_schema_core,     cs_schema_audit,  cs_schema_btc, cs_schema_evm,
-    cs_schema_monitors, cs_schema_notify, NULL,
-};
+/* The groups known so far: the core's own, then each component's in the
+ * order they were registered. Filled at start, before any thread runs. */
+static const cs_event_def *groups[CS_SCHEMA_MAX_GROUPS + 1] = {cs_schema_core};
+static size_t ngroups = 1;
+
+int cs_schema_register(const cs_event_def *group)
+{
+    if (!group)
+        return CS_EINVAL;
+    for (size_t g = 0; g < ngroups; g++)
+        if (groups[g] == group)
+            return 0;
+    if (ngroups == CS_SCHEMA_MAX_GROUPS)
+        return CS_ELIMIT;
+    groups[ngroups++] = group;
+    return 0;
+}
+
+const cs_event_def *cs_schema_group(size_t i)
+{
+    return i < ngroups ? groups[i] : NULL;
+}
 
 const cs_event_def *cs_schema_find(const char *type)
 {
     const cs_event_def *family = NULL;
     size_t tl = strlen(type);
-    for (size_t g = 0; cs_schema_groups[g]; g++)
-        for (const cs_event_def *d = cs_schema_groups[g]; d->type; d++) {
+    for (size_t g = 0; g < ngroups; g++)
+        for (const cs_event_def *d = groups[g]; d->type; d++) {
             if (strcmp(d->type, type) == 0)
                 return d;
             size_t dl = strlen(d->type);

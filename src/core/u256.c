@@ -1,4 +1,5 @@
 #include "core/u256.h"
+#include "core/hex.h"
 
 #include <string.h>
 
@@ -162,16 +163,10 @@ bool cs_u256_from_hex(cs_u256 *r, const char *s, size_t n)
         return false;
     cs_u256 acc = {{0}};
     for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        unsigned v;
-        if (c >= '0' && c <= '9')
-            v = (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v = (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v = (unsigned)(c - 'A' + 10);
-        else
+        int d = cs_hex_digit(s[i]);
+        if (d < 0)
             return false;
+        unsigned v = (unsigned)d;
         size_t bit = (n - 1 - i) * 4;
         acc.w[bit / 64] |= (uint64_t)v << (bit % 64);
     }

@@ -1,4 +1,5 @@
 #include "evm/chain.h"
+#include "evm/events.h"
 #include "core/error.h"
 #include "evm/chain_fw.h"
 #include "core/hex.h"
@@ -185,34 +186,6 @@ static bool is_hash(const cs_jsonr *r, uint32_t i, const char *lower)
         return true;
     char h[67];
     return cs_evm_hexstr(r, i, 32, h) == 0 && memcmp(h, lower, 66) == 0;
-}
-
-/* Decodes the n bytes written as 2n hex digits at s (no prefix) into out,
- * 16 bytes at a time. false on a non-hex digit. */
-static bool unhex(const char *s, size_t n, uint8_t *out)
-{
-    const __m128i lowbyte = _mm_set1_epi16(0x00ff), nine = _mm_set1_epi8(9),
-                  lownib = _mm_set1_epi8(0x0f), d9 = _mm_set1_epi8('9');
-    size_t k = 0;
-    for (; k + 16 <= n; k += 16) {
-        __m128i a, b;
-        if (!hex16(s + 2 * k, &a) || !hex16(s + 2 * k + 16, &b))
-            return false;
-        /* digit values: the low nibble, plus 9 for 'a'..'f' */
-        a = _mm_add_epi8(_mm_and_si128(a, lownib), _mm_and_si128(_mm_cmpgt_epi8(a, d9), nine));
-        b = _mm_add_epi8(_mm_and_si128(b, lownib), _mm_and_si128(_mm_cmpgt_epi8(b, d9), nine));
-        /* each 16-bit lane holds (high digit, low digit): make it one byte */
-        a = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(a, lowbyte), 4), _mm_srli_epi16(a, 8));
-        b = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(b, lowbyte), 4), _mm_srli_epi16(b, 8));
-        _mm_storeu_si128((__m128i *)(out + k), _mm_packus_epi16(a, b));
-    }
-    for (; k < n; k++) {
-        int hi = cs_hex_digit(s[2 * k]), lo = cs_hex_digit(s[2 * k + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out[k] = (uint8_t)(hi << 4 | lo);
-    }
-    return true;
 }
 
 /* A hex quantity string ("0x1a") of at most 16 digits as a number; false
@@ -416,7 +389,7 @@ static uint8_t *fw_hexdata(emitctx *c, uint8_t *q, uint32_t i, const char *what)
     size_t n = (t->len - 2) / 2;
     *q++ = CS_VT_BYTES;
     q = fw_varint(q, n);
-    if (!unhex(s + 2, n, q)) {
+    if (cs_hex_decode_n(s + 2, n, q)) {
         eerr(c, "%s: not 0x hex", what);
         return NULL;
     }
@@ -478,7 +451,7 @@ static bool emit_log(emitctx *c, cs_publisher *pub, uint32_t lg, uint64_t tx_ind
     const cs_abi *abi = NULL;
     if (abis) {
         uint8_t abin[20];
-        unhex(addr + 2, 20, abin);
+        cs_hex_decode_n(addr + 2, 20, abin); /* checked by hexcopy */
         abi = cs_evm_abis_find(abis, abin);
     }
     /* Small data without an ABI to decode it is decoded into the payload;
@@ -495,9 +468,9 @@ static bool emit_log(emitctx *c, cs_publisher *pub, uint32_t lg, uint64_t tx_ind
     uint8_t *q = fw_begin(w, room);
     if (!q)
         return true; /* cannot happen below the writer's bound */
-    q = fw_str(FW_KEY(q, "address"), addr, 42);
+    q = fw_str(FW_KEY(q, CS_EVF_LOG_ADDRESS), addr, 42);
     uint8_t *arr;
-    q = fw_open(FW_KEY(q, "topics"), CS_VT_ARRAY, &arr);
+    q = fw_open(FW_KEY(q, CS_EVF_LOG_TOPICS), CS_VT_ARRAY, &arr);
     uint8_t topics[4][32];
     size_t nt = 0;
     for (uint32_t it = cs_jsonr_first(r, tp); it; it = cs_jsonr_next_item(r, tp, it), nt++) {
@@ -509,7 +482,7 @@ static bool emit_log(emitctx *c, cs_publisher *pub, uint32_t lg, uint64_t tx_ind
             return false;
         }
         if (abi)
-            unhex((const char *)q + 2, 32, topics[nt]);
+            cs_hex_decode_n((const char *)q + 2, 32, topics[nt]); /* checked above */
         q += 66;
     }
     q = fw_close(q, arr, (uint32_t)nt);
@@ -529,11 +502,11 @@ static bool emit_log(emitctx *c, cs_publisher *pub, uint32_t lg, uint64_t tx_ind
         cs_vw_kv_bytes(w, "data", scratch->data, dl);
     }
     if ((q = fw_begin(w, 200))) {
-        q = fw_uint(FW_KEY(q, "block_number"), c->b->number);
-        q = fw_str(FW_KEY(q, "block_hash"), c->b->hash, 66);
-        q = fw_str(FW_KEY(q, "tx_hash"), c->txh, 66);
+        q = fw_uint(FW_KEY(q, CS_EVF_BLOCK_NUMBER), c->b->number);
+        q = fw_str(FW_KEY(q, CS_EVF_BLOCK_HASH), c->b->hash, 66);
+        q = fw_str(FW_KEY(q, CS_EVF_LOG_TX_HASH), c->txh, 66);
         q = fw_uint(FW_KEY(q, "tx_index"), tx_index);
-        q = fw_uint(FW_KEY(q, "log_index"), log_index);
+        q = fw_uint(FW_KEY(q, CS_EVF_LOG_INDEX), log_index);
         uint32_t items = 5;
         if (f[L_REMOVED]) {
             q = fw_bool(FW_KEY(q, "removed"), cs_jsonr_at(r, f[L_REMOVED])->type == CS_JT_TRUE);
@@ -545,17 +518,17 @@ static bool emit_log(emitctx *c, cs_publisher *pub, uint32_t lg, uint64_t tx_ind
         const cs_abi_event *ev;
         char derr[256];
         int drc = cs_abi_decode_log(abi, (const uint8_t(*)[32])topics, nt, scratch->data, dl, 0, w,
-                                    "args", &ev, derr, sizeof derr);
+                                    CS_EVF_ARGS, &ev, derr, sizeof derr);
         if (drc == 0) {
-            cs_vw_kv_str(w, "event", ev->name);
-            cs_vw_kv_str(w, "signature", ev->signature);
+            cs_vw_kv_str(w, CS_EVF_LOG_EVENT, ev->name);
+            cs_vw_kv_str(w, CS_EVF_LOG_SIGNATURE, ev->signature);
             counts->decoded_logs++;
         } else if (drc != CS_ENOTFOUND) { /* an event of the ABI that does not fit */
             cs_vw_kv_str(w, "decode_error", derr);
             counts->decode_errors++;
         }
     }
-    if (cs_publisher_emit(pub, "evm.log", NULL, addr, NULL) == 0)
+    if (cs_publisher_emit(pub, CS_EVT_LOG, NULL, addr, NULL) == 0)
         counts->logs++;
     return true;
 }
@@ -696,19 +669,19 @@ int cs_evm_emit_receipt(cs_publisher *pub, const cs_jsonr *r, uint32_t rcpt, con
     cs_vw *w = cs_publisher_begin(pub);
     uint8_t *q = fw_begin(w, 1280);
     if (q) {
-        q = fw_str(FW_KEY(q, "hash"), c.txh, 66);
-        q = fw_uint(FW_KEY(q, "block_number"), b->number);
-        q = fw_str(FW_KEY(q, "block_hash"), b->hash, 66);
+        q = fw_str(FW_KEY(q, CS_EVF_TX_HASH), c.txh, 66);
+        q = fw_uint(FW_KEY(q, CS_EVF_BLOCK_NUMBER), b->number);
+        q = fw_str(FW_KEY(q, CS_EVF_BLOCK_HASH), b->hash, 66);
         q = fw_uint(FW_KEY(q, "index"), tx_index);
-        q = fw_str(FW_KEY(q, "from"), from, 42);
+        q = fw_str(FW_KEY(q, CS_EVF_TX_FROM), from, 42);
         uint32_t items = 5;
         if (to[0] || contract[0]) {
-            q = to[0] ? fw_str(FW_KEY(q, "to"), to, 42)
+            q = to[0] ? fw_str(FW_KEY(q, CS_EVF_TX_TO), to, 42)
                       : fw_str(FW_KEY(q, "contract_address"), contract, 42);
             items++;
         }
         if (f[R_STATUS]) {
-            q = fw_uint(FW_KEY(q, "status"), status);
+            q = fw_uint(FW_KEY(q, CS_EVF_TX_STATUS), status);
             items++;
         }
         q = fw_uint(FW_KEY(q, "gas_used"), gas_used);
@@ -718,7 +691,7 @@ int cs_evm_emit_receipt(cs_publisher *pub, const cs_jsonr *r, uint32_t rcpt, con
         q = FW_QTY(q, "type", &type, &items);
         q = fw_uint(FW_KEY(q, "logs"), cs_jsonr_at(r, logs)->len);
         items++;
-        q = FW_QTY(q, "value", &tq[0], &items);
+        q = FW_QTY(q, CS_EVF_TX_VALUE, &tq[0], &items);
         q = FW_QTY(q, "nonce", &tq[1], &items);
         q = FW_QTY(q, "gas", &tq[2], &items);
         q = FW_QTY(q, "gas_price", &tq[3], &items);
@@ -730,18 +703,19 @@ int cs_evm_emit_receipt(cs_publisher *pub, const cs_jsonr *r, uint32_t rcpt, con
         c.r = tj;
         size_t il = 0;
         if (t[T_INPUT] && hexdata(&c, t[T_INPUT], scratch, &il, "transaction: input") == 0) {
-            cs_vw_kv_bytes(w, "input", scratch->data, il);
+            cs_vw_kv_bytes(w, CS_EVF_TX_INPUT, scratch->data, il);
             uint8_t tb[20];
-            const cs_abi *abi =
-                abis && to[0] && unhex(to + 2, 20, tb) ? cs_evm_abis_find(abis, tb) : NULL;
+            const cs_abi *abi = abis && to[0] && cs_hex_decode_n(to + 2, 20, tb) == 0
+                                    ? cs_evm_abis_find(abis, tb)
+                                    : NULL;
             if (abi && il >= 4) {
                 const cs_abi_func *fn;
                 char derr[256];
-                int drc = cs_abi_decode_call(abi, scratch->data, il, 0, w, "args", &fn, derr,
+                int drc = cs_abi_decode_call(abi, scratch->data, il, 0, w, CS_EVF_ARGS, &fn, derr,
                                              sizeof derr);
                 if (drc == 0) {
-                    cs_vw_kv_str(w, "function", fn->name);
-                    cs_vw_kv_str(w, "signature", fn->signature);
+                    cs_vw_kv_str(w, CS_EVF_TX_FUNCTION, fn->name);
+                    cs_vw_kv_str(w, CS_EVF_TX_SIGNATURE, fn->signature);
                 } else if (drc != CS_ENOTFOUND) { /* a function of the ABI that does not fit */
                     cs_vw_kv_str(w, "decode_error", derr);
                 }
@@ -749,7 +723,7 @@ int cs_evm_emit_receipt(cs_publisher *pub, const cs_jsonr *r, uint32_t rcpt, con
         }
         c.r = r;
     }
-    int rc = cs_publisher_emit(pub, "evm.tx", NULL, to[0] ? to : from, NULL);
+    int rc = cs_publisher_emit(pub, CS_EVT_TX, NULL, to[0] ? to : from, NULL);
     if (rc && !c.rc) {
         eerr(&c, "cannot publish evm.tx: %s", cs_strerror(rc));
     } else if (!rc) {
@@ -813,8 +787,8 @@ int cs_evm_emit_block(cs_publisher *pub, const cs_jsonr *r, uint32_t blk, const 
     emitctx c = {.r = r, .b = ref, .err = err, .errlen = errlen};
     strcpy(c.txh, "-");
     cs_vw *w = cs_publisher_begin(pub);
-    cs_vw_kv_u64(w, "number", ref->number);
-    cs_vw_kv_strn(w, "hash", ref->hash, 66);
+    cs_vw_kv_u64(w, CS_EVF_NUMBER, ref->number);
+    cs_vw_kv_strn(w, CS_EVF_HASH, ref->hash, 66);
     cs_vw_kv_strn(w, "parent_hash", parent_hash, 66);
     cs_vw_kv_u64(w, "timestamp", ref->time);
     kv_hexstr(&c, w, "miner", f[B_MINER], 20, "block: miner");
@@ -822,7 +796,7 @@ int cs_evm_emit_block(cs_publisher *pub, const cs_jsonr *r, uint32_t blk, const 
     kv_quantity(&c, w, "gas_limit", f[B_GASLIMIT], "block: gasLimit");
     kv_quantity(&c, w, "base_fee", f[B_BASEFEE], "block: baseFeePerGas");
     cs_vw_kv_u64(w, "tx_count", f[B_TXS] ? cs_jsonr_at(r, f[B_TXS])->len : 0);
-    int rc = cs_publisher_emit(pub, "evm.block", NULL, key, NULL);
+    int rc = cs_publisher_emit(pub, CS_EVT_BLOCK, NULL, key, NULL);
     if (rc && !c.rc)
         snprintf(err, errlen, "block %llu: cannot publish: %s", (unsigned long long)ref->number,
                  cs_strerror(rc));

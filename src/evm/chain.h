@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "core/bus.h"
-#include "evm/abi.h"
+#include "abi/abi.h"
 #include "net/jsonr.h"
 
 /* ABIs by contract address, plus an optional ABI for any address. */

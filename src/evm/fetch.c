@@ -1,5 +1,6 @@
 /* One block through the follower, on a private loop (see fetch.h). */
 #include "evm/fetch.h"
+#include "evm/events.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -35,8 +36,9 @@ static void on_event(cs_sub *sub, cs_event *ev, void *arg)
         return; /* the follower went on (block 0 has no until_block) */
     c->o->on_event(NULL, ev, c->o->arg);
     cs_val v;
-    if (strcmp(ev->type, "evm.block") == 0 && cs_event_field(ev, "number", 6, &v) == 0 &&
-        v.kind == CS_VAL_INT && v.u == c->o->number)
+    if (strcmp(ev->type, CS_EVT_BLOCK) == 0 &&
+        cs_event_field(ev, CS_EVF_NUMBER, strlen(CS_EVF_NUMBER), &v) == 0 && v.kind == CS_VAL_INT &&
+        v.u == c->o->number)
         finish(c, 0);
 }
 

@@ -1,4 +1,5 @@
 #include "evm/follower.h"
+#include "evm/events.h"
 #include "evm/follower_int.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -123,7 +124,7 @@ int cs_follower_new(uv_loop_t *loop, cs_bus *bus, cs_rpc *rpc, const cs_evm_abis
             return rc;
         }
     }
-    int rc = o->subscribe_ipc ? follower_sub_new(f, o->subscribe_ipc, err, errlen) : 0;
+    int rc = o->subscribe_ipc ? cs_follower_sub_new(f, o->subscribe_ipc, err, errlen) : 0;
     if (rc) {
         free_all(f);
         return rc;
@@ -219,7 +220,7 @@ static void soon(cs_follower *f)
         uv_timer_start(&f->timer, on_timer, 0, f->poll_now);
 }
 
-void follower_check_soon(cs_follower *f)
+void cs_follower_check_soon(cs_follower *f)
 {
     soon(f);
 }
@@ -257,7 +258,7 @@ static void finish_walk(cs_follower *f, uint64_t ancestor)
     uint64_t depth = old_head - ancestor;
     cs_vw *w = cs_publisher_begin(&f->pub);
     cs_vw_kv_u64(w, "depth", depth);
-    cs_vw_kv_u64(w, "common_ancestor", ancestor);
+    cs_vw_kv_u64(w, CS_EVF_REORG_ANCESTOR, ancestor);
     cs_vw_kv_u64(w, "old_head", old_head);
     cs_vw_key(w, "old_hashes");
     cs_vw_array_begin(w);
@@ -269,7 +270,7 @@ static void finish_walk(cs_follower *f, uint64_t ancestor)
     for (unsigned i = f->walk_n; i-- > 0;)
         cs_vw_str(w, f->walk_new[i], 66);
     cs_vw_array_end(w);
-    cs_publisher_emit(&f->pub, "evm.reorg", NULL, f->key, NULL);
+    cs_publisher_emit(&f->pub, CS_EVT_REORG, NULL, f->key, NULL);
     f->st.reorgs++;
     CS_WARN(LOG, "%s: reorg of depth %llu: blocks after %llu replaced; publishing the new branch",
             f->network, (unsigned long long)depth, (unsigned long long)ancestor);

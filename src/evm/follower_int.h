@@ -85,10 +85,10 @@ int cs_follower_db_open(cs_follower *f, char *err, size_t errlen);
 void cs_follower_db_save(cs_follower *f, uint64_t n, const char *h, bool cut);
 
 /* follower.c: a head check now (restarting the poll timer). */
-void follower_check_soon(cs_follower *f);
+void cs_follower_check_soon(cs_follower *f);
 
 /* follower_sub.c: sets up f->sub, the newHeads subscription on the IPC
  * socket path (copied), not yet started. Errors name the path in err. */
-int follower_sub_new(cs_follower *f, const char *path, char *err, size_t errlen);
+int cs_follower_sub_new(cs_follower *f, const char *path, char *err, size_t errlen);
 
 #endif

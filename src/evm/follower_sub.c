@@ -15,7 +15,7 @@ static void wake(cs_follower *f)
     if (f->ticking || f->walking)
         f->rewake = true;
     else
-        follower_check_soon(f);
+        cs_follower_check_soon(f);
 }
 
 /* A new head announced: a hint only, the check reads the head itself. */
@@ -42,7 +42,7 @@ static void on_sub_state(bool live, void *arg)
     wake(f);
 }
 
-int follower_sub_new(cs_follower *f, const char *path, char *err, size_t errlen)
+int cs_follower_sub_new(cs_follower *f, const char *path, char *err, size_t errlen)
 {
     cs_headsub_opts so = {.path = path,
                           .name = f->network,

@@ -23,7 +23,7 @@ static void call_free(call *c);
 
 /* ---- lifecycle ------------------------------------------------------------ */
 
-void rpc_maybe_free(cs_rpc *r)
+void cs_rpc_maybe_free(cs_rpc *r)
 {
     if (!r->closing || r->open_handles)
         return;
@@ -45,14 +45,14 @@ static void on_handle_closed(uv_handle_t *h)
 {
     cs_rpc *r = h->data;
     r->open_handles--;
-    rpc_maybe_free(r);
+    cs_rpc_maybe_free(r);
 }
 
 static void on_http_closed(void *arg)
 {
     cs_rpc *r = arg;
     r->open_handles--;
-    rpc_maybe_free(r);
+    cs_rpc_maybe_free(r);
 }
 
 static void sweep_cb(uv_timer_t *t);
@@ -172,14 +172,14 @@ void cs_rpc_close(cs_rpc *r, void (*done)(void *), void *arg)
                 cs_http_request_cancel(c->http);
                 c->http = NULL;
             }
-            rpc_ipc_unlink(c);
+            cs_rpc_ipc_unlink(c);
             c->last_code = 0;
             fail_final(c, CS_ECLOSED, "client closed");
         }
         c = nx;
     }
     for (size_t i = 0; i < r->neps; i++)
-        rpc_ipc_close(&r->eps[i]);
+        cs_rpc_ipc_close(&r->eps[i]);
     uv_timer_stop(&r->sweep);
     uv_close((uv_handle_t *)&r->sweep, on_handle_closed);
     if (r->own_http) {
@@ -252,7 +252,7 @@ static endpoint *pick(cs_rpc *r, endpoint *avoid)
     return best;
 }
 
-void rpc_arm_sweep(cs_rpc *r)
+void cs_rpc_arm_sweep(cs_rpc *r)
 {
     if (!r->sweeping && !r->closing) {
         uv_timer_start(&r->sweep, sweep_cb, RPC_SWEEP_MS, RPC_SWEEP_MS);
@@ -262,7 +262,7 @@ void rpc_arm_sweep(cs_rpc *r)
 
 /* An attempt failed: mark the endpoint, then retry after a backoff with
  * jitter, or give up. */
-void rpc_fail_attempt(call *c, int error, int64_t code, const char *msg)
+void cs_rpc_fail_attempt(call *c, int error, int64_t code, const char *msg)
 {
     cs_rpc *r = c->rpc;
     endpoint *e = c->ep;
@@ -283,7 +283,7 @@ void rpc_fail_attempt(call *c, int error, int64_t code, const char *msg)
     if (c->attempts > r->o.retries) {
         if (r->starting) { /* never call back from inside cs_rpc_call */
             c->state = C_FAILED;
-            rpc_arm_sweep(r);
+            cs_rpc_arm_sweep(r);
             return;
         }
         fail_final(c, error, c->last_msg);
@@ -293,7 +293,7 @@ void rpc_fail_attempt(call *c, int error, int64_t code, const char *msg)
     d = d / 2 + rnd(r) % (d / 2 + 1); /* jitter: [d/2, d] */
     c->state = C_WAITING;
     c->due = uv_now(r->loop) + d;
-    rpc_arm_sweep(r);
+    cs_rpc_arm_sweep(r);
 }
 
 static void endpoint_ok(endpoint *e)
@@ -333,7 +333,7 @@ static void deliver(call *c)
     if (c->parse_rc) {
         snprintf(msg, sizeof msg, "malformed response from %s: %s", c->ep->url,
                  j->err[0] ? j->err : cs_strerror(c->parse_rc));
-        rpc_fail_attempt(c, CS_EPARSE, 0, msg);
+        cs_rpc_fail_attempt(c, CS_EPARSE, 0, msg);
         return;
     }
     const cs_jtok *root = cs_jsonr_at(j, 0);
@@ -348,7 +348,7 @@ static void deliver(call *c)
             snprintf(msg, sizeof msg, "%.*s", (int)ml, m);
             endpoint_ok(c->ep);
             if (retryable_code(code)) {
-                rpc_fail_attempt(c, CS_EPROTO, code, msg);
+                cs_rpc_fail_attempt(c, CS_EPROTO, code, msg);
                 return;
             }
             res.error = CS_EPROTO;
@@ -360,7 +360,7 @@ static void deliver(call *c)
         if (!result || c->batch) {
             snprintf(msg, sizeof msg, "response from %s has no %s", c->ep->url,
                      c->batch ? "array" : "\"result\"");
-            rpc_fail_attempt(c, CS_EPARSE, 0, msg);
+            cs_rpc_fail_attempt(c, CS_EPARSE, 0, msg);
             return;
         }
         endpoint_ok(c->ep);
@@ -376,7 +376,7 @@ static void deliver(call *c)
         free(results);
         free(codes);
         free(seen);
-        rpc_fail_attempt(c, CS_ENOMEM, 0, "out of memory");
+        cs_rpc_fail_attempt(c, CS_ENOMEM, 0, "out of memory");
         return;
     }
     size_t got = 0;
@@ -410,7 +410,7 @@ static void deliver(call *c)
                  retry ? "%s asked to retry part of a batch"
                        : "batch response from %s lacks answers",
                  c->ep->url);
-        rpc_fail_attempt(c, retry ? CS_EPROTO : CS_EPARSE, 0, msg);
+        cs_rpc_fail_attempt(c, retry ? CS_EPROTO : CS_EPARSE, 0, msg);
         return;
     }
     endpoint_ok(c->ep);
@@ -436,7 +436,7 @@ static void parse_done(uv_work_t *w, int status)
     if (c->closing || status == UV_ECANCELED) {
         c->last_code = 0;
         fail_final(c, CS_ECLOSED, "client closed");
-        rpc_maybe_free(r);
+        cs_rpc_maybe_free(r);
         return;
     }
     deliver(c);
@@ -444,12 +444,12 @@ static void parse_done(uv_work_t *w, int status)
 
 /* Takes a copy of a complete response body and parses it, off the loop when
  * it is big. */
-void rpc_got_body(call *c, const char *body, size_t len)
+void cs_rpc_got_body(call *c, const char *body, size_t len)
 {
     cs_rpc *r = c->rpc;
     c->resp = malloc(len + 1);
     if (!c->resp) {
-        rpc_fail_attempt(c, CS_ENOMEM, 0, "out of memory");
+        cs_rpc_fail_attempt(c, CS_ENOMEM, 0, "out of memory");
         return;
     }
     memcpy(c->resp, body, len);
@@ -478,16 +478,16 @@ static void on_http(const cs_http_response *res, void *arg)
     char msg[200];
     if (res->error) {
         snprintf(msg, sizeof msg, "%s: %s", c->ep->url, res->error_text);
-        rpc_fail_attempt(c, res->error, 0, msg);
+        cs_rpc_fail_attempt(c, res->error, 0, msg);
         return;
     }
     if (res->status == 429 || res->status >= 500 || res->status < 200 || res->status >= 300) {
         snprintf(msg, sizeof msg, "%s answered HTTP %ld%s", c->ep->url, res->status,
                  res->body_len ? "" : " with an empty body");
-        rpc_fail_attempt(c, res->status == 429 ? CS_ELIMIT : CS_EIO, res->status, msg);
+        cs_rpc_fail_attempt(c, res->status == 429 ? CS_ELIMIT : CS_EIO, res->status, msg);
         return;
     }
-    rpc_got_body(c, res->body, res->body_len);
+    cs_rpc_got_body(c, res->body, res->body_len);
 }
 
 static void send_http(call *c)
@@ -505,7 +505,7 @@ static void send_http(call *c)
                       .userpwd = r->userpwd};
     int rc = cs_http_request_start(r->http, &o, on_http, c, &c->http);
     if (rc)
-        rpc_fail_attempt(c, rc, 0, "cannot start the HTTP request");
+        cs_rpc_fail_attempt(c, rc, 0, "cannot start the HTTP request");
 }
 
 /* ---- calls -------------------------------------------------------------------- */
@@ -517,7 +517,7 @@ static void start_attempt(call *c)
     c->ep = pick(r, c->attempts > 1 ? c->ep : NULL);
     c->state = C_SENDING;
     if (c->ep->path)
-        rpc_ipc_send(c);
+        cs_rpc_ipc_send(c);
     else
         send_http(c);
 }
@@ -545,8 +545,8 @@ static void sweep_cb(uv_timer_t *t)
             char msg[200];
             snprintf(msg, sizeof msg, "%s: no answer in %llu ms", c->ep->url,
                      (unsigned long long)c->timeout_ms);
-            rpc_ipc_unlink(c);
-            rpc_fail_attempt(c, CS_ETIMEDOUT, 0, msg);
+            cs_rpc_ipc_unlink(c);
+            cs_rpc_fail_attempt(c, CS_ETIMEDOUT, 0, msg);
         }
     }
 }

@@ -84,17 +84,17 @@ struct cs_rpc {
 };
 
 /* rpc.c */
-void rpc_fail_attempt(call *c, int error, int64_t code, const char *msg);
+void cs_rpc_fail_attempt(call *c, int error, int64_t code, const char *msg);
 /* Copies a complete response body and delivers it (parsing off the loop
  * when it is big). */
-void rpc_got_body(call *c, const char *body, size_t len);
-void rpc_arm_sweep(cs_rpc *r);
-void rpc_maybe_free(cs_rpc *r);
+void cs_rpc_got_body(call *c, const char *body, size_t len);
+void cs_rpc_arm_sweep(cs_rpc *r);
+void cs_rpc_maybe_free(cs_rpc *r);
 
 /* rpc_ipc.c */
 /* Queues c on its IPC endpoint, connecting when needed. */
-void rpc_ipc_send(call *c);
-void rpc_ipc_unlink(call *c);
-void rpc_ipc_close(endpoint *e);
+void cs_rpc_ipc_send(call *c);
+void cs_rpc_ipc_unlink(call *c);
+void cs_rpc_ipc_close(endpoint *e);
 
 #endif

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void rpc_ipc_unlink(call *c)
+void cs_rpc_ipc_unlink(call *c)
 {
     if (!c->on_ipc)
         return;
@@ -32,8 +32,8 @@ static void ipc_fail_all(endpoint *e, int error, const char *msg)
 {
     while (e->ipc_pending) {
         call *c = e->ipc_pending;
-        rpc_ipc_unlink(c);
-        rpc_fail_attempt(c, error, 0, msg);
+        cs_rpc_ipc_unlink(c);
+        cs_rpc_fail_attempt(c, error, 0, msg);
     }
 }
 
@@ -47,10 +47,10 @@ static void on_pipe_closed(uv_handle_t *h)
     r->open_handles--;
     if (!r->closing && e->ipc_pending)
         ipc_connect(e); /* calls that came while the old pipe was closing */
-    rpc_maybe_free(r);
+    cs_rpc_maybe_free(r);
 }
 
-void rpc_ipc_close(endpoint *e)
+void cs_rpc_ipc_close(endpoint *e)
 {
     if (e->pipe_open && !uv_is_closing((uv_handle_t *)&e->pipe))
         uv_close((uv_handle_t *)&e->pipe, on_pipe_closed);
@@ -62,7 +62,7 @@ static void ipc_drop(endpoint *e, const char *why)
 {
     char msg[200];
     snprintf(msg, sizeof msg, "%s: %s", e->url, why);
-    rpc_ipc_close(e);
+    cs_rpc_ipc_close(e);
     ipc_fail_all(e, CS_EIO, msg);
 }
 
@@ -86,8 +86,8 @@ static void ipc_message(endpoint *e, const char *p, size_t n)
     }
     for (call *c = e->ipc_pending; c; c = c->ipc_next)
         if (id >= c->id_base && id - c->id_base < c->n) {
-            rpc_ipc_unlink(c);
-            rpc_got_body(c, p, n);
+            cs_rpc_ipc_unlink(c);
+            cs_rpc_got_body(c, p, n);
             return;
         }
     /* A late answer to a call that timed out: nothing to do. */
@@ -149,8 +149,8 @@ static void ipc_write_call(endpoint *e, call *c)
     char *d = iw ? malloc(c->body_len + 1) : NULL;
     if (!d) {
         free(iw);
-        rpc_ipc_unlink(c);
-        rpc_fail_attempt(c, CS_ENOMEM, 0, "out of memory");
+        cs_rpc_ipc_unlink(c);
+        cs_rpc_fail_attempt(c, CS_ENOMEM, 0, "out of memory");
         return;
     }
     memcpy(d, c->body, c->body_len);
@@ -182,7 +182,7 @@ static void on_ipc_connect(uv_connect_t *req, int status)
     }
 }
 
-void rpc_ipc_send(call *c)
+void cs_rpc_ipc_send(call *c)
 {
     cs_ignore_sigpipe(); /* a node that goes away mid-request */
     endpoint *e = c->ep;
@@ -194,7 +194,7 @@ void rpc_ipc_send(call *c)
         e->ipc_pending->ipc_prev = c;
     e->ipc_pending = c;
     c->due = uv_now(r->loop) + c->timeout_ms;
-    rpc_arm_sweep(r);
+    cs_rpc_arm_sweep(r);
     if (e->connected) {
         ipc_write_call(e, c);
         return;

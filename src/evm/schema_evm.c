@@ -1,10 +1,12 @@
-/* The EVM component's event types, listed in the schema table
- * (core/schema.c). Fields are documented for users in docs/evm.md. */
+/* The EVM component's event types, registered in the schema registry by
+ * cli/components.c. The names are evm/events.h's, shared with the publisher
+ * and the rules. Fields are documented for users in docs/evm.md. */
 #include "core/schema.h"
+#include "evm/events.h"
 
 static const cs_field_def f_block[] = {
-    {"number", "u64", false, "block number"},
-    {"hash", "string", false, "block hash, 0x + 64 lowercase hex digits"},
+    {CS_EVF_NUMBER, "u64", false, "block number"},
+    {CS_EVF_HASH, "string", false, "block hash, 0x + 64 lowercase hex digits"},
     {"parent_hash", "string", false, "parent block hash"},
     {"timestamp", "u64", false, "block timestamp, Unix seconds"},
     {"miner", "string", true, "coinbase / sealer address (0x, lowercase)"},
@@ -16,14 +18,14 @@ static const cs_field_def f_block[] = {
 };
 
 static const cs_field_def f_tx[] = {
-    {"hash", "string", false, "transaction hash"},
-    {"block_number", "u64", false, "block number"},
-    {"block_hash", "string", false, "block hash"},
+    {CS_EVF_TX_HASH, "string", false, "transaction hash"},
+    {CS_EVF_BLOCK_NUMBER, "u64", false, "block number"},
+    {CS_EVF_BLOCK_HASH, "string", false, "block hash"},
     {"index", "u64", false, "position in the block"},
-    {"from", "string", false, "sender address"},
-    {"to", "string", true, "recipient address (absent for contract creation)"},
+    {CS_EVF_TX_FROM, "string", false, "sender address"},
+    {CS_EVF_TX_TO, "string", true, "recipient address (absent for contract creation)"},
     {"contract_address", "string", true, "address of the contract created"},
-    {"status", "u64", true,
+    {CS_EVF_TX_STATUS, "u64", true,
      "1 success, 0 reverted (absent before Byzantium); monitor conditions read it as "
      "\"success\" / \"failed\""},
     {"gas_used", "u64", false, "gas used by this transaction"},
@@ -31,40 +33,42 @@ static const cs_field_def f_tx[] = {
     {"effective_gas_price", "u256", true, "price paid per gas, wei"},
     {"type", "u256", true, "transaction type (0 legacy, 1 access list, 2 EIP-1559, ...)"},
     {"logs", "u64", false, "number of logs"},
-    {"value", "u256", true, "wei transferred"},
+    {CS_EVF_TX_VALUE, "u256", true, "wei transferred"},
     {"nonce", "u256", true, "sender nonce"},
     {"gas", "u256", true, "gas limit of the transaction"},
     {"gas_price", "u256", true, "gas price (legacy) or the node's effective price"},
     {"max_fee_per_gas", "u256", true, "EIP-1559 fee cap"},
     {"max_priority_fee_per_gas", "u256", true, "EIP-1559 tip cap"},
-    {"input", "bytes", true, "calldata"},
-    {"function", "string", true, "decoded function name (ABI known for `to`)"},
-    {"signature", "string", true, "canonical signature of the decoded function"},
-    {"args", "object", true, "decoded arguments by name (ABI order; unnamed ones by position)"},
+    {CS_EVF_TX_INPUT, "bytes", true, "calldata"},
+    {CS_EVF_TX_FUNCTION, "string", true, "decoded function name (ABI known for `to`)"},
+    {CS_EVF_TX_SIGNATURE, "string", true, "canonical signature of the decoded function"},
+    {CS_EVF_ARGS, "object", true,
+     "decoded arguments by name (ABI order; unnamed ones by position)"},
     {"decode_error", "string", true, "why the calldata did not decode with the ABI"},
     {NULL, NULL, false, NULL},
 };
 
 static const cs_field_def f_log[] = {
-    {"address", "string", false, "emitting contract"},
-    {"topics", "array", false, "topics, 0x hex strings"},
+    {CS_EVF_LOG_ADDRESS, "string", false, "emitting contract"},
+    {CS_EVF_LOG_TOPICS, "array", false, "topics, 0x hex strings"},
     {"data", "bytes", false, "log data"},
-    {"block_number", "u64", false, "block number"},
-    {"block_hash", "string", false, "block hash"},
-    {"tx_hash", "string", false, "transaction hash"},
+    {CS_EVF_BLOCK_NUMBER, "u64", false, "block number"},
+    {CS_EVF_BLOCK_HASH, "string", false, "block hash"},
+    {CS_EVF_LOG_TX_HASH, "string", false, "transaction hash"},
     {"tx_index", "u64", false, "transaction position in the block"},
-    {"log_index", "u64", false, "log position in the block"},
+    {CS_EVF_LOG_INDEX, "u64", false, "log position in the block"},
     {"removed", "bool", true, "as the node reports it (false on the canonical chain)"},
-    {"event", "string", true, "decoded event name (ABI known for `address`)"},
-    {"signature", "string", true, "canonical event signature"},
-    {"args", "object", true, "decoded arguments by name (ABI order; unnamed ones by position)"},
+    {CS_EVF_LOG_EVENT, "string", true, "decoded event name (ABI known for `address`)"},
+    {CS_EVF_LOG_SIGNATURE, "string", true, "canonical event signature"},
+    {CS_EVF_ARGS, "object", true,
+     "decoded arguments by name (ABI order; unnamed ones by position)"},
     {"decode_error", "string", true, "why the log did not decode with the ABI"},
     {NULL, NULL, false, NULL},
 };
 
 static const cs_field_def f_reorg[] = {
     {"depth", "u64", false, "blocks replaced"},
-    {"common_ancestor", "u64", false, "last block both branches share"},
+    {CS_EVF_REORG_ANCESTOR, "u64", false, "last block both branches share"},
     {"old_head", "u64", false, "the newest block published before the reorg"},
     {"old_hashes", "array", false, "hashes of the replaced blocks, oldest first"},
     {"new_hashes", "array", false, "hashes of the new branch at the same heights"},
@@ -92,13 +96,14 @@ static const cs_field_def f_probe[] = {
 };
 
 const cs_event_def cs_schema_evm[] = {
-    {"evm.block", "evm follower",
+    {CS_EVT_BLOCK, "evm follower",
      "a confirmed block, published in order, once per branch, after its evm.tx and evm.log "
      "events: it closes the block",
      f_block},
-    {"evm.tx", "evm follower", "a transaction of a confirmed block, with its receipt", f_tx},
-    {"evm.log", "evm follower", "a log of a confirmed block, decoded when the ABI is known", f_log},
-    {"evm.reorg", "evm follower",
+    {CS_EVT_TX, "evm follower", "a transaction of a confirmed block, with its receipt", f_tx},
+    {CS_EVT_LOG, "evm follower", "a log of a confirmed block, decoded when the ABI is known",
+     f_log},
+    {CS_EVT_REORG, "evm follower",
      "published blocks above common_ancestor were replaced; the new branch's events follow",
      f_reorg},
     {"evm.probe", "evm probe", "one node probe (a JSON-RPC call) and its outcome", f_probe},

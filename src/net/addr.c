@@ -2,10 +2,13 @@
 #include "core/error.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 int cs_addr_parse(const char *text, uint16_t default_port, struct sockaddr_storage *out)
 {
@@ -86,4 +89,21 @@ bool cs_addr_is_loopback(const struct sockaddr *sa)
     if (sa->sa_family == AF_INET6)
         return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
     return false;
+}
+
+int cs_unix_connect(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (!path || strlen(path) >= sizeof sa.sun_path)
+        return CS_EINVAL;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return CS_EIO;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
 }

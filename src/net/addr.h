@@ -15,4 +15,10 @@ int cs_addr_parse(const char *text, uint16_t default_port, struct sockaddr_stora
 const char *cs_addr_format(const struct sockaddr *sa, char *out, size_t len);
 bool cs_addr_is_loopback(const struct sockaddr *sa);
 
+/* Opens a blocking stream connection to the unix socket at path
+ * (close-on-exec). Returns the descriptor, or CS_EINVAL when the path does
+ * not fit in sun_path, CS_EIO when no socket can be made, or -errno of the
+ * failed connect (-ENOENT: no such socket, -ECONNREFUSED: nobody listens). */
+int cs_unix_connect(const char *path);
+
 #endif

@@ -1,5 +1,6 @@
 #include "net/jsonr.h"
 #include "core/error.h"
+#include "core/hex.h"
 #include "core/u256.h"
 #include "core/value.h"
 
@@ -343,12 +344,6 @@ uint32_t cs_jsonr_index(const cs_jsonr *r, uint32_t arr, uint32_t index)
 
 /* ---- values ------------------------------------------------------------- */
 
-static const uint8_t hexval[256] = {
-    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
-    ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
-    ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
-};
-
 int cs_jsonr_u64(const cs_jsonr *r, uint32_t i, uint64_t *v)
 {
     const cs_jtok *t = &r->tok[i];
@@ -379,7 +374,7 @@ int cs_jsonr_u64(const cs_jsonr *r, uint32_t i, uint64_t *v)
             return CS_ERANGE;
     }
     for (uint32_t k = 2; k < t->len; k++) {
-        uint8_t d = hexval[(uint8_t)s[k]];
+        uint8_t d = cs_hex_values[(uint8_t)s[k]];
         if (!d)
             return CS_EPARSE;
         x = (x << 4) | (uint64_t)(d - 1);
@@ -411,7 +406,7 @@ int cs_jsonr_u256(const cs_jsonr *r, uint32_t i, uint8_t out[32])
         return CS_ERANGE;
     memset(out, 0, 32);
     for (uint32_t j = 0; j < digits; j++) {
-        uint8_t d = hexval[(uint8_t)s[t->len - 1 - j]];
+        uint8_t d = cs_hex_values[(uint8_t)s[t->len - 1 - j]];
         if (!d)
             return CS_EPARSE;
         out[31 - j / 2] |= (uint8_t)((d - 1) << ((j & 1) * 4));
@@ -434,7 +429,7 @@ int cs_jsonr_hex(const cs_jsonr *r, uint32_t i, uint8_t *out, size_t cap, size_t
         return CS_ELIMIT;
     s += 2;
     for (size_t k = 0; k < digits / 2; k++) {
-        uint8_t hi = hexval[s[2 * k]], lo = hexval[s[2 * k + 1]];
+        uint8_t hi = cs_hex_values[s[2 * k]], lo = cs_hex_values[s[2 * k + 1]];
         if (!hi || !lo)
             return CS_EPARSE;
         out[k] = (uint8_t)(((hi - 1) << 4) | (lo - 1));
@@ -447,7 +442,7 @@ static unsigned hex4(const char *p)
 {
     unsigned v = 0;
     for (int k = 0; k < 4; k++)
-        v = (v << 4) | (unsigned)(hexval[(uint8_t)p[k]] - 1);
+        v = (v << 4) | (unsigned)(cs_hex_values[(uint8_t)p[k]] - 1);
     return v;
 }
 

@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "core/buf.h"
 #include "core/value.h"
+#include "notify/conf.h"
 #include "notify/template.h"
 
 typedef enum cs_channel_type {
@@ -65,20 +66,15 @@ typedef struct cs_channel_conf {
     char *message;
 } cs_channel_conf;
 
-typedef struct cs_channels_conf {
+struct cs_channels_conf {
     cs_channel_conf *ch;
     size_t n;
-} cs_channels_conf;
+};
 
 /* cs_cfg_section parse/free for "channels" (a mapping name -> channel). */
 int cs_channels_conf_parse(cs_cfg *c, struct fy_node *node, void **out);
 void cs_channels_conf_free(void *conf);
 void cs_channel_conf_clear(cs_channel_conf *ch);
-/* Whether every name is a channel of cc (NULL: none); if not, logs
- * "<what>: channel 'x' is not defined under channels:" and returns
- * CS_ECONFIG. */
-int cs_channels_check(const cs_channels_conf *cc, const char *what, const char *const *names,
-                      size_t n);
 
 /* The rendered forms of one alert for one channel. */
 typedef struct cs_rendered {

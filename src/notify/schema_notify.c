@@ -1,5 +1,5 @@
-/* The notifier's event types, listed in the schema table (core/schema.c). */
-#include "core/schema.h"
+/* The notifier's event types (notify/events.h), registered by cli/components.c. */
+#include "notify/events.h"
 
 static const cs_field_def f_ack[] = {
     {"id", "string", false, "the id of the alert.fired or audit.report now in the outbox"},

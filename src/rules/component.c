@@ -9,7 +9,6 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "bus/spool.h"
-#include "notify/channel.h"
 #include "notify/conf.h"
 #include "rules/monitor_config.h"
 

@@ -12,7 +12,7 @@
 
 #include "core/buf.h"
 #include "core/bus.h"
-#include "evm/abi.h"
+#include "abi/abi.h"
 #include "rules/monitor.h"
 #include "rules/monitor_int.h"
 #include "rules/policy_int.h"

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "evm/abi.h"
+#include "abi/abi.h"
 #include "rules/evm_fields.h"
 #include "rules/expr.h"
 #include "core/subject.h"

@@ -9,7 +9,7 @@
 #include "core/log.h"
 #include "rules/engine_int.h"
 #include "core/hex.h"
-#include "evm/keccak.h"
+#include "abi/keccak.h"
 #include "rules/evm_fields.h"
 
 /* ---- contract monitors ----------------------------------------------------- */

@@ -1,5 +1,6 @@
-/* The events the monitors publish (listed in core/schema.c). */
+/* The events the monitors publish, registered by cli/components.c (rules/events.h). */
 #include "core/schema.h"
+#include "rules/events.h"
 
 static const cs_field_def f_alert[] = {
     {"id", "string", false,

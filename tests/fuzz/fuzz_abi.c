@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "core/value.h"
-#include "evm/abi.h"
+#include "abi/abi.h"
 
 static const char *fuzz_abi_json =
     "[{\"type\":\"event\",\"name\":\"Transfer\",\"inputs\":[{\"name\":\"from\",\"type\":"

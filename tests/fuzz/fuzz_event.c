@@ -7,9 +7,17 @@
 #include "core/event.h"
 #include "core/json.h"
 #include "core/schema.h"
+#include "audit/events.h"
+#include "btc/events.h"
+#include "evm/events.h"
+#include "rules/events.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    cs_schema_register(cs_schema_audit);
+    cs_schema_register(cs_schema_btc);
+    cs_schema_register(cs_schema_evm);
+    cs_schema_register(cs_schema_monitors);
     cs_event *ev;
     if (cs_event_decode(data, size, &ev) != 0)
         return 0;

@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     r.calls = c;
     r.ncalls = 1;
     calls = 0;
-    rpc_got_body(c, body, len); /* parses, delivers, finishes: c is freed */
+    cs_rpc_got_body(c, body, len); /* parses, delivers, finishes: c is freed */
     if (calls != 1)
         abort();
     return 0;

@@ -12,6 +12,7 @@
 #include "btc/connector.h"
 #include "core/error.h"
 #include "core/schema.h"
+#include "btc/events.h"
 
 typedef struct seen {
     char types[256][40];
@@ -284,6 +285,7 @@ static void test_receive_bound(void **state)
 
 int main(void)
 {
+    cs_schema_register(cs_schema_btc);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_handshake_and_schema),
         cmocka_unit_test(test_peer_cap),

@@ -13,6 +13,7 @@
 #include "core/bus.h"
 #include "core/error.h"
 #include "core/schema.h"
+#include "evm/events.h"
 #include "evm/chain.h"
 #include "evm/chain_fw.h"
 
@@ -310,6 +311,7 @@ static void test_log_data(void **st)
 
 int main(void)
 {
+    cs_schema_register(cs_schema_evm);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_events),
         cmocka_unit_test(test_fast_writer),

@@ -18,6 +18,8 @@
 #include "core/bus.h"
 #include "core/error.h"
 #include "core/schema.h"
+#include "evm/events.h"
+#include "rules/events.h"
 #include "evm/chain.h"
 #include "rules/evm_fields.h"
 #include "rules/monitor.h"
@@ -413,6 +415,8 @@ static void test_reorg_drops_replaced_blocks(void **st)
 
 int main(void)
 {
+    cs_schema_register(cs_schema_evm);
+    cs_schema_register(cs_schema_monitors);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names_are_the_schema),
         cmocka_unit_test(test_follower_events_into_monitors),

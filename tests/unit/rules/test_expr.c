@@ -1,4 +1,4 @@
-/* Tests src/rules/expr.c: the rule language as a user writes it. */
+/* Tests src/rules/expr_compile.c and expr.c: the rule language as a user writes it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/json.h"
 #include "core/schema.h"
+#include "rules/events.h"
 #include "rules/monitor.h"
 
 #define S 1000000000ll
@@ -711,6 +712,7 @@ static void test_custom_filter(void **state)
 
 int main(void)
 {
+    cs_schema_register(cs_schema_monitors);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_event_condition_and_addresses),
         cmocka_unit_test(test_functions_tx_condition_or),

@@ -1,9 +1,9 @@
 /* JSON ABI loading, type grammar, canonical signatures and lookups.
  * Decoding lives in abi_decode.c. */
-#include "evm/abi.h"
+#include "abi/abi.h"
 #include "core/buf.h"
 #include "core/error.h"
-#include "evm/keccak.h"
+#include "abi/keccak.h"
 
 #include <errno.h>
 #include <json-c/json.h>

@@ -19,8 +19,8 @@
  * or call fails with a message naming the event or function, the argument
  * and the byte offset. Work and output are bounded by the input size and the
  * writer's bound. */
-#ifndef CS_EVM_ABI_H
-#define CS_EVM_ABI_H
+#ifndef CS_ABI_ABI_H
+#define CS_ABI_ABI_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -9,7 +9,7 @@
 #include "core/error.h"
 #include "core/u256.h"
 #include "core/value.h"
-#include "evm/abi.h"
+#include "abi/abi.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* Keccak-256, the hash Ethereum uses (the original Keccak padding 0x01, not
  * FIPS 202 SHA3-256's 0x06), built on nettle's Keccak-f[1600] permutation. */
-#ifndef CS_EVM_KECCAK_H
-#define CS_EVM_KECCAK_H
+#ifndef CS_ABI_KECCAK_H
+#define CS_ABI_KECCAK_H
 
 #include <stddef.h>
 #include <stdint.h>

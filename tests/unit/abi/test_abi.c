@@ -1,4 +1,4 @@
-/* Tests src/evm/keccak.c, src/evm/hex.c, src/evm/abi.c and abi_decode.c. */
+/* Tests src/abi/keccak.c, src/abi/abi.c and abi_decode.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,9 +10,9 @@
 #include "core/error.h"
 #include "core/json.h"
 #include "core/value.h"
-#include "evm/abi.h"
+#include "abi/abi.h"
 #include "core/hex.h"
-#include "evm/keccak.h"
+#include "abi/keccak.h"
 
 static void hexeq(const uint8_t *h, size_t n, const char *want)
 {

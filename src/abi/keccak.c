@@ -1,4 +1,4 @@
-#include "evm/keccak.h"
+#include "abi/keccak.h"
 
 #include <nettle/sha3.h>
 #include <string.h>
