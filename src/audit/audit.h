@@ -40,7 +40,7 @@ enum cs_audit_role {
 #define CS_AUDIT_AVAILABLE "available"
 
 /* An EVM node with only `ipc` is asked at rpc = this scheme + the path
- * (the JSON-RPC client speaks IPC for it: evm/rpc.h). */
+ * (the JSON-RPC client speaks IPC for it: net/jsonrpc.h). */
 #define CS_AUDIT_IPC_SCHEME "ipc://"
 
 #define CS_AUDIT_MAX_NETWORKS 64

@@ -6,7 +6,7 @@
 #define CS_AUDIT_CHECK_INT_H
 
 #include "audit/check.h"
-#include "evm/rpc.h"
+#include "net/jsonrpc.h"
 
 typedef struct net_run net_run;
 
@@ -36,7 +36,7 @@ struct net_run {
 void cs_audit_nr_result(net_run *nr, const char *node, const char *check, int state, bool has_value,
                         double value, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
-/* A JSON-RPC client (evm/rpc.h) for a node's rpc URL (http(s):// or
+/* A JSON-RPC client (net/jsonrpc.h) for a node's rpc URL (http(s):// or
  * ipc://), over the run's HTTP client, with the network's timeout and no
  * retries (a sweep judges what a node answers now); userpwd (may be NULL)
  * for Bitcoin Core's basic auth. Owned by the run (closed with it). NULL

@@ -1,4 +1,4 @@
-/* Bitcoin Core's JSON-RPC, on the shared JSON-RPC client (evm/rpc.h: HTTP
+/* Bitcoin Core's JSON-RPC, on the shared JSON-RPC client (net/jsonrpc.h: HTTP
  * with basic auth from the rpc user or the node's .cookie, batching,
  * timeouts): the calls the audit asks a node, read into plain structs for
  * the caller to judge. Each calls cb exactly once unless it returns an
@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "evm/rpc.h"
+#include "net/jsonrpc.h"
 
 #define CS_BTC_CORE_MAX_TIPS 64 /* getchaintips entries kept; `ntips` counts them all */
 

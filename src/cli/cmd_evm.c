@@ -7,7 +7,7 @@
 #include "evm/chain.h"
 #include "evm/follower.h"
 #include "evm/probe.h"
-#include "evm/rpc.h"
+#include "net/jsonrpc.h"
 #include "net/sigpipe.h"
 
 #include <signal.h>

@@ -5,7 +5,7 @@
 #include "evm/fetch.h"
 #include "evm/follower.h"
 #include "evm/probe.h"
-#include "evm/rpc.h"
+#include "net/jsonrpc.h"
 
 #include <libfyaml.h>
 #include <libgen.h>

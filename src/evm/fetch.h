@@ -14,7 +14,7 @@
 
 #include "core/bus.h"
 #include "evm/chain.h"
-#include "evm/rpc.h"
+#include "net/jsonrpc.h"
 
 typedef struct cs_evm_fetch_opts {
     const cs_rpc_opts *rpc;  /* the node (endpoints, timeouts); borrowed */

@@ -41,7 +41,7 @@
 
 #include "core/bus.h"
 #include "evm/chain.h"
-#include "evm/rpc.h"
+#include "net/jsonrpc.h"
 
 #define CS_FOLLOWER_MAX_CONCURRENCY 64
 

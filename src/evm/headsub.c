@@ -6,7 +6,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "evm/rpc_int.h"
+#include "net/jsonrpc_int.h"
 #include "net/jsonr.h"
 #include "net/sigpipe.h"
 

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "core/bus.h"
-#include "evm/rpc.h"
+#include "net/jsonrpc.h"
 
 #define CS_PROBE_MAX_METHODS 32
 

@@ -4,8 +4,8 @@
  *
  * Input: byte 0 picks single (even) or batch (odd) and the batch size; the
  * rest is the response body. */
-#include "../../src/evm/rpc.c"
-#include "../../src/evm/rpc_ipc.c"
+#include "../../src/net/jsonrpc.c"
+#include "../../src/net/jsonrpc_ipc.c"
 
 static int calls;
 

@@ -83,7 +83,7 @@ class Layering(unittest.TestCase):
             ("src/notify/outbox.c", "audit/audit.h", "notify -> audit"),
             ("src/rules/window.c", "evm/chain.h", "rules -> evm"),
             ("src/rules/window.c", "notify/channel.h", "rules -> notify"),
-            ("src/btc/peer.c", "evm/rpc.h", "btc -> evm"),
+            ("src/btc/peer.c", "evm/probe.h", "btc -> evm"),
             ("src/evm/fetch.c", "cli/cli.h", "evm -> cli"),
             ("include/chainscope/client.h", "core/event.h", "chainscope -> core"),
         ]

@@ -4,7 +4,7 @@
  * enforced by rpc.c's sweep. */
 #include "core/error.h"
 #include "core/log.h"
-#include "evm/rpc_int.h"
+#include "net/jsonrpc_int.h"
 #include "net/sigpipe.h"
 
 #include <stdio.h>
@@ -80,8 +80,7 @@ static void ipc_message(endpoint *e, const char *p, size_t n)
     }
     cs_jsonr_free(&j);
     if (!have) {
-        CS_WARN("evm.rpc", "%s: %s sent a message without a known id; ignored", e->rpc->name,
-                e->url);
+        CS_WARN("rpc", "%s: %s sent a message without a known id; ignored", e->rpc->name, e->url);
         return;
     }
     for (call *c = e->ipc_pending; c; c = c->ipc_next)

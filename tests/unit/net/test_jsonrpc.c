@@ -1,4 +1,4 @@
-/* Tests src/evm/rpc.c against scripted JSON-RPC servers on the same loop:
+/* Tests src/net/jsonrpc.c against scripted JSON-RPC servers on the same loop:
  * failover between endpoints, JSON-RPC error envelopes, batches answered out
  * of order, 429 with backoff, large responses parsed off the loop, giving up
  * after the retries. */
@@ -13,7 +13,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
-#include "evm/rpc.h"
+#include "net/jsonrpc.h"
 #include "net/http_server.h"
 #include "net/jsonr.h"
 

@@ -1,7 +1,7 @@
 /* Reading a JSON-RPC outcome for people and for judges: cs_rpc_why and
  * cs_rpc_item (see rpc.h). */
 #include "core/error.h"
-#include "evm/rpc.h"
+#include "net/jsonrpc.h"
 
 #include <stdio.h>
 

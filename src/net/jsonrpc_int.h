@@ -1,12 +1,12 @@
 /* What the JSON-RPC client's files share: rpc.c (calls, retries, HTTP,
  * responses) and rpc_ipc.c (the IPC transport). Not for other components. */
-#ifndef CS_EVM_RPC_INT_H
-#define CS_EVM_RPC_INT_H
+#ifndef CS_NET_JSONRPC_INT_H
+#define CS_NET_JSONRPC_INT_H
 
 #include <stdbool.h>
 
 #include "core/buf.h"
-#include "evm/rpc.h"
+#include "net/jsonrpc.h"
 
 #define RPC_SWEEP_MS 25
 #define IPC_MAX_MESSAGE (128u << 20)

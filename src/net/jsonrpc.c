@@ -1,5 +1,5 @@
-#include "evm/rpc.h"
-#include "evm/rpc_int.h"
+#include "net/jsonrpc.h"
+#include "net/jsonrpc_int.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/json.h"
@@ -270,12 +270,12 @@ void cs_rpc_fail_attempt(call *c, int error, int64_t code, const char *msg)
     c->last_code = code;
     snprintf(c->last_msg, sizeof c->last_msg, "%s", msg ? msg : cs_strerror(error));
     if (error == CS_EPARSE) /* bad data from a node deserves a word, retried or not */
-        CS_WARN("evm.rpc", "%s: %s (request %.*s)", r->name, c->last_msg,
+        CS_WARN("rpc", "%s: %s (request %.*s)", r->name, c->last_msg,
                 (int)(c->body_len < 160 ? c->body_len : 160), c->body); /* not NUL-terminated */
     if (e) {
         e->fails++;
         e->down_until = uv_now(r->loop) + backoff(r, e->fails);
-        CS_DEBUG("evm.rpc", "%s: %s failed (%s), avoided for %llu ms", r->name, e->url, c->last_msg,
+        CS_DEBUG("rpc", "%s: %s failed (%s), avoided for %llu ms", r->name, e->url, c->last_msg,
                  (unsigned long long)backoff(r, e->fails));
     }
     free(c->resp);

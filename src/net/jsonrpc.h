@@ -1,4 +1,5 @@
-/* An Ethereum JSON-RPC client on the loop: HTTP(S) through cs_http_client,
+/* A JSON-RPC client on the loop, shared by every chain (the EVM follower and
+ * probes, Bitcoin Core RPC, the audit): HTTP(S) through cs_http_client,
  * or IPC (a node's unix socket, geth.ipc), single calls and batches, several
  * endpoints with weights and failover, retries with exponential backoff and
  * jitter.
@@ -14,8 +15,8 @@
  * (uv_queue_work), so a 10 MB block never stalls the loop.
  *
  * Loop thread only. */
-#ifndef CS_EVM_RPC_H
-#define CS_EVM_RPC_H
+#ifndef CS_NET_JSONRPC_H
+#define CS_NET_JSONRPC_H
 
 #include <stddef.h>
 #include <stdint.h>
