@@ -75,8 +75,8 @@ struct cs_bus {
     size_t nready; /* barriers whose pending is 0 */
     /* events from other threads */
     uv_mutex_t inbox_lock;
-    cs_event **inbox;
-    size_t inbox_len;
+    cs_event **inbox; /* a ring of CS_BUS_INBOX_MAX */
+    size_t inbox_head, inbox_len;
 };
 
 #define RING_MIN 16
@@ -196,6 +196,7 @@ static void reap(cs_bus *bus)
     bus->ndead = 0;
 }
 
+/* Publishes what other threads queued, 256 events per hold of the lock. */
 static void inbox_take(cs_bus *bus)
 {
     cs_event *local[256];
@@ -203,8 +204,9 @@ static void inbox_take(cs_bus *bus)
         size_t n;
         uv_mutex_lock(&bus->inbox_lock);
         n = bus->inbox_len < 256 ? bus->inbox_len : 256;
-        memcpy(local, bus->inbox, n * sizeof *local);
-        memmove(bus->inbox, bus->inbox + n, (bus->inbox_len - n) * sizeof *local);
+        for (size_t i = 0; i < n; i++)
+            local[i] = bus->inbox[(bus->inbox_head + i) % CS_BUS_INBOX_MAX];
+        bus->inbox_head = (bus->inbox_head + n) % CS_BUS_INBOX_MAX;
         bus->inbox_len -= n;
         uv_mutex_unlock(&bus->inbox_lock);
         if (n == 0)
@@ -249,7 +251,7 @@ int cs_bus_new(uv_loop_t *loop, cs_bus **out)
 static void bus_free(cs_bus *bus)
 {
     for (size_t i = 0; i < bus->inbox_len; i++)
-        cs_event_unref(bus->inbox[i]);
+        cs_event_unref(bus->inbox[(bus->inbox_head + i) % CS_BUS_INBOX_MAX]);
     uv_mutex_destroy(&bus->inbox_lock);
     free(bus->inbox);
     free(bus);
@@ -467,7 +469,7 @@ int cs_bus_publish_threadsafe(cs_bus *bus, cs_event *ev)
         cs_event_unref(ev);
         return CS_ELIMIT;
     }
-    bus->inbox[bus->inbox_len++] = ev;
+    bus->inbox[(bus->inbox_head + bus->inbox_len++) % CS_BUS_INBOX_MAX] = ev;
     uv_mutex_unlock(&bus->inbox_lock);
     if (bus->loop)
         uv_async_send(&bus->async);

@@ -425,6 +425,47 @@ static void test_barrier(void **state)
     assert_int_equal(z.fired, 0);
 }
 
+static cs_event *numbered(uint64_t seq)
+{
+    cs_vw w;
+    cs_vw_init(&w, 0);
+    cs_vw_object_begin(&w);
+    cs_vw_object_end(&w);
+    cs_event_hdr h = {.seq = seq, .origin = "o", .network = "", .type = "demo.sample", .key = ""};
+    cs_event *e = cs_event_new(&h, w.buf.data, w.buf.len);
+    cs_vw_free(&w);
+    assert_non_null(e);
+    return e;
+}
+
+/* The inbox keeps its order across the ring's wrap and refuses at its
+ * bound. */
+static void test_inbox_ring(void **state)
+{
+    (void)state;
+    cs_bus *bus;
+    assert_int_equal(cs_bus_new(NULL, &bus), 0);
+    seen a = {0};
+    cs_sub *sa;
+    cs_sub_opts oa = {.queue_max = CS_BUS_INBOX_MAX, .cb = on_event, .arg = &a};
+    assert_int_equal(cs_bus_subscribe(bus, &oa, &sa), 0);
+    uint64_t seq = 0;
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(cs_bus_publish_threadsafe(bus, numbered(++seq)), 0);
+    cs_bus_drain(bus, 0);
+    for (int i = 0; i < CS_BUS_INBOX_MAX; i++)
+        assert_int_equal(cs_bus_publish_threadsafe(bus, numbered(++seq)), 0);
+    assert_int_equal(cs_bus_publish_threadsafe(bus, numbered(seq + 1)), CS_ELIMIT);
+    /* Checked one by one: the subscriber sees 1, 2, ... in order. */
+    uint64_t want = 0;
+    while (cs_bus_drain(bus, 1)) {
+        assert_int_equal(a.last_seq, a.n);
+        want = (uint64_t)a.n;
+    }
+    assert_int_equal(want, seq);
+    cs_bus_close(bus);
+}
+
 static void test_bad_filter_rejected(void **state)
 {
     (void)state;
@@ -504,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_lossless_byte_mark),
         cmocka_unit_test(test_pause_resume),
         cmocka_unit_test(test_barrier),
+        cmocka_unit_test(test_inbox_ring),
         cmocka_unit_test(test_bad_filter_rejected),
         cmocka_unit_test(test_event_record_roundtrip),
     };
