@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <malloc.h>
 #include <string.h>
 
 #include "core/bus.h"
@@ -466,6 +467,86 @@ static void test_inbox_ring(void **state)
     cs_bus_close(bus);
 }
 
+/* Bytes malloc has handed out, mapped blocks included. */
+static size_t heap_used(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+}
+
+/* A subscription with a huge bound costs next to nothing until events
+ * arrive, and gives the memory back once drained. */
+static void test_queue_grows_on_demand(void **state)
+{
+    (void)state;
+    cs_bus *bus;
+    assert_int_equal(cs_bus_new(NULL, &bus), 0);
+    seen a = {0};
+    cs_sub *sa;
+    size_t before = heap_used();
+    cs_sub_opts oa = {.queue_max = 1u << 24, .cb = on_event, .arg = &a};
+    assert_int_equal(cs_bus_subscribe(bus, &oa, &sa), 0);
+    assert_true(heap_used() - before < 64 * 1024);
+    assert_true(cs_sub_allocated(sa) < 4096);
+    cs_publisher p;
+    cs_publisher_init(&p, bus, "test", "");
+    for (int i = 0; i < 100; i++)
+        emit(&p, "demo.sample", (uint64_t)i);
+    assert_true(cs_sub_allocated(sa) <= 128 * sizeof(void *));
+    for (int i = 0; i < 5000; i++)
+        emit(&p, "demo.sample", (uint64_t)i);
+    assert_true(cs_sub_allocated(sa) <= 8192 * sizeof(void *));
+    cs_bus_drain(bus, 0);
+    assert_int_equal(a.n, 5100);
+    assert_true(cs_sub_allocated(sa) < 4096);
+    cs_publisher_free(&p);
+    cs_bus_close(bus);
+}
+
+/* A queue bounded in bytes drops, or cuts off, at the byte bound; an empty
+ * queue takes one event larger than the bound. */
+static void test_queue_byte_bound(void **state)
+{
+    (void)state;
+    cs_bus *bus;
+    assert_int_equal(cs_bus_new(NULL, &bus), 0);
+    seen a = {0}, c = {0};
+    cs_sub *sa, *sc;
+    cs_sub_opts oa = {.queue_max = 1u << 24, .queue_bytes = 1000, .cb = on_event, .arg = &a};
+    cs_sub_opts oc = {.queue_bytes = 1000,
+                      .policy = CS_SUB_CUTOFF,
+                      .cb = on_event,
+                      .on_cutoff = on_cutoff,
+                      .arg = &c};
+    assert_int_equal(cs_bus_subscribe(bus, &oa, &sa), 0);
+    assert_int_equal(cs_bus_subscribe(bus, &oc, &sc), 0);
+    cs_publisher p;
+    cs_publisher_init(&p, bus, "test", "");
+    int n = 0;
+    while (cs_sub_dropped(sa) == 0) {
+        emit(&p, "demo.sample", (uint64_t)n);
+        n++;
+        assert_true(n < 1000);
+    }
+    assert_true(cs_sub_queued_bytes(sa) <= 1000);
+    assert_true(cs_sub_queued_bytes(sa) > 900);
+    assert_true(c.cutoff); /* at the same byte count */
+    cs_bus_drain(bus, 0);
+    assert_int_equal(a.n, n - 1);
+    /* One event of 4 KiB through a 1000-byte queue. */
+    cs_vw *w = cs_publisher_begin(&p);
+    char big[4096];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    cs_vw_kv_str(w, "big", big);
+    assert_int_equal(cs_publisher_emit(&p, "demo.big", NULL, "k", NULL), 0);
+    assert_int_equal(cs_sub_dropped(sa), 1);
+    cs_bus_drain(bus, 0);
+    assert_string_equal(a.last_type, "demo.big");
+    cs_publisher_free(&p);
+    cs_bus_close(bus);
+}
+
 static void test_bad_filter_rejected(void **state)
 {
     (void)state;
@@ -546,6 +627,8 @@ int main(void)
         cmocka_unit_test(test_pause_resume),
         cmocka_unit_test(test_barrier),
         cmocka_unit_test(test_inbox_ring),
+        cmocka_unit_test(test_queue_grows_on_demand),
+        cmocka_unit_test(test_queue_byte_bound),
         cmocka_unit_test(test_bad_filter_rejected),
         cmocka_unit_test(test_event_record_roundtrip),
     };
