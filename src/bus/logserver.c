@@ -1,4 +1,5 @@
 #include "bus/logserver.h"
+#include "bus/filtertab.h"
 #include "bus/frame.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -39,6 +40,7 @@ struct client {
     char *filters[MAX_FILTERS];
     size_t flen[MAX_FILTERS];
     size_t nfilters;
+    uint64_t stamp; /* the last event matched for it */
     cs_buf in, out, wbuf;
     uv_write_t wreq;
 };
@@ -63,6 +65,10 @@ struct cs_logserver {
     uint64_t next_id;
     void (*done)(void *);
     void *done_arg;
+    cs_ftab filters;      /* every client's filters, each distinct one once */
+    struct client **hits; /* clients an event matched, then enqueued */
+    size_t nhits, hits_cap;
+    uint64_t stamp;
     cs_publisher pub;
     char origin[300];
     cs_mseries *m_clients, *m_in, *m_out, *m_cutoffs, *m_malformed, *m_rejected;
@@ -80,6 +86,8 @@ static void maybe_free(cs_logserver *ls)
     void (*done)(void *) = ls->done;
     void *arg = ls->done_arg;
     cs_publisher_free(&ls->pub);
+    cs_ftab_free(&ls->filters);
+    free(ls->hits);
     free(ls->socket_path);
     free(ls->token);
     free(ls->name);
@@ -117,6 +125,8 @@ static void client_close(struct client *c)
     cs_logserver *ls = c->ls;
     if (c->paused)
         ls->npaused--;
+    for (size_t i = 0; i < c->nfilters; i++)
+        cs_ftab_remove(&ls->filters, c->filters[i], c->flen[i], c);
     *c->pprev = c->next;
     if (c->next)
         c->next->pprev = c->pprev;
@@ -255,27 +265,39 @@ static void check_cb(uv_check_t *h)
         uv_check_stop(&ls->check);
 }
 
-static bool client_wants(const struct client *c, const char *type, size_t tlen)
+/* Collects each client an event matches once, whatever number of its
+ * filters match. */
+static void hit(void *holder, void *arg)
 {
-    for (size_t i = 0; i < c->nfilters; i++)
-        if (cs_subject_match(c->filters[i], c->flen[i], type, tlen))
-            return true;
-    return false;
+    struct client *c = holder;
+    cs_logserver *ls = arg;
+    if (c->stamp == ls->stamp || !c->hello)
+        return;
+    c->stamp = ls->stamp;
+    if (ls->nhits == ls->hits_cap) {
+        size_t cap = ls->hits_cap ? ls->hits_cap * 2 : 64;
+        struct client **h = realloc(ls->hits, cap * sizeof *h);
+        if (!h)
+            return; /* this client misses the event: out of memory */
+        ls->hits = h;
+        ls->hits_cap = cap;
+    }
+    ls->hits[ls->nhits++] = c;
 }
 
+/* Matches the event once per distinct filter, then queues it to the
+ * clients collected (a client cut off meanwhile only closes: its memory
+ * stays until its close callback). */
 static void on_bus_event(cs_sub *sub, cs_event *ev, void *arg)
 {
     cs_logserver *ls = arg;
     (void)sub;
-    size_t tlen = strlen(ev->type);
-    struct client *c = ls->clients;
-    while (c) {
-        struct client *next = c->next;
-        if (c->hello && c->nfilters && client_wants(c, ev->type, tlen)) {
-            enqueue(c, CS_FRAME_EVENT, ev->wire, ev->wire_len);
-            cs_mseries_inc(ls->m_out, 1);
-        }
-        c = next;
+    ls->stamp++;
+    ls->nhits = 0;
+    cs_ftab_match(&ls->filters, ev->type, strlen(ev->type), hit, ls);
+    for (size_t i = 0; i < ls->nhits; i++) {
+        enqueue(ls->hits[i], CS_FRAME_EVENT, ev->wire, ev->wire_len);
+        cs_mseries_inc(ls->m_out, 1);
     }
 }
 
@@ -378,11 +400,16 @@ static bool handle_frame(struct client *c, uint8_t type, const uint8_t *body, si
             }
             c->filters[c->nfilters] = strndup(s, sl);
             c->flen[c->nfilters] = sl;
-            if (c->filters[c->nfilters])
-                c->nfilters++;
+            if (!c->filters[c->nfilters] || cs_ftab_add(&ls->filters, s, sl, c)) {
+                free(c->filters[c->nfilters]);
+                client_fail(c, "out of memory");
+                return false;
+            }
+            c->nfilters++;
         } else {
             for (size_t i = 0; i < c->nfilters; i++)
                 if (c->flen[i] == sl && memcmp(c->filters[i], s, sl) == 0) {
+                    cs_ftab_remove(&ls->filters, s, sl, c);
                     free(c->filters[i]);
                     c->filters[i] = c->filters[c->nfilters - 1];
                     c->flen[i] = c->flen[c->nfilters - 1];
@@ -593,6 +620,7 @@ int cs_logserver_start(uv_loop_t *loop, cs_bus *bus, cs_metrics *metrics,
     cs_logserver *ls = calloc(1, sizeof *ls);
     if (!ls)
         return CS_ENOMEM;
+    cs_ftab_init(&ls->filters);
     ls->loop = loop;
     ls->bus = bus;
     ls->client_buffer = o->client_buffer ? o->client_buffer : (8u << 20);
