@@ -1,13 +1,18 @@
 /* Many peers on one loop, and a crawl, against a simulated network running
  * in another process (`chainscope simnet`, path from $CHAINSCOPE).
  *
- * usage: bench_btc_peers [--peers N] [--crawl-nodes N]   (defaults 10000)
+ * usage: bench_btc_peers [--peers N] [--crawl-nodes N] [--logserver-peers N]
+ *        (defaults 10000)
  *
  * 1. N connector peers to an N-node simnet: connect time, RSS per
  *    connection in this process (and in simnet's), ping RTT p50/p99 over a
  *    keep-alive round with every peer connected.
  * 2. `chainscope crawl` of an N-node simnet: wall time and nodes/s.
+ * 3. `chainscope run` with a connector to an N-node simnet, every message
+ *    event on, and a log server client on `p2p.>`: version messages
+ *    received (published) beside version events the client got.
  * Prints `name: value unit` lines; never fails on a number. */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +23,14 @@
 #include <uv.h>
 
 #include "btc/connector.h"
+#include "chainscope/client.h"
+#include "core/error.h"
+#include "core/event.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 static double now_s(void)
 {
@@ -266,14 +279,165 @@ static void crawl_bench(const char *bin, size_t n)
     printf("crawl_rate: %.0f nodes/s\n", t > 0 ? (double)known / t : 0.0);
 }
 
+/* A free TCP port on 127.0.0.1 (bound, read, released). */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    int port = 0;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+        port = ntohs(sa.sin_port);
+    close(fd);
+    return port;
+}
+
+/* The value of the metric line starting with `name` in /metrics, -1 if
+ * none. */
+static double metric(int port, const char *name)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    static char buf[1 << 20];
+    size_t n = 0;
+    double v = -1;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
+        dprintf(fd, "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+        ssize_t k;
+        while (n < sizeof buf - 1 && (k = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
+            n += (size_t)k;
+    }
+    close(fd);
+    buf[n] = 0;
+    for (char *l = strstr(buf, name); l; l = strstr(l + 1, name))
+        if (l == buf || l[-1] == '\n') {
+            v = atof(l + strlen(name));
+            break;
+        }
+    return v;
+}
+
+/* Runs `chainscope ctl --socket S connect` for peers [from, to). */
+static void ctl_connect(const char *bin, const char *sock, int port, size_t from, size_t to)
+{
+    static char addrs[1000][32];
+    char *argv[1010];
+    int a = 0;
+    argv[a++] = (char *)bin;
+    argv[a++] = "ctl";
+    argv[a++] = "--socket";
+    argv[a++] = (char *)sock;
+    argv[a++] = "connect";
+    for (size_t i = from; i < to && i - from < 1000; i++) {
+        uint32_t ip = 0x7f010001u + (uint32_t)i;
+        snprintf(addrs[i - from], sizeof addrs[0], "%u.%u.%u.%u:%d", ip >> 24, (ip >> 16) & 255,
+                 (ip >> 8) & 255, ip & 255, port);
+        argv[a++] = addrs[i - from];
+    }
+    argv[a] = NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        execv(bin, argv);
+        _exit(127);
+    }
+    waitpid(pid, NULL, 0);
+}
+
+static void logserver_bench(const char *bin, size_t n)
+{
+    int port;
+    pid_t sim = start_simnet(bin, n, "1", &port);
+    if (sim < 0)
+        return;
+    char dir[] = "/tmp/cs-bench-XXXXXX";
+    if (!mkdtemp(dir))
+        return;
+    char sock[256], ctl[256], cfg[256];
+    snprintf(sock, sizeof sock, "%s/bus.sock", dir);
+    snprintf(ctl, sizeof ctl, "%s/control.sock", dir);
+    snprintf(cfg, sizeof cfg, "%s/run.yaml", dir);
+    int http = free_port();
+    FILE *f = fopen(cfg, "w");
+    fprintf(f,
+            "node: bench\nlog:\n  level: warn\nlogserver:\n  socket: %s\nhttp:\n  listen: "
+            "127.0.0.1:%d\nconnector:\n  network: regtest\n  control: %s\n  max_peers: %zu\n"
+            "  msg_events: true\n",
+            sock, http, ctl, n + 100);
+    fclose(f);
+    pid_t run = fork();
+    if (run == 0) {
+        execl(bin, bin, "run", "-c", cfg, (char *)NULL);
+        _exit(127);
+    }
+    struct stat st;
+    for (int i = 0; i < 1000 && (stat(sock, &st) != 0 || stat(ctl, &st) != 0); i++)
+        usleep(10000);
+    cs_client *cl;
+    if (cs_client_connect(sock, "bench-tail", NULL, &cl) || cs_client_subscribe(cl, "p2p.>") ||
+        cs_client_flush(cl, 10000)) {
+        fprintf(stderr, "# cannot subscribe to the log server\n");
+        goto out;
+    }
+    double t0 = now_s();
+    for (size_t i = 0; i < n; i += 1000)
+        ctl_connect(bin, ctl, port, i, i + 1000 < n ? i + 1000 : n);
+    uint64_t versions = 0, handshakes = 0, total = 0;
+    /* Until the handshakes are in, or nothing came for 10 s. */
+    while (handshakes < n) {
+        const uint8_t *rec;
+        size_t len;
+        const char *type;
+        size_t tlen;
+        int rc = cs_client_next(cl, &rec, &len, 10000);
+        if (rc) {
+            fprintf(stderr, "# log client: %s (%s)\n", cs_strerror(rc), cs_client_error(cl));
+            break;
+        }
+        total++;
+        if (cs_event_check(rec, len, &type, &tlen) != 0)
+            continue;
+        if (tlen == 13 && memcmp(type, "p2p.handshake", 13) == 0)
+            handshakes++;
+        else if (tlen == 15 && memcmp(type, "p2p.msg.version", 15) == 0)
+            versions++;
+    }
+    double dt = now_s() - t0;
+    /* The version events published: a version message received per peer,
+     * and the one we sent. */
+    double in = metric(http, "chainscope_p2p_messages_total{command=\"version\",direction=\"in\"}");
+    double out =
+        metric(http, "chainscope_p2p_messages_total{command=\"version\",direction=\"out\"}");
+    printf("logserver_%zu_peers_version_events_published: %.0f events\n", n, in + out);
+    printf("logserver_%zu_peers_version_events_delivered: %llu events\n", n,
+           (unsigned long long)versions);
+    printf("logserver_%zu_peers_handshake_events_delivered: %llu of %zu\n", n,
+           (unsigned long long)handshakes, n);
+    printf("logserver_%zu_peers_events_delivered: %llu events in %.1f s\n", n,
+           (unsigned long long)total, dt);
+    cs_client_close(cl);
+out:
+    kill(run, SIGTERM);
+    waitpid(run, NULL, 0);
+    stop_simnet(sim);
+    unlink(cfg);
+    rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
-    size_t peers = 10000, crawl = 10000;
+    size_t peers = 10000, crawl = 10000, logserver = 10000;
     for (int i = 1; i + 1 < argc; i++) {
         if (strcmp(argv[i], "--peers") == 0)
             peers = strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--crawl-nodes") == 0)
             crawl = strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--logserver-peers") == 0)
+            logserver = strtoul(argv[++i], NULL, 10);
     }
     const char *bin = getenv("CHAINSCOPE");
     if (!bin)
@@ -289,5 +453,7 @@ int main(int argc, char **argv)
         peers_bench(bin, peers);
     if (crawl)
         crawl_bench(bin, crawl);
+    if (logserver)
+        logserver_bench(bin, logserver);
     return 0;
 }

@@ -1,5 +1,6 @@
 /* Benchmarks of the foundation, printed as `name: value unit`:
  *   the in-process bus publishing to 4 subscribers on one core,
+ *   the inbox of events from other threads, at 65,536 queued,
  *   the event codec (encode and decode), with the record size. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,40 @@ static void bench_bus(void)
     cs_bus_close(bus);
 }
 
+/* Events from other threads go through the inbox: fill it to 65,536 queued
+ * events with cs_bus_publish_threadsafe, then take them all onto the bus. */
+static void bench_inbox(void)
+{
+    const size_t queued = 65536, rounds = 40;
+    cs_bus *bus;
+    cs_bus_new(NULL, &bus);
+    uint64_t got = 0;
+    cs_sub *s;
+    cs_sub_opts o = {.queue_max = queued, .cb = on_event, .arg = &got};
+    cs_bus_subscribe(bus, &o, &s);
+    cs_vw w;
+    cs_vw_init(&w, 0);
+    cs_vw_object_begin(&w);
+    write_payload(&w, 1);
+    cs_vw_object_end(&w);
+    cs_event_hdr h = {.origin = "bench", .network = "btc-main", .type = "p2p.msg.ping", .key = "k"};
+    cs_event *ev = cs_event_new(&h, w.buf.data, w.buf.len);
+    double t0 = now();
+    for (size_t r = 0; r < rounds; r++) {
+        for (size_t i = 0; i < queued; i++)
+            cs_bus_publish_threadsafe(bus, cs_event_ref(ev));
+        cs_bus_drain(bus, 0);
+    }
+    double dt = now() - t0;
+    if (got != queued * rounds)
+        fprintf(stderr, "bench_inbox: only %llu of %llu delivered\n", (unsigned long long)got,
+                (unsigned long long)(queued * rounds));
+    printf("bus_inbox_65536_queued: %.0f events/s\n", (double)(queued * rounds) / dt);
+    cs_event_unref(ev);
+    cs_vw_free(&w);
+    cs_bus_close(bus);
+}
+
 static void bench_codec(void)
 {
     const uint64_t n = 2000000;
@@ -124,6 +159,7 @@ static void bench_codec(void)
 int main(void)
 {
     bench_bus();
+    bench_inbox();
     bench_codec();
     return 0;
 }

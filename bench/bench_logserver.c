@@ -1,6 +1,7 @@
 /* Log server fan-out: one publisher process, a `chainscope run` log server,
  * and 4 subscriber processes on its unix socket. Prints the rate at which
- * each subscriber received every event (the slowest of the four).
+ * each subscriber received every event (the slowest of the four), then the
+ * rate one reader gets beside 1,000 clients holding the same 64 filters.
  *
  *   bench_logserver PATH/TO/chainscope [EVENTS]
  */
@@ -54,6 +55,73 @@ static int subscriber(const char *sock, long n, int fd, int ready)
     dprintf(fd, "%.0f\n", rate);
     cs_client_close(c);
     return 0;
+}
+
+#define IDLE_CLIENTS 1000
+#define IDLE_FILTERS 64
+
+/* Many clients holding the same 64 filters (none matching what is
+ * published) beside one reader: measures what matching costs the server
+ * per event. Prints the reader's rate. */
+static void bench_overlapping(const char *sock, long n)
+{
+    static cs_client *idle[IDLE_CLIENTS];
+    char f[64];
+    for (int i = 0; i < IDLE_CLIENTS; i++) {
+        if (cs_client_connect(sock, "bench-idle", NULL, &idle[i])) {
+            fprintf(stderr, "cannot connect idle client %d\n", i);
+            return;
+        }
+        for (int k = 0; k < IDLE_FILTERS; k++) {
+            snprintf(f, sizeof f, "p2p.f%d.>", k);
+            cs_client_subscribe(idle[i], f);
+        }
+    }
+    for (int i = 0; i < IDLE_CLIENTS; i++)
+        cs_client_flush(idle[i], 30000);
+    cs_client *rd, *pub;
+    if (cs_client_connect(sock, "bench-reader", NULL, &rd) || cs_client_subscribe(rd, "p2p.>") ||
+        cs_client_flush(rd, 30000) || cs_client_connect(sock, "bench-pub2", NULL, &pub))
+        return;
+    pid_t child = fork();
+    if (child == 0) {
+        cs_vw w;
+        cs_vw_init(&w, 0);
+        cs_event_hdr h = {.origin = "connector@bench",
+                          .network = "btc-main",
+                          .type = "p2p.msg.ping",
+                          .key = "1 203.0.113.7:8333",
+                          .time_ns = 1};
+        for (long i = 0; i < n; i++) {
+            cs_vw_reset(&w);
+            cs_vw_object_begin(&w);
+            cs_vw_kv_u64(&w, "nonce", (uint64_t)i);
+            cs_vw_object_end(&w);
+            h.seq = (uint64_t)i + 1;
+            cs_event *e = cs_event_new(&h, w.buf.data, w.buf.len);
+            cs_client_publish(pub, e->wire, e->wire_len);
+            cs_event_unref(e);
+        }
+        cs_client_flush(pub, 120000);
+        _exit(0);
+    }
+    long got = 0;
+    double t0 = now();
+    while (got < n) {
+        const uint8_t *rec;
+        size_t len;
+        if (cs_client_next(rd, &rec, &len, 60000))
+            break;
+        got++;
+    }
+    double dt = now() - t0;
+    waitpid(child, NULL, 0);
+    printf("logserver_fanout_%d_clients_%d_overlapping_filters: %.0f events/s (%ld of %ld)\n",
+           IDLE_CLIENTS, IDLE_FILTERS, got == n ? (double)n / dt : 0.0, got, n);
+    cs_client_close(rd);
+    cs_client_close(pub);
+    for (int i = 0; i < IDLE_CLIENTS; i++)
+        cs_client_close(idle[i]);
 }
 
 int main(int argc, char **argv)
@@ -145,6 +213,7 @@ int main(int argc, char **argv)
     printf("logserver_publish_into_server: %.0f events/s\n", pub_rate);
     printf("logserver_fanout_4_subscriber_processes: %.0f events/s each (slowest)\n", min);
     printf("logserver_event_record_size: %.1f bytes/event\n", (double)bytes / (double)n);
+    bench_overlapping(sock, n / 10);
     cs_client_close(pub);
     kill(server, SIGTERM);
     waitpid(server, NULL, 0);

@@ -28,7 +28,7 @@ static const char *const commands[] = {
 struct cs_conn_metrics {
     cs_metrics *reg;
     cs_mfamily *peers, *failures, *disconnects, *msgs, *bytes;
-    cs_mseries *attempts, *accepted, *inbound_dropped, *rtt, *partial;
+    cs_mseries *attempts, *accepted, *inbound_dropped, *rtt, *partial, *read_pauses;
     /* [command index, NCMD for "other"][0 out, 1 in], found on first use */
     cs_mseries *msg_s[NCMD + 1][2], *byte_s[NCMD + 1][2];
 };
@@ -154,8 +154,11 @@ int cs_conn_metrics_init(cs_connector *c, cs_metrics *reg)
     m->partial = cs_metrics_gauge(reg, "chainscope_p2p_partial_bytes",
                                   "Bytes held for incomplete messages, all peers together "
                                   "(bounded by connector.partial_budget).");
+    m->read_pauses = cs_metrics_counter(
+        reg, "chainscope_p2p_read_pauses_total",
+        "Times the connector stopped reading every peer because the bus was pressed.");
     if (!m->peers || !m->failures || !m->disconnects || !m->msgs || !m->bytes || !m->rtt ||
-        !m->attempts || !m->accepted || !m->inbound_dropped || !m->partial) {
+        !m->attempts || !m->accepted || !m->inbound_dropped || !m->partial || !m->read_pauses) {
         free(m);
         return CS_EINVAL; /* a family of that name exists with other labels */
     }
@@ -222,6 +225,9 @@ void cs_conn_metrics_event(cs_connector *c, enum cs_conn_metric what, const cs_p
     }
     case CS_CM_RTT:
         cs_mseries_observe(m->rtt, p->rtt_ms / 1000.0);
+        break;
+    case CS_CM_READ_PAUSE:
+        cs_mseries_inc(m->read_pauses, 1);
         break;
     }
 }

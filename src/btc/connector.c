@@ -18,6 +18,7 @@ void cs_peer_set_remote(cs_peer *p, const struct sockaddr *sa);
 void cs_peer_flush_delayed(cs_peer *p);
 
 static void on_sweep(uv_timer_t *t);
+static void on_pressure(cs_bus *bus, int pressed, void *arg);
 
 int cs_connector_new(uv_loop_t *loop, cs_bus *bus, const cs_connector_opts *opts,
                      cs_connector **out)
@@ -96,6 +97,18 @@ int cs_connector_new(uv_loop_t *loop, cs_bus *bus, const cs_connector_opts *opts
     uv_gettimeofday(&tv);
     srand((unsigned)(tv.tv_usec ^ uv_hrtime()));
     c->nonce = ((uint64_t)rand() << 40) ^ ((uint64_t)rand() << 20) ^ (uint64_t)rand() ^ uv_hrtime();
+    if (bus && (rc = cs_bus_watch_pressure(bus, on_pressure, c, &c->pressure))) {
+        cs_conn_metrics_free(c);
+        cs_publisher_free(&c->pub);
+        cs_vw_free(&c->scratch);
+        cs_buf_free(&c->sendbuf);
+        free(c->user_agent);
+        free(c->peers);
+        free(c->readbuf);
+        cs_wire_ctx_free(c->wire);
+        free(c);
+        return rc;
+    }
     uv_timer_init(loop, &c->sweep);
     c->sweep.data = c;
     c->open_handles = 1;
@@ -184,6 +197,8 @@ void cs_connector_close(cs_connector *c, void (*done)(void *arg), void *arg)
     c->closing = true;
     c->done = done;
     c->done_arg = arg;
+    cs_bus_unwatch_pressure(c->pressure);
+    c->pressure = NULL;
     disconnect_all(c, "stopping", "connector stopping");
     for (size_t i = 0; i < c->nlisteners; i++)
         uv_close((uv_handle_t *)c->listeners[i], on_handle_closed);
@@ -555,6 +570,52 @@ size_t cs_connector_peers(cs_connector *c, cs_peer_info *out, size_t max)
     return c->npeers;
 }
 
+/* ---- back-pressure ------------------------------------------------------ */
+
+/* The bus is pressed (a lossless subscriber, the log server, is behind):
+ * stop reading every peer socket, so that the kernel's buffers and then TCP
+ * slow the peers down instead of events being lost; resume every peer once
+ * released. Peers connected meanwhile start reading on release too
+ * (cs_peer_start_read). The time spent paused is added to the peers'
+ * receive and ping clocks so that our pause is not their timeout. */
+static void on_pressure(cs_bus *bus, int pressed, void *arg)
+{
+    cs_connector *c = arg;
+    (void)bus;
+    if (c->closing || c->read_paused == (pressed != 0))
+        return;
+    uint64_t now = uv_now(c->loop);
+    c->read_paused = pressed;
+    if (pressed) {
+        c->read_paused_at = now;
+        c->read_pauses++;
+        cs_conn_metrics_event(c, CS_CM_READ_PAUSE, NULL);
+        CS_DEBUG("connector", "bus pressed: reading %zu peers paused", c->npeers);
+    }
+    uint64_t paused_ms = now - c->read_paused_at;
+    for (size_t i = c->npeers; i-- > 0;) {
+        if (i >= c->npeers)
+            continue;
+        cs_peer *p = c->peers[i];
+        if (p->state != PS_HANDSHAKE && p->state != PS_READY)
+            continue;
+        if (pressed) {
+            uv_read_stop((uv_stream_t *)&p->tcp);
+            continue;
+        }
+        p->t_last_recv += paused_ms;
+        p->t_ping_sent += paused_ms * 1000000;
+        if (p->state == PS_HANDSHAKE)
+            p->t_start += paused_ms;
+        cs_peer_start_read(p);
+    }
+}
+
+uint64_t cs_connector_read_pauses(const cs_connector *c)
+{
+    return c->read_pauses;
+}
+
 /* ---- the sweep --------------------------------------------------------- */
 
 /* One timer for every peer: connect, handshake, idle, ping and incomplete
@@ -564,6 +625,8 @@ static void on_sweep(uv_timer_t *t)
 {
     cs_connector *c = t->data;
     uint64_t now = uv_now(c->loop);
+    if (c->read_paused)
+        return; /* no timeout is the peer's while we do not read */
     for (size_t i = c->npeers; i-- > 0;) {
         if (i >= c->npeers)
             continue;

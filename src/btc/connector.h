@@ -153,6 +153,9 @@ typedef struct cs_peer_info {
 /* Copies up to max peers' info into out; returns the number of peers. */
 size_t cs_connector_peers(cs_connector *c, cs_peer_info *out, size_t max);
 size_t cs_connector_count(const cs_connector *c);
+/* Times reading every peer stopped because the bus was pressed (a lossless
+ * subscriber such as the log server fell behind). */
+uint64_t cs_connector_read_pauses(const cs_connector *c);
 /* The peer with this id, or NULL. Borrowed. */
 cs_peer *cs_connector_peer(cs_connector *c, uint64_t id);
 void cs_peer_info_get(const cs_peer *p, cs_peer_info *out);

@@ -95,6 +95,10 @@ struct cs_connector {
     void *done_arg;
     struct cs_conn_metrics *metrics; /* NULL without a registry */
     size_t partial_bytes;            /* sum of every peer's rcap */
+    /* While the bus is pressed no peer socket is read (see on_pressure). */
+    cs_bus_watch *pressure;
+    bool read_paused;
+    uint64_t read_paused_at, read_pauses;
 
     /* cs_wire_decode flags for received messages: 0, checksums checked;
      * the fuzz target sets CS_WIRE_NO_CHECKSUM to reach the handlers */
@@ -112,6 +116,7 @@ enum cs_conn_metric {
     CS_CM_FAILED,          /* p never connected: p->reason */
     CS_CM_CLOSED,          /* p's connection ended: p->reason, PF_BY_PEER */
     CS_CM_RTT,             /* p->rtt_ms was measured */
+    CS_CM_READ_PAUSE,      /* reading every peer stopped: the bus is pressed (p NULL) */
 };
 int cs_conn_metrics_init(cs_connector *c, struct cs_metrics *reg);
 void cs_conn_metrics_free(cs_connector *c);

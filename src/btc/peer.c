@@ -794,6 +794,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 void cs_peer_start_read(cs_peer *p)
 {
+    if (p->c->read_paused)
+        return; /* the connector starts every peer when the bus is released */
     /* small messages go out at once: no Nagle delay on pings */
     uv_tcp_nodelay(&p->tcp, 1);
     int rc = uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read);

@@ -1,4 +1,5 @@
 #include "bus/logserver.h"
+#include "bus/filtertab.h"
 #include "bus/frame.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -30,6 +31,11 @@
 #ifndef BUS_QUEUE
 #define BUS_QUEUE (1u << 18)
 #endif
+/* A client whose unsent output stays above half its bound for this long is
+ * cut off, so that one stuck client cannot hold the sources forever. */
+#ifndef STUCK_MS
+#define STUCK_MS 10000
+#endif
 
 struct client {
     cs_logserver *ls;
@@ -53,6 +59,10 @@ struct client {
     char *filters[MAX_FILTERS];
     size_t flen[MAX_FILTERS];
     size_t nfilters;
+    uint64_t stamp; /* the last event matched for it */
+    bool high;      /* unsent output above half the bound */
+    uint64_t high_since;
+    uint64_t queued_total, written_total; /* bytes, for barriers */
     cs_buf in, out, wbuf;
     uv_write_t wreq;
 };
@@ -83,6 +93,13 @@ struct cs_logserver {
     uint64_t next_id;
     void (*done)(void *);
     void *done_arg;
+    cs_ftab filters;      /* every client's filters, each distinct one once */
+    struct client **hits; /* clients an event matched, then enqueued */
+    size_t nhits, hits_cap;
+    uint64_t stamp;
+    size_t nhigh; /* clients above their high mark: the subscription is paused */
+    uv_timer_t stuck;
+    struct lbarrier *barriers;
     cs_publisher pub;
     char origin[300];
     cs_mseries *m_clients, *m_in, *m_out, *m_cutoffs, *m_malformed, *m_rejected, *m_unauth;
@@ -96,6 +113,9 @@ static const char *const refusal_names[] = {"hello_timeout", "hello_too_large",
                                             "unauthenticated_limit", "client_limit"};
 
 static void client_close(struct client *c);
+static void output_changed(struct client *c);
+static void on_stuck(uv_timer_t *t);
+static void barriers_forget(cs_logserver *ls, struct client *c);
 static void flush(struct client *c);
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b);
 static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b);
@@ -107,6 +127,8 @@ static void maybe_free(cs_logserver *ls)
     void (*done)(void *) = ls->done;
     void *arg = ls->done_arg;
     cs_publisher_free(&ls->pub);
+    cs_ftab_free(&ls->filters);
+    free(ls->hits);
     free(ls->socket_path);
     free(ls->token);
     free(ls->name);
@@ -170,6 +192,11 @@ static void client_close(struct client *c)
     if (c->paused)
         ls->npaused--;
     ls->npings -= c->npings;
+    for (size_t i = 0; i < c->nfilters; i++)
+        cs_ftab_remove(&ls->filters, c->filters[i], c->flen[i], c);
+    c->out.len = c->wbuf.len = 0;
+    output_changed(c);
+    barriers_forget(ls, c);
     list_unlink(c);
     ls->nclients--;
     if (c->hello)
@@ -263,6 +290,8 @@ static void enqueue(struct client *c, uint8_t type, const uint8_t *body, size_t 
     cs_frame_header(c->out.data + c->out.len, type, len);
     memcpy(c->out.data + c->out.len + CS_FRAME_HEADER, body, len);
     c->out.len += need;
+    c->queued_total += need;
+    output_changed(c);
     arm_check(ls);
 }
 
@@ -270,6 +299,8 @@ static void write_done(uv_write_t *w, int status)
 {
     struct client *c = w->data;
     c->writing = false;
+    if (status >= 0)
+        c->written_total += c->wbuf.len;
     c->wbuf.len = 0;
     if (c->closing)
         return;
@@ -277,6 +308,8 @@ static void write_done(uv_write_t *w, int status)
         client_close(c);
         return;
     }
+    output_changed(c);
+    barriers_forget(c->ls, NULL);
     if (c->out.len)
         flush(c);
 }
@@ -328,7 +361,7 @@ static void check_cb(uv_check_t *h)
             flush(c);
         c = next;
     }
-    if (ls->npaused && cs_sub_queued(ls->sub) < BUS_QUEUE / 4) {
+    if (ls->npaused && (!ls->sub || cs_sub_queued(ls->sub) < BUS_QUEUE / 4)) {
         for (c = ls->clients; c; c = c->next) {
             if (c->paused) {
                 c->paused = false;
@@ -342,31 +375,182 @@ static void check_cb(uv_check_t *h)
         uv_check_stop(&ls->check);
 }
 
-static bool client_wants(const struct client *c, const char *type, size_t tlen)
+/* Collects each client an event matches once, whatever number of its
+ * filters match. */
+static void hit(void *holder, void *arg)
 {
-    for (size_t i = 0; i < c->nfilters; i++)
-        if (cs_subject_match(c->filters[i], c->flen[i], type, tlen))
-            return true;
-    return false;
+    struct client *c = holder;
+    cs_logserver *ls = arg;
+    if (c->stamp == ls->stamp || !c->hello)
+        return;
+    c->stamp = ls->stamp;
+    if (ls->nhits == ls->hits_cap) {
+        size_t cap = ls->hits_cap ? ls->hits_cap * 2 : 64;
+        struct client **h = realloc(ls->hits, cap * sizeof *h);
+        if (!h)
+            return; /* this client misses the event: out of memory */
+        ls->hits = h;
+        ls->hits_cap = cap;
+    }
+    ls->hits[ls->nhits++] = c;
 }
 
+/* Matches the event once per distinct filter, then queues it to the
+ * clients collected (a client cut off meanwhile only closes: its memory
+ * stays until its close callback). */
 static void on_bus_event(cs_sub *sub, cs_event *ev, void *arg)
 {
     cs_logserver *ls = arg;
     (void)sub;
     ls->delivered++;
-    size_t tlen = strlen(ev->type);
-    struct client *c = ls->clients;
-    while (c) {
-        struct client *next = c->next;
-        if (c->hello && c->nfilters && client_wants(c, ev->type, tlen)) {
-            enqueue(c, CS_FRAME_EVENT, ev->wire, ev->wire_len);
-            cs_mseries_inc(ls->m_out, 1);
-        }
-        c = next;
+    ls->stamp++;
+    ls->nhits = 0;
+    cs_ftab_match(&ls->filters, ev->type, strlen(ev->type), hit, ls);
+    for (size_t i = 0; i < ls->nhits; i++) {
+        enqueue(ls->hits[i], CS_FRAME_EVENT, ev->wire, ev->wire_len);
+        cs_mseries_inc(ls->m_out, 1);
     }
     if (ls->npings)
         arm_check(ls);
+}
+
+/* ---- back-pressure and barriers ------------------------------------------
+ *
+ * The server's bus subscription is lossless: instead of dropping, the
+ * server pauses it while any client's unsent output is above half its bound
+ * (the high mark) and resumes it once every client is back under a quarter.
+ * A paused lossless queue presses the bus, and the sources slow down. A
+ * client above its high mark for STUCK_MS is cut off. */
+
+/* Notes a change of c's unsent output. */
+static void output_changed(struct client *c)
+{
+    cs_logserver *ls = c->ls;
+    size_t unsent = c->out.len + c->wbuf.len;
+    if (!c->high && unsent > ls->client_buffer / 2 && !c->closing) {
+        c->high = true;
+        c->high_since = uv_now(ls->loop);
+        if (ls->nhigh++ == 0 && ls->sub)
+            cs_sub_pause(ls->sub);
+        if (!uv_is_active((uv_handle_t *)&ls->stuck))
+            uv_timer_start(&ls->stuck, on_stuck, 1000, 1000);
+    } else if (c->high && unsent <= ls->client_buffer / 4) {
+        c->high = false;
+        if (--ls->nhigh == 0) {
+            uv_timer_stop(&ls->stuck);
+            if (ls->sub)
+                cs_sub_resume(ls->sub);
+        }
+    }
+}
+
+/* Once a second while some client is above its high mark. */
+static void on_stuck(uv_timer_t *t)
+{
+    cs_logserver *ls = t->data;
+    uint64_t now = uv_now(ls->loop);
+    struct client *c = ls->clients;
+    while (c) {
+        struct client *next = c->next;
+        if (c->high && now - c->high_since >= STUCK_MS) {
+            cs_mseries_inc(ls->m_cutoffs, 1);
+            client_fail(c, "too slow: %zu bytes unsent, above the high mark of %zu bytes for %d s",
+                        c->out.len + c->wbuf.len, ls->client_buffer / 2, STUCK_MS / 1000);
+        }
+        c = next;
+    }
+}
+
+/* A bus barrier: done once every client it waits for has written what was
+ * queued to it before, or is gone. */
+struct lbarrier {
+    struct lbarrier *next;
+    cs_sub_barrier *sb;
+    size_t n;
+    struct {
+        struct client *c; /* NULL once gone or written */
+        uint64_t target;
+    } w[];
+};
+
+static void on_barrier(cs_sub *sub, cs_sub_barrier *sb, void *arg)
+{
+    cs_logserver *ls = arg;
+    (void)sub;
+    size_t n = 0;
+    for (struct client *c = ls->clients; c; c = c->next)
+        n += c->written_total < c->queued_total;
+    struct lbarrier *b = n ? calloc(1, sizeof *b + n * sizeof b->w[0]) : NULL;
+    if (!b) {
+        if (n)
+            CS_WARN("logserver", "out of memory: a barrier did not wait for %zu clients", n);
+        cs_sub_barrier_done(sb);
+        return;
+    }
+    b->sb = sb;
+    for (struct client *c = ls->clients; c; c = c->next)
+        if (c->written_total < c->queued_total) {
+            b->w[b->n].c = c;
+            b->w[b->n++].target = c->queued_total;
+        }
+    b->next = ls->barriers;
+    ls->barriers = b;
+}
+
+/* Forgets client gone (NULL: none) and ends the barriers nothing holds. */
+static void barriers_forget(cs_logserver *ls, struct client *gone)
+{
+    struct lbarrier **pp = &ls->barriers;
+    while (*pp) {
+        struct lbarrier *b = *pp;
+        bool wait = false;
+        for (size_t i = 0; i < b->n; i++) {
+            struct client *c = b->w[i].c;
+            if (c && (c == gone || c->written_total >= b->w[i].target))
+                b->w[i].c = NULL;
+            wait |= b->w[i].c != NULL;
+        }
+        if (wait) {
+            pp = &b->next;
+            continue;
+        }
+        *pp = b->next;
+        cs_sub_barrier_done(b->sb);
+        free(b);
+    }
+}
+
+/* The hard bound of the bus queue was passed (the clients stalled and the
+ * sources did not slow down): the loss is logged and counted by the bus;
+ * the server subscribes again so that it goes on serving. */
+static void on_sub_cutoff(cs_sub *sub, void *arg);
+
+static int subscribe(cs_logserver *ls)
+{
+    cs_sub_opts so = {.queue_max = BUS_QUEUE,
+                      .policy = CS_SUB_LOSSLESS,
+                      .cb = on_bus_event,
+                      .on_cutoff = on_sub_cutoff,
+                      .on_barrier = on_barrier,
+                      .arg = ls,
+                      .name = "logserver"};
+    int rc = cs_bus_subscribe(ls->bus, &so, &ls->sub);
+    if (rc)
+        ls->sub = NULL;
+    else if (ls->nhigh)
+        cs_sub_pause(ls->sub);
+    return rc;
+}
+
+static void on_sub_cutoff(cs_sub *sub, void *arg)
+{
+    cs_logserver *ls = arg;
+    (void)sub;
+    ls->sub = NULL;
+    if (ls->stopping)
+        return;
+    CS_ERROR("logserver", "events lost: the bus queue passed its hard bound; subscribing again");
+    subscribe(ls);
 }
 
 static bool token_ok(const char *want, const char *got, size_t gl)
@@ -499,11 +683,16 @@ static bool handle_frame(struct client *c, uint8_t type, const uint8_t *body, si
             }
             c->filters[c->nfilters] = strndup(s, sl);
             c->flen[c->nfilters] = sl;
-            if (c->filters[c->nfilters])
-                c->nfilters++;
+            if (!c->filters[c->nfilters] || cs_ftab_add(&ls->filters, s, sl, c)) {
+                free(c->filters[c->nfilters]);
+                client_fail(c, "out of memory");
+                return false;
+            }
+            c->nfilters++;
         } else {
             for (size_t i = 0; i < c->nfilters; i++)
                 if (c->flen[i] == sl && memcmp(c->filters[i], s, sl) == 0) {
+                    cs_ftab_remove(&ls->filters, s, sl, c);
                     free(c->filters[i]);
                     c->filters[i] = c->filters[c->nfilters - 1];
                     c->flen[i] = c->flen[c->nfilters - 1];
@@ -622,7 +811,7 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
     }
     cs_buf_consume(&c->in, off);
     /* Back-pressure: stop reading publishers while the bus is backed up. */
-    if (!c->paused && cs_sub_queued(ls->sub) > BUS_QUEUE / 2) {
+    if (!c->paused && ls->sub && cs_sub_queued(ls->sub) > BUS_QUEUE / 2) {
         uv_read_stop(&c->h.stream);
         c->paused = true;
         ls->npaused++;
@@ -785,6 +974,7 @@ int cs_logserver_start(uv_loop_t *loop, cs_bus *bus, cs_metrics *metrics,
     cs_logserver *ls = calloc(1, sizeof *ls);
     if (!ls)
         return CS_ENOMEM;
+    cs_ftab_init(&ls->filters);
     ls->loop = loop;
     ls->bus = bus;
     ls->client_buffer = o->client_buffer ? o->client_buffer : (8u << 20);
@@ -828,7 +1018,9 @@ int cs_logserver_start(uv_loop_t *loop, cs_bus *bus, cs_metrics *metrics,
     ls->kick.data = ls;
     uv_timer_init(loop, &ls->hello_timer);
     ls->hello_timer.data = ls;
-    ls->open_handles = 3;
+    uv_timer_init(loop, &ls->stuck);
+    ls->stuck.data = ls;
+    ls->open_handles = 4; /* check, kick, hello_timer, stuck */
     if (o->socket_path) {
         ls->socket_path = strdup(o->socket_path);
         make_parent(o->socket_path);
@@ -863,12 +1055,7 @@ int cs_logserver_start(uv_loop_t *loop, cs_bus *bus, cs_metrics *metrics,
         uv_tcp_getsockname(&ls->tcp, (struct sockaddr *)&bound, &blen);
         cs_addr_format((struct sockaddr *)&bound, ls->tcp_address, sizeof ls->tcp_address);
     }
-    cs_sub_opts so = {.queue_max = BUS_QUEUE,
-                      .policy = CS_SUB_DROP,
-                      .cb = on_bus_event,
-                      .arg = ls,
-                      .name = "logserver"};
-    if ((rc = cs_bus_subscribe(bus, &so, &ls->sub)))
+    if ((rc = subscribe(ls)))
         goto fail;
     *out = ls;
     return 0;
@@ -882,6 +1069,7 @@ fail:
     uv_close((uv_handle_t *)&ls->check, server_handle_closed);
     uv_close((uv_handle_t *)&ls->kick, server_handle_closed);
     uv_close((uv_handle_t *)&ls->hello_timer, server_handle_closed);
+    uv_close((uv_handle_t *)&ls->stuck, server_handle_closed);
     if (ls->has_pipe)
         uv_close((uv_handle_t *)&ls->pipe, server_handle_closed);
     if (ls->has_tcp)
@@ -896,8 +1084,11 @@ void cs_logserver_stop(cs_logserver *ls, void (*done)(void *arg), void *arg)
     ls->stopping = true;
     ls->done = done;
     ls->done_arg = arg;
+    if (ls->sub)
+        cs_sub_resume(ls->sub); /* what is queued goes out if the kernel takes it */
     cs_bus_drain(ls->bus, 0);
     cs_bus_unsubscribe(ls->sub);
+    ls->sub = NULL;
     /* Hand what is queued (the shutdown events, the last PONGs) to the
      * kernel if it takes it now; nothing waits for slow clients at
      * shutdown. */
@@ -922,6 +1113,7 @@ void cs_logserver_stop(cs_logserver *ls, void (*done)(void *arg), void *arg)
     uv_close((uv_handle_t *)&ls->check, server_handle_closed);
     uv_close((uv_handle_t *)&ls->kick, server_handle_closed);
     uv_close((uv_handle_t *)&ls->hello_timer, server_handle_closed);
+    uv_close((uv_handle_t *)&ls->stuck, server_handle_closed);
 }
 
 size_t cs_logserver_clients(const cs_logserver *ls)

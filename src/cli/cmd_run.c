@@ -48,7 +48,7 @@ typedef struct runner {
     bool hard_exit;
     int exit_code;
     cs_mfamily *m_dropped, *m_queued;
-    cs_mseries *m_published, *m_up;
+    cs_mseries *m_published, *m_up, *m_lost, *m_cutoffs, *m_pressed, *m_pressures;
     const char *socket_path;
 } runner;
 
@@ -89,6 +89,10 @@ static void collect(cs_metrics *m, void *arg)
     runner *r = arg;
     (void)m;
     cs_mseries_set(r->m_published, (double)cs_bus_published(r->bus));
+    cs_mseries_set(r->m_lost, (double)cs_bus_dropped(r->bus));
+    cs_mseries_set(r->m_cutoffs, (double)cs_bus_cutoffs(r->bus));
+    cs_mseries_set(r->m_pressed, (double)cs_bus_pressed(r->bus));
+    cs_mseries_set(r->m_pressures, (double)cs_bus_pressure_count(r->bus));
     cs_bus_foreach_sub(r->bus, sub_metrics, r);
 }
 
@@ -255,6 +259,14 @@ static int start(runner *r, const char *socket_override)
                                     "Events waiting in a subscriber's queue.", sublabel, NULL, 0);
     r->m_published = cs_metrics_counter(r->metrics, "chainscope_bus_published_total",
                                         "Events published on the in-process bus.");
+    r->m_lost = cs_metrics_counter(r->metrics, "chainscope_bus_lost_total",
+                                   "Events lost at any queue's bound, subscribers gone included.");
+    r->m_cutoffs = cs_metrics_counter(r->metrics, "chainscope_bus_cutoffs_total",
+                                      "Subscribers cut off at their queue's (hard) bound.");
+    r->m_pressed = cs_metrics_gauge(r->metrics, "chainscope_bus_pressed",
+                                    "1 while a lossless subscriber is above its high mark.");
+    r->m_pressures = cs_metrics_counter(r->metrics, "chainscope_bus_pressures_total",
+                                        "Times the bus became pressed.");
     r->m_up = cs_metrics_gauge(r->metrics, "chainscope_up", "1 while chainscope runs.");
     cs_mseries_set(r->m_up, 1);
     cs_metrics_on_collect(r->metrics, collect, r);

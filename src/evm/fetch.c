@@ -19,6 +19,7 @@ typedef struct fetch {
     cs_follower *f;
     uv_timer_t timer;
     bool finishing;
+    bool cut; /* the queue's hard bound was passed */
     int rc;
     uint64_t head;
     char *err;
@@ -40,6 +41,23 @@ static void on_event(cs_sub *sub, cs_event *ev, void *arg)
         cs_event_field(ev, CS_EVF_NUMBER, strlen(CS_EVF_NUMBER), &v) == 0 && v.kind == CS_VAL_INT &&
         v.u == c->o->number)
         finish(c, 0);
+}
+
+static void on_timeout(uv_timer_t *t);
+
+/* The block's events passed the queue's hard bound: the answer would be
+ * incomplete, so there is none. Runs inside the follower's publish, so the
+ * end comes from the timer. */
+static void on_cutoff(cs_sub *sub, void *arg)
+{
+    fetch *c = arg;
+    (void)sub;
+    if (c->finishing)
+        return;
+    snprintf(c->err, c->errlen, "%s: block %llu has more events than the queue holds",
+             c->o->network, (unsigned long long)c->o->number);
+    c->cut = true;
+    uv_timer_start(&c->timer, on_timeout, 0, 0);
 }
 
 static void http_closed(void *arg)
@@ -78,6 +96,10 @@ static void finish(fetch *c, int rc)
 static void on_timeout(uv_timer_t *t)
 {
     fetch *c = t->data;
+    if (c->cut) {
+        finish(c, CS_ELIMIT);
+        return;
+    }
     snprintf(c->err, c->errlen, "%s: block %llu did not arrive within %llu s (see the warnings)",
              c->o->network, (unsigned long long)c->o->number,
              (unsigned long long)(c->o->timeout_ms ? c->o->timeout_ms / 1000 : 60));
@@ -133,8 +155,12 @@ int cs_evm_fetch_block(const cs_evm_fetch_opts *o, uint64_t *head, char *err, si
     if ((rc = cs_bus_new(&c.loop, &c.bus)))
         goto out_loop;
     cs_sub *sub;
-    cs_sub_opts so = {.queue_max = 1u << 24, /* a whole block, whatever its size */
+    /* A whole block is published at once: lossless, so nothing of it is
+     * lost up to the hard bound (CS_BUS_LOSSLESS_HARD times the default
+     * marks); the queue grows only as far as the block needs. */
+    cs_sub_opts so = {.policy = CS_SUB_LOSSLESS,
                       .cb = on_event,
+                      .on_cutoff = on_cutoff,
                       .arg = &c,
                       .name = "fetch"};
     if ((rc = cs_bus_subscribe(c.bus, &so, &sub)))
