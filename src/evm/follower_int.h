@@ -14,14 +14,39 @@
 
 enum slot_state { S_EMPTY, S_FETCHING, S_RECEIPTS, S_READY };
 
+/* One block being fetched or waiting its turn. Its responses are kept as
+ * rpc.c parsed them (off the loop for big ones): never copied or parsed
+ * again. */
 typedef struct slot {
     uint64_t number;
     enum slot_state state;
-    char *body; /* batch response: [block, receipts] or [block] */
-    size_t len;
-    char *rbody; /* per-transaction receipts (batch response), or NULL */
-    size_t rlen;
+    cs_jsonr json;       /* batch response [block, receipts] or [block] (owned tape) */
+    char *text;          /* its text, which json points into (owned) */
+    uint32_t blk, rcpts; /* tokens of the block object and the receipts array (0: none) */
+    cs_jsonr rjson;      /* per-transaction receipts (batch response), when rtext */
+    char *rtext;
 } slot;
+
+/* The block being published, one slice per loop turn (follower.c). */
+typedef struct pubstate {
+    bool active;         /* a block is half published: its txs so far are out */
+    cs_evm_blockref ref; /* the block */
+    char parent[67];
+    uint32_t tx, rc_it, k; /* next transaction, its receipt (one-array receipts), its index */
+    cs_evm_counts counts;
+} pubstate;
+
+/* One cursor write (follower_db.c): "block n (hash, unless !has_hash) is
+ * published; the next is next"; cut: forget every hash above n first. */
+typedef struct saveop {
+    uint64_t n, next;
+    char hash[67];
+    bool has_hash, cut;
+} saveop;
+
+/* Cursor writes waiting: at most SAVES_MAX; the follower publishes no new
+ * block while the queue is full. */
+#define SAVES_MAX 1024
 
 typedef struct ringent {
     uint64_t number;
@@ -45,11 +70,24 @@ struct cs_follower {
     char *network, *origin, *key, *db_path;
     cs_publisher pub;
     uv_timer_t timer;
+    uv_idle_t pump; /* publishes ready blocks, a slice per loop turn */
+    bool pumping;
+    pubstate cur;
     uint64_t poll_now; /* the polling interval now: poll_ms or subscribed_poll_ms */
     cs_headsub *sub;   /* the newHeads subscription, or NULL */
     bool rewake;       /* a notification came during a head check: check again */
     sqlite3 *db;
     sqlite3_stmt *st_begin, *st_commit, *st_block, *st_prune, *st_cursor, *st_cut;
+    /* Cursor writes: a ring of saves_tail - saves_head ops; those below
+     * saves_ready may be written (their blocks' events are out), and the
+     * database thread writes them in one transaction per batch. */
+    saveop saves[SAVES_MAX];
+    uint64_t saves_head, saves_ready, saves_tail;
+    bool db_busy; /* a batch is being written on the thread pool */
+    uv_work_t db_work;
+    saveop *db_batch; /* the batch being written (owned while db_busy) */
+    size_t db_nbatch;
+    char db_err[256]; /* the batch's error, "" when none */
     bool have_next;
     uint64_t next, head, target;
     bool have_target;
@@ -66,7 +104,8 @@ struct cs_follower {
     cs_buf scratch;
     cs_follower_stats st;
     unsigned pending; /* RPC calls in flight */
-    bool closing, timer_closed;
+    bool closing;
+    int handles; /* open: the timer and the pump */
     void (*done)(void *);
     void *done_arg;
     void (*on_done)(void *);
@@ -80,9 +119,20 @@ struct cs_follower {
 /* follower_db.c: opens (creating the tables) and loads the cursor and the
  * recent hashes into f; errors name the file in err. */
 int cs_follower_db_open(cs_follower *f, char *err, size_t errlen);
-/* Commits "block n (hash h) is published; the next is f->next"; h NULL:
- * only the cursor; cut: forget every hash above n (a reorg). */
+/* Queues "block n (hash h) is published; the next is f->next"; h NULL:
+ * only the cursor; cut: forget every hash above n (a reorg). Written once
+ * follower_db_reached() has passed it, off the loop. Does nothing without a
+ * database. The caller checks follower_db_full() first. */
 void cs_follower_db_save(cs_follower *f, uint64_t n, const char *h, bool cut);
+/* Every save queued so far may be written: its events are out. */
+void follower_db_reached(cs_follower *f, uint64_t upto);
+/* True while SAVES_MAX saves wait. */
+bool follower_db_full(const cs_follower *f);
+/* True while a batch is being written (close waits for it). */
+bool follower_db_busy(const cs_follower *f);
+
+/* follower.c: frees f once everything it waits for is done. */
+void follower_maybe_free(cs_follower *f);
 
 /* follower.c: a head check now (restarting the poll timer). */
 void follower_check_soon(cs_follower *f);

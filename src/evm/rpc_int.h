@@ -87,6 +87,8 @@ void rpc_fail_attempt(call *c, int error, int64_t code, const char *msg);
 /* Copies a complete response body and delivers it (parsing off the loop
  * when it is big). */
 void rpc_got_body(call *c, const char *body, size_t len);
+/* The same with a body the call takes (NUL-terminated, from malloc). */
+void rpc_got_owned_body(call *c, char *body, size_t len);
 void rpc_arm_sweep(cs_rpc *r);
 void rpc_maybe_free(cs_rpc *r);
 
