@@ -18,7 +18,7 @@ def bhash(n):
     return "0x" + "b0" * 24 + f"{n:016x}"
 
 
-def templates(txs, input_bytes):
+def templates(txs, input_bytes, logs):
     """Block and receipts JSON texts with @N@ (number), @H@ (hash) and @P@
     (parent hash) to fill in."""
     tx, rc = [], []
@@ -37,7 +37,8 @@ def templates(txs, input_bytes):
                                                           "0x" + "00" * 31 + "01"],
                              "data": "0x" + "00" * 31 + "07", "blockNumber": "@N@",
                              "transactionHash": th, "transactionIndex": hex(i),
-                             "blockHash": "@H@", "logIndex": hex(i), "removed": False}]})
+                             "blockHash": "@H@", "logIndex": hex(i * logs + k), "removed": False}
+                            for k in range(logs)]})
     blk = {"number": "@N@", "hash": "@H@", "parentHash": "@P@", "timestamp": "0x65000000",
            "miner": "0x" + "00" * 20, "gasUsed": "0x5208", "gasLimit": "0x1c9c380",
            "baseFeePerGas": "0x7", "transactions": tx}
@@ -45,9 +46,9 @@ def templates(txs, input_bytes):
 
 
 class BigNode:
-    def __init__(self, head, txs=2500, input_bytes=1000):
+    def __init__(self, head, txs=2500, input_bytes=1000, logs=1):
         self.head = head
-        self.blk, self.rc = templates(txs, input_bytes)
+        self.blk, self.rc = templates(txs, input_bytes, logs)
         self.block_bytes = len(self.blk) + len(self.rc)
         # Made before the follower starts, so the node takes little CPU
         # from it while it is measured.

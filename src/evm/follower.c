@@ -172,6 +172,7 @@ void cs_follower_stats_get(const cs_follower *f, cs_follower_stats *st)
     st->next = f->next;
     st->head = f->head;
     st->target = f->target;
+    st->node_down = f->down;
 }
 
 /* ---- RPC plumbing ------------------------------------------------------------ */
@@ -225,10 +226,61 @@ void follower_check_soon(cs_follower *f)
     soon(f);
 }
 
+/* Transport failures (after the client's own retries) mean the node is
+ * unreachable; other errors are the node's answers. */
+static bool unreachable(int error)
+{
+    return error == CS_ETIMEDOUT || error == CS_EIO;
+}
+
+/* The node failed a call: the first failure of an outage is logged, the
+ * others only at debug level, and polls back off (poll_ms doubled at each
+ * failed poll up to CS_FOLLOWER_BACKOFF_MAX_MS). */
+static void node_down(cs_follower *f, const char *what, const cs_rpc_result *res, bool poll)
+{
+    char buf[256];
+    cs_rpc_strerror(res, buf, sizeof buf);
+    if (!f->down) {
+        f->down = true;
+        f->down_since_ms = uv_now(f->loop);
+        f->down_polls = 0;
+        f->st.outages++;
+        CS_WARN(LOG, "%s: node %s unreachable: %s: %s", f->network, f->key, what, buf);
+    } else {
+        CS_DEBUG(LOG, "%s: node %s still unreachable: %s: %s", f->network, f->key, what, buf);
+    }
+    if (!poll || f->closing)
+        return;
+    uint64_t d = f->o.poll_ms;
+    for (unsigned i = 0; i < f->down_polls && d < CS_FOLLOWER_BACKOFF_MAX_MS; i++)
+        d *= 2;
+    if (d > CS_FOLLOWER_BACKOFF_MAX_MS)
+        d = CS_FOLLOWER_BACKOFF_MAX_MS;
+    f->down_polls++;
+    uv_timer_start(&f->timer, on_timer, d, d);
+}
+
+/* A head check succeeded: the end of an outage is logged once and the
+ * polls go back to their pace. */
+static void node_up(cs_follower *f)
+{
+    if (!f->down)
+        return;
+    f->down = false;
+    CS_INFO(LOG, "%s: node %s back after %.0f s", f->network, f->key,
+            (double)(uv_now(f->loop) - f->down_since_ms) / 1000.0);
+    if (!f->closing)
+        uv_timer_start(&f->timer, on_timer, f->poll_now, f->poll_now);
+}
+
 static void warn_rpc(cs_follower *f, const char *what, const cs_rpc_result *res)
 {
     char buf[256];
     f->st.errors++;
+    if (unreachable(res->error)) {
+        node_down(f, what, res, false);
+        return;
+    }
     CS_WARN(LOG, "%s: %s: %s", f->network, what, cs_rpc_strerror(res, buf, sizeof buf));
 }
 
@@ -448,10 +500,16 @@ static void on_tick(const cs_rpc_result *res, void *arg)
  * the published block whose hash came with it (asked 0: none). */
 static void check_head(cs_follower *f, const cs_rpc_result *res, uint64_t asked)
 {
+    if (res->error && unreachable(res->error)) {
+        f->st.errors++;
+        node_down(f, "polling the head", res, true);
+        return;
+    }
     if (res->error) {
         warn_rpc(f, "polling the head", res);
         return;
     }
+    node_up(f);
     const cs_jsonr *j = res->json;
     uint64_t head;
     uint32_t r0 = res->results[0];
@@ -666,7 +724,7 @@ static void fetch(cs_follower *f, uint64_t n)
  * yet fetched and are confirmed. */
 static void fill(cs_follower *f)
 {
-    if (!f->have_next || !f->have_target || f->walking || f->closing || f->finished)
+    if (!f->have_next || !f->have_target || f->walking || f->closing || f->finished || f->down)
         return;
     for (uint64_t n = f->next; n < f->next + f->o.concurrency && n <= f->target; n++) {
         if (f->o.until_block && n > f->o.until_block)

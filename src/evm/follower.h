@@ -44,6 +44,9 @@
 #include "evm/rpc.h"
 
 #define CS_FOLLOWER_MAX_CONCURRENCY 64
+/* While the node is unreachable, polls back off: poll_ms, doubled at each
+ * failed poll, at most this. */
+#define CS_FOLLOWER_BACKOFF_MAX_MS 30000
 
 enum cs_follow_conf { CS_FOLLOW_DEPTH, CS_FOLLOW_SAFE, CS_FOLLOW_FINALIZED };
 
@@ -72,6 +75,8 @@ typedef struct cs_follower_stats {
     uint64_t blocks, txs, logs, decoded_logs, reorgs, errors;
     bool subscribed;        /* the newHeads subscription is live */
     uint64_t notifications; /* newHeads notifications received */
+    bool node_down;         /* the node is unreachable now */
+    uint64_t outages;       /* times the node became unreachable */
 } cs_follower_stats;
 
 typedef struct cs_follower cs_follower;

@@ -112,7 +112,10 @@ struct cs_follower {
     void *on_done_arg;
     bool finished;
     uint64_t last_progress_ms, last_progress_block;
-    uint64_t bad_block; /* a block that failed to publish, and how often */
+    bool down;              /* the node is unreachable (a call failed in transport) */
+    uint64_t down_since_ms; /* uv_now() at the first failure */
+    unsigned down_polls;    /* failed polls since: the backoff's exponent */
+    uint64_t bad_block;     /* a block that failed to publish, and how often */
     unsigned bad_count;
 };
 
