@@ -182,9 +182,9 @@ static void on_lag_tick(uv_timer_t *t)
     app *a = t->data;
     uint64_t now = uv_hrtime(), period = (uint64_t)LAG_TICK_MS * 1000000u;
     uint64_t cpu = thread_cpu_ns();
-    if (a->lag_last && now - a->lag_last > period && now - a->lag_last - period > a->lag_max_ns)
+    if (now - a->lag_last > period && now - a->lag_last - period > a->lag_max_ns)
         a->lag_max_ns = now - a->lag_last - period;
-    if (a->cpu_last && cpu - a->cpu_last > a->cpu_max_ns)
+    if (cpu - a->cpu_last > a->cpu_max_ns)
         a->cpu_max_ns = cpu - a->cpu_last;
     a->lag_last = now;
     a->cpu_last = cpu;
@@ -358,6 +358,8 @@ static int cmd_follow(int argc, char **argv)
     if (quiet) {
         uv_timer_init(&a.loop, &a.lag);
         a.lag.data = &a;
+        a.lag_last = uv_hrtime();
+        a.cpu_last = thread_cpu_ns();
         uv_timer_start(&a.lag, on_lag_tick, LAG_TICK_MS, LAG_TICK_MS);
     }
     cs_follower_start(a.follower);

@@ -338,7 +338,7 @@ static void collect(cs_metrics *m, void *arg)
         if (e->m_node_up && (g = cs_mfamily_series(e->m_node_up, lv)))
             cs_mseries_set(g, st.node_down ? 0 : 1);
         /* Counters grow by what the follower counted since the last scrape. */
-        cs_mfamily *fam[7] = {e->m_blocks, e->m_txs,    e->m_logs,         e->m_reorgs,
+        cs_mfamily *fam[7] = {e->m_blocks, e->m_txs,           e->m_logs,   e->m_reorgs,
                               e->m_errors, e->m_notifications, e->m_outages};
         double now[7] = {(double)st.blocks, (double)st.txs,    (double)st.logs,
                          (double)st.reorgs, (double)st.errors, (double)st.notifications,
@@ -382,9 +382,8 @@ static void metrics_init(evm_comp *e)
                           "newHeads notifications received", labels, NULL, 0);
     e->m_node_up = cs_metrics_family(m, CS_METRIC_GAUGE, "chainscope_evm_node_up",
                                      "0 while the node is unreachable, else 1", labels, NULL, 0);
-    e->m_outages =
-        cs_metrics_family(m, CS_METRIC_COUNTER, "chainscope_evm_node_outages_total",
-                          "times the node became unreachable", labels, NULL, 0);
+    e->m_outages = cs_metrics_family(m, CS_METRIC_COUNTER, "chainscope_evm_node_outages_total",
+                                     "times the node became unreachable", labels, NULL, 0);
     cs_metrics_on_collect(m, collect, e);
 }
 

@@ -76,6 +76,10 @@ int cs_follower_db_open(cs_follower *f, char *err, size_t errlen)
 
 /* ---- writes, on the thread pool ----------------------------------------------- */
 
+/* A batch that fails (a locked database past the busy timeout, a full
+ * disk) is tried this many times in all. */
+#define DB_TRIES 3
+
 /* Runs on a pool thread: nothing else touches the database meanwhile. */
 static bool db_step(cs_follower *f, sqlite3_stmt *s)
 {
@@ -90,35 +94,37 @@ static bool db_step(cs_follower *f, sqlite3_stmt *s)
 }
 
 /* Writes the batch in one transaction, in order; the cursor row gets the
- * last op's next. */
+ * last op's next. The first failure rolls it all back. */
 static void db_write(uv_work_t *w)
 {
     cs_follower *f = w->data;
-    db_step(f, f->st_begin);
-    for (size_t i = 0; i < f->db_nbatch; i++) {
+    bool ok = db_step(f, f->st_begin);
+    for (size_t i = 0; ok && i < f->db_nbatch; i++) {
         const saveop *op = &f->db_batch[i];
         if (op->cut) {
             sqlite3_bind_text(f->st_cut, 1, f->network, -1, SQLITE_STATIC);
             sqlite3_bind_int64(f->st_cut, 2, (sqlite3_int64)op->n);
-            db_step(f, f->st_cut);
+            ok = db_step(f, f->st_cut);
         }
-        if (!op->has_hash)
+        if (!ok || !op->has_hash)
             continue;
         sqlite3_bind_text(f->st_block, 1, f->network, -1, SQLITE_STATIC);
         sqlite3_bind_int64(f->st_block, 2, (sqlite3_int64)op->n);
         sqlite3_bind_text(f->st_block, 3, op->hash, 66, SQLITE_STATIC);
-        db_step(f, f->st_block);
-        if (op->n >= f->ring_size && op->n % 64 == 0) {
+        ok = db_step(f, f->st_block);
+        if (ok && op->n >= f->ring_size && op->n % 64 == 0) {
             sqlite3_bind_text(f->st_prune, 1, f->network, -1, SQLITE_STATIC);
             sqlite3_bind_int64(f->st_prune, 2, (sqlite3_int64)(op->n - f->ring_size));
-            db_step(f, f->st_prune);
+            ok = db_step(f, f->st_prune);
         }
     }
-    sqlite3_bind_text(f->st_cursor, 1, f->network, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(f->st_cursor, 2, (sqlite3_int64)f->db_batch[f->db_nbatch - 1].next);
-    sqlite3_bind_int64(f->st_cursor, 3, (sqlite3_int64)(cs_now_ns() / 1000000));
-    db_step(f, f->st_cursor);
-    if (!db_step(f, f->st_commit))
+    if (ok) {
+        sqlite3_bind_text(f->st_cursor, 1, f->network, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(f->st_cursor, 2, (sqlite3_int64)f->db_batch[f->db_nbatch - 1].next);
+        sqlite3_bind_int64(f->st_cursor, 3, (sqlite3_int64)(cs_now_ns() / 1000000));
+        ok = db_step(f, f->st_cursor) && db_step(f, f->st_commit);
+    }
+    if (!ok && !sqlite3_get_autocommit(f->db))
         sqlite3_exec(f->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
@@ -130,10 +136,20 @@ static void db_written(uv_work_t *w, int status)
     (void)status;
     f->db_busy = false;
     if (f->db_err[0]) {
-        /* The ops are lost; the next batch writes the cursor again. */
-        CS_ERROR(LOG, "%s: cursor database %s: %s", f->network, f->db_path, f->db_err);
+        CS_ERROR(LOG, "%s: cursor database %s: %s%s", f->network, f->db_path, f->db_err,
+                 f->db_tries + 1 < DB_TRIES ? " (trying again)" : "");
         f->st.errors++;
+        if (++f->db_tries < DB_TRIES) {
+            /* Each try waits up to the busy timeout, on the thread pool. */
+            f->db_err[0] = 0;
+            if (uv_queue_work(f->loop, &f->db_work, db_write, db_written) == 0) {
+                f->db_busy = true;
+                return;
+            }
+        }
+        /* Given up: those writes are lost; the next batch writes the cursor. */
     }
+    f->db_tries = 0;
     free(f->db_batch);
     f->db_batch = NULL;
     db_kick(f);

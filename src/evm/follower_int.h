@@ -87,7 +87,8 @@ struct cs_follower {
     uv_work_t db_work;
     saveop *db_batch; /* the batch being written (owned while db_busy) */
     size_t db_nbatch;
-    char db_err[256]; /* the batch's error, "" when none */
+    char db_err[256];  /* the batch's error, "" when none */
+    unsigned db_tries; /* failed tries of this batch */
     bool have_next;
     uint64_t next, head, target;
     bool have_target;
