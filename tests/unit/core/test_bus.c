@@ -180,6 +180,251 @@ static void test_event_published_inside_callback_reaches_earlier_sub(void **stat
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+typedef struct pressure {
+    int changes, last;
+    cs_bus_watch *unwatch_self; /* removes itself on its first call */
+} pressure;
+
+static void on_pressure(cs_bus *bus, int pressed, void *arg)
+{
+    (void)bus;
+    pressure *p = arg;
+    p->changes++;
+    p->last = pressed;
+    if (p->unwatch_self)
+        cs_bus_unwatch_pressure(p->unwatch_self);
+}
+
+/* Lossless: past the high mark nothing is lost, the bus is pressed, and it
+ * is released once the queue is back at half the mark. */
+static void test_lossless_presses_and_releases(void **state)
+{
+    (void)state;
+    cs_bus *bus;
+    assert_int_equal(cs_bus_new(NULL, &bus), 0);
+    pressure pr = {0};
+    cs_bus_watch *w;
+    assert_int_equal(cs_bus_watch_pressure(bus, on_pressure, &pr, &w), 0);
+    seen a = {0};
+    cs_sub *sa;
+    cs_sub_opts oa = {.queue_max = 8, .policy = CS_SUB_LOSSLESS, .cb = on_event, .arg = &a};
+    assert_int_equal(cs_bus_subscribe(bus, &oa, &sa), 0);
+    cs_publisher p;
+    cs_publisher_init(&p, bus, "test", "");
+    for (int i = 0; i < 8; i++)
+        emit(&p, "demo.sample", (uint64_t)i);
+    assert_false(cs_bus_pressed(bus));
+    emit(&p, "demo.sample", 8);
+    assert_true(cs_bus_pressed(bus));
+    assert_int_equal(pr.changes, 1);
+    assert_int_equal(pr.last, 1);
+    for (int i = 9; i < 30; i++)
+        emit(&p, "demo.sample", (uint64_t)i);
+    assert_int_equal(cs_sub_queued(sa), 30);
+    assert_int_equal(cs_sub_dropped(sa), 0);
+    assert_int_equal(pr.changes, 1);
+    /* Down to the low mark (4) it stays pressed, at 4 it is released. */
+    assert_int_equal(cs_bus_drain(bus, 256), 30);
+    assert_false(cs_bus_pressed(bus));
+    assert_int_equal(pr.changes, 2);
+    assert_int_equal(pr.last, 0);
+    assert_int_equal(a.n, 30);
+    assert_int_equal(a.last_seq, 30);
+    assert_int_equal(cs_bus_pressure_count(bus), 1);
+    assert_int_equal(cs_bus_dropped(bus), 0);
+    cs_bus_unwatch_pressure(w);
+    cs_publisher_free(&p);
+    cs_bus_close(bus);
+}
+
+/* Past the hard bound a lossless subscription is cut off, counted, and the
+ * bus is released; other subscriptions go on. */
+static void test_lossless_hard_bound_cuts_off(void **state)
+{
+    (void)state;
+    cs_bus *bus;
+    assert_int_equal(cs_bus_new(NULL, &bus), 0);
+    pressure pr = {0};
+    cs_bus_watch *w;
+    assert_int_equal(cs_bus_watch_pressure(bus, on_pressure, &pr, &w), 0);
+    seen a = {0}, b = {0};
+    cs_sub *sa, *sb;
+    cs_sub_opts oa = {.queue_max = 4,
+                      .policy = CS_SUB_LOSSLESS,
+                      .cb = on_event,
+                      .on_cutoff = on_cutoff,
+                      .arg = &a,
+                      .name = "slow"};
+    cs_sub_opts ob = {.cb = on_event, .arg = &b};
+    assert_int_equal(cs_bus_subscribe(bus, &oa, &sa), 0);
+    assert_int_equal(cs_bus_subscribe(bus, &ob, &sb), 0);
+    cs_publisher p;
+    cs_publisher_init(&p, bus, "test", "");
+    for (int i = 0; i < 4 * CS_BUS_LOSSLESS_HARD; i++)
+        emit(&p, "demo.sample", (uint64_t)i);
+    assert_false(a.cutoff);
+    assert_true(cs_bus_pressed(bus));
+    emit(&p, "demo.sample", 99);
+    assert_true(a.cutoff);
+    assert_false(cs_bus_pressed(bus));
+    assert_int_equal(pr.changes, 2);
+    assert_int_equal(cs_bus_cutoffs(bus), 1);
+    /* The queued events and the one refused are counted as lost. */
+    assert_int_equal(cs_bus_dropped(bus), 4 * CS_BUS_LOSSLESS_HARD + 1);
+    cs_bus_drain(bus, 0);
+    assert_int_equal(a.n, 0);
+    assert_int_equal(b.n, 4 * CS_BUS_LOSSLESS_HARD + 1);
+    cs_publisher_free(&p);
+    cs_bus_close(bus); /* frees the watch */
+}
+
+/* The high mark in bytes presses the bus as the one in events does. */
+static void test_lossless_byte_mark(void **state)
+{
+    (void)state;
+    cs_bus *bus;
+    assert_int_equal(cs_bus_new(NULL, &bus), 0);
+    seen a = {0};
+    cs_sub *sa;
+    cs_sub_opts oa = {.queue_bytes = 1000, .policy = CS_SUB_LOSSLESS, .cb = on_event, .arg = &a};
+    assert_int_equal(cs_bus_subscribe(bus, &oa, &sa), 0);
+    cs_publisher p;
+    cs_publisher_init(&p, bus, "test", "");
+    while (cs_sub_queued_bytes(sa) <= 1000)
+        emit(&p, "demo.sample", 1);
+    assert_true(cs_bus_pressed(bus));
+    cs_bus_drain(bus, 0);
+    assert_false(cs_bus_pressed(bus));
+    assert_int_equal(cs_sub_queued_bytes(sa), 0);
+    cs_publisher_free(&p);
+    cs_bus_close(bus);
+}
+
+/* A paused subscription gets nothing and its lossless queue presses the bus;
+ * resumed, it gets everything in order. */
+static void test_pause_resume(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    cs_bus *bus;
+    assert_int_equal(cs_bus_new(&loop, &bus), 0);
+    seen a = {0}, b = {0};
+    cs_sub *sa, *sb;
+    cs_sub_opts oa = {.queue_max = 4, .policy = CS_SUB_LOSSLESS, .cb = on_event, .arg = &a};
+    cs_sub_opts ob = {.cb = on_event, .arg = &b};
+    assert_int_equal(cs_bus_subscribe(bus, &oa, &sa), 0);
+    assert_int_equal(cs_bus_subscribe(bus, &ob, &sb), 0);
+    cs_sub_pause(sa);
+    assert_true(cs_sub_paused(sa));
+    cs_publisher p;
+    cs_publisher_init(&p, bus, "test", "");
+    for (int i = 0; i < 10; i++)
+        emit(&p, "demo.sample", (uint64_t)i);
+    for (int i = 0; i < 10 && b.n < 10; i++)
+        uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(b.n, 10);
+    assert_int_equal(a.n, 0);
+    assert_true(cs_bus_pressed(bus));
+    /* Nothing left to do: the loop ends although a paused queue holds events. */
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    cs_sub_resume(sa);
+    for (int i = 0; i < 10 && a.n < 10; i++)
+        uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(a.n, 10);
+    assert_int_equal(a.last_seq, 10);
+    assert_false(cs_bus_pressed(bus));
+    cs_publisher_free(&p);
+    cs_bus_close(bus);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+typedef struct bar {
+    int fired;
+    int seen_at_fire; /* events the subscriber had when the barrier ran */
+    seen *s;
+} bar;
+
+static void on_bar(void *arg)
+{
+    bar *b = arg;
+    b->fired++;
+    b->seen_at_fire = b->s ? b->s->n : 0;
+}
+
+/* A seen with room for the mark its on_barrier is handed (seen first, so
+ * on_event takes it too). */
+typedef struct seen_bar {
+    seen s;
+    bool offered;
+    cs_sub_barrier *sb;
+} seen_bar;
+
+static void on_sub_barrier(cs_sub *sub, cs_sub_barrier *sb, void *arg)
+{
+    (void)sub;
+    seen_bar *a = arg;
+    a->offered = true;
+    a->sb = sb;
+}
+
+/* The barrier runs after every event published before it was delivered,
+ * never inside the call, and waits for on_barrier's done. */
+static void test_barrier(void **state)
+{
+    (void)state;
+    cs_bus *bus;
+    assert_int_equal(cs_bus_new(NULL, &bus), 0);
+    seen_bar a = {0};
+    seen b = {0};
+    cs_sub *sa, *sb;
+    cs_sub_opts oa = {.cb = on_event, .on_barrier = on_sub_barrier, .arg = &a};
+    cs_sub_opts ob = {.cb = on_event, .arg = &b};
+    assert_int_equal(cs_bus_subscribe(bus, &oa, &sa), 0);
+    assert_int_equal(cs_bus_subscribe(bus, &ob, &sb), 0);
+    cs_publisher p;
+    cs_publisher_init(&p, bus, "test", "");
+    for (int i = 0; i < 600; i++)
+        emit(&p, "demo.sample", (uint64_t)i);
+    bar x = {.s = &b};
+    assert_int_equal(cs_bus_barrier(bus, on_bar, &x), 0);
+    assert_int_equal(x.fired, 0);
+    emit(&p, "demo.sample", 600); /* after the barrier: not waited for */
+    cs_bus_drain(bus, 0);
+    assert_true(a.offered);
+    assert_non_null(a.sb);
+    assert_int_equal(x.fired, 0); /* a has not said done */
+    cs_sub_barrier_done(a.sb);
+    assert_int_equal(x.fired, 0); /* runs from the drain, not inside done */
+    cs_bus_drain(bus, 0);
+    assert_int_equal(x.fired, 1);
+    assert_int_equal(x.seen_at_fire, 601);
+    /* With no events queued and a subscription that goes away. */
+    a.offered = false;
+    a.sb = NULL;
+    bar y = {0};
+    assert_int_equal(cs_bus_barrier(bus, on_bar, &y), 0);
+    cs_sub_pause(sb);
+    cs_bus_drain(bus, 0);
+    assert_true(a.offered);
+    assert_int_equal(y.fired, 0);
+    cs_bus_unsubscribe(sb); /* paused, then gone: counts as done */
+    cs_sub_barrier_done(a.sb);
+    cs_bus_drain(bus, 0);
+    assert_int_equal(y.fired, 1);
+    /* A barrier held at close is freed by its done. */
+    a.sb = NULL;
+    bar z = {0};
+    assert_int_equal(cs_bus_barrier(bus, on_bar, &z), 0);
+    cs_bus_drain(bus, 0);
+    assert_non_null(a.sb);
+    cs_publisher_free(&p);
+    cs_bus_close(bus);
+    cs_sub_barrier_done(a.sb);
+    assert_int_equal(z.fired, 0);
+}
+
 static void test_bad_filter_rejected(void **state)
 {
     (void)state;
@@ -254,6 +499,11 @@ int main(void)
         cmocka_unit_test(test_cutoff_policy),
         cmocka_unit_test(test_unsubscribe_inside_callback),
         cmocka_unit_test(test_event_published_inside_callback_reaches_earlier_sub),
+        cmocka_unit_test(test_lossless_presses_and_releases),
+        cmocka_unit_test(test_lossless_hard_bound_cuts_off),
+        cmocka_unit_test(test_lossless_byte_mark),
+        cmocka_unit_test(test_pause_resume),
+        cmocka_unit_test(test_barrier),
         cmocka_unit_test(test_bad_filter_rejected),
         cmocka_unit_test(test_event_record_roundtrip),
     };
