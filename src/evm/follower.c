@@ -11,11 +11,17 @@ static void tick(cs_follower *f);
 static void fill(cs_follower *f);
 static void process(cs_follower *f);
 static void slot_clear(slot *s);
+static void barrier_kick(cs_follower *f);
+static void on_pressure(cs_bus *bus, int pressed, void *arg);
 
 /* ---- lifecycle --------------------------------------------------------------- */
 
 static void free_all(cs_follower *f)
 {
+    if (f->barrier)
+        f->barrier->f = NULL; /* it frees itself when it passes */
+    if (f->watch)
+        cs_bus_unwatch_pressure(f->watch);
     sqlite3_stmt *sts[] = {f->st_begin, f->st_commit, f->st_block,
                            f->st_prune, f->st_cursor, f->st_cut};
     for (size_t i = 0; i < sizeof sts / sizeof *sts; i++)
@@ -39,7 +45,8 @@ static void free_all(cs_follower *f)
 
 void follower_maybe_free(cs_follower *f)
 {
-    if (f->closing && f->handles == 0 && f->pending == 0 && !f->sub && !follower_db_busy(f)) {
+    if (f->closing && f->handles == 0 && f->pending == 0 && !f->sub && !follower_db_busy(f) &&
+        !f->barrier && !follower_db_writable(f)) {
         void (*done)(void *) = f->done;
         void *arg = f->done_arg;
         free_all(f);
@@ -105,6 +112,7 @@ int cs_follower_new(uv_loop_t *loop, cs_bus *bus, cs_rpc *rpc, const cs_evm_abis
     f->walk_old = calloc(f->ring_size + 1, sizeof *f->walk_old);
     f->walk_new = calloc(f->ring_size + 1, sizeof *f->walk_new);
     cs_buf_init(&f->scratch, CS_EVENT_MAX_SIZE);
+    f->bus = bus;
     cs_publisher_init(&f->pub, bus, f->origin, f->network);
     f->receipts = o->receipts_per_tx ? -1 : 0;
     if (!f->network || !f->origin || !f->key || !f->ring || !f->walk_old || !f->walk_new ||
@@ -125,6 +133,11 @@ int cs_follower_new(uv_loop_t *loop, cs_bus *bus, cs_rpc *rpc, const cs_evm_abis
         return rc;
     }
     f->o.subscribe_ipc = NULL; /* borrowed: not kept */
+    if ((rc = cs_bus_watch_pressure(bus, on_pressure, f, &f->watch))) {
+        free_all(f);
+        return rc;
+    }
+    f->pressed = cs_bus_pressed(bus);
     uv_timer_init(loop, &f->timer);
     f->timer.data = f;
     uv_idle_init(loop, &f->pump);
@@ -162,6 +175,10 @@ void cs_follower_close(cs_follower *f, void (*done)(void *), void *arg)
     uv_close((uv_handle_t *)&f->timer, on_handle_closed);
     uv_idle_stop(&f->pump);
     uv_close((uv_handle_t *)&f->pump, on_handle_closed);
+    if (f->watch)
+        cs_bus_unwatch_pressure(f->watch);
+    f->watch = NULL;
+    barrier_kick(f); /* the last blocks' cursor, once their events are out */
     if (f->sub)
         cs_headsub_close(f->sub, on_sub_closed, f);
 }
@@ -284,12 +301,64 @@ static void warn_rpc(cs_follower *f, const char *what, const cs_rpc_result *res)
     CS_WARN(LOG, "%s: %s: %s", f->network, what, cs_rpc_strerror(res, buf, sizeof buf));
 }
 
+/* Every event published before the barrier has left the process (or gone
+ * to every sink that must not lose it): the cursor writes queued before it
+ * may be written. */
+static void on_barrier(void *arg)
+{
+    fbarrier *b = arg;
+    cs_follower *f = b->f;
+    uint64_t upto = b->upto;
+    free(b);
+    if (!f)
+        return; /* the follower went away without waiting */
+    f->barrier = NULL;
+    follower_db_reached(f, upto);
+    barrier_kick(f);
+    follower_maybe_free(f);
+}
+
+/* Asks the bus for a barrier covering every cursor write queued so far,
+ * unless one is in flight (the next one covers what queues meanwhile). */
+static void barrier_kick(cs_follower *f)
+{
+    if (f->barrier || f->saves_ready == f->saves_tail)
+        return;
+    fbarrier *b = malloc(sizeof *b);
+    if (!b)
+        return; /* tried again at the next block or at close */
+    b->f = f;
+    b->upto = f->saves_tail;
+    if (cs_bus_barrier(f->bus, on_barrier, b)) {
+        free(b);
+        return;
+    }
+    f->barrier = b;
+}
+
 /* Queues the cursor write for what has just been published (see
- * cs_follower_db_save), to be written once those events are out. */
+ * cs_follower_db_save), to be written once those events are out: a crash
+ * before that publishes them again instead of skipping them. */
 static void save_cursor(cs_follower *f, uint64_t n, const char *h, bool cut)
 {
     cs_follower_db_save(f, n, h, cut);
-    follower_db_reached(f, f->saves_tail);
+    barrier_kick(f);
+}
+
+/* The bus's pressure changed: stop fetching and publishing new blocks while
+ * it is pressed, go on when it is released. Runs inside publish or drain:
+ * it publishes nothing itself (the pump does, from the next loop turn). */
+static void on_pressure(cs_bus *bus, int pressed, void *arg)
+{
+    cs_follower *f = arg;
+    (void)bus;
+    f->pressed = pressed;
+    if (pressed) {
+        f->st.pressed++;
+        return;
+    }
+    process(f);
+    fill(f);
 }
 
 /* ---- reorgs -------------------------------------------------------------------- */
@@ -724,7 +793,8 @@ static void fetch(cs_follower *f, uint64_t n)
  * yet fetched and are confirmed. */
 static void fill(cs_follower *f)
 {
-    if (!f->have_next || !f->have_target || f->walking || f->closing || f->finished || f->down)
+    if (!f->have_next || !f->have_target || f->walking || f->closing || f->finished || f->down ||
+        f->pressed)
         return;
     for (uint64_t n = f->next; n < f->next + f->o.concurrency && n <= f->target; n++) {
         if (f->o.until_block && n > f->o.until_block)
@@ -908,7 +978,7 @@ static void on_pump(uv_idle_t *h)
     cs_follower *f = h->data;
     uint64_t t0 = uv_hrtime();
     long budget = SLICE_ITEMS;
-    while (!f->walking && !f->closing && !f->finished) {
+    while (!f->walking && !f->closing && !f->finished && !f->pressed) {
         slot *s = slot_of(f, f->next);
         if (!f->cur.active) {
             if (s->number != f->next || s->state != S_READY || follower_db_full(f))
@@ -948,4 +1018,9 @@ static void process(cs_follower *f)
         uv_idle_start(&f->pump, on_pump);
         f->pumping = true;
     }
+}
+
+void follower_wake(cs_follower *f)
+{
+    process(f);
 }

@@ -76,6 +76,7 @@ typedef struct cs_follower_stats {
     bool subscribed;        /* the newHeads subscription is live */
     uint64_t notifications; /* newHeads notifications received */
     bool node_down;         /* the node is unreachable now */
+    uint64_t pressed;       /* times the follower paused for the bus's pressure */
     uint64_t outages;       /* times the node became unreachable */
 } cs_follower_stats;
 

@@ -153,6 +153,7 @@ static void db_written(uv_work_t *w, int status)
     free(f->db_batch);
     f->db_batch = NULL;
     db_kick(f);
+    follower_wake(f); /* the queue may have been full */
     follower_maybe_free(f);
 }
 
@@ -167,7 +168,7 @@ static void db_kick(cs_follower *f)
     if (!f->db_batch)
         return; /* tried again at the next save */
     for (size_t i = 0; i < n; i++)
-        f->db_batch[i] = f->saves[(f->saves_head + i) % SAVES_MAX];
+        f->db_batch[i] = f->saves[(f->saves_head + i) % SAVES_RING];
     f->db_nbatch = n;
     f->db_err[0] = 0;
     f->db_work.data = f;
@@ -182,9 +183,9 @@ static void db_kick(cs_follower *f)
 
 void cs_follower_db_save(cs_follower *f, uint64_t n, const char *h, bool cut)
 {
-    if (!f->db || follower_db_full(f))
-        return;
-    saveop *op = &f->saves[f->saves_tail % SAVES_MAX];
+    if (!f->db || f->saves_tail - f->saves_head >= SAVES_RING)
+        return; /* cannot happen: blocks stop at SAVES_MAX (the next save writes the cursor) */
+    saveop *op = &f->saves[f->saves_tail % SAVES_RING];
     memset(op, 0, sizeof *op);
     op->n = n;
     op->next = f->next;
@@ -207,7 +208,13 @@ void follower_db_reached(cs_follower *f, uint64_t upto)
 
 bool follower_db_full(const cs_follower *f)
 {
-    return f->saves_tail - f->saves_head >= SAVES_MAX;
+    size_t writing = f->db_busy ? f->db_nbatch : 0;
+    return f->saves_tail - f->saves_head + writing >= SAVES_MAX;
+}
+
+bool follower_db_writable(const cs_follower *f)
+{
+    return f->saves_ready != f->saves_head;
 }
 
 bool follower_db_busy(const cs_follower *f)

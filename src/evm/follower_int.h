@@ -44,15 +44,25 @@ typedef struct saveop {
     bool has_hash, cut;
 } saveop;
 
-/* Cursor writes waiting: at most SAVES_MAX; the follower publishes no new
- * block while the queue is full. */
+/* Cursor writes not yet committed (waiting for a barrier, ready, or being
+ * written): at most SAVES_MAX; the follower publishes no new block while
+ * there are that many. */
 #define SAVES_MAX 1024
+#define SAVES_RING (SAVES_MAX + 16) /* room for a reorg's or a skipped block's write */
 
 typedef struct ringent {
     uint64_t number;
     char hash[67];
     bool used;
 } ringent;
+
+/* A bus barrier in flight (follower.c): once it passes, the cursor writes
+ * queued before it (up to saves seq upto) may be written. f is NULL when
+ * the follower went away first. */
+typedef struct fbarrier {
+    cs_follower *f;
+    uint64_t upto;
+} fbarrier;
 
 /* Context of one RPC call: lets late answers for an abandoned generation
  * (after a reorg or a close) be recognized and dropped. */
@@ -68,7 +78,11 @@ struct cs_follower {
     const cs_evm_abis *abis;
     cs_follower_opts o;
     char *network, *origin, *key, *db_path;
+    cs_bus *bus;
     cs_publisher pub;
+    fbarrier *barrier;   /* the barrier in flight, or NULL */
+    cs_bus_watch *watch; /* the bus's pressure */
+    bool pressed;        /* no fetching or publishing while the bus is pressed */
     uv_timer_t timer;
     uv_idle_t pump; /* publishes ready blocks, a slice per loop turn */
     bool pumping;
@@ -81,7 +95,7 @@ struct cs_follower {
     /* Cursor writes: a ring of saves_tail - saves_head ops; those below
      * saves_ready may be written (their blocks' events are out), and the
      * database thread writes them in one transaction per batch. */
-    saveop saves[SAVES_MAX];
+    saveop saves[SAVES_RING];
     uint64_t saves_head, saves_ready, saves_tail;
     bool db_busy; /* a batch is being written on the thread pool */
     uv_work_t db_work;
@@ -130,11 +144,17 @@ int cs_follower_db_open(cs_follower *f, char *err, size_t errlen);
 void cs_follower_db_save(cs_follower *f, uint64_t n, const char *h, bool cut);
 /* Every save queued so far may be written: its events are out. */
 void follower_db_reached(cs_follower *f, uint64_t upto);
-/* True while SAVES_MAX saves wait. */
+/* True while SAVES_MAX saves wait or are being written: the follower then
+ * publishes no new block, so a crash publishes at most SAVES_MAX blocks
+ * again (and the one half published). */
 bool follower_db_full(const cs_follower *f);
+/* True while saves may be written and are not yet handed to the thread pool. */
+bool follower_db_writable(const cs_follower *f);
 /* True while a batch is being written (close waits for it). */
 bool follower_db_busy(const cs_follower *f);
 
+/* follower.c: publishing goes on (cursor writes have made room). */
+void follower_wake(cs_follower *f);
 /* follower.c: frees f once everything it waits for is done. */
 void follower_maybe_free(cs_follower *f);
 
