@@ -16,7 +16,9 @@ from cslib import SANITIZED  # noqa: E402
 from evm_bigblocks import BigNode  # noqa: E402
 
 BLOCKS = 12
-BOUND_MS = 120 if SANITIZED else 40
+# Under sanitizers every allocation and copy is several times slower: the
+# bound there only catches a turn that publishes whole blocks at once.
+BOUND_MS = 400 if SANITIZED else 40
 
 
 def main():
