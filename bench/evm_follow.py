@@ -6,6 +6,10 @@ a number). Prints `name: value unit` lines:
           published by `chainscope evm follow --quiet` from a standing start:
           blocks/s and tx/s;
   catch-up: 10,000 mined blocks followed from the first to the last: seconds.
+  big blocks: 16 blocks of 10 MB (2,500 transactions each) from a node that
+          serves them from memory (bench/evm_bigblocks.py), 8 at a time: the
+          longest loop turn (a 10 ms timer's lag) and the most CPU the loop
+          thread used between two of its ticks.
 
 usage: bench/evm_follow.py [BUILD_DIR]   (needs node and the npm test peers)
 """
@@ -22,13 +26,14 @@ build = sys.argv[1] if len(sys.argv) > 1 else os.path.join(SRC, "build")
 os.environ.setdefault("CHAINSCOPE", os.path.join(build, "chainscope"))
 os.environ.setdefault("CS_SOURCE_DIR", SRC)
 import evm_common as ec  # noqa: E402
+from evm_bigblocks import BigNode  # noqa: E402
 
 BLOCKS, PER_BLOCK, CATCHUP = 40, 100, 10000
 
 
-def follow(url, first, last, abi=None):
+def follow(url, first, last, abi=None, concurrency=16):
     args = [ec.CS, "evm", "follow", "--rpc", url, "--from", str(first), "--until", str(last),
-            "--quiet", "--concurrency", "16", "--poll", "50"]
+            "--quiet", "--concurrency", str(concurrency), "--poll", "50"]
     if abi:
         args += ["--abi", abi]
     t0 = time.time()
@@ -67,6 +72,15 @@ def main():
             print(f"evm_follow_catchup_10000_blocks: {st['evm_follow_seconds']:.2f} s")
             print(f"evm_follow_catchup_rate: {st['evm_follow_blocks_per_s']:.0f} blocks/s")
             print(f"evm_follow_catchup_cpu: {st['evm_follow_cpu_seconds']:.2f} s")
+        big = BigNode(16)
+        try:
+            dt, st = follow(big.url, 1, 16, concurrency=8)
+        finally:
+            big.close()
+        if st:
+            print(f"evm_follow_bigblocks_rate: {st['evm_follow_blocks_per_s']:.1f} blocks/s")
+            print(f"evm_follow_bigblocks_max_loop_turn: {st['evm_follow_max_loop_turn']:.1f} ms")
+            print(f"evm_follow_bigblocks_max_loop_cpu: {st['evm_follow_max_loop_cpu']:.1f} ms")
     finally:
         ec.stop_all()
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_ABIS 256
@@ -79,7 +80,12 @@ typedef struct app {
     bool stopping;
     uint64_t printed;
     uint64_t t0;
-    cs_buf out; /* one rendered event */
+    cs_buf out;          /* one rendered event */
+    uv_timer_t lag;      /* --quiet: a 10 ms tick that measures the loop's longest turn */
+    uint64_t lag_last;   /* uv_hrtime() at the last tick */
+    uint64_t lag_max_ns; /* the longest gap between ticks, less the period */
+    uint64_t cpu_last;   /* the loop thread's CPU time at the last tick */
+    uint64_t cpu_max_ns; /* the most CPU the loop thread used between two ticks */
     unsigned probe_failed;
     int ret;
 } app;
@@ -118,6 +124,8 @@ static void stop_all(app *a)
     a->stopping = true;
     uv_close((uv_handle_t *)&a->sigint, NULL);
     uv_close((uv_handle_t *)&a->sigterm, NULL);
+    if (a->lag.data)
+        uv_close((uv_handle_t *)&a->lag, NULL);
     cs_bus_drain(a->bus, 0);
     fflush(stdout);
     if (a->follower)
@@ -144,6 +152,8 @@ static void on_until(void *arg)
         double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
                      (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
         fprintf(stderr, "evm_follow_cpu_seconds: %.3f s\n", cpu);
+        fprintf(stderr, "evm_follow_max_loop_turn: %.1f ms\n", (double)a->lag_max_ns / 1e6);
+        fprintf(stderr, "evm_follow_max_loop_cpu: %.1f ms\n", (double)a->cpu_max_ns / 1e6);
         fprintf(stderr,
                 "evm_follow_blocks: %llu blocks\nevm_follow_txs: %llu txs\n"
                 "evm_follow_logs: %llu logs\nevm_follow_seconds: %.3f s\n"
@@ -152,6 +162,32 @@ static void on_until(void *arg)
                 (unsigned long long)st.logs, secs, (double)st.blocks / secs, (double)st.txs / secs);
     }
     stop_all(a);
+}
+
+#define LAG_TICK_MS 10
+
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* How late the tick came: the longest loop turn (a callback that held the
+ * loop) is at most this much longer than the tick's own period. The CPU
+ * the loop thread used between two ticks is the same figure without the
+ * time other processes took from it. */
+static void on_lag_tick(uv_timer_t *t)
+{
+    app *a = t->data;
+    uint64_t now = uv_hrtime(), period = (uint64_t)LAG_TICK_MS * 1000000u;
+    uint64_t cpu = thread_cpu_ns();
+    if (now - a->lag_last > period && now - a->lag_last - period > a->lag_max_ns)
+        a->lag_max_ns = now - a->lag_last - period;
+    if (cpu - a->cpu_last > a->cpu_max_ns)
+        a->cpu_max_ns = cpu - a->cpu_last;
+    a->lag_last = now;
+    a->cpu_last = cpu;
 }
 
 static int app_init(app *a, const cs_rpc_endpoint *eps, size_t neps, bool probe)
@@ -319,6 +355,13 @@ static int cmd_follow(int argc, char **argv)
     }
     cs_follower_on_done(a.follower, on_until, &a);
     a.t0 = uv_hrtime();
+    if (quiet) {
+        uv_timer_init(&a.loop, &a.lag);
+        a.lag.data = &a;
+        a.lag_last = uv_hrtime();
+        a.cpu_last = thread_cpu_ns();
+        uv_timer_start(&a.lag, on_lag_tick, LAG_TICK_MS, LAG_TICK_MS);
+    }
     cs_follower_start(a.follower);
     app_run(&a);
     cs_evm_abis_free(a.abis);

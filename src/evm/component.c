@@ -271,13 +271,14 @@ typedef struct evm_net {
     bool probing;
     char origin[300];       /* the follower's */
     char probe_origin[300]; /* the probes' (each origin has its own sequence) */
-    double counted[6];      /* what the counters already hold */
+    double counted[7];      /* what the counters already hold */
 } evm_net;
 
 typedef struct evm_comp {
     cs_runtime *rt;
     cs_mfamily *m_head, *m_next, *m_blocks, *m_txs, *m_logs, *m_reorgs, *m_errors;
     cs_mfamily *m_subscribed, *m_notifications;
+    cs_mfamily *m_node_up, *m_outages;
     evm_conf *conf;
     cs_http_client *http;
     evm_net nets[MAX_NETWORKS];
@@ -330,12 +331,15 @@ static void collect(cs_metrics *m, void *arg)
             cs_mseries_set(g, (double)st.next);
         if (e->m_subscribed && (g = cs_mfamily_series(e->m_subscribed, lv)))
             cs_mseries_set(g, st.subscribed ? 1 : 0);
+        if (e->m_node_up && (g = cs_mfamily_series(e->m_node_up, lv)))
+            cs_mseries_set(g, st.node_down ? 0 : 1);
         /* Counters grow by what the follower counted since the last scrape. */
-        cs_mfamily *fam[6] = {e->m_blocks, e->m_txs,    e->m_logs,
-                              e->m_reorgs, e->m_errors, e->m_notifications};
-        double now[6] = {(double)st.blocks, (double)st.txs,    (double)st.logs,
-                         (double)st.reorgs, (double)st.errors, (double)st.notifications};
-        for (int k = 0; k < 6; k++) {
+        cs_mfamily *fam[7] = {e->m_blocks, e->m_txs,           e->m_logs,   e->m_reorgs,
+                              e->m_errors, e->m_notifications, e->m_outages};
+        double now[7] = {(double)st.blocks, (double)st.txs,    (double)st.logs,
+                         (double)st.reorgs, (double)st.errors, (double)st.notifications,
+                         (double)st.outages};
+        for (int k = 0; k < 7; k++) {
             cs_mseries *c = fam[k] ? cs_mfamily_series(fam[k], lv) : NULL;
             if (c && now[k] > n->counted[k]) {
                 cs_mseries_inc(c, now[k] - n->counted[k]);
@@ -372,6 +376,10 @@ static void metrics_init(evm_comp *e)
     e->m_notifications =
         cs_metrics_family(m, CS_METRIC_COUNTER, "chainscope_evm_head_notifications_total",
                           "newHeads notifications received", labels, NULL, 0);
+    e->m_node_up = cs_metrics_family(m, CS_METRIC_GAUGE, "chainscope_evm_node_up",
+                                     "0 while the node is unreachable, else 1", labels, NULL, 0);
+    e->m_outages = cs_metrics_family(m, CS_METRIC_COUNTER, "chainscope_evm_node_outages_total",
+                                     "times the node became unreachable", labels, NULL, 0);
     cs_metrics_on_collect(m, collect, e);
 }
 

@@ -11,23 +11,27 @@
 static void tick(cs_follower *f);
 static void fill(cs_follower *f);
 static void process(cs_follower *f);
+static void slot_clear(slot *s);
+static void barrier_kick(cs_follower *f);
+static void on_pressure(cs_bus *bus, int pressed, void *arg);
 
 /* ---- lifecycle --------------------------------------------------------------- */
 
 static void free_all(cs_follower *f)
 {
+    if (f->barrier)
+        f->barrier->f = NULL; /* it frees itself when it passes */
+    if (f->watch)
+        cs_bus_unwatch_pressure(f->watch);
     sqlite3_stmt *sts[] = {f->st_begin, f->st_commit, f->st_block,
                            f->st_prune, f->st_cursor, f->st_cut};
     for (size_t i = 0; i < sizeof sts / sizeof *sts; i++)
         sqlite3_finalize(sts[i]);
     if (f->db)
         sqlite3_close(f->db);
-    for (unsigned i = 0; i < CS_FOLLOWER_MAX_CONCURRENCY; i++) {
-        free(f->slots[i].body);
-        free(f->slots[i].rbody);
-    }
-    cs_jsonr_free(&f->json);
-    cs_jsonr_free(&f->rjson);
+    for (unsigned i = 0; i < CS_FOLLOWER_MAX_CONCURRENCY; i++)
+        slot_clear(&f->slots[i]);
+    free(f->db_batch);
     cs_buf_free(&f->scratch);
     cs_publisher_free(&f->pub);
     free(f->ring);
@@ -40,9 +44,10 @@ static void free_all(cs_follower *f)
     free(f);
 }
 
-static void maybe_free(cs_follower *f)
+void cs_follower_maybe_free(cs_follower *f)
 {
-    if (f->closing && f->timer_closed && f->pending == 0 && !f->sub) {
+    if (f->closing && f->handles == 0 && f->pending == 0 && !f->sub && !cs_follower_db_busy(f) &&
+        !f->barrier && !cs_follower_db_writable(f)) {
         void (*done)(void *) = f->done;
         void *arg = f->done_arg;
         free_all(f);
@@ -51,11 +56,11 @@ static void maybe_free(cs_follower *f)
     }
 }
 
-static void on_timer_closed(uv_handle_t *h)
+static void on_handle_closed(uv_handle_t *h)
 {
     cs_follower *f = h->data;
-    f->timer_closed = true;
-    maybe_free(f);
+    f->handles--;
+    cs_follower_maybe_free(f);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -67,7 +72,7 @@ static void on_sub_closed(void *arg)
 {
     cs_follower *f = arg;
     f->sub = NULL;
-    maybe_free(f);
+    cs_follower_maybe_free(f);
 }
 
 int cs_follower_new(uv_loop_t *loop, cs_bus *bus, cs_rpc *rpc, const cs_evm_abis *abis,
@@ -107,9 +112,8 @@ int cs_follower_new(uv_loop_t *loop, cs_bus *bus, cs_rpc *rpc, const cs_evm_abis
     f->ring = calloc(f->ring_size, sizeof *f->ring);
     f->walk_old = calloc(f->ring_size + 1, sizeof *f->walk_old);
     f->walk_new = calloc(f->ring_size + 1, sizeof *f->walk_new);
-    cs_jsonr_init(&f->json, 0, 0);
-    cs_jsonr_init(&f->rjson, 0, 0);
     cs_buf_init(&f->scratch, CS_EVENT_MAX_SIZE);
+    f->bus = bus;
     cs_publisher_init(&f->pub, bus, f->origin, f->network);
     f->receipts = o->receipts_per_tx ? -1 : 0;
     if (!f->network || !f->origin || !f->key || !f->ring || !f->walk_old || !f->walk_new ||
@@ -130,8 +134,16 @@ int cs_follower_new(uv_loop_t *loop, cs_bus *bus, cs_rpc *rpc, const cs_evm_abis
         return rc;
     }
     f->o.subscribe_ipc = NULL; /* borrowed: not kept */
+    if ((rc = cs_bus_watch_pressure(bus, on_pressure, f, &f->watch))) {
+        free_all(f);
+        return rc;
+    }
+    f->pressed = cs_bus_pressed(bus);
     uv_timer_init(loop, &f->timer);
     f->timer.data = f;
+    uv_idle_init(loop, &f->pump);
+    f->pump.data = f;
+    f->handles = 2;
     *out = f;
     return 0;
 }
@@ -161,7 +173,13 @@ void cs_follower_close(cs_follower *f, void (*done)(void *), void *arg)
     f->done_arg = arg;
     f->gen++;
     uv_timer_stop(&f->timer);
-    uv_close((uv_handle_t *)&f->timer, on_timer_closed);
+    uv_close((uv_handle_t *)&f->timer, on_handle_closed);
+    uv_idle_stop(&f->pump);
+    uv_close((uv_handle_t *)&f->pump, on_handle_closed);
+    if (f->watch)
+        cs_bus_unwatch_pressure(f->watch);
+    f->watch = NULL;
+    barrier_kick(f); /* the last blocks' cursor, once their events are out */
     if (f->sub)
         cs_headsub_close(f->sub, on_sub_closed, f);
 }
@@ -172,6 +190,7 @@ void cs_follower_stats_get(const cs_follower *f, cs_follower_stats *st)
     st->next = f->next;
     st->head = f->head;
     st->target = f->target;
+    st->node_down = f->down;
 }
 
 /* ---- RPC plumbing ------------------------------------------------------------ */
@@ -193,7 +212,7 @@ static bool ctx_live(callctx *c)
     cs_follower *f = c->f;
     f->pending--;
     if (f->closing) {
-        maybe_free(f);
+        cs_follower_maybe_free(f);
         return false;
     }
     return c->gen == f->gen;
@@ -225,11 +244,122 @@ void cs_follower_check_soon(cs_follower *f)
     soon(f);
 }
 
+/* Transport failures (after the client's own retries) mean the node is
+ * unreachable; other errors are the node's answers. */
+static bool unreachable(int error)
+{
+    return error == CS_ETIMEDOUT || error == CS_EIO;
+}
+
+/* The node failed a call: the first failure of an outage is logged, the
+ * others only at debug level, and polls back off (poll_ms doubled at each
+ * failed poll up to CS_FOLLOWER_BACKOFF_MAX_MS). */
+static void node_down(cs_follower *f, const char *what, const cs_rpc_result *res, bool poll)
+{
+    char buf[256];
+    cs_rpc_strerror(res, buf, sizeof buf);
+    if (!f->down) {
+        f->down = true;
+        f->down_since_ms = uv_now(f->loop);
+        f->down_polls = 0;
+        f->st.outages++;
+        CS_WARN(LOG, "%s: node %s unreachable: %s: %s", f->network, f->key, what, buf);
+    } else {
+        CS_DEBUG(LOG, "%s: node %s still unreachable: %s: %s", f->network, f->key, what, buf);
+    }
+    if (!poll || f->closing)
+        return;
+    uint64_t d = f->o.poll_ms;
+    for (unsigned i = 0; i < f->down_polls && d < CS_FOLLOWER_BACKOFF_MAX_MS; i++)
+        d *= 2;
+    if (d > CS_FOLLOWER_BACKOFF_MAX_MS)
+        d = CS_FOLLOWER_BACKOFF_MAX_MS;
+    f->down_polls++;
+    uv_timer_start(&f->timer, on_timer, d, d);
+}
+
+/* A head check succeeded: the end of an outage is logged once and the
+ * polls go back to their pace. */
+static void node_up(cs_follower *f)
+{
+    if (!f->down)
+        return;
+    f->down = false;
+    CS_INFO(LOG, "%s: node %s back after %.0f s", f->network, f->key,
+            (double)(uv_now(f->loop) - f->down_since_ms) / 1000.0);
+    if (!f->closing)
+        uv_timer_start(&f->timer, on_timer, f->poll_now, f->poll_now);
+}
+
 static void warn_rpc(cs_follower *f, const char *what, const cs_rpc_result *res)
 {
     char buf[256];
     f->st.errors++;
+    if (unreachable(res->error)) {
+        node_down(f, what, res, false);
+        return;
+    }
     CS_WARN(LOG, "%s: %s: %s", f->network, what, cs_rpc_strerror(res, buf, sizeof buf));
+}
+
+/* Every event published before the barrier has left the process (or gone
+ * to every sink that must not lose it): the cursor writes queued before it
+ * may be written. */
+static void on_barrier(void *arg)
+{
+    fbarrier *b = arg;
+    cs_follower *f = b->f;
+    uint64_t upto = b->upto;
+    free(b);
+    if (!f)
+        return; /* the follower went away without waiting */
+    f->barrier = NULL;
+    cs_follower_db_reached(f, upto);
+    barrier_kick(f);
+    cs_follower_maybe_free(f);
+}
+
+/* Asks the bus for a barrier covering every cursor write queued so far,
+ * unless one is in flight (the next one covers what queues meanwhile). */
+static void barrier_kick(cs_follower *f)
+{
+    if (f->barrier || f->saves_ready == f->saves_tail)
+        return;
+    fbarrier *b = malloc(sizeof *b);
+    if (!b)
+        return; /* tried again at the next block or at close */
+    b->f = f;
+    b->upto = f->saves_tail;
+    if (cs_bus_barrier(f->bus, on_barrier, b)) {
+        free(b);
+        return;
+    }
+    f->barrier = b;
+}
+
+/* Queues the cursor write for what has just been published (see
+ * cs_follower_db_save), to be written once those events are out: a crash
+ * before that publishes them again instead of skipping them. */
+static void save_cursor(cs_follower *f, uint64_t n, const char *h, bool cut)
+{
+    cs_follower_db_save(f, n, h, cut);
+    barrier_kick(f);
+}
+
+/* The bus's pressure changed: stop fetching and publishing new blocks while
+ * it is pressed, go on when it is released. Runs inside publish or drain:
+ * it publishes nothing itself (the pump does, from the next loop turn). */
+static void on_pressure(cs_bus *bus, int pressed, void *arg)
+{
+    cs_follower *f = arg;
+    (void)bus;
+    f->pressed = pressed;
+    if (pressed) {
+        f->st.pressed++;
+        return;
+    }
+    process(f);
+    fill(f);
 }
 
 /* ---- reorgs -------------------------------------------------------------------- */
@@ -240,14 +370,67 @@ static ringent *ring_get(cs_follower *f, uint64_t n)
     return e->used && e->number == n ? e : NULL;
 }
 
+static void slot_clear(slot *s)
+{
+    free(s->text);
+    free(s->rtext);
+    cs_jsonr_free(&s->json);
+    cs_jsonr_free(&s->rjson);
+    memset(s, 0, sizeof *s);
+}
+
+/* Freeing a big response (tens of MB that were written to) takes
+ * milliseconds; it is done on the thread pool. */
+#define FREE_OFF_LOOP_BYTES (256u << 10)
+
+typedef struct garbage {
+    uv_work_t work;
+    cs_follower *f;
+    void *p[4];
+} garbage;
+
+static void garbage_free(uv_work_t *w)
+{
+    garbage *g = w->data;
+    for (size_t i = 0; i < sizeof g->p / sizeof *g->p; i++)
+        free(g->p[i]);
+}
+
+static void garbage_done(uv_work_t *w, int status)
+{
+    garbage *g = w->data;
+    cs_follower *f = g->f;
+    (void)status;
+    free(g);
+    f->handles--;
+    cs_follower_maybe_free(f);
+}
+
+/* Empties slot s, freeing a big block's buffers off the loop. */
+static void slot_release(cs_follower *f, slot *s)
+{
+    garbage *g = s->json.n + s->rjson.n > FREE_OFF_LOOP_BYTES ? malloc(sizeof *g) : NULL;
+    if (g) {
+        g->f = f;
+        g->p[0] = s->text;
+        g->p[1] = s->rtext;
+        g->p[2] = s->json.tok;
+        g->p[3] = s->rjson.tok;
+        g->work.data = g;
+        if (uv_queue_work(f->loop, &g->work, garbage_free, garbage_done) == 0) {
+            f->handles++;
+            memset(s, 0, sizeof *s);
+            return;
+        }
+        free(g);
+    }
+    slot_clear(s);
+}
+
 static void drop_slots(cs_follower *f)
 {
-    for (unsigned i = 0; i < CS_FOLLOWER_MAX_CONCURRENCY; i++) {
-        slot *s = &f->slots[i];
-        free(s->body);
-        free(s->rbody);
-        memset(s, 0, sizeof *s);
-    }
+    for (unsigned i = 0; i < CS_FOLLOWER_MAX_CONCURRENCY; i++)
+        slot_clear(&f->slots[i]);
 }
 
 static void walk_step(cs_follower *f);
@@ -280,7 +463,7 @@ static void finish_walk(cs_follower *f, uint64_t ancestor)
             e->used = false;
     }
     f->next = ancestor + 1;
-    cs_follower_db_save(f, ancestor, NULL, true);
+    save_cursor(f, ancestor, NULL, true);
     f->walking = false;
     soon(f);
 }
@@ -364,31 +547,39 @@ static void progress(cs_follower *f)
     f->last_progress_block = f->st.blocks;
 }
 
-static void check_head(cs_follower *f, const cs_rpc_result *res);
+static void check_head(cs_follower *f, const cs_rpc_result *res, uint64_t asked);
 
 static void on_tick(const cs_rpc_result *res, void *arg)
 {
     callctx *c = arg;
     cs_follower *f = c->f;
+    uint64_t c_number = c->number; /* the published block whose hash was asked, +1; 0: none */
     f->ticking = false;
     bool live = ctx_live(c);
     free(c);
     if (!live)
         return;
-    check_head(f, res);
+    check_head(f, res, c_number);
     if (f->rewake && !f->walking && !f->closing) {
         f->rewake = false;
         soon(f);
     }
 }
 
-/* The answer to a head check (a poll or a notification). */
-static void check_head(cs_follower *f, const cs_rpc_result *res)
+/* The answer to a head check (a poll or a notification); asked - 1 is
+ * the published block whose hash came with it (asked 0: none). */
+static void check_head(cs_follower *f, const cs_rpc_result *res, uint64_t asked)
 {
+    if (res->error && unreachable(res->error)) {
+        f->st.errors++;
+        node_down(f, "polling the head", res, true);
+        return;
+    }
     if (res->error) {
         warn_rpc(f, "polling the head", res);
         return;
     }
+    node_up(f);
     const cs_jsonr *j = res->json;
     uint64_t head;
     uint32_t r0 = res->results[0];
@@ -414,8 +605,10 @@ static void check_head(cs_follower *f, const cs_rpc_result *res)
         f->target = head;
     }
     f->have_target = true;
-    /* Is the last published block still on the node's chain? */
-    if (res->n > 1 && f->have_next && f->next > 0) {
+    /* Is the last published block still on the node's chain? Only when it
+     * is still the last one (blocks published while the check was out are
+     * checked by their parents) and no block is half published. */
+    if (res->n > 1 && f->have_next && f->next > 0 && asked == f->next && !f->cur.active) {
         ringent *e = ring_get(f, f->next - 1);
         uint32_t hk = res->results[1] ? cs_jsonr_get(j, res->results[1], "hash") : 0;
         char h[67];
@@ -457,7 +650,7 @@ static void tick(cs_follower *f)
         snprintf(params, sizeof params, "[\"0x%llx\",false]", (unsigned long long)(f->next - 1));
         q[n++] = (cs_rpc_req){"eth_getBlockByNumber", params};
     }
-    if (call_batch(f, q, n, on_tick, 0) == 0) {
+    if (call_batch(f, q, n, on_tick, n > 1 ? f->next : 0) == 0) {
         f->ticking = true;
         f->rewake = false; /* this check covers every head announced so far */
     }
@@ -468,17 +661,6 @@ static void tick(cs_follower *f)
 static slot *slot_of(cs_follower *f, uint64_t n)
 {
     return &f->slots[n % f->o.concurrency];
-}
-
-static char *copy_body(const cs_rpc_result *res, size_t *len)
-{
-    *len = res->json->n;
-    char *b = malloc(*len + 1);
-    if (b) {
-        memcpy(b, res->json->text, *len);
-        b[*len] = 0;
-    }
-    return b;
 }
 
 static void fetch(cs_follower *f, uint64_t n);
@@ -495,15 +677,14 @@ static void on_receipts(const cs_rpc_result *res, void *arg)
     slot *s = slot_of(f, n);
     if (s->number != n || s->state != S_RECEIPTS)
         return;
-    if (res->error) {
-        warn_rpc(f, "fetching receipts", res);
-        free(s->body);
-        s->body = NULL;
-        s->state = S_EMPTY; /* fetched again at the next poll */
+    if (res->error || cs_rpc_take(res, &s->rjson, &s->rtext)) {
+        if (res->error)
+            warn_rpc(f, "fetching receipts", res);
+        slot_clear(s); /* fetched again at the next poll */
         return;
     }
-    s->rbody = copy_body(res, &s->rlen);
-    s->state = s->rbody ? S_READY : S_EMPTY;
+    s->number = n;
+    s->state = S_READY;
     process(f);
 }
 
@@ -582,11 +763,14 @@ static void on_block(const cs_rpc_result *res, void *arg)
     } else if (res->n > 1) {
         f->receipts = 1;
     }
-    s->body = copy_body(res, &s->len);
-    if (!s->body)
+    s->blk = blk;
+    s->rcpts = res->n > 1 && res->results[1] && cs_jsonr_at(j, res->results[1])->type == CS_JT_ARR
+                   ? res->results[1]
+                   : 0;
+    if (cs_rpc_take(res, &s->json, &s->text))
         return;
     if (need_receipts)
-        fetch_receipts(f, s, j, blk);
+        fetch_receipts(f, s, &s->json, blk);
     else
         s->state = S_READY;
     process(f);
@@ -595,9 +779,7 @@ static void on_block(const cs_rpc_result *res, void *arg)
 static void fetch(cs_follower *f, uint64_t n)
 {
     slot *s = slot_of(f, n);
-    free(s->body);
-    free(s->rbody);
-    memset(s, 0, sizeof *s);
+    slot_clear(s);
     s->number = n;
     s->state = S_FETCHING;
     char p1[64], p2[64];
@@ -612,7 +794,8 @@ static void fetch(cs_follower *f, uint64_t n)
  * yet fetched and are confirmed. */
 static void fill(cs_follower *f)
 {
-    if (!f->have_next || !f->have_target || f->walking || f->closing || f->finished)
+    if (!f->have_next || !f->have_target || f->walking || f->closing || f->finished || f->down ||
+        f->pressed)
         return;
     for (uint64_t n = f->next; n < f->next + f->o.concurrency && n <= f->target; n++) {
         if (f->o.until_block && n > f->o.until_block)
@@ -627,19 +810,6 @@ static void fill(cs_follower *f)
 }
 
 /* ---- publishing ---------------------------------------------------------------- */
-
-/* Finds the element of a batch response whose result has the JSON type. */
-static uint32_t batch_result(const cs_jsonr *j, uint8_t type)
-{
-    if (cs_jsonr_at(j, 0)->type != CS_JT_ARR)
-        return 0;
-    for (uint32_t it = cs_jsonr_first(j, 0); it; it = cs_jsonr_next_item(j, 0, it)) {
-        uint32_t r = cs_jsonr_get(j, it, "result");
-        if (r && cs_jsonr_at(j, r)->type == type)
-            return r;
-    }
-    return 0;
-}
 
 /* The receipt of transaction hash h in a per-transaction batch response:
  * the one with that hash, else the answer at position k (the request for
@@ -661,139 +831,197 @@ static uint32_t find_receipt(const cs_jsonr *j, const char *h, uint32_t k)
     return at_k;
 }
 
-/* Publishes block s (the next one). Returns false when a reorg was found. */
-static bool publish_block(cs_follower *f, slot *s)
+/* A slice: at most SLICE_ITEMS transactions and logs, and at most
+ * SLICE_NS of work, per loop turn (checked every SLICE_CHECK items); a
+ * bigger block goes out over several turns. */
+#define SLICE_ITEMS 2048
+#define SLICE_NS 2000000u
+#define SLICE_CHECK 32
+
+enum begin { B_STARTED, B_BAD, B_REORG };
+
+/* Checks block s (the next one) and starts publishing it into f->cur:
+ * B_REORG when its parent is not the block published before it (a walk
+ * back has started), B_BAD when the data is unusable. */
+static enum begin begin_block(cs_follower *f, slot *s)
 {
     char err[512];
-    cs_jsonr *j = &f->json;
-    if (cs_jsonr_parse(j, s->body, s->len)) {
-        CS_WARN(LOG, "%s: block %llu: malformed response: %s", f->network,
-                (unsigned long long)s->number, j->err);
-        f->st.errors++;
-        return true; /* refetched: the slot is emptied by the caller */
-    }
-    uint32_t blk = batch_result(j, CS_JT_OBJ);
-    uint32_t rcpts = batch_result(j, CS_JT_ARR);
-    cs_jsonr *rj = j;
-    if (s->rbody) {
-        if (cs_jsonr_parse(&f->rjson, s->rbody, s->rlen)) {
-            CS_WARN(LOG, "%s: block %llu: malformed receipts: %s", f->network,
-                    (unsigned long long)s->number, f->rjson.err);
-            f->st.errors++;
-            return true;
-        }
-        rj = &f->rjson;
-    }
+    const cs_jsonr *j = &s->json;
+    uint32_t blk = s->blk;
+    pubstate *c = &f->cur;
     /* Check the parent before publishing anything. */
-    uint32_t ph = blk ? cs_jsonr_get(j, blk, "parentHash") : 0;
-    char parent[67];
+    uint32_t ph = cs_jsonr_get(j, blk, "parentHash");
     ringent *prev = s->number ? ring_get(f, s->number - 1) : NULL;
-    if (prev && ph && cs_evm_hexstr(j, ph, 32, parent) == 0 && strcmp(parent, prev->hash) != 0) {
+    if (prev && ph && cs_evm_hexstr(j, ph, 32, c->parent) == 0 &&
+        strcmp(c->parent, prev->hash) != 0) {
         start_walk(f, s->number - 1);
-        return false;
+        return B_REORG;
     }
-    cs_evm_blockref ref;
-    if (!blk || cs_evm_read_block(j, blk, &ref, parent, err, sizeof err)) {
-        if (!blk)
-            snprintf(err, sizeof err, "no block in the response");
+    if (cs_evm_read_block(j, blk, &c->ref, c->parent, err, sizeof err)) {
         CS_WARN(LOG, "%s: block %llu: %s", f->network, (unsigned long long)s->number, err);
         f->st.errors++;
-        return true;
+        return B_BAD;
     }
-    if (ref.number != s->number)
+    if (c->ref.number != s->number)
         CS_WARN(LOG, "%s: asked for block %llu, the node sent %llu", f->network,
-                (unsigned long long)s->number, (unsigned long long)ref.number);
+                (unsigned long long)s->number, (unsigned long long)c->ref.number);
     uint32_t txs = cs_jsonr_get(j, blk, "transactions");
-    cs_evm_counts counts = {0};
-    uint32_t k = 0;
-    if (!s->rbody && rcpts && cs_jsonr_at(j, rcpts)->len != cs_jsonr_at(j, txs)->len) {
+    if (!s->rtext && s->rcpts && cs_jsonr_at(j, s->rcpts)->len != cs_jsonr_at(j, txs)->len) {
         CS_WARN(LOG, "%s: block %llu: %u receipts for %u transactions", f->network,
-                (unsigned long long)s->number, cs_jsonr_at(j, rcpts)->len,
+                (unsigned long long)s->number, cs_jsonr_at(j, s->rcpts)->len,
                 cs_jsonr_at(j, txs)->len);
         f->st.errors++;
     }
-    uint32_t rc_it = rcpts ? cs_jsonr_first(j, rcpts) : 0;
-    for (uint32_t tx = cs_jsonr_first(j, txs); tx; tx = cs_jsonr_next_item(j, txs, tx), k++) {
-        uint32_t rcpt = 0;
-        if (s->rbody) {
+    c->tx = cs_jsonr_first(j, txs);
+    c->rc_it = s->rcpts ? cs_jsonr_first(j, s->rcpts) : 0;
+    c->k = 0;
+    memset(&c->counts, 0, sizeof c->counts);
+    c->active = true;
+    return B_STARTED;
+}
+
+/* Publishes the next transactions of f->cur (each evm.tx with its
+ * evm.logs) while *budget lasts. Returns true when every one is out. */
+static bool publish_txs(cs_follower *f, slot *s, long *budget, uint64_t t0)
+{
+    char err[512];
+    const cs_jsonr *j = &s->json;
+    const cs_jsonr *rj = s->rtext ? &s->rjson : j;
+    pubstate *c = &f->cur;
+    uint32_t txs = cs_jsonr_get(j, s->blk, "transactions");
+    unsigned done = 0;
+    while (c->tx) {
+        if (*budget <= 0 || (++done % SLICE_CHECK == 0 && uv_hrtime() - t0 > SLICE_NS))
+            return false;
+        uint32_t tx = c->tx, rcpt = 0;
+        if (s->rtext) {
             uint32_t hk = cs_jsonr_get(j, tx, "hash");
             char h[67];
             if (hk && cs_evm_hexstr(j, hk, 32, h) == 0)
-                rcpt = find_receipt(rj, h, k);
+                rcpt = find_receipt(rj, h, c->k);
         } else {
-            rcpt = rc_it;
-            if (rc_it)
-                rc_it = cs_jsonr_next_item(j, rcpts, rc_it);
+            rcpt = c->rc_it;
+            if (c->rc_it)
+                c->rc_it = cs_jsonr_next_item(j, s->rcpts, c->rc_it);
         }
+        uint64_t logs = c->counts.logs;
         if (!rcpt) {
             CS_WARN(LOG, "%s: block %llu: transaction %u has no receipt", f->network,
-                    (unsigned long long)s->number, k);
+                    (unsigned long long)s->number, c->k);
             f->st.errors++;
-            continue;
-        }
-        if (cs_evm_emit_receipt(&f->pub, rj, rcpt, j, tx, &ref, f->abis, &f->scratch, &counts, err,
-                                sizeof err)) {
+        } else if (cs_evm_emit_receipt(&f->pub, rj, rcpt, j, tx, &c->ref, f->abis, &f->scratch,
+                                       &c->counts, err, sizeof err)) {
             CS_WARN(LOG, "%s: %s", f->network, err);
             f->st.errors++;
         }
+        *budget -= 1 + (long)(c->counts.logs - logs);
+        c->tx = cs_jsonr_next_item(j, txs, tx);
+        c->k++;
     }
-    /* evm.block last: it tells sinks (monitors) that the block is complete */
-    if (cs_evm_emit_block(&f->pub, j, blk, f->key, &ref, parent, err, sizeof err)) {
+    return true;
+}
+
+/* Ends block s: evm.block last (it tells sinks such as the monitors that
+ * the block is complete), then the ring and the cursor. */
+static void finish_block(cs_follower *f, slot *s)
+{
+    char err[512];
+    pubstate *c = &f->cur;
+    if (cs_evm_emit_block(&f->pub, &s->json, s->blk, f->key, &c->ref, c->parent, err, sizeof err)) {
         CS_WARN(LOG, "%s: block %llu: %s", f->network, (unsigned long long)s->number, err);
         f->st.errors++;
     }
     f->st.blocks++;
-    f->st.txs += counts.txs;
-    f->st.logs += counts.logs;
-    f->st.decoded_logs += counts.decoded_logs;
+    f->st.txs += c->counts.txs;
+    f->st.logs += c->counts.logs;
+    f->st.decoded_logs += c->counts.decoded_logs;
     ringent *e = &f->ring[s->number % f->ring_size];
     e->number = s->number;
-    memcpy(e->hash, ref.hash, 67);
+    memcpy(e->hash, c->ref.hash, 67);
     e->used = true;
     f->next = s->number + 1;
-    cs_follower_db_save(f, s->number, ref.hash, false);
-    return true;
+    c->active = false;
+    save_cursor(f, s->number, c->ref.hash, false);
 }
 
-/* Publishes ready blocks in order. */
-static void process(cs_follower *f)
+/* Block s could not be published (bad data): fetched again at the next
+ * poll, and skipped after a few tries so one bad block cannot stop the
+ * follower. */
+static void bad_block(cs_follower *f, slot *s)
 {
-    while (!f->walking && !f->closing && !f->finished) {
+    uint64_t n = s->number;
+    slot_clear(s);
+    if (f->bad_block != n) {
+        f->bad_block = n;
+        f->bad_count = 0;
+    }
+    if (++f->bad_count >= 5) {
+        CS_ERROR(LOG, "%s: block %llu failed 5 times; skipping it", f->network,
+                 (unsigned long long)n);
+        f->next = n + 1;
+        save_cursor(f, n, NULL, false);
+    }
+}
+
+static void pump_stop(cs_follower *f)
+{
+    if (f->pumping) {
+        uv_idle_stop(&f->pump);
+        f->pumping = false;
+    }
+}
+
+/* One loop turn's slice: publishes ready blocks in order, the next one
+ * possibly in part, within the slice's bounds; stops the pump when
+ * nothing is ready. */
+static void on_pump(uv_idle_t *h)
+{
+    cs_follower *f = h->data;
+    uint64_t t0 = uv_hrtime();
+    long budget = SLICE_ITEMS;
+    while (!f->walking && !f->closing && !f->finished && !f->pressed) {
         slot *s = slot_of(f, f->next);
-        if (s->number != f->next || s->state != S_READY)
-            break;
-        uint64_t n = s->number;
-        if (!publish_block(f, s))
-            return; /* walking back a reorg */
-        if (f->next == n) {
-            /* Not published (bad data): fetched again at the next poll, and
-             * skipped after a few tries so one bad block cannot stop the
-             * follower. */
-            free(s->body);
-            free(s->rbody);
-            memset(s, 0, sizeof *s);
-            if (f->bad_block != n) {
-                f->bad_block = n;
-                f->bad_count = 0;
-            }
-            if (++f->bad_count >= 5) {
-                CS_ERROR(LOG, "%s: block %llu failed 5 times; skipping it", f->network,
-                         (unsigned long long)n);
-                f->next = n + 1;
-                cs_follower_db_save(f, n, NULL, false);
+        if (!f->cur.active) {
+            if (s->number != f->next || s->state != S_READY || cs_follower_db_full(f))
+                break;
+            if (budget <= 0 || uv_hrtime() - t0 > SLICE_NS)
+                return; /* the next turn goes on */
+            enum begin b = begin_block(f, s);
+            if (b == B_REORG)
+                break;
+            if (b == B_BAD) {
+                bad_block(f, s);
                 continue;
             }
-            break;
         }
-        free(s->body);
-        free(s->rbody);
-        memset(s, 0, sizeof *s);
+        if (!publish_txs(f, s, &budget, t0))
+            return; /* the next turn goes on */
+        uint64_t n = s->number;
+        finish_block(f, s);
+        slot_release(f, s);
+        fill(f);
         if (f->o.until_block && n >= f->o.until_block) {
             f->finished = true;
+            pump_stop(f);
             if (f->on_done)
                 f->on_done(f->on_done_arg);
             return;
         }
     }
+    pump_stop(f);
     fill(f);
+}
+
+/* Publishes ready blocks in order, from the next loop turn on. */
+static void process(cs_follower *f)
+{
+    if (!f->pumping && !f->closing && !f->finished) {
+        uv_idle_start(&f->pump, on_pump);
+        f->pumping = true;
+    }
+}
+
+void cs_follower_wake(cs_follower *f)
+{
+    process(f);
 }

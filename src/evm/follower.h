@@ -1,7 +1,7 @@
 /* The chain follower: per network, tracks the head by polling (and, on an
  * IPC endpoint, by a newHeads subscription that wakes it at once), fetches each
  * block with its transactions and receipts, and publishes evm.block, evm.tx
- * and evm.log (decoded with the ABIs it knows) in block order, once each,
+ * and evm.log (decoded with the ABIs it knows) in block order,
  * `confirmations` blocks behind the head (or at the node's `safe` or
  * `finalized` block).
  *
@@ -12,9 +12,22 @@
  * the new branch's blocks again.
  *
  * Cursor: with a database, the next block and the hashes of the last
- * reorg_depth blocks are kept in SQLite (WAL), committed after each block,
- * so a restart resumes with no gap and no block twice (a crash between
- * publishing a block and its commit publishes that block again on restart).
+ * reorg_depth blocks are kept in SQLite (WAL). A block's write waits for a
+ * bus barrier (its events delivered to every subscription), then runs on
+ * the thread pool, batched: at-least-once, a crash publishes again at most
+ * the 1,024 blocks whose write was pending (and the one half published),
+ * never skips one; a clean close waits for the last write.
+ *
+ * Back-pressure: no block is fetched or published while the bus is
+ * pressed (cs_bus_pressed).
+ *
+ * Outages: a transport failure marks the node unreachable (logged once);
+ * polls back off up to CS_FOLLOWER_BACKOFF_MAX_MS and the recovery is
+ * logged once.
+ *
+ * Publishing: each block's response is kept as rpc.c parsed it (off the
+ * loop for big ones) and published in slices from an idle handle, a
+ * bounded amount of work per loop turn.
  *
  * Subscription: with subscribe_ipc, a newHeads subscription (headsub.h)
  * runs beside the polls; each notification runs the same head check a poll
@@ -44,6 +57,9 @@
 #include "net/jsonrpc.h"
 
 #define CS_FOLLOWER_MAX_CONCURRENCY 64
+/* While the node is unreachable, polls back off: poll_ms, doubled at each
+ * failed poll, at most this. */
+#define CS_FOLLOWER_BACKOFF_MAX_MS 30000
 
 enum cs_follow_conf { CS_FOLLOW_DEPTH, CS_FOLLOW_SAFE, CS_FOLLOW_FINALIZED };
 
@@ -72,6 +88,9 @@ typedef struct cs_follower_stats {
     uint64_t blocks, txs, logs, decoded_logs, reorgs, errors;
     bool subscribed;        /* the newHeads subscription is live */
     uint64_t notifications; /* newHeads notifications received */
+    bool node_down;         /* the node is unreachable now */
+    uint64_t pressed;       /* times the follower paused for the bus's pressure */
+    uint64_t outages;       /* times the node became unreachable */
 } cs_follower_stats;
 
 typedef struct cs_follower cs_follower;

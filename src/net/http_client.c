@@ -137,6 +137,14 @@ static long retry_after(CURL *e)
     return t > now ? (long)(t - now) : 0;
 }
 
+char *cs_http_response_take_body(const cs_http_response *res)
+{
+    cs_http_request *r = res->req;
+    if (!r || !r->resp.data || res->body != (const char *)r->resp.data)
+        return NULL;
+    return (char *)cs_buf_steal(&r->resp, NULL);
+}
+
 const char *cs_http_response_header(const cs_http_response *res, const char *name)
 {
     struct curl_header *h;

@@ -111,4 +111,10 @@ void cs_http_request_answer(cs_http_request *r, const cs_http_response *res);
  * the callback returns. */
 const char *cs_http_response_header(const cs_http_response *res, const char *name);
 
+/* In the callback: takes the body out of the response (NUL-terminated,
+ * body_len bytes; the caller frees it with free()), so a caller that keeps
+ * a big body does not copy it. res->body must not be used after this.
+ * NULL when there is no body or it was taken. */
+char *cs_http_response_take_body(const cs_http_response *res);
+
 #endif

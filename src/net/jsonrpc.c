@@ -188,6 +188,19 @@ void cs_rpc_close(cs_rpc *r, void (*done)(void *), void *arg)
     }
 }
 
+int cs_rpc_take(const cs_rpc_result *res, cs_jsonr *json, char **text)
+{
+    call *c = res->call_;
+    if (!c || !c->resp || res->json != &c->json)
+        return CS_EINVAL;
+    cs_jsonr_free(json);
+    *json = c->json;
+    cs_jsonr_init(&c->json, 0, 0);
+    *text = c->resp;
+    c->resp = NULL;
+    return 0;
+}
+
 size_t cs_rpc_inflight(const cs_rpc *r)
 {
     return r->ncalls;
@@ -337,7 +350,8 @@ static void deliver(call *c)
         return;
     }
     const cs_jtok *root = cs_jsonr_at(j, 0);
-    cs_rpc_result res = {.json = j, .endpoint = c->ep->url, .attempts = c->attempts, .message = ""};
+    cs_rpc_result res = {
+        .json = j, .endpoint = c->ep->url, .attempts = c->attempts, .message = "", .call_ = c};
     if (!c->batch || root->type == CS_JT_OBJ) {
         uint32_t e = root->type == CS_JT_OBJ ? cs_jsonr_get(j, 0, "error") : 0;
         uint32_t result = root->type == CS_JT_OBJ ? cs_jsonr_get(j, 0, "result") : 0;
@@ -446,14 +460,20 @@ static void parse_done(uv_work_t *w, int status)
  * it is big. */
 void cs_rpc_got_body(call *c, const char *body, size_t len)
 {
-    cs_rpc *r = c->rpc;
-    c->resp = malloc(len + 1);
-    if (!c->resp) {
+    char *copy = malloc(len + 1);
+    if (!copy) {
         cs_rpc_fail_attempt(c, CS_ENOMEM, 0, "out of memory");
         return;
     }
-    memcpy(c->resp, body, len);
-    c->resp[len] = 0;
+    memcpy(copy, body, len);
+    copy[len] = 0;
+    cs_rpc_got_owned_body(c, copy, len);
+}
+
+void cs_rpc_got_owned_body(call *c, char *body, size_t len)
+{
+    cs_rpc *r = c->rpc;
+    c->resp = body;
     c->resp_len = len;
     if (len > r->o.offload_bytes) {
         c->state = C_PARSING;
@@ -487,7 +507,11 @@ static void on_http(const cs_http_response *res, void *arg)
         cs_rpc_fail_attempt(c, res->status == 429 ? CS_ELIMIT : CS_EIO, res->status, msg);
         return;
     }
-    cs_rpc_got_body(c, res->body, res->body_len);
+    char *body = cs_http_response_take_body(res); /* a big body is not copied */
+    if (body)
+        cs_rpc_got_owned_body(c, body, res->body_len);
+    else
+        cs_rpc_got_body(c, res->body, res->body_len);
 }
 
 static void send_http(call *c)

@@ -65,6 +65,7 @@ typedef struct cs_rpc_result {
     const int64_t *codes;    /* each call's JSON-RPC error code, 0 when none */
     const char *endpoint;    /* the URL that answered */
     unsigned attempts;
+    void *call_; /* private: for cs_rpc_take */
 } cs_rpc_result;
 
 typedef void (*cs_rpc_cb)(const cs_rpc_result *res, void *arg);
@@ -87,6 +88,14 @@ int cs_rpc_call(cs_rpc *rpc, const char *method, const char *params, uint64_t ti
 /* A batch of n calls (1..CS_RPC_MAX_BATCH), sent as one JSON array. */
 int cs_rpc_batch(cs_rpc *rpc, const cs_rpc_req *reqs, size_t n, uint64_t timeout_ms, cs_rpc_cb cb,
                  void *arg);
+
+/* In a callback with a response: takes the parsed response out of the
+ * call, so a caller that keeps it neither copies nor parses it again.
+ * *json (initialized, or zeroed; its old tape is freed) gets the tape,
+ * *text the text it points into (the caller frees it with free()); the
+ * token indices in res stay valid for *json. res->json must not be used
+ * after this. CS_EINVAL when res holds no response. */
+int cs_rpc_take(const cs_rpc_result *res, cs_jsonr *json, char **text);
 
 size_t cs_rpc_inflight(const cs_rpc *rpc);
 /* A short description of an outcome, for logs: "timed out (3 attempts)". */

@@ -88,6 +88,8 @@ void cs_rpc_fail_attempt(call *c, int error, int64_t code, const char *msg);
 /* Copies a complete response body and delivers it (parsing off the loop
  * when it is big). */
 void cs_rpc_got_body(call *c, const char *body, size_t len);
+/* The same with a body the call takes (NUL-terminated, from malloc). */
+void cs_rpc_got_owned_body(call *c, char *body, size_t len);
 void cs_rpc_arm_sweep(cs_rpc *r);
 void cs_rpc_maybe_free(cs_rpc *r);
 
