@@ -41,6 +41,27 @@ def _cleanup():
 
 atexit.register(_cleanup)
 
+# anvil keeps the states of old blocks under $HOME/.foundry/anvil/tmp and
+# leaves them there when it is killed: tens of GB over a test run. Every
+# anvil a test starts gets a home of its own, removed at exit.
+_anvil_home = None
+
+
+def _remove_anvil_home():
+    _cleanup()  # every anvil first (atexit runs this before _cleanup)
+    shutil.rmtree(_anvil_home, ignore_errors=True)
+
+
+def anvil_env():
+    """The environment to start anvil with (see above)."""
+    global _anvil_home
+    if _anvil_home is None:
+        _anvil_home = tempfile.mkdtemp(prefix="cs-anvil-home-")
+        atexit.register(_remove_anvil_home)
+    env = dict(os.environ)
+    env["HOME"] = _anvil_home
+    return env
+
 
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -50,6 +71,8 @@ def free_port():
 
 def start(args, **kw):
     """Starts a process that is killed at exit if still running."""
+    if args and os.path.basename(str(args[0])) == "anvil":
+        kw.setdefault("env", anvil_env())
     kw.setdefault("stdout", subprocess.PIPE)
     kw.setdefault("stderr", subprocess.PIPE)
     p = subprocess.Popen(args, **kw)

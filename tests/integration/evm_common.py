@@ -11,6 +11,8 @@ import threading
 import time
 import urllib.request
 
+import cslib
+
 CS = os.environ.get("CHAINSCOPE", "build/chainscope")
 SRC = os.environ.get("CS_SOURCE_DIR", ".")
 NODE_PATH = os.path.join(SRC, "tests", "node", "node_modules")
@@ -53,7 +55,7 @@ def start_anvil(port, state=None, extra=()):
     args = [ANVIL, "--port", str(port), "--silent", *extra]
     if state:
         args += ["--state", state]
-    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = cslib.start(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _procs.append(p)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 20
