@@ -231,8 +231,8 @@ static void on_stored(const char *id, void *arg)
 
 static int subscribe(nstate *s);
 
-/* The queue overflowed: what it lost is not lost for good, the publishers'
- * spools publish it again until it is acknowledged. */
+/* The lossless queue passed its hard bound: what it lost is not lost for
+ * good, the publishers' spools publish it again until it is acknowledged. */
 static void on_cutoff(cs_sub *sub, void *arg)
 {
     (void)sub;
@@ -249,7 +249,7 @@ static int subscribe(nstate *s)
     static const char *const f[] = {"alert.fired", "audit.report"};
     cs_sub_opts so = {.filters = f,
                       .nfilters = 2,
-                      .policy = CS_SUB_CUTOFF,
+                      .policy = CS_SUB_LOSSLESS,
                       .cb = on_event,
                       .on_cutoff = on_cutoff,
                       .arg = s,
