@@ -1,6 +1,8 @@
-#include "bus/logserver.h"
-#include "bus/filtertab.h"
-#include "bus/frame.h"
+/* The local log server: unix socket and TCP connections, HELLO and the
+ * token, the limits before and at login, frames, filters, PING/PONG and
+ * writing to clients (docs/protocol.md). Its side toward the bus (fan-out,
+ * back-pressure, barriers) is logserver_flow.c. */
+#include "bus/logserver_int.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/subject.h"
@@ -18,104 +20,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define MAX_FILTERS 64
-#define MAX_PINGS 16 /* PINGs of one client waiting for their PONG */
-#define READ_CHUNK 65536
-/* Input a logged-in client may buffer: the part of a frame not yet whole
- * (up to the largest frame but one byte: 4 + CS_FRAME_MAX - 1) and one more
- * read. With only CS_FRAME_MAX, a client sending a 16 MiB record was cut
- * off as "out of memory" when a read stopped in its last three bytes. */
-#define MAX_IN (CS_FRAME_HEADER - 1 + CS_FRAME_MAX + READ_CHUNK)
-/* Events queued for the server's bus subscription; publishers pause past
- * half of it. The fuzz target builds with a small one to reach that. */
-#ifndef BUS_QUEUE
-#define BUS_QUEUE (1u << 18)
-#endif
-/* A client whose unsent output stays above half its bound for this long is
- * cut off, so that one stuck client cannot hold the sources forever. */
-#ifndef STUCK_MS
-#define STUCK_MS 10000
-#endif
-
-struct client {
-    cs_logserver *ls;
-    struct client *next, **pprev;
-    union {
-        uv_pipe_t pipe;
-        uv_tcp_t tcp;
-        uv_handle_t handle;
-        uv_stream_t stream;
-    } h;
-    uint64_t id;
-    char name[64];
-    char peer[64]; /* ", from ADDR:PORT" on TCP, for logs; "" on unix */
-    bool is_tcp, hello, closing, writing, paused;
-    uint64_t deadline; /* loop time (ms) by which HELLO must have come */
-    struct {
-        uint64_t target; /* answered once the server has delivered this many events */
-        uint8_t cookie[8];
-    } pings[MAX_PINGS]; /* oldest first; targets never decrease */
-    size_t npings;
-    char *filters[MAX_FILTERS];
-    size_t flen[MAX_FILTERS];
-    size_t nfilters;
-    uint64_t stamp; /* the last event matched for it */
-    bool high;      /* unsent output above half the bound */
-    uint64_t high_since;
-    uint64_t queued_total, written_total; /* bytes, for barriers */
-    cs_buf in, out, wbuf;
-    uv_write_t wreq;
-};
-
-struct cs_logserver {
-    uv_loop_t *loop;
-    cs_bus *bus;
-    cs_sub *sub;
-    uv_pipe_t pipe;
-    uv_tcp_t tcp;
-    uv_check_t check;
-    uv_idle_t kick;         /* keeps the next poll from blocking while output waits */
-    uv_timer_t hello_timer; /* runs while connections wait for HELLO */
-    bool has_pipe, has_tcp, stopping;
-    int open_handles;
-    char *socket_path;
-    char *token;
-    char *name;
-    char tcp_address[64];
-    size_t client_buffer, max_clients, unix_reserved, max_unauth;
-    uint64_t hello_timeout_ms;
-    struct client *clients;       /* logged in */
-    struct client *pending;       /* waiting for HELLO */
-    size_t nclients;              /* both lists */
-    size_t nauth[2], npending[2]; /* by transport: [0] unix, [1] TCP */
-    size_t npaused, npings;
-    uint64_t delivered; /* events the bus subscription has delivered */
-    uint64_t next_id;
-    void (*done)(void *);
-    void *done_arg;
-    cs_ftab filters;      /* every client's filters, each distinct one once */
-    struct client **hits; /* clients an event matched, then enqueued */
-    size_t nhits, hits_cap;
-    uint64_t stamp;
-    size_t nhigh; /* clients above their high mark: the subscription is paused */
-    uv_timer_t stuck;
-    struct lbarrier *barriers;
-    cs_publisher pub;
-    char origin[300];
-    cs_mseries *m_clients, *m_in, *m_out, *m_cutoffs, *m_malformed, *m_rejected, *m_unauth;
-    cs_mseries *m_refused[4]; /* by enum refusal */
-};
-
-/* Why a connection was refused before or at login; the label of
- * chainscope_logserver_refused_total. */
 enum refusal { HELLO_TIMEOUT, HELLO_TOO_LARGE, UNAUTH_LIMIT, CLIENT_LIMIT };
 static const char *const refusal_names[] = {"hello_timeout", "hello_too_large",
                                             "unauthenticated_limit", "client_limit"};
 
 static void client_close(struct client *c);
-static void output_changed(struct client *c);
-static void on_stuck(uv_timer_t *t);
-static void barriers_forget(cs_logserver *ls, struct client *c);
 static void flush(struct client *c);
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b);
 static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b);
@@ -195,8 +104,8 @@ static void client_close(struct client *c)
     for (size_t i = 0; i < c->nfilters; i++)
         cs_ftab_remove(&ls->filters, c->filters[i], c->flen[i], c);
     c->out.len = c->wbuf.len = 0;
-    output_changed(c);
-    barriers_forget(ls, c);
+    cs_ls_output_changed(c);
+    cs_ls_barriers_forget(ls, c);
     list_unlink(c);
     ls->nclients--;
     if (c->hello)
@@ -209,9 +118,7 @@ static void client_close(struct client *c)
 }
 
 /* Sends an ERROR frame if the socket takes it now, then closes. */
-static void client_fail(struct client *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void client_fail(struct client *c, const char *fmt, ...)
+void cs_ls_client_fail(struct client *c, const char *fmt, ...)
 {
     char reason[512];
     va_list ap;
@@ -249,7 +156,7 @@ static void refuse(struct client *c, enum refusal why, const char *fmt, ...)
     vsnprintf(reason, sizeof reason, fmt, ap);
     va_end(ap);
     cs_mseries_inc(c->ls->m_refused[why], 1);
-    client_fail(c, "%s", reason);
+    cs_ls_client_fail(c, "%s", reason);
 }
 
 static void check_cb(uv_check_t *h);
@@ -262,7 +169,7 @@ static void kick_cb(uv_idle_t *h)
 /* Output is written in the check phase, after the loop's I/O, so that one
  * write carries every event of the iteration. The idle handle makes the
  * poll return at once when the events came from a timer or the bus. */
-static void arm_check(cs_logserver *ls)
+void cs_ls_arm_check(cs_logserver *ls)
 {
     if (!uv_is_active((uv_handle_t *)&ls->check))
         uv_check_start(&ls->check, check_cb);
@@ -271,7 +178,7 @@ static void arm_check(cs_logserver *ls)
 }
 
 /* Queues a frame for c, or cuts c off at its bound. */
-static void enqueue(struct client *c, uint8_t type, const uint8_t *body, size_t len)
+void cs_ls_enqueue(struct client *c, uint8_t type, const uint8_t *body, size_t len)
 {
     cs_logserver *ls = c->ls;
     size_t need = CS_FRAME_HEADER + len;
@@ -279,20 +186,20 @@ static void enqueue(struct client *c, uint8_t type, const uint8_t *body, size_t 
         return;
     if (c->out.len + c->wbuf.len + need > ls->client_buffer) {
         cs_mseries_inc(ls->m_cutoffs, 1);
-        client_fail(c, "too slow: %zu bytes unsent, past the bound of %zu bytes",
-                    c->out.len + c->wbuf.len, ls->client_buffer);
+        cs_ls_client_fail(c, "too slow: %zu bytes unsent, past the bound of %zu bytes",
+                          c->out.len + c->wbuf.len, ls->client_buffer);
         return;
     }
     if (cs_buf_reserve(&c->out, need)) {
-        client_fail(c, "out of memory");
+        cs_ls_client_fail(c, "out of memory");
         return;
     }
     cs_frame_header(c->out.data + c->out.len, type, len);
     memcpy(c->out.data + c->out.len + CS_FRAME_HEADER, body, len);
     c->out.len += need;
     c->queued_total += need;
-    output_changed(c);
-    arm_check(ls);
+    cs_ls_output_changed(c);
+    cs_ls_arm_check(ls);
 }
 
 static void write_done(uv_write_t *w, int status)
@@ -308,8 +215,8 @@ static void write_done(uv_write_t *w, int status)
         client_close(c);
         return;
     }
-    output_changed(c);
-    barriers_forget(c->ls, NULL);
+    cs_ls_output_changed(c);
+    cs_ls_barriers_forget(c->ls, NULL);
     if (c->out.len)
         flush(c);
 }
@@ -343,7 +250,7 @@ static void answer_pings(struct client *c)
         memmove(&c->pings[0], &c->pings[1], (c->npings - 1) * sizeof c->pings[0]);
         c->npings--;
         ls->npings--;
-        enqueue(c, CS_FRAME_PONG, cookie, sizeof cookie);
+        cs_ls_enqueue(c, CS_FRAME_PONG, cookie, sizeof cookie);
     }
 }
 
@@ -373,184 +280,6 @@ static void check_cb(uv_check_t *h)
     uv_idle_stop(&ls->kick);
     if (!ls->npaused)
         uv_check_stop(&ls->check);
-}
-
-/* Collects each client an event matches once, whatever number of its
- * filters match. */
-static void hit(void *holder, void *arg)
-{
-    struct client *c = holder;
-    cs_logserver *ls = arg;
-    if (c->stamp == ls->stamp || !c->hello)
-        return;
-    c->stamp = ls->stamp;
-    if (ls->nhits == ls->hits_cap) {
-        size_t cap = ls->hits_cap ? ls->hits_cap * 2 : 64;
-        struct client **h = realloc(ls->hits, cap * sizeof *h);
-        if (!h)
-            return; /* this client misses the event: out of memory */
-        ls->hits = h;
-        ls->hits_cap = cap;
-    }
-    ls->hits[ls->nhits++] = c;
-}
-
-/* Matches the event once per distinct filter, then queues it to the
- * clients collected (a client cut off meanwhile only closes: its memory
- * stays until its close callback). */
-static void on_bus_event(cs_sub *sub, cs_event *ev, void *arg)
-{
-    cs_logserver *ls = arg;
-    (void)sub;
-    ls->delivered++;
-    ls->stamp++;
-    ls->nhits = 0;
-    cs_ftab_match(&ls->filters, ev->type, strlen(ev->type), hit, ls);
-    for (size_t i = 0; i < ls->nhits; i++) {
-        enqueue(ls->hits[i], CS_FRAME_EVENT, ev->wire, ev->wire_len);
-        cs_mseries_inc(ls->m_out, 1);
-    }
-    if (ls->npings)
-        arm_check(ls);
-}
-
-/* ---- back-pressure and barriers ------------------------------------------
- *
- * The server's bus subscription is lossless: instead of dropping, the
- * server pauses it while any client's unsent output is above half its bound
- * (the high mark) and resumes it once every client is back under a quarter.
- * A paused lossless queue presses the bus, and the sources slow down. A
- * client above its high mark for STUCK_MS is cut off. */
-
-/* Notes a change of c's unsent output. */
-static void output_changed(struct client *c)
-{
-    cs_logserver *ls = c->ls;
-    size_t unsent = c->out.len + c->wbuf.len;
-    if (!c->high && unsent > ls->client_buffer / 2 && !c->closing) {
-        c->high = true;
-        c->high_since = uv_now(ls->loop);
-        if (ls->nhigh++ == 0 && ls->sub)
-            cs_sub_pause(ls->sub);
-        if (!uv_is_active((uv_handle_t *)&ls->stuck))
-            uv_timer_start(&ls->stuck, on_stuck, 1000, 1000);
-    } else if (c->high && unsent <= ls->client_buffer / 4) {
-        c->high = false;
-        if (--ls->nhigh == 0) {
-            uv_timer_stop(&ls->stuck);
-            if (ls->sub)
-                cs_sub_resume(ls->sub);
-        }
-    }
-}
-
-/* Once a second while some client is above its high mark. */
-static void on_stuck(uv_timer_t *t)
-{
-    cs_logserver *ls = t->data;
-    uint64_t now = uv_now(ls->loop);
-    struct client *c = ls->clients;
-    while (c) {
-        struct client *next = c->next;
-        if (c->high && now - c->high_since >= STUCK_MS) {
-            cs_mseries_inc(ls->m_cutoffs, 1);
-            client_fail(c, "too slow: %zu bytes unsent, above the high mark of %zu bytes for %d s",
-                        c->out.len + c->wbuf.len, ls->client_buffer / 2, STUCK_MS / 1000);
-        }
-        c = next;
-    }
-}
-
-/* A bus barrier: done once every client it waits for has written what was
- * queued to it before, or is gone. */
-struct lbarrier {
-    struct lbarrier *next;
-    cs_sub_barrier *sb;
-    size_t n;
-    struct {
-        struct client *c; /* NULL once gone or written */
-        uint64_t target;
-    } w[];
-};
-
-static void on_barrier(cs_sub *sub, cs_sub_barrier *sb, void *arg)
-{
-    cs_logserver *ls = arg;
-    (void)sub;
-    size_t n = 0;
-    for (struct client *c = ls->clients; c; c = c->next)
-        n += c->written_total < c->queued_total;
-    struct lbarrier *b = n ? calloc(1, sizeof *b + n * sizeof b->w[0]) : NULL;
-    if (!b) {
-        if (n)
-            CS_WARN("logserver", "out of memory: a barrier did not wait for %zu clients", n);
-        cs_sub_barrier_done(sb);
-        return;
-    }
-    b->sb = sb;
-    for (struct client *c = ls->clients; c; c = c->next)
-        if (c->written_total < c->queued_total) {
-            b->w[b->n].c = c;
-            b->w[b->n++].target = c->queued_total;
-        }
-    b->next = ls->barriers;
-    ls->barriers = b;
-}
-
-/* Forgets client gone (NULL: none) and ends the barriers nothing holds. */
-static void barriers_forget(cs_logserver *ls, struct client *gone)
-{
-    struct lbarrier **pp = &ls->barriers;
-    while (*pp) {
-        struct lbarrier *b = *pp;
-        bool wait = false;
-        for (size_t i = 0; i < b->n; i++) {
-            struct client *c = b->w[i].c;
-            if (c && (c == gone || c->written_total >= b->w[i].target))
-                b->w[i].c = NULL;
-            wait |= b->w[i].c != NULL;
-        }
-        if (wait) {
-            pp = &b->next;
-            continue;
-        }
-        *pp = b->next;
-        cs_sub_barrier_done(b->sb);
-        free(b);
-    }
-}
-
-/* The hard bound of the bus queue was passed (the clients stalled and the
- * sources did not slow down): the loss is logged and counted by the bus;
- * the server subscribes again so that it goes on serving. */
-static void on_sub_cutoff(cs_sub *sub, void *arg);
-
-static int subscribe(cs_logserver *ls)
-{
-    cs_sub_opts so = {.queue_max = BUS_QUEUE,
-                      .policy = CS_SUB_LOSSLESS,
-                      .cb = on_bus_event,
-                      .on_cutoff = on_sub_cutoff,
-                      .on_barrier = on_barrier,
-                      .arg = ls,
-                      .name = "logserver"};
-    int rc = cs_bus_subscribe(ls->bus, &so, &ls->sub);
-    if (rc)
-        ls->sub = NULL;
-    else if (ls->nhigh)
-        cs_sub_pause(ls->sub);
-    return rc;
-}
-
-static void on_sub_cutoff(cs_sub *sub, void *arg)
-{
-    cs_logserver *ls = arg;
-    (void)sub;
-    ls->sub = NULL;
-    if (ls->stopping)
-        return;
-    CS_ERROR("logserver", "events lost: the bus queue passed its hard bound; subscribing again");
-    subscribe(ls);
 }
 
 static bool token_ok(const char *want, const char *got, size_t gl)
@@ -630,7 +359,8 @@ static bool handle_frame(struct client *c, uint8_t type, const uint8_t *body, si
     size_t sl;
     if (!c->hello && type != CS_FRAME_HELLO) {
         cs_mseries_inc(ls->m_malformed, 1);
-        client_fail(c, "protocol: the first frame must be HELLO, got %s", cs_frame_type_name(type));
+        cs_ls_client_fail(c, "protocol: the first frame must be HELLO, got %s",
+                          cs_frame_type_name(type));
         return false;
     }
     switch (type) {
@@ -639,21 +369,21 @@ static bool handle_frame(struct client *c, uint8_t type, const uint8_t *body, si
         size_t tl;
         if (c->hello || len < 1 || body[0] != CS_FRAME_VERSION) {
             cs_mseries_inc(ls->m_malformed, 1);
-            client_fail(c, c->hello ? "protocol: HELLO sent twice"
-                                    : "protocol: unsupported version (this server speaks 1)");
+            cs_ls_client_fail(c, c->hello ? "protocol: HELLO sent twice"
+                                          : "protocol: unsupported version (this server speaks 1)");
             return false;
         }
         p++;
         if (cs_frame_get_str(&p, end, &s, &sl) || cs_frame_get_str(&p, end, &tok, &tl) ||
             p != end) {
             cs_mseries_inc(ls->m_malformed, 1);
-            client_fail(c, "protocol: malformed HELLO");
+            cs_ls_client_fail(c, "protocol: malformed HELLO");
             return false;
         }
         copy_name(c->name, sizeof c->name, (const uint8_t *)s, sl);
         if (c->is_tcp && !token_ok(ls->token, tok, tl)) {
             cs_mseries_inc(ls->m_rejected, 1);
-            client_fail(c, "authentication failed: wrong or missing token");
+            cs_ls_client_fail(c, "authentication failed: wrong or missing token");
             return false;
         }
         if (!login(c))
@@ -663,14 +393,15 @@ static bool handle_frame(struct client *c, uint8_t type, const uint8_t *body, si
         w[0] = CS_FRAME_VERSION;
         size_t off = 1 + cs_varint_put(w + 1, nl);
         memcpy(w + off, ls->name, nl);
-        enqueue(c, CS_FRAME_WELCOME, w, off + nl);
+        cs_ls_enqueue(c, CS_FRAME_WELCOME, w, off + nl);
         return !c->closing;
     }
     case CS_FRAME_SUB:
     case CS_FRAME_UNSUB:
         if (cs_frame_get_str(&p, end, &s, &sl) || p != end || !cs_subject_filter_valid(s, sl)) {
             cs_mseries_inc(ls->m_malformed, 1);
-            client_fail(c, "protocol: malformed subject filter in %s", cs_frame_type_name(type));
+            cs_ls_client_fail(c, "protocol: malformed subject filter in %s",
+                              cs_frame_type_name(type));
             return false;
         }
         if (type == CS_FRAME_SUB) {
@@ -678,14 +409,14 @@ static bool handle_frame(struct client *c, uint8_t type, const uint8_t *body, si
                 if (c->flen[i] == sl && memcmp(c->filters[i], s, sl) == 0)
                     return true;
             if (c->nfilters == MAX_FILTERS) {
-                client_fail(c, "limit: at most %d subject filters per client", MAX_FILTERS);
+                cs_ls_client_fail(c, "limit: at most %d subject filters per client", MAX_FILTERS);
                 return false;
             }
             c->filters[c->nfilters] = strndup(s, sl);
             c->flen[c->nfilters] = sl;
             if (!c->filters[c->nfilters] || cs_ftab_add(&ls->filters, s, sl, c)) {
                 free(c->filters[c->nfilters]);
-                client_fail(c, "out of memory");
+                cs_ls_client_fail(c, "out of memory");
                 return false;
             }
             c->nfilters++;
@@ -706,7 +437,7 @@ static bool handle_frame(struct client *c, uint8_t type, const uint8_t *body, si
         int rc = cs_event_decode(body, len, &ev);
         if (rc) {
             cs_mseries_inc(ls->m_malformed, 1);
-            client_fail(c, "protocol: malformed event record: %s", cs_strerror(rc));
+            cs_ls_client_fail(c, "protocol: malformed event record: %s", cs_strerror(rc));
             return false;
         }
         cs_mseries_inc(ls->m_in, 1);
@@ -717,11 +448,11 @@ static bool handle_frame(struct client *c, uint8_t type, const uint8_t *body, si
     case CS_FRAME_PING:
         if (len != 8) {
             cs_mseries_inc(ls->m_malformed, 1);
-            client_fail(c, "protocol: PING body must be 8 bytes");
+            cs_ls_client_fail(c, "protocol: PING body must be 8 bytes");
             return false;
         }
         if (c->npings == MAX_PINGS) {
-            client_fail(c, "limit: at most %d PINGs may wait for their PONG", MAX_PINGS);
+            cs_ls_client_fail(c, "limit: at most %d PINGs may wait for their PONG", MAX_PINGS);
             return false;
         }
         /* The PONG is a barrier a publisher can wait on: it is sent once
@@ -733,13 +464,13 @@ static bool handle_frame(struct client *c, uint8_t type, const uint8_t *body, si
         memcpy(c->pings[c->npings].cookie, body, 8);
         c->npings++;
         ls->npings++;
-        arm_check(ls);
+        cs_ls_arm_check(ls);
         return true;
     case CS_FRAME_PONG:
         return true;
     default:
         cs_mseries_inc(ls->m_malformed, 1);
-        client_fail(c, "protocol: a client may not send %s", cs_frame_type_name(type));
+        cs_ls_client_fail(c, "protocol: a client may not send %s", cs_frame_type_name(type));
         return false;
     }
 }
@@ -782,7 +513,7 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
     cs_logserver *ls = c->ls;
     (void)b;
     if (nread == UV_ENOBUFS) {
-        client_fail(c, "out of memory for input");
+        cs_ls_client_fail(c, "out of memory for input");
         return;
     }
     if (nread < 0) {
@@ -802,7 +533,7 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
             break;
         if (rc < 0) {
             cs_mseries_inc(ls->m_malformed, 1);
-            client_fail(c, "protocol: malformed frame header (length or type out of range)");
+            cs_ls_client_fail(c, "protocol: malformed frame header (length or type out of range)");
             return;
         }
         if (!handle_frame(c, type, body, blen))
@@ -815,7 +546,7 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         uv_read_stop(&c->h.stream);
         c->paused = true;
         ls->npaused++;
-        arm_check(ls);
+        cs_ls_arm_check(ls);
     }
 }
 
@@ -984,6 +715,7 @@ int cs_logserver_start(uv_loop_t *loop, cs_bus *bus, cs_metrics *metrics,
         ls->unix_reserved = ls->max_clients - 1;
     ls->max_unauth = o->max_unauthenticated ? o->max_unauthenticated : 64;
     ls->hello_timeout_ms = o->hello_timeout_ms ? o->hello_timeout_ms : 5000;
+    ls->bus_queue = BUS_QUEUE;
     ls->name = strdup(o->name ? o->name : "chainscope");
     snprintf(ls->origin, sizeof ls->origin, "logserver@%s", ls->name);
     cs_publisher_init(&ls->pub, bus, ls->origin, "");
@@ -1055,7 +787,7 @@ int cs_logserver_start(uv_loop_t *loop, cs_bus *bus, cs_metrics *metrics,
         uv_tcp_getsockname(&ls->tcp, (struct sockaddr *)&bound, &blen);
         cs_addr_format((struct sockaddr *)&bound, ls->tcp_address, sizeof ls->tcp_address);
     }
-    if ((rc = subscribe(ls)))
+    if ((rc = cs_ls_subscribe(ls)))
         goto fail;
     *out = ls;
     return 0;

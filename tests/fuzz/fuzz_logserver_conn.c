@@ -221,13 +221,16 @@ static void publish(unsigned count, size_t size)
 }
 
 /* Runs the loop once; a paused publisher must be resumed within a few
- * turns once the bus has drained (the harness publishes nothing then). */
+ * turns once the bus has drained (the harness publishes nothing then).
+ * While some client is above its high mark the server's subscription is
+ * paused on purpose (back-pressure: the bus does not drain, the sources
+ * wait) until that client catches up or is cut off as stuck. */
 static void turn(cs_logserver *ls, struct client *c)
 {
     uv_run(&loop, UV_RUN_NOWAIT);
     for (int i = 0; i < 8 && alive(ls, c) && c->paused; i++)
         uv_run(&loop, UV_RUN_NOWAIT);
-    if (alive(ls, c) && c->paused)
+    if (alive(ls, c) && c->paused && ls->nhigh == 0)
         fail("a paused publisher was not resumed");
 }
 
