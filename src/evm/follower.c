@@ -1,3 +1,8 @@
+/* The EVM chain follower (follower.h, docs/evm.md): one idea, the walk
+ * along the chain: the head poll, fetching blocks in order with bounded
+ * concurrency, confirmations and reorgs, publishing each block in slices and
+ * committing the cursor behind a bus barrier. Its head subscription is
+ * follower_sub.c and its cursor database follower_db.c. */
 #include "evm/follower.h"
 #include "evm/events.h"
 #include "evm/follower_int.h"
