@@ -722,13 +722,17 @@ int cs_bitcoind_start(cs_runtime *rt, void *conf, void **state)
     }
     s->cf = cf;
     s->nnodes = cf->nnodes;
-    if (!(s->nodes = calloc(cf->nnodes, sizeof *s->nodes)) || (rc = make_nets(s)) != 0) {
+    if (!(s->nodes = calloc(cf->nnodes, sizeof *s->nodes))) {
         free_state(s);
-        return rc ? rc : CS_ENOMEM;
+        return CS_ENOMEM;
     }
     for (size_t i = 0; i < cf->nnodes; i++) {
         s->nodes[i].s = s;
         s->nodes[i].c = &cf->nodes[i];
+    }
+    if ((rc = make_nets(s)) != 0) {
+        free_state(s);
+        return rc;
     }
     for (size_t i = 0; rc == 0 && i < cf->nnodes; i++) {
         bnode *n = &s->nodes[i];
