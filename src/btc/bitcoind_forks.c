@@ -493,11 +493,18 @@ int cs_forks_json(const cs_forks *f, uint64_t depth, cs_buf *b)
         if (f->h[i].height + depth >= bh)
             sel[ns++] = (int32_t)i;
     qsort_r(sel, ns, sizeof *sel, cmp_height, f->h);
+    bool *best = calloc(f->n ? f->n : 1, sizeof *best); /* on the best chain */
+    if (!best) {
+        free(sel);
+        return CS_ENOMEM;
+    }
+    for (int32_t i = f->best; i >= 0 && f->h[i].height + depth >= bh; i = parent(m, i))
+        best[i] = true;
     for (size_t k = 0; rc == 0 && k < ns; k++) {
         int32_t i = sel[k];
         const hdr *x = &f->h[i];
         int32_t p = parent(m, i);
-        bool on_best = f->best >= 0 && is_ancestor(m, i, f->best);
+        bool on_best = best[i];
         rc = cs_buf_printf(b, "%s{\"height\":%llu,\"hash\":\"%s\",\"prev\":", k ? "," : "",
                            (unsigned long long)x->height, x->hash);
         if (rc == 0)
@@ -515,5 +522,6 @@ int cs_forks_json(const cs_forks *f, uint64_t depth, cs_buf *b)
         rc = rc ? rc : cs_buf_append_str(b, "]}");
     }
     free(sel);
+    free(best);
     return rc ? rc : cs_buf_append_str(b, "]}");
 }
