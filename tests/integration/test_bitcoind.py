@@ -2,8 +2,8 @@
 Core nodes (29 and 27, tests/integration/bitcoind_fixture.py) that a script
 changes between polls; `chainscope tail` shows every bitcoind.* and chain.*
 event type, each shaped as `chainscope events` documents it; /metrics
-passes promtool; /api/forks shows the tree; monitors on a stuck tip and on
-a fork notify a webhook receiver."""
+passes promtool; /api/forks shows the tree; monitors on a stuck tip, on a
+fork and on a peer from a spy list notify a webhook receiver."""
 import json
 import os
 import re
@@ -94,6 +94,9 @@ class BitcoindTest(unittest.TestCase):
             "    channels: [ops]\n"
             "  - name: fork\n    type: event\n    severity: medium\n    risk: technical\n"
             "    subjects: [chain.reorg]\n    condition: 'depth >= 1'\n    channels: [ops]\n"
+            "  - name: spy-peer\n    type: event\n    severity: medium\n    risk: technical\n"
+            "    subjects: [bitcoind.peer.connected]\n    condition: 'lists contains \"spy\"'\n"
+            "    channels: [ops]\n"
             "channels:\n  ops:\n    type: webhook\n    url: http://127.0.0.1:%d/hook\n" % hook_port +
             "notify:\n  outbox: %s\n" % t.file("outbox.db")))
 
@@ -267,10 +270,13 @@ class BitcoindTest(unittest.TestCase):
         # Both monitors notified the webhook.
         def alerts():
             got = [json.loads(r["body"]) for r in read_jsonl(hook_log)]
-            return {a["monitor"]["name"] for a in got} >= {"tip-stuck", "fork"} and got
+            return {a["monitor"]["name"] for a in got} >= {"tip-stuck", "fork", "spy-peer"} and got
         got = wait_for(alerts, timeout=20, what="the webhook notifications")
         fork = [a for a in got if a["monitor"]["name"] == "fork"][0]
         self.assertIn(a102, json.dumps(fork))
+        spy = [a for a in got if a["monitor"]["name"] == "spy-peer"]
+        self.assertEqual(len(spy), 1)  # peer 7 only
+        self.assertIn("192.0.2.66", json.dumps(spy[0]))
         self.assertEqual(stop(run), 0)
 
 
