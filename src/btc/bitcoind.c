@@ -137,6 +137,10 @@ static void on_header(const cs_rpc_result *res, void *arg)
     bnet *net = &n->s->nets[n->net];
     char hash[65], prev[65];
     uint64_t height;
+    if (res->error == CS_ECLOSED) {
+        apply_tips(n);
+        return;
+    }
     if (res->error || cs_btcd_header_parse(res->json, res->result, hash, &height, prev) ||
         cs_forks_add(net->forks, hash, height, prev)) {
         char why[256];
@@ -253,6 +257,12 @@ static void snapshot_metrics(bnode *n, int r, const cs_jsonr *j, uint32_t v)
 
 static void on_rawaddrman(bnode *n, const cs_jsonr *j, uint32_t v)
 {
+    if (!n->am[0].new_slots &&
+        (cs_btcd_addrman_init(&n->am[0]) || cs_btcd_addrman_init(&n->am[1]))) {
+        cs_btcd_addrman_free(&n->am[0]);
+        CS_WARN("bitcoind", "%s: getrawaddrman: out of memory", n->c->name);
+        return;
+    }
     int nx = n->am_have ? 1 - n->am_cur : n->am_cur;
     cs_btcd_addrman *cur = &n->am[nx], *old = &n->am[n->am_cur];
     if (cs_btcd_addrman_parse(j, v, cur)) {
@@ -392,6 +402,8 @@ static void failed(bnode *n, int r, const cs_rpc_result *res)
     count_call(n, r, s->f_fail);
     if (r == CS_BTCD_GETCHAINTIPS)
         cs_forks_unreachable(s->nets[n->net].forks, n->idx, why);
+    if (n->c->cookie && strstr(why, "authentication failed"))
+        n->reauth = true; /* the node restarted with a new cookie? */
 }
 
 static void on_rpc(const cs_rpc_result *res, void *arg)
@@ -401,6 +413,10 @@ static void on_rpc(const cs_rpc_result *res, void *arg)
     int r = c->rpc;
     if (n->s->closing)
         return;
+    if (res->error == CS_ECLOSED) { /* a client replaced after a new cookie */
+        n->inflight[r] = false;
+        return;
+    }
     count_call(n, r, n->s->f_calls);
     if (res->error) {
         n->inflight[r] = false;
@@ -435,12 +451,31 @@ static void poll_node(bnode *n, uint64_t t)
     }
 }
 
+static int open_rpc(bnode *n, cs_rpc **out);
+
+/* After an authentication failure: the cookie is read again, and when it
+ * changed (Core writes a new one at each start) the node gets a new
+ * client; the old one's calls end with CS_ECLOSED. */
+static void reauth(bnode *n)
+{
+    n->reauth = false;
+    cs_rpc *nr;
+    if (open_rpc(n, &nr))
+        return;
+    cs_rpc_close(n->rpc, NULL, NULL);
+    n->rpc = nr;
+    CS_INFO("bitcoind", "%s: cookie %s read again", n->c->name, n->c->cookie);
+}
+
 static void on_sweep(uv_timer_t *t)
 {
     btcd *s = t->data;
     uint64_t now = now_ms(s);
-    for (size_t i = 0; i < s->nnodes; i++)
+    for (size_t i = 0; i < s->nnodes; i++) {
+        if (s->nodes[i].reauth)
+            reauth(&s->nodes[i]);
         poll_node(&s->nodes[i], now);
+    }
     for (size_t i = 0; i < s->nnets; i++)
         cs_forks_sweep(s->nets[i].forks, now);
 }
@@ -609,7 +644,7 @@ static int make_nets(btcd *s)
     return 0;
 }
 
-static int open_node(btcd *s, bnode *n)
+static int open_rpc(bnode *n, cs_rpc **out)
 {
     const cs_bitcoind_node_conf *c = n->c;
     char userpwd[512] = "";
@@ -630,8 +665,14 @@ static int open_node(btcd *s, bnode *n)
                      .retries = c->retries ? (unsigned)c->retries : -1u,
                      .name = c->name,
                      .userpwd = userpwd[0] ? userpwd : NULL};
-    int rc = cs_rpc_new(s->rt->loop, NULL, &o, &n->rpc);
+    int rc = cs_rpc_new(n->s->rt->loop, NULL, &o, out);
     memset(userpwd, 0, sizeof userpwd);
+    return rc;
+}
+
+static int open_node(btcd *s, bnode *n)
+{
+    int rc = open_rpc(n, &n->rpc);
     if (rc)
         return rc;
     for (int r = 0; r < CS_BTCD_NRPC; r++) {
@@ -735,10 +776,7 @@ int cs_bitcoind_start(cs_runtime *rt, void *conf, void **state)
         return rc;
     }
     for (size_t i = 0; rc == 0 && i < cf->nnodes; i++) {
-        bnode *n = &s->nodes[i];
-        if ((rc = cs_btcd_addrman_init(&n->am[0])) || (rc = cs_btcd_addrman_init(&n->am[1])))
-            break;
-        rc = open_node(s, n);
+        rc = open_node(s, &s->nodes[i]);
     }
     if (rc == 0 && (rc = uv_timer_init(rt->loop, &s->sweep)) != 0)
         rc = CS_EIO;
@@ -755,9 +793,17 @@ int cs_bitcoind_start(cs_runtime *rt, void *conf, void **state)
     return 0;
 }
 
+static void forks_gone(const cs_http_req *req, void *arg)
+{
+    (void)arg;
+    cs_http_respond(req->conn, 503, "text/plain", "stopping\n", 9);
+}
+
 void cs_bitcoind_stop(void *state, void (*done)(void *arg), void *arg)
 {
     btcd *s = state;
+    if (s->rt->http)
+        cs_http_route(s->rt->http, "/api/forks", forks_gone, NULL);
     s->done = done;
     s->done_arg = arg;
     close_all(s, true);

@@ -40,6 +40,7 @@ struct bnode {
     btcd *s;
     const cs_bitcoind_node_conf *c;
     cs_rpc *rpc;
+    bool reauth;     /* read the cookie again at the next sweep */
     size_t net, idx; /* fork watch: network and index in it */
     uint64_t due[CS_BTCD_NRPC];
     bool inflight[CS_BTCD_NRPC];

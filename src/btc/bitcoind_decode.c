@@ -352,8 +352,8 @@ int cs_btcd_header_parse(const cs_jsonr *j, uint32_t obj, char hash[65], uint64_
 {
     uint32_t h, x;
     if (cs_jsonr_at(j, obj)->type != CS_JT_OBJ || !(x = cs_jsonr_get(j, obj, "hash")) ||
-        cs_jsonr_at(j, x)->len != 64 || !(h = cs_jsonr_get(j, obj, "height")) ||
-        cs_jsonr_u64(j, h, height))
+        cs_jsonr_at(j, x)->type != CS_JT_STR || cs_jsonr_at(j, x)->len != 64 ||
+        !(h = cs_jsonr_get(j, obj, "height")) || cs_jsonr_u64(j, h, height))
         return CS_EPROTO;
     cs_jsonr_copy(j, x, hash, 65);
     cs_jsonr_copy(j, cs_jsonr_get(j, obj, "previousblockhash"), prev, 65);

@@ -253,7 +253,6 @@ static void metrics(bnode *n, const cs_btcd_peer *v, size_t np, const double *pi
             lg_add(&n->lg[LG_ASN], sv, 1);
         }
     }
-    uint32_t any = 0;
     for (size_t l = 0; l < s->nlists; l++) {
         double c = 0;
         for (size_t i = 0; i < np; i++)
@@ -261,9 +260,7 @@ static void metrics(bnode *n, const cs_btcd_peer *v, size_t np, const double *pi
                 c++;
         const char *lv[] = {node, s->lists[l].name};
         lg_add(&n->lg[LG_LISTED], lv, c);
-        any |= c > 0;
     }
-    (void)any;
     if (nping) {
         double sum = 0;
         for (size_t i = 0; i < nping; i++)
@@ -349,7 +346,7 @@ void cs_btcd_on_peers(bnode *n, const cs_jsonr *j, uint32_t result)
     cs_vw_kv_u64(w, "connected", nconn);
     cs_vw_kv_u64(w, "disconnected", ndisc);
     emit(n, "bitcoind.peers");
-    metrics(n, v, np, pings ? pings : &minping, pings ? nping : 0, minping);
+    metrics(n, v, np, pings, nping, minping);
     free(pings);
     free(n->peers);
     n->peers = v;

@@ -105,6 +105,13 @@ class FixtureNode:
                 e["address"] = "192.0.2.%d" % (len(key) + 100)
                 new[key] = e
 
+    def restart(self):
+        """As Core at each start: a new .cookie."""
+        with self.lock:
+            self.password = "restarted-%d" % id(self)
+            with open(self.cookie, "w") as f:
+                f.write("__cookie__:" + self.password)
+
     def set_tip(self, x, side=()):
         with self.lock:
             self.tip = x

@@ -239,6 +239,14 @@ class BitcoindTest(unittest.TestCase):
                              e["payload"]["method"] == "getchaintips", "failure")[0]["payload"]
         self.assertEqual(ev["attempt"], 1)
 
+        # node-a restarts with a new cookie: refused once, then read again.
+        self.a.restart()
+        ev = self.wait_event(lambda e: e["type"] == "bitcoind.rpc.failed" and
+                             e["payload"]["node"] == "node-a" and
+                             "authentication failed" in e["payload"]["error"], "a 401")[0]
+        self.wait_event(lambda e: e["type"] == "bitcoind.mempool" and e["seq"] > ev["seq"] and
+                        e["payload"]["node"] == "node-a", "node-a answering again")
+
         # Every event type the schema names for these groups was seen, each
         # with the documented fields.
         types = schema()
