@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -67,6 +68,7 @@ class FixtureNode:
         self.extra_peers = {p["id"]: p for p in peers["extra"]}
         self.addrman = load("getrawaddrman.json")
         self.failing = {}  # method -> "http" (HTTP 500) or a JSON-RPC error code
+        self.delay = {}  # method -> seconds before it answers
         self.calls = {}
         self.password = "fixture-%d" % id(self)
         self.cookie = None
@@ -206,6 +208,10 @@ class FixtureNode:
                     self.end_headers()
                     return
                 reqs = body if isinstance(body, list) else [body]
+                for r in reqs:
+                    d = node.delay.get(r.get("method"))
+                    if d:
+                        time.sleep(d)
                 out = []
                 for r in reqs:
                     m = r.get("method")

@@ -55,6 +55,11 @@ class BitcoindTest(unittest.TestCase):
         self.files = []
 
     def tearDown(self):
+        if os.path.exists(self.tmp.file("run.log")) and any(
+                e for _, e in (self._outcome.result.errors + self._outcome.result.failures)
+                if _ is self):
+            with open(self.tmp.file("run.log")) as f:
+                sys.stderr.write("chainscope run said:\n" + f.read()[-3000:])
         for p in self.procs:
             if p.poll() is None:
                 stop(p, signal.SIGKILL)
@@ -239,6 +244,18 @@ class BitcoindTest(unittest.TestCase):
                              e["payload"]["method"] == "getchaintips", "failure")[0]["payload"]
         self.assertEqual(ev["attempt"], 1)
 
+        # A slow RPC times out; the other RPCs of that node go on meanwhile.
+        self.b.delay["getnettotals"] = 2.5
+        t0 = time.time()
+        ev = self.wait_event(lambda e: e["type"] == "bitcoind.rpc.failed" and
+                             e["payload"]["method"] == "getnettotals", "a timeout")[0]
+        self.assertIn("timed out", ev["payload"]["error"])
+        during = [e for e in self.events() if e["type"] == "bitcoind.mempool" and
+                  e["payload"]["node"] == "node-b" and e["time"] / 1e9 > t0 + 0.5 and
+                  e["seq"] < ev["seq"]]
+        self.assertGreater(len(during), 2)  # polled every 300 ms while getnettotals hung
+        del self.b.delay["getnettotals"]
+
         # node-a restarts with a new cookie: refused once, then read again.
         self.a.restart()
         ev = self.wait_event(lambda e: e["type"] == "bitcoind.rpc.failed" and
@@ -275,7 +292,14 @@ class BitcoindTest(unittest.TestCase):
         self.assertNotIn('bitcoind_peers{node="node-a",conntype="inbound",network="ipv4",'
                          'transport="v2"', text)
 
-        # Both monitors notified the webhook.
+        # SIGHUP reads the lists again: 203.0.113.7 (peer 0) joins the spy list.
+        with open(self.tmp.file("spy.txt"), "a") as f:
+            f.write("203.0.113.0/24\n")
+        run.send_signal(signal.SIGHUP)
+        wait_for(lambda: 'bitcoind_peers_listed{node="node-a",list="spy"} 2' in
+                 self.get("/metrics"), what="the reloaded list in /metrics")
+
+        # The monitors notified the webhook.
         def alerts():
             got = [json.loads(r["body"]) for r in read_jsonl(hook_log)]
             return {a["monitor"]["name"] for a in got} >= {"tip-stuck", "fork", "spy-peer"} and got
