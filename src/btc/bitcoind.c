@@ -552,7 +552,7 @@ static int load_lists(btcd *s, const cs_bitcoind_conf *cf, char *err, size_t err
 
 /* ---- start and stop ---------------------------------------------------- */
 
-static void make_metrics(btcd *s, cs_metrics *m)
+void cs_btcd_metrics_init(btcd *s, cs_metrics *m)
 {
     static const char *const peers_l[] = {"node",      "conntype",  "network",
                                           "transport", "direction", NULL};
@@ -752,7 +752,7 @@ int cs_bitcoind_start(cs_runtime *rt, void *conf, void **state)
     s->rt = rt;
     snprintf(s->origin, sizeof s->origin, "bitcoind@%s", rt->node ? rt->node : "local");
     cs_publisher_init(&s->pub, rt->bus, s->origin, "");
-    make_metrics(s, rt->metrics);
+    cs_btcd_metrics_init(s, rt->metrics);
     char err[512];
     int rc = load_lists(s, cf, err, sizeof err);
     if (rc) {

@@ -94,6 +94,9 @@ struct btcd {
     cs_mfamily *f_addrman, *f_addrman_rate, *f_tip, *f_best, *f_headers;
 };
 
+/* Creates the component's metric families in m (NULL: none). */
+void cs_btcd_metrics_init(btcd *s, cs_metrics *m);
+
 /* bitcoind_peers.c: a getpeerinfo answer. */
 void cs_btcd_on_peers(bnode *n, const cs_jsonr *j, uint32_t result);
 void cs_btcd_peers_metrics_init(btcd *s, bnode *n);
