@@ -311,6 +311,27 @@ class BitcoindTest(unittest.TestCase):
         self.assertIn("192.0.2.66", json.dumps(spy[0]))
         self.assertEqual(stop(run), 0)
 
+    def test_config_errors_name_the_place(self):
+        cases = [
+            ("bitcoind:\n  nodes:\n    - name: a\n", "3:7: bitcoind.nodes[0].rpc: required key is missing"),
+            ("bitcoind:\n  nodes:\n    - {name: a, rpc: 'tcp://x'}\n", "3:23: rpc: 'tcp://x' is not"),
+            ("bitcoind:\n  nodes:\n    - {name: a, rpc: 'http://x/', cookie: c, user: u,"
+             " password_env: CS_TEST_UNSET_PW}\n", "cookie: either cookie or user"),
+            ("bitcoind:\n  nodes:\n    - {name: a, rpc: 'http://x/', user: u,"
+             " password_env: CS_TEST_UNSET_PW}\n", "environment variable CS_TEST_UNSET_PW is not set"),
+            ("bitcoind:\n  nodes:\n    - name: a\n      rpc: http://x/\n"
+             "      intervals: {getpeerinfo: 5ms}\n", "5:32: getpeerinfo: at least 100ms"),
+            ("bitcoind:\n  nodes:\n    - name: a\n      rpc: http://x/\n"
+             "      intervals: {getblock: 1s}\n", "getblock"),
+            ("bitcoind:\n  nodes:\n    - {name: a, rpc: 'http://x/'}\n    - {name: a, rpc: 'http://y/'}\n",
+             "bitcoind.nodes[1]"),
+        ]
+        for text, want in cases:
+            cfg = self.tmp.file("bad.yaml", text)
+            r = cs("check-config", "-c", cfg)
+            self.assertNotEqual(r.returncode, 0, text)
+            self.assertIn(want, r.stderr + r.stdout, text)
+
 
 if __name__ == "__main__":
     main()

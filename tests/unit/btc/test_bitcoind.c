@@ -281,6 +281,42 @@ static void test_snapshot_fields(void **state)
     free(text);
 }
 
+/* warnings: a string in Core 27, an array from 28; bits and target from 29. */
+static void test_versions(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file;
+        const cs_field_def *fields;
+        cs_vkind warnings;
+        bool bits;
+    } cases[] = {
+        {"getblockchaininfo_27.json", cs_bitcoind_f_blockchain, CS_VAL_STR, false},
+        {"getblockchaininfo_28.json", cs_bitcoind_f_blockchain, CS_VAL_ARRAY, false},
+        {"getblockchaininfo_29.json", cs_bitcoind_f_blockchain, CS_VAL_ARRAY, true},
+        {"getnetworkinfo_27.json", cs_bitcoind_f_network, CS_VAL_STR, false},
+        {"getnetworkinfo_29.json", cs_bitcoind_f_network, CS_VAL_ARRAY, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        cs_jsonr j;
+        char *text;
+        uint32_t r = result_of(&j, cases[i].file, &text);
+        cs_vw w;
+        cs_vw_init(&w, 0);
+        cs_vw_object_begin(&w);
+        assert_true(cs_btcd_copy_fields(&j, r, cases[i].fields, &w) > 10);
+        cs_vw_object_end(&w);
+        cs_val v, x;
+        assert_int_equal(cs_val_read(w.buf.data, w.buf.len, &v, NULL), 0);
+        assert_int_equal(cs_val_get(&v, "warnings", 8, &x), 0);
+        assert_int_equal(x.kind, cases[i].warnings);
+        assert_int_equal(cs_val_get(&v, "bits", 4, &x) == 0, cases[i].bits);
+        cs_vw_free(&w);
+        cs_jsonr_free(&j);
+        free(text);
+    }
+}
+
 static void test_tips_orphans_header(void **state)
 {
     (void)state;
@@ -352,9 +388,13 @@ static void test_lists(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fork_and_reorg),  cmocka_unit_test(test_prune),
-        cmocka_unit_test(test_peers),           cmocka_unit_test(test_addrman),
-        cmocka_unit_test(test_snapshot_fields), cmocka_unit_test(test_tips_orphans_header),
+        cmocka_unit_test(test_fork_and_reorg),
+        cmocka_unit_test(test_prune),
+        cmocka_unit_test(test_peers),
+        cmocka_unit_test(test_addrman),
+        cmocka_unit_test(test_snapshot_fields),
+        cmocka_unit_test(test_versions),
+        cmocka_unit_test(test_tips_orphans_header),
         cmocka_unit_test(test_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
