@@ -133,11 +133,11 @@ static int32_t parent(cs_forks *f, int32_t i)
     return x->parent;
 }
 
-/* Keeps the newer half of the tree (and every node's tip). */
-static int prune(cs_forks *f)
+/* Keeps the headers at most `keep` below the best tip (and every node's
+ * tip). */
+static int prune_below(cs_forks *f, uint64_t keep, bool tips_only)
 {
     uint64_t best = f->best >= 0 ? f->h[f->best].height : 0;
-    uint64_t keep = f->o.max_headers / 2;
     uint64_t floor = best > keep ? best - keep : 0;
     int32_t *remap = malloc(f->n * sizeof *remap);
     if (!remap)
@@ -152,7 +152,7 @@ static int prune(cs_forks *f)
             tip[f->nodes[i].tip] = true;
     size_t k = 0;
     for (size_t i = 0; i < f->n; i++) {
-        if (f->h[i].height >= floor || tip[i] || (int32_t)i == f->best) {
+        if ((f->h[i].height >= floor && !tips_only) || tip[i] || (int32_t)i == f->best) {
             remap[i] = (int32_t)k;
             f->h[k] = f->h[i];
             f->h[k++].parent = -1;
@@ -169,6 +169,23 @@ static int prune(cs_forks *f)
             f->nodes[i].tip = remap[f->nodes[i].tip];
     free(remap);
     return map_build(f, f->mapcap);
+}
+
+/* Keeps about the newer half of the tree: heights within max_headers / 2
+ * of the best tip, fewer while that is still too many (many branches at
+ * the same heights), at last only the tips; node tips always stay. */
+static int prune(cs_forks *f)
+{
+    int rc = 0;
+    for (uint64_t keep = f->o.max_headers / 2; rc == 0; keep /= 2) {
+        rc = prune_below(f, keep, false);
+        if (f->n < f->o.max_headers)
+            return rc;
+        if (keep == 0)
+            break;
+    }
+    /* still full (headers above the best tip): only the tips stay */
+    return rc ? rc : prune_below(f, 0, true);
 }
 
 int cs_forks_add(cs_forks *f, const char *hash, uint64_t height, const char *prev)

@@ -167,6 +167,13 @@ static void test_prune(void **state)
     assert_null(find(&s, "chain.reorg", NULL));
     assert_true(cs_forks_known(f, H('m', 499)));
     assert_false(cs_forks_known(f, H('m', 10)));
+    /* 300 branches at one height: still bounded */
+    for (unsigned k = 0; k < 300; k++) {
+        char x[65];
+        snprintf(x, sizeof x, "f%031u%032u", k, 501u);
+        assert_int_equal(cs_forks_add(f, x, 501, H('m', 500)), 0);
+        assert_true(cs_forks_size(f) <= 100);
+    }
     cs_forks_free(f);
 }
 
