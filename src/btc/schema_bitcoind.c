@@ -261,7 +261,10 @@ const cs_event_def cs_schema_bitcoind[] = {
     {"bitcoind.rpc.failed", "bitcoind", "an RPC failed (after its retries)", f_failed},
     {"chain.tip", "fork watch", "a new best tip of the network", f_tip},
     {"chain.stale", "fork watch", "a block off the best chain", f_stale},
-    {"chain.reorg", "fork watch", "a node's active chain switched branches", f_reorg},
+    {"chain.reorg", "fork watch, evm follower",
+     "a node's active chain switched branches (the EVM follower publishes it beside evm.reorg, "
+     "`node` being the follower's key)",
+     f_reorg},
     {"chain.lagging", "fork watch", "a node fell forks.lag_blocks behind the best tip", f_lagging},
     {"chain.unreachable", "fork watch", "a node stopped answering getchaintips", f_unreachable},
     {"chain.invalid", "fork watch", "a node marks a block invalid", f_invalid},
