@@ -340,7 +340,8 @@ int cs_btcd_orphans_parse(const cs_jsonr *j, uint32_t arr, cs_btcd_orphans *o)
             if (nfrom < sizeof from / sizeof *from && num_i64(j, p, &from[nfrom]) == 0)
                 nfrom++;
     }
-    qsort(from, nfrom, sizeof *from, cmp_i64);
+    if (nfrom > 1)
+        qsort(from, nfrom, sizeof *from, cmp_i64);
     for (size_t i = 0; i < nfrom; i++)
         if (i == 0 || from[i] != from[i - 1])
             o->peers++;
