@@ -331,6 +331,8 @@ static void check_nodes(cs_forks *f)
 static void side_tip(cs_forks *f, size_t node, const cs_btcd_tip *t, uint64_t active_height)
 {
     fnode *nd = &f->nodes[node];
+    if (t->height + RECENT_BLOCKS < active_height)
+        return;
     if (!strcmp(t->status, "invalid")) {
         for (size_t k = 0; k < nd->ninv; k++)
             if (!strcmp(nd->invalid[k], t->hash))
@@ -345,7 +347,7 @@ static void side_tip(cs_forks *f, size_t node, const cs_btcd_tip *t, uint64_t ac
         emit(f, &ev);
         return;
     }
-    if (t->branchlen == 0 || t->height + RECENT_BLOCKS < active_height)
+    if (t->branchlen == 0)
         return;
     if (cs_forks_add(f, t->hash, t->height, NULL))
         return;

@@ -267,7 +267,8 @@ const cs_event_def cs_schema_bitcoind[] = {
      f_reorg},
     {"chain.lagging", "fork watch", "a node fell forks.lag_blocks behind the best tip", f_lagging},
     {"chain.unreachable", "fork watch", "a node stopped answering getchaintips", f_unreachable},
-    {"chain.invalid", "fork watch", "a node marks a block invalid", f_invalid},
+    {"chain.invalid", "fork watch", "a node marks a block invalid (within 144 blocks of its tip)",
+     f_invalid},
     {"chain.stuck", "fork watch", "a node's tip has not moved for forks.stale_after", f_stuck},
     {NULL, NULL, NULL, NULL},
 };

@@ -138,7 +138,6 @@ static void test_fork_and_reorg(void **state)
     cs_forks_tips(f, 1, t, 2, 9200);
     find(&s, "chain.invalid", &n);
     assert_int_equal(n, 1);
-
     cs_buf b;
     cs_buf_init(&b, 0);
     assert_int_equal(cs_forks_json(f, 5, &b), 0);
@@ -146,6 +145,16 @@ static void test_fork_and_reorg(void **state)
     assert_non_null(strstr((char *)b.data, "\"best\":{\"height\":12"));
     assert_non_null(strstr((char *)b.data, "\"state\":\"unreachable\""));
     cs_buf_free(&b);
+    /* on a node far ahead, an old invalid tip is history, not news */
+    cs_btcd_tip far[2] = {{.height = 500}, {.height = 12, .branchlen = 1}};
+    snprintf(far[0].hash, 65, "%s", H('a', 500));
+    strcpy(far[0].status, "active");
+    snprintf(far[1].hash, 65, "%s", H('y', 12));
+    strcpy(far[1].status, "invalid");
+    cs_forks_tips(f, 0, far, 2, 9300);
+    find(&s, "chain.invalid", &n);
+    assert_int_equal(n, 1);
+
     cs_forks_free(f);
 }
 
