@@ -215,8 +215,9 @@ static void on_signal(uv_signal_t *h, int signum)
                     continue;
                 void *conf = NULL;
                 for (size_t k = 0; k < nc->nsections; k++)
-                    if (nc->sections[k].def->name == c->section.name ||
-                        strcmp(nc->sections[k].def->name, c->section.name) == 0) {
+                    if (nc->sections[k].def->name && /* NULL: taken by an earlier one */
+                        (nc->sections[k].def->name == c->section.name ||
+                         strcmp(nc->sections[k].def->name, c->section.name) == 0)) {
                         conf = nc->sections[k].conf;
                         nc->sections[k].conf = NULL; /* the component owns it now */
                         nc->sections[k].def = &cs_components[cs_ncomponents].section;
