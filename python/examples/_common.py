@@ -6,9 +6,11 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-import chainscope  # noqa: E402
+try:
+    import chainscope  # installed (pip install ./python)
+except ImportError:  # run from the source tree
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    import chainscope  # noqa: E402
 
 
 def parser(doc: str) -> argparse.ArgumentParser:
