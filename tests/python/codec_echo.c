@@ -79,8 +79,8 @@ int main(void)
 {
     uint8_t hdr[4];
     while (fread(hdr, 1, 4, stdin) == 4) {
-        size_t n = (size_t)hdr[0] | (size_t)hdr[1] << 8 | (size_t)hdr[2] << 16 |
-                   (size_t)hdr[3] << 24;
+        size_t n =
+            (size_t)hdr[0] | (size_t)hdr[1] << 8 | (size_t)hdr[2] << 16 | (size_t)hdr[3] << 24;
         uint8_t *rec = malloc(n ? n : 1);
         if (!rec || fread(rec, 1, n, stdin) != n) {
             free(rec);
@@ -96,8 +96,12 @@ int main(void)
             cs_vw w;
             cs_vw_init(&w, CS_EVENT_MAX_SIZE);
             rewrite(&w, &ev->payload);
-            cs_event_hdr h = {.seq = ev->seq, .time_ns = ev->time_ns, .origin = ev->origin,
-                              .network = ev->network, .type = ev->type, .key = ev->key};
+            cs_event_hdr h = {.seq = ev->seq,
+                              .time_ns = ev->time_ns,
+                              .origin = ev->origin,
+                              .network = ev->network,
+                              .type = ev->type,
+                              .key = ev->key};
             cs_event *again = NULL;
             if (cs_json_event(&js, ev) || cs_vw_error(&w) ||
                 cs_event_new2(&h, w.buf.data, w.buf.len, &again)) {
