@@ -340,6 +340,12 @@ class Event:
                 cur = cur[step]
         return cur
 
+    @property
+    def replayed(self) -> bool:
+        """Whether this event was replayed from an archive: its origin
+        carries the replay mark ``+replay`` (docs/archive.md)."""
+        return self.origin.endswith("+replay")
+
     def to_dict(self) -> dict:
         """The event as one flat dict (envelope and payload), as tail --json
         shows it: handy for pandas.DataFrame(list_of_dicts)."""
