@@ -189,10 +189,29 @@ class _Reader:
             raise CodecError("invalid UTF-8 in %s: %s" % (what, e.reason)) from None
 
     def value(self, end: int, depth: int) -> Any:
-        if self.p >= end:
+        b, p = self.b, self.p
+        if p >= end:
             raise CodecError("truncated: a value was expected")
-        tag = self.b[self.p]
-        self.p += 1
+        tag = b[p]
+        # Fast paths: small unsigned integers and short strings (one-byte
+        # lengths), most of what events hold.
+        if p + 1 < end and b[p + 1] < 0x80:
+            if tag == T_UINT:
+                self.p = p + 2
+                return b[p + 1]
+            if tag == T_STR:
+                n = b[p + 1]
+                q = p + 2 + n
+                if q <= end:
+                    raw = b[p + 2:q]
+                    self.p = q
+                    if raw.isascii():
+                        return raw.decode("ascii")
+                    try:
+                        return raw.decode("utf-8")
+                    except UnicodeDecodeError as e:
+                        raise CodecError("invalid UTF-8 in a string: %s" % e.reason) from None
+        self.p = p + 1
         if tag == T_NULL:
             return None
         if tag == T_FALSE:
@@ -243,8 +262,15 @@ class _Reader:
                 res: Any = items
             else:
                 members = []
+                b = self.b
                 for _ in range(count):
-                    k = self.text(self.varint(cend), cend, "a key")
+                    p = self.p
+                    n = b[p] if p < cend else 0x80
+                    if n < 0x80 and p + 1 + n <= cend and b[p + 1:p + 1 + n].isascii():
+                        k = b[p + 1:p + 1 + n].decode("ascii")
+                        self.p = p + 1 + n
+                    else:
+                        k = self.text(self.varint(cend), cend, "a key")
                     members.append((k, self.value(cend, depth + 1)))
                 res = Pairs(members) if self.pairs else dict(members)
             if self.p != cend:
