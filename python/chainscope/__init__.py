@@ -6,7 +6,7 @@ from .codec import (CodecError, Event, decode_event, decode_value, encode_event,
                     encode_value, event_to_json, filter_matches, filter_valid, to_json,
                     type_valid, value_to_json)
 from . import archive  # noqa: F401  (needs python3-zstandard to read frames)
-from .control import Control, ControlError, Result, default_control_socket  # noqa: F401
+from .control import AsyncControl, Control, ControlError, Result, default_control_socket  # noqa: F401
 from .logclient import AsyncClient, Client, LogServerError, default_socket  # noqa: F401
 
 __version__ = "0.1.0"

@@ -17,6 +17,7 @@ status and message.
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import os
@@ -26,7 +27,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
 from .codec import decode_value
 
-__all__ = ["Control", "ControlError", "Result", "default_control_socket",
+__all__ = ["Control", "AsyncControl", "ControlError", "Result", "default_control_socket",
            "CONNECT", "DISCONNECT", "REGISTER", "SEND", "PEERS", "RESULT"]
 
 CONNECT, DISCONNECT, REGISTER, SEND, PEERS = 0x01, 0x02, 0x03, 0x04, 0x05
@@ -68,6 +69,30 @@ class ControlError(RuntimeError):
         self.result = result
 
 
+def _register_body(message: Union[dict, str, bytes]) -> bytes:
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        return b"\0" + bytes(message)
+    text = message if isinstance(message, str) else json.dumps(message)
+    return b"\1" + text.encode()
+
+
+def _send_body(message: int, peers: Iterable[int]) -> bytes:
+    ids = list(peers)
+    return struct.pack("<II", message, len(ids)) + b"".join(struct.pack("<Q", i) for i in ids)
+
+
+def _result(rid: int, payload: bytes) -> Result:
+    if len(payload) < 4:
+        raise ConnectionError("short RESULT from the connector")
+    status = struct.unpack_from("<i", payload)[0]
+    value = decode_value(payload[4:]) if len(payload) > 4 else {}
+    res = Result(rid, status, value)
+    if status != 0:
+        raise ControlError(value.get("op", "request") if isinstance(value, dict) else
+                           "request", res)
+    return res
+
+
 class Control:
     """A blocking control socket client; ``timeout`` bounds each reply."""
 
@@ -98,15 +123,12 @@ class Control:
             ftype, got, payload = self._read_frame()
             if ftype == RESULT and got == rid:
                 break
-        if len(payload) < 4:
-            raise ConnectionError("short RESULT from the connector")
-        status = struct.unpack_from("<i", payload)[0]
-        value = decode_value(payload[4:]) if len(payload) > 4 else {}
-        res = Result(rid, status, value)
+        try:
+            res = _result(rid, payload)
+        except ControlError as e:
+            self.last = e.result
+            raise
         self.last = res
-        if status != 0:
-            raise ControlError(value.get("op", "request") if isinstance(value, dict) else
-                               "request", res)
         return res
 
     def _read_frame(self) -> tuple:
@@ -142,19 +164,12 @@ class Control:
         fields of ``chainscope p2p encode``, e.g. ``{"command": "ping",
         "nonce": 7}``) or ``bytes`` of a framed message sent as they are.
         Returns its message id."""
-        if isinstance(message, (bytes, bytearray, memoryview)):
-            body = b"\0" + bytes(message)
-        else:
-            text = message if isinstance(message, str) else json.dumps(message)
-            body = b"\1" + text.encode()
-        return int(self.request(REGISTER, body).value["id"])
+        return int(self.request(REGISTER, _register_body(message)).value["id"])
 
     def send(self, message: int, peers: Iterable[int] = ()) -> Dict[str, Any]:
         """Sends a registered message to the given peer ids (none: every
         peer whose handshake is done); returns ``sent`` and ``missing``."""
-        ids = list(peers)
-        body = struct.pack("<II", message, len(ids)) + b"".join(struct.pack("<Q", i) for i in ids)
-        return self.request(SEND, body).value
+        return self.request(SEND, _send_body(message, peers)).value
 
     def send_message(self, message: Union[dict, str, bytes],
                      peers: Sequence[int] = ()) -> int:
@@ -177,3 +192,98 @@ class Control:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class AsyncControl:
+    """The asyncio control client: ``await AsyncControl.connect(path)``,
+    then the same calls as :class:`Control`, awaited. Requests may be sent
+    from several tasks at once; each result reaches the task that sent its
+    request (by request id)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 timeout: float) -> None:
+        self.reader, self.writer, self.timeout = reader, writer, timeout
+        self._next_id = 0
+        self._waiting: Dict[int, asyncio.Future] = {}
+        self._task = asyncio.get_running_loop().create_task(self._read_loop())
+        self.last: Optional[Result] = None
+
+    @classmethod
+    async def connect(cls, path: Optional[str] = None, timeout: float = 10.0) -> "AsyncControl":
+        r, w = await asyncio.wait_for(
+            asyncio.open_unix_connection(path or default_control_socket()), timeout)
+        return cls(r, w, timeout)
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                hdr = await self.reader.readexactly(4)
+                n = struct.unpack("<I", hdr)[0]
+                if n < 5 or n > MAX_FRAME:
+                    raise ConnectionError("bad frame length %d from the connector" % n)
+                frame = await self.reader.readexactly(n)
+                ftype, rid = struct.unpack_from("<BI", frame)
+                fut = self._waiting.pop(rid, None)
+                if ftype == RESULT and fut and not fut.done():
+                    fut.set_result(frame[5:])
+        except (asyncio.IncompleteReadError, ConnectionError) as e:
+            for fut in self._waiting.values():
+                if not fut.done():
+                    fut.set_exception(ConnectionError("the connector closed the control "
+                                                      "connection: %s" % e))
+            self._waiting.clear()
+
+    async def request(self, op: int, body: bytes = b"") -> Result:
+        """Sends one request and waits for its result (see Control.request)."""
+        self._next_id = (self._next_id + 1) & 0xFFFFFFFF or 1
+        rid = self._next_id
+        fut = asyncio.get_running_loop().create_future()
+        self._waiting[rid] = fut
+        self.writer.write(struct.pack("<IBI", len(body) + 5, op, rid) + body)
+        await self.writer.drain()
+        try:
+            payload = await asyncio.wait_for(fut, self.timeout)
+        finally:
+            self._waiting.pop(rid, None)
+        try:
+            res = _result(rid, payload)
+        except ControlError as e:
+            self.last = e.result
+            raise
+        self.last = res
+        return res
+
+    async def connect_peer(self, addr: str) -> int:
+        """Control.connect (named so as not to clash with the constructor)."""
+        return int((await self.request(CONNECT, addr.encode())).value["id"])
+
+    async def disconnect(self, peer: Union[int, str] = 0) -> int:
+        pid = 0 if peer == "all" else int(peer)
+        return int((await self.request(DISCONNECT, struct.pack("<Q", pid))).value["count"])
+
+    async def register(self, message: Union[dict, str, bytes]) -> int:
+        return int((await self.request(REGISTER, _register_body(message))).value["id"])
+
+    async def send(self, message: int, peers: Iterable[int] = ()) -> Dict[str, Any]:
+        return (await self.request(SEND, _send_body(message, peers))).value
+
+    async def send_message(self, message: Union[dict, str, bytes],
+                           peers: Sequence[int] = ()) -> int:
+        return int((await self.send(await self.register(message), peers))["sent"])
+
+    async def peers(self) -> List[Dict[str, Any]]:
+        return list((await self.request(PEERS)).value.get("peers", []))
+
+    async def close(self) -> None:
+        self._task.cancel()
+        self.writer.close()
+        try:
+            await self.writer.wait_closed()
+        except OSError:
+            pass
+
+    async def __aenter__(self) -> "AsyncControl":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -1,6 +1,7 @@
 """The control client drives a connector (chainscope run) to a simnet:
 connect, peers, register and send, disconnect, refusals; each result is
 matched with its ctl.result event on the log server."""
+import asyncio
 import hashlib
 
 import pytest
@@ -64,3 +65,22 @@ def test_control_client_drives_connector(connector, simnet):
         assert e.value.status == EINVAL and "error" in e.value.result.value
         assert ctl.disconnect("all") == 2
         assert ctl.peers() == []
+
+
+def test_async_control_concurrent_requests(connector, simnet):
+    async def run():
+        async with await chainscope.AsyncControl.connect(connector.control) as ctl:
+            ids = await asyncio.gather(*(ctl.connect_peer(a) for a in simnet[:5]))
+            assert len(set(ids)) == 5
+            peers, mid = await asyncio.gather(ctl.peers(), ctl.register({"command": "ping",
+                                                                          "nonce": 3}))
+            assert {p["id"] for p in peers} == set(ids) and mid >= 1
+            try:
+                await ctl.disconnect(123456)
+            except chainscope.ControlError as e:
+                assert e.status == ENOTFOUND and ctl.last.status == ENOTFOUND
+            else:
+                raise AssertionError("disconnect of no peer succeeded")
+            assert await ctl.disconnect("all") == 5
+            assert await ctl.peers() == []
+    asyncio.run(run())
