@@ -3,7 +3,6 @@
 import os
 import subprocess
 import sys
-import threading
 import time
 
 import chainscope
@@ -78,21 +77,25 @@ def test_watch_blocks(connector, simnet):
         s = btcpeer.PeerServer()
         s.behaviours.put(announcing_peer(h, delay))
         servers.append(s)
-    out = {}
-
-    def watch():
-        out["text"] = run_example("watch_blocks.py", connector, "--seconds", "6")
-    th = threading.Thread(target=watch)
-    th.start()
-    time.sleep(0.5)
-    with chainscope.Control(connector.control) as ctl:
-        for a in simnet[:3]:
-            ctl.connect(a)
+    p = subprocess.Popen([sys.executable, os.path.join(EXAMPLES, "watch_blocks.py"),
+                          "--socket", connector.socket, "--seconds", "10"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = p.stdout.readline()  # subscribed: the peers may come now
+        assert "watching block announcements" in first, first + p.stderr.read()
+        with chainscope.Control(connector.control) as ctl:
+            for a in simnet[:3]:
+                ctl.connect(a)
+            for s in servers:
+                ctl.connect("127.0.0.1:%d" % s.port)
+        rest, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
         for s in servers:
-            ctl.connect("127.0.0.1:%d" % s.port)
-    th.join(60)
-    for s in servers:
-        s.close()
+            s.close()
+    assert p.returncode == 0, err
+    out = {"text": first + rest}
     text = out["text"]
     lines = [l for l in text.splitlines() if l.startswith("block ")]
     assert "watching block announcements" in text
