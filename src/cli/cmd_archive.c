@@ -322,8 +322,8 @@ static int cmd_record(int argc, char **argv)
     cs_archiver_stop(a, &st);
     fprintf(stderr,
             "archive: %" PRIu64 " events in %" PRIu64 " segments, %" PRIu64 " bytes, %" PRIu64
-            " dropped\n",
-            st.events, st.segments, st.bytes, st.dropped);
+            " dropped, %" PRIu64 " segments deleted by retention\n",
+            st.events, st.segments, st.bytes, st.dropped, st.deleted);
     return status;
 }
 

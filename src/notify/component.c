@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bus/archive_component.h"
+#include "bus/replay.h"
 #include "bus/spool.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -216,15 +217,17 @@ static int on_report(nstate *s, const cs_val *pl)
 
 static void on_stored(const char *id, void *arg);
 
-/* An alert of a replayed event (replayed: true) stays out of the channels
+/* An alert of a replayed event (replayed: true), or an alert.fired event
+ * replayed itself (its origin carries the mark), stays out of the channels
  * unless replay.notify is true; it is acknowledged so that its publisher
  * stops sending it again. */
-static bool skip_replayed(nstate *s, const cs_val *pl)
+static bool skip_replayed(nstate *s, const cs_event *ev, const cs_val *pl)
 {
     cs_val v;
     char id[512];
-    if (s->send_replayed || cs_val_get(pl, "replayed", 8, &v) != 0 || v.kind != CS_VAL_BOOL ||
-        !v.b || !str_of(pl, "id", id, sizeof id))
+    bool replayed = cs_origin_replayed(ev->origin) ||
+                    (cs_val_get(pl, "replayed", 8, &v) == 0 && v.kind == CS_VAL_BOOL && v.b);
+    if (s->send_replayed || !replayed || !str_of(pl, "id", id, sizeof id))
         return false;
     if (s->nreplayed++ == 0)
         CS_INFO("notify", "alerts of replayed events are not sent (replay.notify is false): %s",
@@ -239,7 +242,7 @@ static void on_event(cs_sub *sub, cs_event *ev, void *arg)
     nstate *s = arg;
     cs_val pl = ev->payload;
     int rc = pl.kind == CS_VAL_OBJECT ? 0 : CS_EPARSE;
-    if (!rc && strcmp(ev->type, "alert.fired") == 0 && skip_replayed(s, &pl))
+    if (!rc && strcmp(ev->type, "alert.fired") == 0 && skip_replayed(s, ev, &pl))
         return;
     if (!rc)
         rc = strcmp(ev->type, "audit.report") == 0 ? on_report(s, &pl) : on_alert(s, ev, &pl);

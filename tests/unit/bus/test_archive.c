@@ -308,9 +308,12 @@ static void test_replay_range(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip_and_index), cmocka_unit_test(test_cut_at_every_byte),
-        cmocka_unit_test(test_damage_found),        cmocka_unit_test(test_mark),
-        cmocka_unit_test(test_times),               cmocka_unit_test(test_replay_range),
+        cmocka_unit_test(test_roundtrip_and_index),
+        cmocka_unit_test(test_cut_at_every_byte),
+        cmocka_unit_test(test_damage_found),
+        cmocka_unit_test(test_mark),
+        cmocka_unit_test(test_times),
+        cmocka_unit_test(test_replay_range),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
