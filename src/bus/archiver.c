@@ -240,6 +240,15 @@ static void retention(cs_archiver *a)
 
 /* ---- the thread -------------------------------------------------------------------- */
 
+/* After a frame is written: a new segment once this one passed its size. */
+static void rotate_if_full(cs_archiver *a)
+{
+    if (a->open && a->w.off >= a->o.segment_bytes) {
+        close_segment(a);
+        open_segment(a);
+    }
+}
+
 static void write_batch(cs_archiver *a, const cs_buf *b)
 {
     size_t off = 0;
@@ -274,10 +283,7 @@ static void write_batch(cs_archiver *a, const cs_buf *b)
         }
         if (a->w.n >= a->o.frame_events) {
             flush_frame(a);
-            if (a->open && a->w.off >= a->o.segment_bytes) {
-                close_segment(a);
-                open_segment(a);
-            }
+            rotate_if_full(a);
         }
     }
     if (lost)
@@ -321,8 +327,10 @@ static void *run(void *arg)
         write_batch(a, &a->work);
         a->work.len = 0;
         uint64_t now = mono_ms();
-        if (sync || (a->open && a->w.n && now - a->frame_started_ms >= a->o.frame_ms))
+        if (sync || (a->open && a->w.n && now - a->frame_started_ms >= a->o.frame_ms)) {
             flush_frame(a);
+            rotate_if_full(a);
+        }
         if (rotate ||
             (a->open && a->w.events + a->w.n && now - a->seg_opened_ms >= a->o.segment_ms)) {
             close_segment(a);
