@@ -422,19 +422,40 @@ static int add_frame(cs_segment *s, size_t *cap, const cs_seg_entry *e)
     return 0;
 }
 
-/* The index block b, checked against what a scan found (frames). */
-static int read_index(cs_segment *s, const cs_seg_block *b, const char **why)
+/* The index block b (at offset io). With adopt, its entries become the
+ * frames, checked to tile the bytes from the header to the index; else
+ * they are checked against the frames a scan found. */
+static int read_index(cs_segment *s, const cs_seg_block *b, size_t io, bool adopt, const char **why)
 {
     const uint8_t *p = b->body, *end = p + b->body_len;
     *why = "index does not match the frames";
-    if (b->count != s->nframes || (size_t)(end - p) < 32ull * b->count + 4)
+    if ((!adopt && b->count != s->nframes) || (size_t)(end - p) < 32ull * b->count + 4)
         return CS_EPARSE;
+    if (adopt && !(s->frames = calloc(b->count ? b->count : 1, sizeof *s->frames)))
+        return CS_ENOMEM;
+    uint64_t next = CS_SEG_HEADER;
     for (size_t i = 0; i < b->count; i++, p += 32) {
+        cs_seg_entry e = {.offset = get64(p),
+                          .count = get32(p + 8),
+                          .body_len = get32(p + 12),
+                          .tmin = (int64_t)get64(p + 16),
+                          .tmax = (int64_t)get64(p + 24)};
+        if (adopt) {
+            if (e.offset != next || e.count == 0 || e.tmin > e.tmax ||
+                e.body_len > CS_SEG_MAX_BODY || e.offset + CS_SEG_BLOCK_HEADER + e.body_len > io)
+                return CS_EPARSE;
+            next = e.offset + CS_SEG_BLOCK_HEADER + e.body_len;
+            s->frames[s->nframes++] = e;
+            s->events += e.count;
+            continue;
+        }
         const cs_seg_entry *f = &s->frames[i];
-        if (get64(p) != f->offset || get32(p + 8) != f->count || get32(p + 12) != f->body_len ||
-            (int64_t)get64(p + 16) != f->tmin || (int64_t)get64(p + 24) != f->tmax)
+        if (e.offset != f->offset || e.count != f->count || e.body_len != f->body_len ||
+            e.tmin != f->tmin || e.tmax != f->tmax)
             return CS_EPARSE;
     }
+    if (adopt && next != io)
+        return CS_EPARSE;
     uint32_t nt = get32(p);
     p += 4;
     *why = "bad type table in the index";
@@ -460,8 +481,43 @@ static int read_index(cs_segment *s, const cs_seg_block *b, const char **why)
     return 0;
 }
 
-/* Scans the blocks from the header on: every complete frame is readable; a
- * clean segment ends with its index and footer. */
+/* A segment closed cleanly: the footer names the index, whose entries give
+ * the frames without reading their headers or bodies (each frame's CRCs are
+ * checked when it is read). Returns 1 when adopted, 0 to scan instead. */
+static int try_index(cs_segment *s)
+{
+    const uint8_t *p = s->p;
+    size_t n = s->size;
+    if (n < CS_SEG_HEADER + CS_SEG_BLOCK_HEADER + CS_SEG_FOOTER ||
+        memcmp(p + n - 8, CS_SEG_END_MAGIC, 8) != 0)
+        return 0;
+    uint64_t io = get64(p + n - CS_SEG_FOOTER);
+    cs_seg_block b;
+    const char *why;
+    if (io < CS_SEG_HEADER || io > n - CS_SEG_FOOTER - CS_SEG_BLOCK_HEADER ||
+        cs_seg_block_at(p, n - CS_SEG_FOOTER, (size_t)io, &b, &why) ||
+        b.kind != CS_SEG_KIND_INDEX || io + CS_SEG_BLOCK_HEADER + b.body_len != n - CS_SEG_FOOTER)
+        return 0;
+    int rc = read_index(s, &b, (size_t)io, true, &why);
+    if (rc) {
+        free(s->frames);
+        for (size_t i = 0; i < s->ntypes; i++)
+            free(s->types[i].name);
+        free(s->types);
+        s->frames = NULL;
+        s->types = NULL;
+        s->nframes = s->ntypes = 0;
+        s->events = 0;
+        return rc == CS_ENOMEM ? rc : 0;
+    }
+    s->indexed = true;
+    s->end = (size_t)io;
+    snprintf(s->why, sizeof s->why, "closed cleanly, index at byte %llu", (unsigned long long)io);
+    return 1;
+}
+
+/* A clean segment is read from its index; any other is scanned from the
+ * header on, block by block: every complete frame is readable. */
 int cs_segment_load(cs_segment *s, const uint8_t *p, size_t n)
 {
     memset(s, 0, sizeof *s);
@@ -469,6 +525,9 @@ int cs_segment_load(cs_segment *s, const uint8_t *p, size_t n)
     s->size = n;
     if (n < CS_SEG_HEADER || memcmp(p, CS_SEG_MAGIC, 8) != 0 || get32(p + 8) != CS_SEG_VERSION)
         return CS_EPARSE;
+    int ir = try_index(s);
+    if (ir)
+        return ir < 0 ? ir : 0;
     size_t off = CS_SEG_HEADER, cap = 0;
     s->end = off;
     for (;;) {
@@ -499,7 +558,7 @@ int cs_segment_load(cs_segment *s, const uint8_t *p, size_t n)
                          off, s->end);
                 return 0;
             }
-            if ((rc = read_index(s, &b, &why))) {
+            if ((rc = read_index(s, &b, off, false, &why))) {
                 if (rc == CS_ENOMEM)
                     return rc;
                 s->end_rc = CS_EPARSE;
@@ -581,9 +640,16 @@ int cs_seg_item_next(const uint8_t **p, const uint8_t *end, const uint8_t **rec,
 int cs_segment_frame(const cs_segment *s, size_t i, void *dctx, cs_buf *out, const char **why)
 {
     const cs_seg_entry *f = &s->frames[i];
-    const uint8_t *h = s->p + f->offset;
-    const uint8_t *body = h + CS_SEG_BLOCK_HEADER;
-    uint32_t raw = get32(h + 8);
+    cs_seg_block b;
+    if (cs_seg_block_at(s->p, s->end, (size_t)f->offset, &b, why))
+        return CS_EPARSE;
+    if (b.kind != CS_SEG_KIND_FRAME || b.count != f->count || b.body_len != f->body_len ||
+        b.tmin != f->tmin || b.tmax != f->tmax) {
+        *why = "frame header does not match the index";
+        return CS_EPARSE;
+    }
+    const uint8_t *body = b.body;
+    uint32_t raw = b.raw_len;
     *why = "bad zstd frame";
     if (ZSTD_findFrameCompressedSize(body, f->body_len) != f->body_len ||
         ZSTD_getFrameContentSize(body, f->body_len) != raw)

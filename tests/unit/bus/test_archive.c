@@ -205,6 +205,49 @@ static void test_damage_found(void **state)
     free(p);
 }
 
+/* A clean segment is read from its index; a damaged frame in it is found
+ * when that frame is read, and the others stay readable. */
+static void test_damage_in_indexed_segment(void **state)
+{
+    (void)state;
+    char path[300];
+    snprintf(path, sizeof path, "%s/d.cseg", dir);
+    write_seg(path, 50, 10, false);
+    size_t n;
+    uint8_t *p = slurp(path, &n);
+    cs_segment s;
+    assert_int_equal(cs_segment_load(&s, p, n), 0);
+    assert_true(s.indexed);
+    size_t body = (size_t)s.frames[2].offset + CS_SEG_BLOCK_HEADER + 5;
+    cs_segment_close(&s);
+    p[body] ^= 1;
+    assert_int_equal(cs_segment_load(&s, p, n), 0);
+    assert_true(s.indexed);
+    assert_int_equal(s.nframes, 5);
+    void *d = cs_seg_dctx_new();
+    cs_buf raw;
+    cs_buf_init(&raw, 0);
+    const char *why;
+    for (size_t i = 0; i < 5; i++) {
+        int rc = cs_segment_frame(&s, i, d, &raw, &why);
+        assert_int_equal(rc, i == 2 ? CS_EPARSE : 0);
+        if (i == 2)
+            assert_string_equal(why, "block body CRC mismatch");
+    }
+    cs_buf_free(&raw);
+    cs_seg_dctx_free(d);
+    cs_segment_close(&s);
+    /* a damaged index falls back to a scan of the frames */
+    p[body] ^= 1;
+    p[n - CS_SEG_FOOTER - 3] ^= 1;
+    assert_int_equal(cs_segment_load(&s, p, n), 0);
+    assert_false(s.indexed);
+    assert_int_equal(s.nframes, 5);
+    assert_int_equal(s.end_rc, CS_EPARSE);
+    cs_segment_close(&s);
+    free(p);
+}
+
 static void test_mark(void **state)
 {
     (void)state;
@@ -313,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_and_index),
         cmocka_unit_test(test_cut_at_every_byte),
         cmocka_unit_test(test_damage_found),
+        cmocka_unit_test(test_damage_in_indexed_segment),
         cmocka_unit_test(test_mark),
         cmocka_unit_test(test_times),
         cmocka_unit_test(test_replay_range),
