@@ -31,6 +31,7 @@ struct cs_replay {
     void *dctx;
     cs_buf out;
     cs_replay_stats st;
+    bool all; /* one of the filters is ">" */
 };
 
 bool cs_origin_replayed(const char *origin)
@@ -176,6 +177,9 @@ int cs_replay_open(const cs_replay_opts *o, cs_replay **out, char *err, size_t e
         if (!r->filters)
             rc = CS_ENOMEM;
         r->o.filters = (const char *const *)r->filters;
+        for (size_t i = 0; i < o->nfilters; i++)
+            if (strcmp(o->filters[i], ">") == 0)
+                r->all = true;
     }
     if (!rc && !(r->dctx = cs_seg_dctx_new()))
         rc = CS_ENOMEM;
@@ -272,7 +276,7 @@ int cs_replay_mark(const uint8_t *rec, size_t len, cs_buf *out)
 
 static bool wanted(const cs_replay *r, const char *type, size_t tl)
 {
-    if (!r->o.nfilters)
+    if (!r->o.nfilters || r->all)
         return true;
     for (size_t i = 0; i < r->o.nfilters; i++)
         if (cs_subject_match(r->o.filters[i], strlen(r->o.filters[i]), type, tl))
