@@ -80,9 +80,9 @@ class RecordTest(unittest.TestCase):
                        "--frame-interval", "60")
         publish(self.srv.socket, 1050)
         # 10 frames of 100 are written at once; the last 50 wait for more
-        wait_for(lambda: segments(self.dir) and os.path.getsize(segments(self.dir)[0]) > 2000,
-                 what="frames on disk")
-        time.sleep(0.3)
+        wait_for(lambda: segments(self.dir) and "10 complete frames" in
+                 cs("archive", "verify", segments(self.dir)[0]).stdout, timeout=30,
+                 what="10 frames on disk")
         rec.stop(signal.SIGKILL)
         [seg] = segments(self.dir)
         v = cs("archive", "verify", seg)
