@@ -226,6 +226,7 @@ int main(int argc, char **argv)
            (double)n / best);
     double s1 = write_seg(sub, evs, n, 1);
     printf("archive_write_rate_level1: %.0f events/s\n", (double)n / s1);
+    printf("archive_bytes_per_event_level1: %.2f bytes\n", (double)file_size(sub) / (double)n);
     write_seg(seg, evs, n, 3);
     printf("archive_raw_record_bytes_per_event: %.1f bytes\n", (double)raw / (double)n);
     printf("archive_bytes_per_event: %.2f bytes (level 3)\n", (double)file_size(seg) / (double)n);

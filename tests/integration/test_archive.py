@@ -268,6 +268,11 @@ class ReplayTest(unittest.TestCase):
         live_ids = sorted(a["payload"]["id"] for a in live_alerts)
         self.assertEqual(len(live_ids), 33, live_ids)
         self.assertTrue(all("replayed" not in a["payload"] for a in live_alerts))
+        # the archive sink's metrics: every event so far written, none dropped
+        wait_for(lambda: metric(live.http_port, "chainscope_archive_events_total") >= 150 + 33,
+                 timeout=10, what="archived events counted")
+        self.assertEqual(metric(live.http_port, "chainscope_archive_dropped_total"), 0)
+        self.assertEqual(metric(live.http_port, "chainscope_archive_segments_total"), 1)
         self.assertEqual(live.stop(), 0)
         hook.stop()
         v = cs("archive", "verify", arc)
