@@ -22,10 +22,12 @@
 static int filters(cs_cfg *c, struct fy_node *n, const char *path, char ***out, size_t *nout)
 {
     int rc = cs_cfg_strv(c, n, path, "filter", out, nout, false);
+    char key[64];
+    snprintf(key, sizeof key, "%s.filter", path);
     for (size_t i = 0; !rc && i < *nout; i++)
         if (!cs_subject_filter_valid((*out)[i], strlen((*out)[i])))
-            rc = cs_cfg_error(c, cs_cfg_get(n, "filter"), path,
-                              "filter: '%s' is not a subject filter", (*out)[i]);
+            rc = cs_cfg_error(c, cs_cfg_get(n, "filter"), key, "'%s' is not a subject filter",
+                              (*out)[i]);
     return rc;
 }
 
@@ -86,14 +88,17 @@ void cs_archive_conf_free(void *conf)
 
 static int time_key(cs_cfg *c, struct fy_node *n, const char *key, int64_t *out)
 {
-    char *s = NULL;
+    char *s = NULL, path[32];
+    snprintf(path, sizeof path, "replay.%s", key);
     int rc = cs_cfg_str(c, n, "replay", key, &s, false);
-    if (!rc && s && cs_replay_parse_time(s, out))
-        rc = cs_cfg_error(c, cs_cfg_get(n, key), "replay",
-                          "%s: expected a time like "
-                          "2026-12-02T18:00:00Z or seconds "
-                          "since 1970, got \"%s\"",
-                          key, s);
+    if (!rc && s && cs_replay_parse_time(s, out)) {
+        char shown[128];
+        struct fy_node *v = cs_cfg_get(n, key);
+        rc = cs_cfg_error(c, v, path,
+                          "expected a time like 2026-12-02T18:00:00Z, a date or seconds since "
+                          "1970, got %s",
+                          cs_cfg_shown(v, s, shown, sizeof shown));
+    }
     free(s);
     return rc;
 }
