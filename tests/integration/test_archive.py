@@ -346,5 +346,22 @@ class ReplayTest(unittest.TestCase):
             dst.stop()
 
 
+class ConfigTest(unittest.TestCase):
+    def test_errors_name_the_key_and_place(self):
+        tmp = TempDir()
+        self.addCleanup(tmp.cleanup)
+        cases = [("archive:\n  dir: /tmp/x\n  level: 25\n",
+                  "3:10: archive.level: 25 is out of range [1, 19]"),
+                 ("archive:\n  level: 3\n", "archive.dir"),
+                 ("archive:\n  dir: /tmp/x\n  filter: [a.>.b]\n",
+                  "3:12: archive.filter: 'a.>.b' is not a subject filter"),
+                 ("replay:\n  files: [a]\n  from: yesterday\n",
+                  "3:9: replay.from: expected a time like 2026-12-02T18:00:00Z")]
+        for yaml, want in cases:
+            r = cs("check-config", "-c", tmp.file("c.yaml", yaml))
+            self.assertEqual(r.returncode, 3, yaml)
+            self.assertIn(want, r.stderr + r.stdout)
+
+
 if __name__ == "__main__":
     main()
