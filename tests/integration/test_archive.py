@@ -346,6 +346,73 @@ class ReplayTest(unittest.TestCase):
             dst.stop()
 
 
+SPAM_MONITORS = """
+monitors:
+  - name: addr-spam
+    type: event
+    severity: medium
+    risk: suspicious
+    subjects: [p2p.msg.addr, p2p.msg.addrv2]
+    condition: 'direction == "in"'
+    window: {kind: count, threshold: 5, duration: 10s, group_by: key}
+  - name: handshakes
+    type: event
+    severity: low
+    risk: technical
+    subjects: [p2p.handshake]
+console:
+  json: true
+  filter: [alert.fired, replay.finished]
+"""
+
+
+class ConnectorReplayTest(unittest.TestCase):
+    """A recorded connector session (a simulated network where one node
+    spams addr), replayed into a fresh run of the same monitors, gives the
+    live run's alerts."""
+
+    def test_connector_session(self):
+        from test_monitors_spam import start_simnet
+        tmp = TempDir()
+        self.addCleanup(tmp.cleanup)
+        arc = tmp.file("arc")
+        sim, first, spammers = start_simnet(["--nodes", "10", "--addr-spam", "0.1",
+                                             "--spam-ms", "100", "--seed", "4"])
+        try:
+            port = first.split(":")[1]
+            nodes = ["127.1.0.%d:%s" % (i, port) for i in range(1, 11)]
+            polite = [a for a in nodes if a != spammers[0]][:3]
+            control = tmp.file("control.sock")
+            live = Server(tmp, "connector:\n  network: regtest\n  control: %s\n" % control
+                          + SPAM_MONITORS + "archive:\n  dir: %s\n  filter: [p2p.>]\n" % arc)
+            try:
+                r = cs("ctl", "--socket", control, "connect", spammers[0], *polite)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                wait_for(lambda: any(a["payload"]["monitor"]["name"] == "addr-spam"
+                                     for a in console_events(live, "alert.fired")), timeout=20,
+                         what="the spam alert")
+                time.sleep(1.0)
+            finally:
+                self.assertEqual(live.stop(), 0)
+        finally:
+            stop(sim)
+        live_ids = sorted(a["payload"]["id"] for a in console_events(live, "alert.fired"))
+        self.assertEqual(len([i for i in live_ids if i.startswith("handshakes/")]), 4, live_ids)
+        d = TempDir()
+        self.addCleanup(d.cleanup)
+        rep = Server(d, SPAM_MONITORS + "replay:\n  files: [%s]\n" % arc)
+        try:
+            wait_for(lambda: console_events(rep, "replay.finished"), timeout=30,
+                     what="replay.finished")
+            time.sleep(0.5)
+        finally:
+            self.assertEqual(rep.stop(), 0)
+        rep_alerts = console_events(rep, "alert.fired")
+        self.assertEqual(sorted(a["payload"]["id"].replace("+replay", "") for a in rep_alerts),
+                         live_ids)
+        self.assertTrue(all(a["payload"]["replayed"] for a in rep_alerts))
+
+
 class ConfigTest(unittest.TestCase):
     def test_errors_name_the_key_and_place(self):
         tmp = TempDir()
