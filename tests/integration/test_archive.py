@@ -322,7 +322,13 @@ class ReplayTest(unittest.TestCase):
         for i in range(3):
             publish(srv.socket, 10, payload='{"n":%d}' % i)
             time.sleep(0.6)
+            if i == 0:  # SIGHUP to `run`: the archive closes its segment, opens a new one
+                srv.proc.send_signal(signal.SIGHUP)
+                wait_for(lambda: len(segments(arc)) == 2, what="a new segment on SIGHUP")
         self.assertEqual(srv.stop(), 0)
+        v = cs("archive", "verify", arc)
+        self.assertEqual(v.stdout.count("complete: 1 frames, 10 events"), 1, v.stdout)
+        self.assertEqual(v.stdout.count("complete: 2 frames, 20 events"), 1, v.stdout)
         _, evs = cat_json(arc)
         self.assertEqual(len(evs), 30)
         t_mid = evs[10]["time"]
