@@ -167,6 +167,18 @@ class RecordTest(unittest.TestCase):
         self.assertEqual(rec.stop(), 0)
         self.assertIn("past archive.retain", rec.text())
 
+    def test_rotation_by_age(self):
+        rec = Recorder(self.tmp, self.srv.socket, self.dir, "--segment-age", "0.5",
+                       "--frame-interval", "0.1")
+        publish(self.srv.socket, 5)
+        wait_for(lambda: len(segments(self.dir)) == 2, what="a new segment after 0.5 s")
+        time.sleep(1.0)  # an empty segment is not rotated by age
+        self.assertEqual(len(segments(self.dir)), 2)
+        self.assertEqual(rec.stop(), 0)
+        v = cs("archive", "verify", self.dir)
+        self.assertEqual(v.returncode, 0, v.stdout)
+        self.assertIn("complete: 1 frames, 5 events", v.stdout)
+
     def test_queue_bound_drops_are_counted(self):
         # a tiny queue and the slowest compression: the writer falls behind
         rec = Recorder(self.tmp, self.srv.socket, self.dir, "--queue", "2KiB", "--level", "19",
