@@ -7,7 +7,8 @@
  *
  * The events are a P2P mix as the connector publishes them: inv with tx
  * hashes announced by many peers, ping/pong, addr, tx, headers and
- * connection events, from 1,000 peers. Usage: bench_archive [EVENTS] */
+ * connection events, from 1,000 peers. Usage: bench_archive [EVENTS];
+ * CS_BENCH_FRAME_EVENTS sets the events per frame (default 8192). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +173,8 @@ static cs_event *make(uint64_t i, int64_t t)
     return cs_event_new(&hd, w.buf.data, w.buf.len);
 }
 
+static uint32_t frame_events = 8192; /* CS_BENCH_FRAME_EVENTS changes it */
+
 static uint64_t file_size(const char *p)
 {
     struct stat st;
@@ -188,7 +191,7 @@ static double write_seg(const char *path, cs_event **evs, size_t n, int level)
         return -1;
     for (size_t i = 0; i < n; i++) {
         cs_seg_writer_add(&w, evs[i]->wire, evs[i]->wire_len);
-        if (w.n == 8192)
+        if (w.n == frame_events)
             cs_seg_writer_flush(&w);
     }
     cs_seg_writer_close(&w);
@@ -198,6 +201,9 @@ static double write_seg(const char *path, cs_event **evs, size_t n, int level)
 int main(int argc, char **argv)
 {
     size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 2000000;
+    const char *fe = getenv("CS_BENCH_FRAME_EVENTS");
+    if (fe && atoi(fe) > 0)
+        frame_events = (uint32_t)atoi(fe);
     size_t json_n = n < 100000 ? n : 100000; /* zstd -19 is slow: a subset */
     cs_event **evs = malloc(n * sizeof *evs);
     int64_t t = 1796227200ll * 1000000000;
@@ -222,8 +228,8 @@ int main(int argc, char **argv)
         if (s > 0 && s < best)
             best = s;
     }
-    printf("archive_write_rate: %.0f events/s (one core, zstd level 3, 8192 events a frame)\n",
-           (double)n / best);
+    printf("archive_write_rate: %.0f events/s (one core, zstd level 3, %u events a frame)\n",
+           (double)n / best, frame_events);
     double s1 = write_seg(sub, evs, n, 1);
     printf("archive_write_rate_level1: %.0f events/s\n", (double)n / s1);
     printf("archive_bytes_per_event_level1: %.2f bytes\n", (double)file_size(sub) / (double)n);
