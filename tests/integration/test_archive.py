@@ -353,7 +353,9 @@ class ReplayTest(unittest.TestCase):
         span = float(st.split("span_seconds: ")[1].split()[0])
         self.assertGreater(span, 1.0)
         # paced at 4x the recorded speed: the 1.2 s of events take ~0.3 s or more
-        dst = Server(TempDir(), "")
+        other = TempDir()
+        self.addCleanup(other.cleanup)
+        dst = Server(other, "")
         try:
             t0 = time.monotonic()
             r = cs("replay", arc, "--speed", "4", "--socket", dst.socket)
