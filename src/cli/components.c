@@ -6,6 +6,7 @@
 #include "audit/component.h"
 #include "audit/events.h"
 #include "btc/bitcoind.h"
+#include "bus/archive_component.h"
 #include "btc/component.h"
 #include "btc/events.h"
 #include "evm/component.h"
@@ -31,6 +32,10 @@ const cs_component cs_components[] = {
     {{"monitors", "contract and event monitors (docs/monitors.md)", cs_monitors_conf_parse,
       cs_monitors_conf_free},
      {"monitors", cs_monitors_start, cs_monitors_stop, cs_monitors_reload}},
+    {{"archive", "archive sink: events into compressed segment files (docs/archive.md)",
+      cs_archive_conf_parse, cs_archive_conf_free},
+     {"archive", cs_archive_component_start, cs_archive_component_stop,
+      cs_archive_component_reload}},
     {{"audit", "node audit: scheduled checks, ledger, daily report, SLA", cs_audit_config_parse,
       cs_audit_config_section_free},
      {"audit", cs_audit_component_start, cs_audit_component_stop, cs_audit_component_reload}},
@@ -43,6 +48,10 @@ const cs_component cs_components[] = {
     {{"evm", "EVM chain follower (blocks, txs, decoded logs, reorgs) and node probes",
       cs_evm_config_parse, cs_evm_config_free},
      {"evm", cs_evm_component_start, cs_evm_component_stop, NULL}},
+    /* last: archived events flow once every sink is listening */
+    {{"replay", "replay archived events onto the bus, marked as replayed (docs/archive.md)",
+      cs_replay_conf_parse, cs_replay_conf_free},
+     {"replay", cs_replay_component_start, cs_replay_component_stop, NULL}},
     {{NULL, NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}},
 };
 
@@ -65,9 +74,9 @@ void cs_components_register_schemas(void)
 {
     /* The core's own group is always there; each component's table lives
      * beside its publisher. */
-    static const cs_event_def *const tables[] = {cs_schema_audit,    cs_schema_btc,
-                                                 cs_schema_bitcoind, cs_schema_evm,
-                                                 cs_schema_monitors, cs_schema_notify};
+    static const cs_event_def *const tables[] = {
+        cs_schema_archive, cs_schema_audit,    cs_schema_btc,   cs_schema_bitcoind,
+        cs_schema_evm,     cs_schema_monitors, cs_schema_notify};
     for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
-        cs_schema_register(tables[i]); /* 6 of CS_SCHEMA_MAX_GROUPS: cannot fail */
+        cs_schema_register(tables[i]); /* 7 of CS_SCHEMA_MAX_GROUPS: cannot fail */
 }

@@ -27,6 +27,9 @@ static const cs_command commands[] = {
     {"audit", "check every node of an inventory now and print the daily report", cs_cmd_audit},
     {"sla", "print the monthly availability of each node against its SLA", cs_cmd_sla},
     {"monitor", "try rules and monitors on events without sending anything", cs_cmd_monitor},
+    {"archive", "record events into compressed segment files; cat, stats, verify them",
+     cs_cmd_archive},
+    {"replay", "publish archived events again, marked as replayed", cs_cmd_replay},
 };
 
 static void usage(FILE *f)
