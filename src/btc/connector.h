@@ -68,6 +68,10 @@ typedef struct cs_connector_opts {
     uint64_t partial_timeout_ms;   /* an incomplete message must complete within
                                       this from its first byte: 60 s */
     size_t max_send;               /* bytes queued to one peer: 8 MiB */
+    /* a configured node's name (borrowed, must outlive the connector): its
+     * p2p.ping.rtt events carry it as field node (btc/btclog.h) */
+    const char *node;
+    bool ping_fixed; /* pings every ping_interval_ms exactly (no jitter) */
     /* events */
     bool no_msg_events; /* do not publish p2p.msg.* (connection events stay) */
     bool no_events;     /* publish nothing (simnet, benches) */

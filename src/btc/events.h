@@ -7,5 +7,7 @@
 #include "core/schema.h"
 
 extern const cs_event_def cs_schema_btc[];
+/* bitcoind.log.* and bitcoind.p2p.* (btclog_kinds.c) */
+extern const cs_event_def cs_schema_btclog[];
 
 #endif
