@@ -231,9 +231,10 @@ static void entry(node *nd, const char *s, size_t n)
     cs_vw_kv_str(w, "node", nd->n->name);
     if (l.time_len)
         cs_vw_kv_strn(w, "log_time", l.time, l.time_len);
-    if (l.thread_len)
+    if (l.thread_len && cs_utf8_valid((const uint8_t *)l.thread, l.thread_len))
         cs_vw_kv_strn(w, "thread", l.thread, l.thread_len);
-    if (l.source_len) {
+    if (l.source_len && cs_utf8_valid((const uint8_t *)l.source, l.source_len) &&
+        cs_utf8_valid((const uint8_t *)l.function, l.function_len)) {
         cs_vw_kv_strn(w, "source", l.source, l.source_len);
         cs_vw_kv_strn(w, "function", l.function, l.function_len);
     }

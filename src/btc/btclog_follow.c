@@ -241,7 +241,7 @@ int cs_follow_step(cs_follow *f, size_t budget)
         f->bytes += (uint64_t)r;
         f->len += (size_t)r;
         lines(f);
-        return f->off < size || (size_t)r == budget;
+        return r > 0; /* again: more, or the end and a look at the path */
     }
     /* at the end of our file: has the path moved on? */
     if (rotated(f)) {

@@ -230,7 +230,7 @@ enum { T_STR, T_U64, T_I64, T_DBL, T_SKIP };
 
 typedef struct op {
     uint8_t op, type;
-    char stop;       /* OP_CAP string: the character that ends it (0: the end) */
+    char stop[4];    /* OP_CAP string: the characters that may end it ("": the end) */
     uint16_t len;    /* OP_LIT, OP_CAP: bytes of lit (the name) */
     uint16_t jump;   /* OP_OPT: index of its OP_OPT_END */
     const char *lit; /* OP_LIT: the text; OP_CAP: the field name */
@@ -311,17 +311,28 @@ static void compile_row(const cs_btclog_row *r, prog *pg)
             o->len = (uint16_t)(p - o->lit);
         }
     }
-    /* a string capture ends at the next literal's first character */
+    /* A string capture ends where what may follow it begins: the first
+     * character of each optional part after it and of the next literal
+     * that must come. */
     for (size_t i = 0; i < pg->nops; i++) {
-        if (pg->ops[i].op != OP_CAP)
+        op *c = &pg->ops[i];
+        if (c->op != OP_CAP)
             continue;
-        for (size_t j = i + 1; j < pg->nops; j++)
-            if (pg->ops[j].op == OP_LIT) {
-                pg->ops[i].stop = pg->ops[j].lit[0];
-                break;
-            } else if (pg->ops[j].op == OP_CAP) {
+        size_t ns = 0;
+        for (size_t j = i + 1; j < pg->nops && ns < sizeof c->stop - 1; j++) {
+            const op *o = &pg->ops[j];
+            if (o->op == OP_LIT) {
+                c->stop[ns++] = o->lit[0];
                 break;
             }
+            if (o->op == OP_CAP)
+                break;
+            if (o->op == OP_OPT) {
+                if (pg->ops[j + 1].op == OP_LIT)
+                    c->stop[ns++] = pg->ops[j + 1].lit[0];
+                j = o->jump;
+            }
+        }
     }
 }
 
@@ -425,8 +436,16 @@ static bool run(const prog *pg, size_t from, size_t to, const char **pp, const c
             c->o = o;
             c->p = p;
             if (o->type == T_STR || o->type == T_SKIP) {
-                const char *q = o->stop ? memchr(p, o->stop, (size_t)(e - p)) : NULL;
-                c->n = (size_t)((q ? q : e) - p);
+                const char *q = e;
+                if (o->stop[1]) {
+                    for (q = p; q < e && *q != o->stop[0] && *q != o->stop[1] && *q != o->stop[2];
+                         q++)
+                        ;
+                } else if (o->stop[0]) {
+                    q = memchr(p, o->stop[0], (size_t)(e - p));
+                    q = q ? q : e;
+                }
+                c->n = (size_t)(q - p);
             } else if (!(c->n = read_num(p, e, o->type, c))) {
                 return false;
             }
@@ -461,6 +480,10 @@ static int try_row(size_t r, const char *msg, size_t n, cs_vw *w)
     const char *p = msg;
     if (!run(pg, 0, pg->nops, &p, msg + n, caps, &nc))
         return -1;
+    /* strings in events are UTF-8: a line that is not does not match */
+    for (size_t i = 0; i < nc; i++)
+        if (caps[i].o->type == T_STR && !cs_utf8_valid((const uint8_t *)caps[i].p, caps[i].n))
+            return -1;
     for (size_t i = 0; i < nc; i++) {
         const cap *c = &caps[i];
         cs_vw_keyn(w, c->o->lit, c->o->len);
