@@ -228,19 +228,7 @@ static void entry(node *nd, const char *s, size_t n)
     cs_mseries_inc(nd->m_lines, 1);
     cs_btclog *b = nd->b;
     cs_vw *w = cs_publisher_begin(&b->pub);
-    cs_vw_kv_str(w, "node", nd->n->name);
-    if (l.time_len)
-        cs_vw_kv_strn(w, "log_time", l.time, l.time_len);
-    if (l.thread_len && cs_utf8_valid((const uint8_t *)l.thread, l.thread_len))
-        cs_vw_kv_strn(w, "thread", l.thread, l.thread_len);
-    if (l.source_len && cs_utf8_valid((const uint8_t *)l.source, l.source_len) &&
-        cs_utf8_valid((const uint8_t *)l.function, l.function_len)) {
-        cs_vw_kv_strn(w, "source", l.source, l.source_len);
-        cs_vw_kv_strn(w, "function", l.function, l.function_len);
-    }
-    if (l.category_len)
-        cs_vw_kv_strn(w, "category", l.category, l.category_len);
-    int k = cs_btclog_match(l.msg, l.msg_len, w);
+    int k = cs_btclog_payload(&l, nd->n->name, w);
     if (k < 0) {
         count_unparsed(nd, &l);
         return;

@@ -75,6 +75,7 @@ typedef struct cs_btclog_line {
     size_t level_len;
     const char *msg;
     size_t msg_len;
+    bool utf8; /* the whole entry is UTF-8 */
 } cs_btclog_line;
 
 /* Whether text starts with Core's timestamp ("2024-05-01T12:00:00Z" or with
@@ -93,5 +94,11 @@ struct cs_vw;
  * and writes the captured fields (as the schema types them) into w, which
  * must have an object open; returns -1 (w untouched) when no row matches. */
 int cs_btclog_match(const char *msg, size_t n, struct cs_vw *w);
+
+/* An entry's event payload: node, the prefixes present (log_time, thread,
+ * source, function, category) and the matched kind's fields, into w (an
+ * object open). Returns the kind, or -1 when none matches (then w holds
+ * only the common fields: discard it). */
+int cs_btclog_payload(const cs_btclog_line *l, const char *node, struct cs_vw *w);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "btc/btclog_int.h"
+#include "btc/wire_int.h"
 #include "core/date.h"
 #include "core/value.h"
 
@@ -51,7 +52,14 @@ static size_t timestamp(const char *s, size_t n, int64_t *us)
     int mo = num(s + 5, 2), d = num(s + 8, 2);
     if (mo < 1 || mo > 12 || d < 1 || d > 31)
         return 0;
-    int64_t days = cs_days_from_civil(num(s, 4), mo, d);
+    /* consecutive lines share their day: its count is kept */
+    static _Thread_local int64_t last_ymd = -1, last_days;
+    int64_t ymd = (int64_t)num(s, 4) * 10000 + mo * 100 + d;
+    if (ymd != last_ymd) {
+        last_days = cs_days_from_civil(num(s, 4), mo, d);
+        last_ymd = ymd;
+    }
+    int64_t days = last_days;
     *us =
         ((days * 86400 + num(s + 11, 2) * 3600 + num(s + 14, 2) * 60 + num(s + 17, 2)) * 1000000) +
         frac;
@@ -66,46 +74,57 @@ bool cs_btclog_starts_entry(const char *s, size_t n)
 
 /* Core's debug categories and levels (logging.cpp LogCategories,
  * LogLevelToStr), which the "[category]" prefix names. */
-static const char *const categories[] = {"addrman",
-                                         "all",
-                                         "bench",
-                                         "blockstorage",
-                                         "cmpctblock",
-                                         "coindb",
-                                         "estimatefee",
-                                         "http",
-                                         "i2p",
-                                         "ipc",
-                                         "kernel",
-                                         "leveldb",
-                                         "libevent",
-                                         "lock",
-                                         "mempool",
-                                         "mempoolrej",
-                                         "net",
-                                         "privatebroadcast",
-                                         "proxy",
-                                         "prune",
-                                         "qt",
-                                         "rand",
-                                         "reindex",
-                                         "rpc",
-                                         "scan",
-                                         "selectcoins",
-                                         "tor",
-                                         "txpackages",
-                                         "txreconciliation",
-                                         "util",
-                                         "validation",
-                                         "walletdb",
-                                         "zmq",
-                                         NULL};
-static const char *const levels[] = {"trace", "debug", "info", "warning", "error", NULL};
+typedef struct word {
+    const char *s;
+    size_t n;
+} word;
+#define W(x)                                                                                       \
+    {                                                                                              \
+        x, sizeof(x) - 1                                                                           \
+    }
+static const word categories[] = {W("addrman"),
+                                  W("all"),
+                                  W("bench"),
+                                  W("blockstorage"),
+                                  W("cmpctblock"),
+                                  W("coindb"),
+                                  W("estimatefee"),
+                                  W("http"),
+                                  W("i2p"),
+                                  W("ipc"),
+                                  W("kernel"),
+                                  W("leveldb"),
+                                  W("libevent"),
+                                  W("lock"),
+                                  W("mempool"),
+                                  W("mempoolrej"),
+                                  W("net"),
+                                  W("privatebroadcast"),
+                                  W("proxy"),
+                                  W("prune"),
+                                  W("qt"),
+                                  W("rand"),
+                                  W("reindex"),
+                                  W("rpc"),
+                                  W("scan"),
+                                  W("selectcoins"),
+                                  W("tor"),
+                                  W("txpackages"),
+                                  W("txreconciliation"),
+                                  W("util"),
+                                  W("validation"),
+                                  W("walletdb"),
+                                  W("zmq"),
+                                  {NULL, 0}};
+static const word levels[] = {W("trace"),   W("debug"), W("info"),
+                              W("warning"), W("error"), {NULL, 0}};
 
-static bool in(const char *const *set, const char *s, size_t n)
+/* Whether s[0..n) is in set. The sets are small and every line asks: the
+ * first letter and the length reject most at once. */
+static bool in(const word *set, const char *s, size_t n)
 {
-    for (; *set; set++)
-        if (strlen(*set) == n && memcmp(*set, s, n) == 0)
+    for (; set->s; set++)
+        if (set->n == n && set->s[0] == s[0] && memcmp(set->s, s, n) == 0)
             return true;
     return false;
 }
@@ -161,6 +180,7 @@ static bool is_thread(const group *g)
 void cs_btclog_split(const char *s, size_t n, cs_btclog_line *o)
 {
     memset(o, 0, sizeof *o);
+    o->utf8 = cs_utf8_valid((const uint8_t *)s, n);
     size_t i = timestamp(s, n, &o->time_us);
     if (i) {
         o->time = s;
@@ -405,11 +425,16 @@ static size_t read_num(const char *s, const char *e, int type, cap *c)
     } else if (type == T_I64) {
         c->v.i = neg ? -(int64_t)u : (int64_t)u;
     } else {
+        static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
+                                       1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
         double d = (double)u;
         if (p + 1 < e && *p == '.' && p[1] >= '0' && p[1] <= '9') {
-            double scale = 0.1;
-            for (p++; p < e && *p >= '0' && *p <= '9'; p++, scale /= 10)
-                d += (*p - '0') * scale;
+            uint64_t f = 0;
+            size_t nd = 0;
+            for (p++; p < e && *p >= '0' && *p <= '9'; p++)
+                if (nd < 18)
+                    f = f * 10 + (uint64_t)(*p - '0'), nd++;
+            d += (double)f / pow10[nd];
         }
         c->v.d = neg ? -d : d;
     }
@@ -472,7 +497,18 @@ static bool run(const prog *pg, size_t from, size_t to, const char **pp, const c
     return true;
 }
 
-static int try_row(size_t r, const char *msg, size_t n, cs_vw *w)
+/* A double in the value encoding: tag, 8 bytes IEEE 754 little-endian. */
+static uint8_t *fw_double(uint8_t *q, double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, 8);
+    *q++ = CS_VT_DOUBLE;
+    for (int i = 0; i < 8; i++)
+        *q++ = (uint8_t)(u >> (8 * i));
+    return q;
+}
+
+static int try_row(size_t r, const char *msg, size_t n, bool utf8, cs_vw *w)
 {
     const prog *pg = &progs[r];
     cap caps[MAX_CAPS];
@@ -481,30 +517,38 @@ static int try_row(size_t r, const char *msg, size_t n, cs_vw *w)
     if (!run(pg, 0, pg->nops, &p, msg + n, caps, &nc))
         return -1;
     /* strings in events are UTF-8: a line that is not does not match */
-    for (size_t i = 0; i < nc; i++)
+    for (size_t i = 0; !utf8 && i < nc; i++)
         if (caps[i].o->type == T_STR && !cs_utf8_valid((const uint8_t *)caps[i].p, caps[i].n))
             return -1;
+    /* every field at once, after one bound check: the captures hold at most
+     * n bytes of text, each key and tag fits in 48 */
+    uint8_t *q = fw_begin(w, n + nc * 48);
+    if (!q)
+        return pg->kind;
     for (size_t i = 0; i < nc; i++) {
         const cap *c = &caps[i];
-        cs_vw_keyn(w, c->o->lit, c->o->len);
+        q = fw_key(q, c->o->lit, c->o->len);
         switch (c->o->type) {
         case T_U64:
-            cs_vw_u64(w, c->v.u);
+            q = fw_uint(q, c->v.u);
             break;
         case T_I64:
-            cs_vw_i64(w, c->v.i);
+            q = fw_int(q, c->v.i);
             break;
         case T_DBL:
-            cs_vw_double(w, c->v.d);
+            q = fw_double(q, c->v.d);
             break;
         default:
-            cs_vw_str(w, c->p, c->n);
+            q = fw_str(q, c->p, c->n);
         }
     }
+    fw_set(w, q);
+    fw_count(w, (uint32_t)nc);
     return pg->kind;
 }
 
-int cs_btclog_match(const char *msg, size_t n, cs_vw *w)
+/* utf8: the message is known to be UTF-8 (no check per field). */
+static int match(const char *msg, size_t n, bool utf8, cs_vw *w)
 {
     pthread_once(&once, compile);
     if (n == 0)
@@ -513,15 +557,52 @@ int cs_btclog_match(const char *msg, size_t n, cs_vw *w)
     for (uint16_t i = 0; i < nby_first[f]; i++) {
         const op *o = &progs[by_first[f][i]].ops[0];
         if (n >= o->len && memcmp(msg, o->lit, o->len) == 0) {
-            int k = try_row(by_first[f][i], msg, n, w);
+            int k = try_row(by_first[f][i], msg, n, utf8, w);
             if (k >= 0)
                 return k;
         }
     }
     for (uint16_t i = 0; i < nany_first; i++) {
-        int k = try_row(any_first[i], msg, n, w);
+        int k = try_row(any_first[i], msg, n, utf8, w);
         if (k >= 0)
             return k;
     }
     return -1;
+}
+
+int cs_btclog_match(const char *msg, size_t n, cs_vw *w)
+{
+    return match(msg, n, false, w);
+}
+
+/* UTF-8 text as a field; text that is not is left out. */
+static uint8_t *kv_text(uint8_t *q, const char *k, size_t kl, const char *s, size_t n, bool utf8,
+                        uint32_t *count)
+{
+    if (!n || (!utf8 && !cs_utf8_valid((const uint8_t *)s, n)))
+        return q;
+    (*count)++;
+    return fw_str(fw_key(q, k, kl), s, n);
+}
+#define KV_TEXT(q, lit, s, n, count) kv_text(q, lit, sizeof(lit) - 1, s, n, l->utf8, count)
+
+int cs_btclog_payload(const cs_btclog_line *l, const char *node, cs_vw *w)
+{
+    size_t nl = strlen(node);
+    uint8_t *q = fw_begin(w, nl + l->time_len + l->thread_len + l->source_len + l->function_len +
+                                 l->category_len + 6 * 24);
+    if (!q)
+        return match(l->msg, l->msg_len, l->utf8, w);
+    uint32_t count = 1;
+    q = fw_str(FW_KEY(q, "node"), node, nl);
+    q = KV_TEXT(q, "log_time", l->time, l->time_len, &count);
+    q = KV_TEXT(q, "thread", l->thread, l->thread_len, &count);
+    if (l->source_len) {
+        q = KV_TEXT(q, "source", l->source, l->source_len, &count);
+        q = KV_TEXT(q, "function", l->function, l->function_len, &count);
+    }
+    q = KV_TEXT(q, "category", l->category, l->category_len, &count);
+    fw_set(w, q);
+    fw_count(w, count);
+    return match(l->msg, l->msg_len, l->utf8, w);
 }
