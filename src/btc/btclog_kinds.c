@@ -132,7 +132,11 @@
          {"transport", "string", true, "v1 or v2 (absent before Core 27)"},                        \
          {"addr", "string", false, "the address tried"},                                           \
          {"lastseen_h", "double", false, "hours since the address was last seen"})                 \
-    ALT(new_outbound, "trying connection {addr} lastseen={lastseen_h}hrs")
+    ALT(new_outbound, "trying connection {addr} lastseen={lastseen_h}hrs")                         \
+    KIND(new_header, "a new block header arrived and was accepted",                                \
+         "Saw new header hash={hash} height={height}",                                             \
+         {"hash", "string", false, "the header's hash"}, {"height", "u64", false, "its height"})   \
+    ALT(new_header, "Saw new cmpctblock header hash={hash} height={height}")
 
 #define SCHEMA_KIND(name, summary, pattern, ...)                                                   \
     {"bitcoind.log." #name, "debug.log", summary, (const cs_field_def[]){COMMON, __VA_ARGS__, END}},
