@@ -17,20 +17,26 @@
 
 /* ---- config ------------------------------------------------------------ */
 
-const char *const cs_btclog_node_keys[] = {"log", "log_from", "p2p_listen", "p2p_ping_interval",
-                                           NULL};
+const char *const cs_btclog_node_keys[] = {
+    "log", "log_from", "p2p_listen", "p2p_ping_interval", "p2p_rates_interval", NULL};
 
 int cs_btclog_node_parse(cs_cfg *c, struct fy_node *map, const char *path, cs_btclog_node *out)
 {
     static const char *const from[] = {"end", "start", NULL};
     int which = 0, rc;
     out->p2p_ping_interval_ms = 10000;
+    out->p2p_rates_interval_ms = 60000;
     if ((rc = cs_cfg_str(c, map, path, "log", &out->log, false)) ||
         (rc = cs_cfg_enum(c, map, path, "log_from", from, &which, false)) ||
         (rc = cs_cfg_str(c, map, path, "p2p_listen", &out->p2p_listen, false)) ||
         (rc = cs_cfg_duration_ms(c, map, path, "p2p_ping_interval", &out->p2p_ping_interval_ms,
+                                 false)) ||
+        (rc = cs_cfg_duration_ms(c, map, path, "p2p_rates_interval", &out->p2p_rates_interval_ms,
                                  false)))
         return rc;
+    if (out->p2p_rates_interval_ms < 1000)
+        return cs_cfg_error(c, cs_cfg_get(map, "p2p_rates_interval"), "p2p_rates_interval",
+                            "at least 1s");
     out->log_from_start = which == 1;
     if (out->p2p_ping_interval_ms < 100)
         return cs_cfg_error(c, cs_cfg_get(map, "p2p_ping_interval"), "p2p_ping_interval",
@@ -98,6 +104,14 @@ typedef struct node {
     uint16_t port;
     cs_mseries *m_inv, *m_inv_items, *m_addr, *m_addrv2, *m_addr_entries, *m_feefilter;
     cs_mseries *m_feerate, *m_rtt, *m_connected;
+    /* what the node sent since the last bitcoind.p2p.rates */
+    uv_timer_t rates;
+    bool rates_open;
+    uint64_t n_inv, n_inv_items, n_addr, n_addr_entries, n_feefilter;
+    int64_t feerate; /* -1 until a feefilter */
+    double rtt_ms;   /* -1 until a pong */
+    int connected;
+    uint64_t rates_at; /* loop ms of the last rates event */
 } node;
 
 struct cs_btclog {
@@ -106,7 +120,8 @@ struct cs_btclog {
     char origin[96];
     node *nodes;
     size_t nnodes;
-    size_t open; /* handles and connectors still to close */
+    size_t open;         /* handles and connectors still to close */
+    cs_mseries *m_waits; /* log steps skipped while the bus was pressed */
     bool stopping;
     void (*done)(void *);
     void *done_arg;
@@ -304,6 +319,13 @@ static void on_reopen(void *arg, const char *why)
 static void on_timer(uv_timer_t *t)
 {
     node *nd = t->data;
+    /* a lossless subscriber fell behind: the log waits on disk, not in
+     * memory (the connector stops reading its peers the same way) */
+    if (nd->b->rt->bus && cs_bus_pressed(nd->b->rt->bus)) {
+        cs_mseries_inc(nd->b->m_waits, 1);
+        uv_timer_start(t, on_timer, POLL_MS, 0);
+        return;
+    }
     int rc = cs_follow_step(&nd->f, CS_FOLLOW_CHUNK);
     cs_mcount_set(&nd->c_cut, (double)nd->f.cut);
     if (rc == CS_ENOTFOUND) {
@@ -329,6 +351,7 @@ static void p2p_handshake(cs_connector *c, cs_peer *p, void *arg)
     cs_peer_info info;
     cs_peer_info_get(p, &info);
     cs_mseries_inc(nd->m_connected, 1);
+    nd->connected++;
     CS_INFO("btclog", "%s: the node connected to %s from %s:%u (%s)", nd->n->name,
             nd->n->p2p_listen, info.addr, info.port, info.user_agent);
     cs_vw *w = cs_publisher_begin(&nd->b->pub);
@@ -363,21 +386,32 @@ static void p2p_message(cs_connector *c, cs_peer *p, const char *cmd, const cs_v
     (void)p;
     node *nd = arg;
     if (strcmp(cmd, "inv") == 0) {
+        uint64_t n = count_of(fields, "inventory");
         cs_mseries_inc(nd->m_inv, 1);
-        cs_mseries_inc(nd->m_inv_items, (double)count_of(fields, "inventory"));
+        cs_mseries_inc(nd->m_inv_items, (double)n);
+        nd->n_inv++;
+        nd->n_inv_items += n;
     } else if (strcmp(cmd, "addr") == 0 || strcmp(cmd, "addrv2") == 0) {
+        uint64_t n = count_of(fields, "addresses");
         cs_mseries_inc(cmd[4] ? nd->m_addrv2 : nd->m_addr, 1);
-        cs_mseries_inc(nd->m_addr_entries, (double)count_of(fields, "addresses"));
+        cs_mseries_inc(nd->m_addr_entries, (double)n);
+        nd->n_addr++;
+        nd->n_addr_entries += n;
     } else if (strcmp(cmd, "feefilter") == 0) {
         cs_val v;
         cs_mseries_inc(nd->m_feefilter, 1);
-        if (cs_val_get(fields, "feerate", 7, &v) == 0 && v.kind == CS_VAL_INT)
+        nd->n_feefilter++;
+        if (cs_val_get(fields, "feerate", 7, &v) == 0 && v.kind == CS_VAL_INT) {
             cs_mseries_set(nd->m_feerate, (double)v.u);
+            nd->feerate = (int64_t)v.u;
+        }
     } else if (strcmp(cmd, "pong") == 0) {
         cs_peer_info info;
         cs_peer_info_get(p, &info);
-        if (info.rtt_ms >= 0)
+        if (info.rtt_ms >= 0) {
             cs_mseries_set(nd->m_rtt, info.rtt_ms / 1e3);
+            nd->rtt_ms = info.rtt_ms;
+        }
     }
 }
 
@@ -389,9 +423,37 @@ static void p2p_close(cs_connector *c, cs_peer *p, bool failed, const char *reas
     cs_peer_info_get(p, &info);
     if (!failed && info.ready) {
         cs_mseries_inc(nd->m_connected, -1);
+        nd->connected--;
         CS_INFO("btclog", "%s: the node's connection to %s ended: %s", nd->n->name,
                 nd->n->p2p_listen, reason);
     }
+}
+
+/* Every p2p_rates_interval: what the node sent per second since the last
+ * one, as an event the rules can watch (an addr flood, an inv storm). */
+static void on_rates(uv_timer_t *t)
+{
+    node *nd = t->data;
+    uint64_t now = uv_now(nd->b->rt->loop);
+    double secs = (double)(now - nd->rates_at) / 1e3;
+    nd->rates_at = now;
+    if (secs <= 0)
+        return;
+    cs_vw *w = cs_publisher_begin(&nd->b->pub);
+    cs_vw_kv_str(w, "node", nd->n->name);
+    cs_vw_kv_bool(w, "connected", nd->connected > 0);
+    cs_vw_kv_double(w, "seconds", secs);
+    cs_vw_kv_double(w, "inv_per_s", (double)nd->n_inv / secs);
+    cs_vw_kv_double(w, "inv_items_per_s", (double)nd->n_inv_items / secs);
+    cs_vw_kv_double(w, "addr_per_s", (double)nd->n_addr / secs);
+    cs_vw_kv_double(w, "addr_entries_per_s", (double)nd->n_addr_entries / secs);
+    cs_vw_kv_double(w, "feefilter_per_s", (double)nd->n_feefilter / secs);
+    if (nd->feerate >= 0)
+        cs_vw_kv_i64(w, "feerate", nd->feerate);
+    if (nd->rtt_ms >= 0)
+        cs_vw_kv_double(w, "rtt_ms", nd->rtt_ms);
+    nd->n_inv = nd->n_inv_items = nd->n_addr = nd->n_addr_entries = nd->n_feefilter = 0;
+    cs_publisher_emit(&nd->b->pub, "bitcoind.p2p.rates", nd->network, nd->n->name, NULL);
 }
 
 /* "btc-main", "main", "btc-regtest", ... as the wire network. */
@@ -444,6 +506,15 @@ static int p2p_start(node *nd)
         nd->m_rtt = cs_mfamily_series(b->f_rtt, v1);
         nd->m_connected = cs_mfamily_series(b->f_connected, v1);
     }
+    nd->feerate = -1;
+    nd->rtt_ms = -1;
+    uv_timer_init(b->rt->loop, &nd->rates);
+    nd->rates.data = nd;
+    nd->rates_open = true;
+    b->open++;
+    nd->rates_at = uv_now(b->rt->loop);
+    uv_timer_start(&nd->rates, on_rates, nd->n->p2p_rates_interval_ms,
+                   nd->n->p2p_rates_interval_ms);
     CS_INFO("btclog", "%s: waiting for the node's -addnode on %s", nm, nd->n->p2p_listen);
     return 0;
 }
@@ -485,6 +556,9 @@ static void families(cs_btclog *b, cs_metrics *m)
                                      "the feerate of the node's last feefilter", l1, NULL, 0);
     b->f_rtt = cs_metrics_family(m, CS_METRIC_GAUGE, "btc_node_p2p_ping_rtt_seconds",
                                  "the node's last ping round trip", l1, NULL, 0);
+    b->m_waits = cs_metrics_counter(m, "btc_log_bus_waits_total",
+                                    "log reading steps put off while a lossless subscriber "
+                                    "was behind");
     b->f_connected = cs_metrics_family(m, CS_METRIC_GAUGE, "btc_node_p2p_connected",
                                        "the node's own connections to its p2p_listen", l1, NULL, 0);
 }
@@ -564,6 +638,10 @@ void cs_btclog_stop(cs_btclog *b, void (*done)(void *arg), void *arg)
         if (nd->timer_open) {
             nd->timer_open = false;
             uv_close((uv_handle_t *)&nd->timer, timer_closed);
+        }
+        if (nd->rates_open) {
+            nd->rates_open = false;
+            uv_close((uv_handle_t *)&nd->rates, timer_closed);
         }
         if (nd->conn) {
             cs_connector *c = nd->conn;

@@ -4,7 +4,8 @@
  * node). docs/btc.md "debug.log and the node's own P2P view".
  *
  * The config keys live in the node entries of the `bitcoind:` section
- * (`log`, `log_from`, `p2p_listen`, `p2p_ping_interval`);
+ * (`log`, `log_from`, `p2p_listen`, `p2p_ping_interval`,
+ * `p2p_rates_interval`);
  * cs_btclog_node_parse reads them from one entry, so that the section's
  * parser calls it once per node. Loop thread only. */
 #ifndef CS_BTC_BTCLOG_H
@@ -20,12 +21,13 @@
 /* What this component needs of one node entry. Strings are owned
  * (cs_btclog_node_free). */
 typedef struct cs_btclog_node {
-    char *name;                    /* the entry's name: the events' key and field node */
-    char *network;                 /* event network; NULL: "btc-main" */
-    char *log;                     /* debug.log path or FIFO; NULL: no log extractor */
-    bool log_from_start;           /* log_from: start (default end: only what follows) */
-    char *p2p_listen;              /* "host:port" the node's -addnode reaches; NULL: none */
-    uint64_t p2p_ping_interval_ms; /* default 10 s */
+    char *name;                     /* the entry's name: the events' key and field node */
+    char *network;                  /* event network; NULL: "btc-main" */
+    char *log;                      /* debug.log path or FIFO; NULL: no log extractor */
+    bool log_from_start;            /* log_from: start (default end: only what follows) */
+    char *p2p_listen;               /* "host:port" the node's -addnode reaches; NULL: none */
+    uint64_t p2p_ping_interval_ms;  /* default 10 s */
+    uint64_t p2p_rates_interval_ms; /* bitcoind.p2p.rates every; default 60 s */
 } cs_btclog_node;
 
 /* The node-entry keys read here, NULL-terminated: the section's parser adds

@@ -53,8 +53,9 @@ def events(srv, type_prefix="bitcoind."):
     return out
 
 
-def console(filt):
-    return 'console: {filter: "%s", json: true, buffer: 64MiB}\n' % filt
+def console(*filters):
+    return 'console: {filter: [%s], json: true, buffer: 64MiB}\n' % ", ".join(
+        '"%s"' % f for f in filters)
 
 
 class msg_feefilter(MsgSerializable):
@@ -282,10 +283,11 @@ bitcoind:
         log = self.tmp.file("b.log")
         open(log, "w").close()
         base = "http://127.0.0.1:%d" % hook_port
-        yaml = console("p2p.ping.rtt") + f"""
+        yaml = console("p2p.ping.rtt", "bitcoind.p2p.>") + f"""
 bitcoind:
   nodes:
-    - {{name: node-a, network: btc-regtest, p2p_listen: 127.0.0.1:{pa}, p2p_ping_interval: 300ms}}
+    - {{name: node-a, network: btc-regtest, p2p_listen: 127.0.0.1:{pa}, p2p_ping_interval: 300ms,
+       p2p_rates_interval: 1s}}
     - {{name: node-b, network: btc-regtest, p2p_listen: 127.0.0.1:{pb}, p2p_ping_interval: 300ms,
        log: {log}}}
 monitors:
@@ -341,6 +343,11 @@ notify:
             a.send(msg_feefilter(1000))
             wait_for(lambda: any(r > 800 for r in rtts("node-b")), timeout=15,
                      what="a late pong")
+
+            def rates():
+                return [e["payload"] for e in events(srv, "bitcoind.p2p.rates")]
+            wait_for(lambda: any(r["addr_entries_per_s"] > 0 for r in rates()), timeout=10,
+                     what="rates of node-a")
             with open(log, "a") as f:
                 f.write(gen.line(gen.Options(), gen.LINES[16], 1800))
             wait_for(lambda: len(self.hook(hooklog)) >= 2, timeout=15,
@@ -361,6 +368,14 @@ notify:
         self.assertEqual(stale[0]["event"]["payload"]["seconds"], 1800)
         self.assertEqual(stale[0]["event"]["key"], "node-b")
         self.assertFalse([r for r in rtts("node-a") if r > 800])
+        # rates: one event a second for node-a (node-b keeps the 60 s default)
+        rs = rates()
+        self.assertTrue(rs and all(r["node"] == "node-a" and r["connected"] for r in rs), rs)
+        self.assertEqual(sum(round(r["inv_items_per_s"] * r["seconds"]) for r in rs), 10)
+        self.assertEqual(sum(round(r["addr_entries_per_s"] * r["seconds"]) for r in rs), 4)
+        self.assertEqual([r["feerate"] for r in rs if "feerate" in r][-1], 1000)
+        conn = {e["payload"]["node"]: e["payload"] for e in events(srv, "bitcoind.p2p.connected")}
+        self.assertEqual(conn["node-b"]["user_agent"], "/Satoshi:28.0.0(b)/")
         s = samples(body)
         self.assertEqual(s['btc_node_p2p_messages_total{node="node-a",command="inv"}'], 2)
         self.assertEqual(s['btc_node_p2p_items_total{node="node-a",command="inv"}'], 10)
