@@ -543,7 +543,7 @@ static void families(cs_btclog *b, cs_metrics *m)
         cs_metrics_family(m, CS_METRIC_COUNTER, "btc_log_reopens_total",
                           "times the log was rotated or truncated under the reader", lw, NULL, 0);
     b->f_cut = cs_metrics_family(m, CS_METRIC_COUNTER, "btc_log_lines_cut_total",
-                                 "lines longer than 64 KiB, cut", l1, NULL, 0);
+                                 "lines longer than 64 KiB, cut in pieces", l1, NULL, 0);
     b->f_p2p_msgs = cs_metrics_family(m, CS_METRIC_COUNTER, "btc_node_p2p_messages_total",
                                       "inv, addr, addrv2 and feefilter messages a configured node "
                                       "sent on its own connection",

@@ -43,14 +43,15 @@ void cs_follow_free(cs_follow *f)
 }
 
 /* Hands every complete line of buf to on_line; keeps the incomplete end.
- * A line longer than CS_FOLLOW_MAX_LINE is cut there (counted). */
+ * A line longer than CS_FOLLOW_MAX_LINE is cut in pieces of that size
+ * (counted), each handed out as a line. */
 static void lines(cs_follow *f)
 {
     size_t at = 0;
     while (at < f->len) {
         char *nl = memchr(f->buf + at, '\n', f->len - at);
-        if (!nl) {
-            if (f->len - at < CS_FOLLOW_MAX_LINE)
+        if (!nl || (size_t)(nl - (f->buf + at)) > CS_FOLLOW_MAX_LINE) {
+            if (!nl && f->len - at < CS_FOLLOW_MAX_LINE)
                 break;
             f->cut++;
             f->cbs.on_line(f->cbs.arg, f->buf + at, CS_FOLLOW_MAX_LINE);

@@ -230,12 +230,59 @@ static void test_follow(void **state)
     rmdir(dir);
 }
 
+typedef struct sizes {
+    size_t lines, longest;
+} sizes;
+
+static void on_size(void *arg, const char *s, size_t n)
+{
+    (void)s;
+    sizes *z = arg;
+    z->lines++;
+    if (n > z->longest)
+        z->longest = n;
+}
+
+/* A big file is read over many steps, each at most CS_FOLLOW_CHUNK; a line
+ * longer than CS_FOLLOW_MAX_LINE is cut there. */
+static void test_follow_bounds(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/cs-btclog-big-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    for (int i = 0; i < 20000; i++) /* 20000 lines of 100 bytes: 2 MB */
+        fprintf(f, "%099d\n", i);
+    for (int i = 0; i < 70000; i++)
+        fputc('x', f);
+    fputc('\n', f);
+    fclose(f);
+    sizes z = {0};
+    cs_follow fl;
+    cs_follow_cbs cbs = {.arg = &z, .on_line = on_size};
+    assert_int_equal(cs_follow_init(&fl, path, true, &cbs), 0);
+    assert_int_equal(cs_follow_step(&fl, CS_FOLLOW_CHUNK), 1);
+    assert_true(z.lines <= CS_FOLLOW_CHUNK / 100);
+    assert_true(z.lines > 0);
+    int steps = 1;
+    while (cs_follow_step(&fl, CS_FOLLOW_CHUNK) == 1)
+        steps++;
+    assert_true(steps >= 8);
+    assert_int_equal(z.lines, 20000 + 2);
+    assert_int_equal(z.longest, CS_FOLLOW_MAX_LINE);
+    assert_int_equal(fl.cut, 1);
+    cs_follow_free(&fl);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_options),
         cmocka_unit_test(test_kinds),
         cmocka_unit_test(test_follow),
+        cmocka_unit_test(test_follow_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
