@@ -348,8 +348,17 @@ notify:
                 return [e["payload"] for e in events(srv, "bitcoind.p2p.rates")]
             wait_for(lambda: any(r["addr_entries_per_s"] > 0 for r in rates()), timeout=10,
                      what="rates of node-a")
+            tail = start([os.environ.get("CHAINSCOPE", "build/chainscope"), "tail", "-s",
+                          srv.socket, "-f", "bitcoind.log.>", "-c", "1", "-w", "20"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            wait_for(lambda: samples(scrape(srv.http_port)).get(
+                "chainscope_logserver_clients", 0) >= 1, what="tail connected")
             with open(log, "a") as f:
                 f.write(gen.line(gen.Options(), gen.LINES[16], 11500))
+            shown, _ = tail.communicate(timeout=30)
+            self.assertEqual(tail.returncode, 0)
+            self.assertIn("bitcoind.log.stale_tip", shown)
+            self.assertIn("node-b", shown)
             wait_for(lambda: len(self.hook(hooklog)) >= 2, timeout=15,
                      what="two alerts: %r" % self.hook(hooklog))
             body = scrape(srv.http_port)
