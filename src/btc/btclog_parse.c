@@ -33,9 +33,27 @@ static int num(const char *s, size_t n)
  * its time. */
 static size_t timestamp(const char *s, size_t n, int64_t *us)
 {
-    if (n < 20 || !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' ||
-        !digits(s + 8, 2) || s[10] != 'T' || !digits(s + 11, 2) || s[13] != ':' ||
-        !digits(s + 14, 2) || s[16] != ':' || !digits(s + 17, 2))
+    /* lines of one minute share "YYYY-MM-DDThh:mm": its seconds are kept */
+    static _Thread_local char last[16];
+    static _Thread_local int64_t last_s = -1;
+    if (n < 20)
+        return 0;
+    int64_t base;
+    if (last_s >= 0 && memcmp(s, last, 16) == 0) {
+        base = last_s;
+    } else {
+        if (!digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' || !digits(s + 8, 2) ||
+            s[10] != 'T' || !digits(s + 11, 2) || s[13] != ':' || !digits(s + 14, 2))
+            return 0;
+        int mo = num(s + 5, 2), d = num(s + 8, 2);
+        if (mo < 1 || mo > 12 || d < 1 || d > 31)
+            return 0;
+        base = cs_days_from_civil(num(s, 4), mo, d) * 86400 + num(s + 11, 2) * 3600 +
+               num(s + 14, 2) * 60;
+        memcpy(last, s, 16);
+        last_s = base;
+    }
+    if (s[16] != ':' || !digits(s + 17, 2))
         return 0;
     size_t i = 19;
     int64_t frac = 0;
@@ -49,21 +67,26 @@ static size_t timestamp(const char *s, size_t n, int64_t *us)
     }
     if (i >= n || s[i] != 'Z')
         return 0;
-    int mo = num(s + 5, 2), d = num(s + 8, 2);
-    if (mo < 1 || mo > 12 || d < 1 || d > 31)
-        return 0;
-    /* consecutive lines share their day: its count is kept */
-    static _Thread_local int64_t last_ymd = -1, last_days;
-    int64_t ymd = (int64_t)num(s, 4) * 10000 + mo * 100 + d;
-    if (ymd != last_ymd) {
-        last_days = cs_days_from_civil(num(s, 4), mo, d);
-        last_ymd = ymd;
-    }
-    int64_t days = last_days;
-    *us =
-        ((days * 86400 + num(s + 11, 2) * 3600 + num(s + 14, 2) * 60 + num(s + 17, 2)) * 1000000) +
-        frac;
+    *us = (base + num(s + 17, 2)) * 1000000 + frac;
     return i + 1;
+}
+
+/* Whether every byte is below 0x80 (the usual line): 32 bytes a step. */
+static bool ascii(const char *s, size_t n)
+{
+    uint64_t acc = 0, w[4];
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        memcpy(w, s + i, 32);
+        acc |= w[0] | w[1] | w[2] | w[3];
+    }
+    for (; i + 8 <= n; i += 8) {
+        memcpy(w, s + i, 8);
+        acc |= w[0];
+    }
+    for (; i < n; i++)
+        acc |= (unsigned char)s[i];
+    return !(acc & 0x8080808080808080ull);
 }
 
 bool cs_btclog_starts_entry(const char *s, size_t n)
@@ -133,6 +156,9 @@ static bool in(const word *set, const char *s, size_t n)
 typedef struct group {
     const char *p;
     size_t n;
+    bool cat, src, thr; /* what it may be */
+    const char *lvl;    /* when cat: its level part and category length */
+    size_t lvl_n, cat_n;
 } group;
 
 static bool is_category(const group *g, const char **lvl, size_t *lvl_n, size_t *cat_n)
@@ -180,7 +206,7 @@ static bool is_thread(const group *g)
 void cs_btclog_split(const char *s, size_t n, cs_btclog_line *o)
 {
     memset(o, 0, sizeof *o);
-    o->utf8 = cs_utf8_valid((const uint8_t *)s, n);
+    o->utf8 = ascii(s, n) || cs_utf8_valid((const uint8_t *)s, n);
     size_t i = timestamp(s, n, &o->time_us);
     if (i) {
         o->time = s;
@@ -200,37 +226,38 @@ void cs_btclog_split(const char *s, size_t n, cs_btclog_line *o)
         const char *e = memchr(s + j, ']', n - j > 200 ? 200 : n - j);
         if (!e || (size_t)(e - s) + 1 >= n || e[1] != ' ')
             break;
-        g[ng].p = s + j + 1;
-        g[ng].n = (size_t)(e - s) - j - 1;
-        ng++;
+        group *x = &g[ng++];
+        x->p = s + j + 1;
+        x->n = (size_t)(e - s) - j - 1;
+        x->lvl = NULL;
+        x->lvl_n = x->cat_n = 0;
+        x->cat = x->n && is_category(x, &x->lvl, &x->lvl_n, &x->cat_n);
+        x->src = is_source(x);
+        x->thr = is_thread(x);
         j = (size_t)(e - s) + 2;
     }
     /* In order: [thread] [file:line] [function] [category]. A group names
      * a thread when what follows it still reads as a prefix. */
     size_t k = 0;
-    const char *lvl = NULL;
-    size_t lvl_n = 0, cat_n = 0;
-    if (k < ng && is_thread(&g[k]) &&
-        ((k + 2 < ng && is_source(&g[k + 1])) ||
-         (k + 1 < ng && is_category(&g[k + 1], &lvl, &lvl_n, &cat_n)) ||
-         !is_category(&g[k], &lvl, &lvl_n, &cat_n)) &&
-        !(k + 1 < ng && is_source(&g[k]))) {
+    if (k < ng && g[k].thr &&
+        ((k + 2 < ng && g[k + 1].src) || (k + 1 < ng && g[k + 1].cat) || !g[k].cat) &&
+        !(k + 1 < ng && g[k].src)) {
         o->thread = g[k].p;
         o->thread_len = g[k].n;
         k++;
     }
-    if (k + 1 < ng && is_source(&g[k])) {
+    if (k + 1 < ng && g[k].src) {
         o->source = g[k].p;
         o->source_len = g[k].n;
         o->function = g[k + 1].p;
         o->function_len = g[k + 1].n;
         k += 2;
     }
-    if (k < ng && is_category(&g[k], &lvl, &lvl_n, &cat_n)) {
-        o->category = cat_n ? g[k].p : NULL;
-        o->category_len = cat_n;
-        o->level = lvl_n ? lvl : NULL;
-        o->level_len = lvl_n;
+    if (k < ng && g[k].cat) {
+        o->category = g[k].cat_n ? g[k].p : NULL;
+        o->category_len = g[k].cat_n;
+        o->level = g[k].lvl_n ? g[k].lvl : NULL;
+        o->level_len = g[k].lvl_n;
         k++;
     }
     const char *m = k ? g[k - 1].p + g[k - 1].n + 2 : s + i;
@@ -508,13 +535,14 @@ static uint8_t *fw_double(uint8_t *q, double d)
     return q;
 }
 
-static int try_row(size_t r, const char *msg, size_t n, bool utf8, cs_vw *w)
+/* skip: the row's first literal is already compared (1) or not (0). */
+static int try_row(size_t r, const char *msg, size_t n, bool utf8, size_t skip, cs_vw *w)
 {
     const prog *pg = &progs[r];
     cap caps[MAX_CAPS];
     size_t nc = 0;
-    const char *p = msg;
-    if (!run(pg, 0, pg->nops, &p, msg + n, caps, &nc))
+    const char *p = msg + (skip ? pg->ops[0].len : 0);
+    if (!run(pg, skip, pg->nops, &p, msg + n, caps, &nc))
         return -1;
     /* strings in events are UTF-8: a line that is not does not match */
     for (size_t i = 0; !utf8 && i < nc; i++)
@@ -557,13 +585,13 @@ static int match(const char *msg, size_t n, bool utf8, cs_vw *w)
     for (uint16_t i = 0; i < nby_first[f]; i++) {
         const op *o = &progs[by_first[f][i]].ops[0];
         if (n >= o->len && memcmp(msg, o->lit, o->len) == 0) {
-            int k = try_row(by_first[f][i], msg, n, utf8, w);
+            int k = try_row(by_first[f][i], msg, n, utf8, 1, w);
             if (k >= 0)
                 return k;
         }
     }
     for (uint16_t i = 0; i < nany_first; i++) {
-        int k = try_row(any_first[i], msg, n, utf8, w);
+        int k = try_row(any_first[i], msg, n, utf8, 0, w);
         if (k >= 0)
             return k;
     }
