@@ -12,7 +12,7 @@ PREFIX = re.compile(
     r"(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?Z)?(?: \(mocktime: [^)]*\))? ?"
     r"(?:\[(?P<thread>[^\] :]+)\] (?=\[|[A-Za-z0-9 -]))?"
     r"(?:\[(?P<source>[^\]]+:\d+)\] \[(?P<function>[^\]]+)\] )?"
-    r"(?:\[(?P<category>[a-z]+)(?::[a-z]+)?\] )? *")
+    r"(?:\[(?P<category>[a-z0-9]+)(?::(?P<level>[a-z]+))?\] )? *")
 NUM = {"u64": r"\d+", "i64": r"-?\d+", "double": r"-?\d+(?:\.\d+)?"}
 CONV = {"u64": int, "i64": int, "double": float}
 
@@ -62,7 +62,7 @@ def main():
                 m = rx.match(msg)
                 if m:
                     ev = {"node": "node-a"}
-                    for k in ("time", "thread", "source", "function", "category"):
+                    for k in ("time", "thread", "source", "function", "category", "level"):
                         if p.group(k):
                             ev[k] = p.group(k)
                     for g, (name, t) in names.items():

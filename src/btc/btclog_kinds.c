@@ -26,8 +26,12 @@
         {"thread", "string", true, "the thread name (-logthreadnames)"},                           \
         {"source", "string", true, "file:line (-logsourcelocations)"},                             \
         {"function", "string", true, "the logging function (-logsourcelocations)"},                \
+        {"category", "string", true, "the debug category of the line (net, mempool, bench, ...)"}, \
     {                                                                                              \
-        "category", "string", true, "the debug category of the line (net, mempool, bench, ...)"    \
+        "level", "string", true,                                                                   \
+            "the level Core wrote beside or instead of the category (trace, debug, info, "         \
+            "warning, "                                                                            \
+            "error)"                                                                               \
     }
 #define PEER(doc)                                                                                  \
     {                                                                                              \

@@ -618,7 +618,7 @@ int cs_btclog_payload(const cs_btclog_line *l, const char *node, cs_vw *w)
 {
     size_t nl = strlen(node);
     uint8_t *q = fw_begin(w, nl + l->time_len + l->thread_len + l->source_len + l->function_len +
-                                 l->category_len + 6 * 24);
+                                 l->category_len + l->level_len + 7 * 24);
     if (!q)
         return match(l->msg, l->msg_len, l->utf8, w);
     uint32_t count = 1;
@@ -630,6 +630,7 @@ int cs_btclog_payload(const cs_btclog_line *l, const char *node, cs_vw *w)
         q = KV_TEXT(q, "function", l->function, l->function_len, &count);
     }
     q = KV_TEXT(q, "category", l->category, l->category_len, &count);
+    q = KV_TEXT(q, "level", l->level, l->level_len, &count);
     fw_set(w, q);
     fw_count(w, count);
     return match(l->msg, l->msg_len, l->utf8, w);
