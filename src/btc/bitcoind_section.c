@@ -31,19 +31,14 @@ void cs_bitcoind_section_free(void *p)
 
 static int parse_node(cs_cfg *c, struct fy_node *nd, const char *path, cs_btclog_node *n)
 {
-    /* name and network here, then every key btclog reads */
+    /* name and network, then every key btclog reads */
     const char *keys[16] = {"name", "network"};
     size_t k = 2;
     for (size_t i = 0; cs_btclog_node_keys[i] && k < 15; i++)
         keys[k++] = cs_btclog_node_keys[i];
     keys[k] = NULL;
-    int rc;
-    if ((rc = cs_cfg_expect_map(c, nd, path, keys)) ||
-        (rc = cs_cfg_str(c, nd, path, "name", &n->name, true)) ||
-        (rc = cs_cfg_str(c, nd, path, "network", &n->network, false)) ||
-        (rc = cs_btclog_node_parse(c, nd, path, n)))
-        return rc;
-    return 0;
+    int rc = cs_cfg_expect_map(c, nd, path, keys);
+    return rc ? rc : cs_btclog_node_parse(c, nd, path, n);
 }
 
 int cs_bitcoind_section_parse(cs_cfg *c, struct fy_node *node, void **out)

@@ -24,6 +24,9 @@ int cs_btclog_node_parse(cs_cfg *c, struct fy_node *map, const char *path, cs_bt
 {
     static const char *const from[] = {"end", "start", NULL};
     int which = 0, rc;
+    if ((rc = cs_cfg_str(c, map, path, "name", &out->name, true)) ||
+        (rc = cs_cfg_str(c, map, path, "network", &out->network, false)))
+        return rc;
     out->p2p_ping_interval_ms = 10000;
     out->p2p_rates_interval_ms = 60000;
     if ((rc = cs_cfg_str(c, map, path, "log", &out->log, false)) ||

@@ -1,7 +1,8 @@
 /* The inside view of a Bitcoin Core node: its debug.log turned into events
  * (bitcoind.log.<kind>) and its own P2P connection to us (-addnode to a
  * listener of ours, pinged at a fixed interval: p2p.ping.rtt with field
- * node). docs/btc.md "debug.log and the node's own P2P view".
+ * node). docs/btc.md "Inside the node: debug.log and the node's own P2P
+ * connection".
  *
  * The config keys live in the node entries of the `bitcoind:` section
  * (`log`, `log_from`, `p2p_listen`, `p2p_ping_interval`,
@@ -35,11 +36,11 @@ typedef struct cs_btclog_node {
 extern const char *const cs_btclog_node_keys[];
 
 /* Reads this component's keys from node entry `map` (at `path`, such as
- * "bitcoind.nodes[0]") into *out, which the caller zeroed and filled with
- * name and network (both may be left NULL and set afterwards; the strings
- * become *out's). Leaves unknown keys to the caller's cs_cfg_expect_map. */
+ * "bitcoind.nodes[0]") into *out (zeroed by the caller): name (required)
+ * and network too, as copies of its own. Unknown keys are left to the
+ * caller's cs_cfg_expect_map (with cs_btclog_node_keys among the allowed). */
 int cs_btclog_node_parse(cs_cfg *c, struct fy_node *map, const char *path, cs_btclog_node *out);
-/* Frees the strings of *n (not n itself). */
+/* Frees the strings of *n (not n itself), name and network included. */
 void cs_btclog_node_free(cs_btclog_node *n);
 
 typedef struct cs_btclog cs_btclog;
