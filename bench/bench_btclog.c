@@ -1,8 +1,9 @@
 /* debug.log parsing speed: a log file read through the follower in its
  * bounded chunks, every line split into Core's prefixes, matched against
  * the kinds table and its event payload written (what `chainscope run`
- * does before publishing). The fastest of 3 passes, with their mean. bench/btclog.sh runs it on a
- * generated mixed log of 1,000,000 lines beside Python's re and grep -cE.
+ * does before publishing): the fastest of 3 passes, and their mean.
+ * bench/btclog.sh runs it on a generated mixed log of 1,000,000 lines
+ * beside Python's re and grep -cE.
  *
  * usage: bench_btclog FILE      prints `name: value unit` lines
  *        bench_btclog --patterns  prints the table: kind TAB pattern TAB
