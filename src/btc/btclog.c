@@ -83,8 +83,9 @@ typedef struct node {
     bool has_log;
     cs_follow f;
     uv_timer_t timer;
-    bool timer_open, missing_warned;
-    char *entry; /* the entry being assembled (continuation lines join it) */
+    bool timer_open;
+    int last_error; /* of the last step, to warn once */
+    char *entry;    /* the entry being assembled (continuation lines join it) */
     size_t elen;
     bool have_entry, seen_ts;
     cs_mseries *m_lines, *m_unparsed_other, *m_rotate, *m_truncate, *m_cut;
@@ -331,16 +332,18 @@ static void on_timer(uv_timer_t *t)
     }
     int rc = cs_follow_step(&nd->f, CS_FOLLOW_CHUNK);
     cs_mcount_set(&nd->c_cut, (double)nd->f.cut);
-    if (rc == CS_ENOTFOUND) {
-        if (!nd->missing_warned)
+    /* one warning per kind of trouble, until reading works again */
+    if (rc < 0 && rc != nd->last_error) {
+        if (rc == CS_ENOTFOUND)
             CS_WARN("btclog", "%s: %s does not exist (yet): waiting for it", nd->n->name,
                     nd->n->log);
-        nd->missing_warned = true;
-    } else if (rc < 0) {
-        CS_WARN("btclog", "%s: reading %s: %s", nd->n->name, nd->n->log, cs_strerror(rc));
-    } else {
-        nd->missing_warned = false;
+        else
+            CS_WARN("btclog", "%s: cannot read %s: %s (trying again)", nd->n->name, nd->n->log,
+                    cs_strerror(rc));
+    } else if (rc >= 0 && nd->last_error) {
+        CS_INFO("btclog", "%s: reading %s", nd->n->name, nd->n->log);
     }
+    nd->last_error = rc < 0 ? rc : 0;
     /* more waiting: again on the next loop turn, after other work */
     uv_timer_start(t, on_timer, rc == 1 ? 0 : POLL_MS, 0);
 }
