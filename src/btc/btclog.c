@@ -83,6 +83,7 @@ typedef struct node {
     bool has_log;
     cs_follow f;
     uv_timer_t timer;
+    uv_idle_t idle;
     bool timer_open;
     int last_error; /* of the last step, to warn once */
     char *entry;    /* the entry being assembled (continuation lines join it) */
@@ -320,14 +321,20 @@ static void on_reopen(void *arg, const char *why)
             strcmp(why, "rotate") == 0 ? "was rotated: reading the new file" : "was truncated");
 }
 
-static void on_timer(uv_timer_t *t)
+static void on_timer(uv_timer_t *t);
+static void on_idle_step(uv_idle_t *h);
+
+/* One bounded read step. While more is waiting, the next step runs from
+ * the idle handle: once per loop turn, after the turn's I/O (a timer of 0
+ * would run again within the same turn); at the end, the poll timer. */
+static void step(node *nd)
 {
-    node *nd = t->data;
     /* a lossless subscriber fell behind: the log waits on disk, not in
      * memory (the connector stops reading its peers the same way) */
     if (nd->b->rt->bus && cs_bus_pressed(nd->b->rt->bus)) {
         cs_mseries_inc(nd->b->m_waits, 1);
-        uv_timer_start(t, on_timer, POLL_MS, 0);
+        uv_idle_stop(&nd->idle);
+        uv_timer_start(&nd->timer, on_timer, POLL_MS, 0);
         return;
     }
     int rc = cs_follow_step(&nd->f, CS_FOLLOW_CHUNK);
@@ -344,8 +351,22 @@ static void on_timer(uv_timer_t *t)
         CS_INFO("btclog", "%s: reading %s", nd->n->name, nd->n->log);
     }
     nd->last_error = rc < 0 ? rc : 0;
-    /* more waiting: again on the next loop turn, after other work */
-    uv_timer_start(t, on_timer, rc == 1 ? 0 : POLL_MS, 0);
+    if (rc == 1) {
+        uv_idle_start(&nd->idle, on_idle_step);
+    } else {
+        uv_idle_stop(&nd->idle);
+        uv_timer_start(&nd->timer, on_timer, POLL_MS, 0);
+    }
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    step(t->data);
+}
+
+static void on_idle_step(uv_idle_t *h)
+{
+    step(h->data);
 }
 
 /* ---- the node's own P2P connection ------------------------------------- */
@@ -591,9 +612,10 @@ static int log_start(node *nd)
     nd->m_rotate = series(b->f_reopen, nm, "rotate");
     nd->m_truncate = series(b->f_reopen, nm, "truncate");
     uv_timer_init(b->rt->loop, &nd->timer);
-    nd->timer.data = nd;
+    uv_idle_init(b->rt->loop, &nd->idle);
+    nd->timer.data = nd->idle.data = nd;
     nd->timer_open = true;
-    b->open++;
+    b->open += 2;
     uv_timer_start(&nd->timer, on_timer, 0, 0);
     return 0;
 }
@@ -644,6 +666,7 @@ void cs_btclog_stop(cs_btclog *b, void (*done)(void *arg), void *arg)
         if (nd->timer_open) {
             nd->timer_open = false;
             uv_close((uv_handle_t *)&nd->timer, timer_closed);
+            uv_close((uv_handle_t *)&nd->idle, timer_closed);
         }
         if (nd->rates_open) {
             nd->rates_open = false;

@@ -273,6 +273,33 @@ bitcoind:
         self.assertEqual(s['btc_log_reopens_total{node="file",why="rotate"}'], 1)
         self.assertEqual(s['btc_log_reopens_total{node="file",why="truncate"}'], 1)
 
+    def test_big_log_never_stalls_the_loop(self):
+        # a big log read from its start: /metrics answers all along (the log
+        # is read in bounded chunks per loop turn), and every line is counted
+        log = self.tmp.file("big.log")
+        total = 400000
+        with open(log, "w") as f:
+            f.writelines(gen.mixed(total))
+        srv = Server(self.tmp, """
+bitcoind:
+  nodes:
+    - {name: big, log: %s, log_from: start}
+""" % log, http=True)
+        try:
+            worst, lines, t0 = 0.0, 0, time.monotonic()
+            while lines < total and time.monotonic() - t0 < 60:
+                a = time.monotonic()
+                s = samples(scrape(srv.http_port))
+                worst = max(worst, time.monotonic() - a)
+                lines = s.get('btc_log_lines_total{node="big"}', 0)
+            took = time.monotonic() - t0
+        finally:
+            self.assertEqual(srv.stop(), 0)
+        self.assertEqual(lines, total)
+        print("read %d lines in %.2f s; slowest /metrics %.3f s" % (total, took, worst))
+        # one stall for the whole file would take about all of `took`
+        self.assertLess(worst, took / 3)
+
     def test_node_pings_and_alerts(self):
         hook_port = free_port()
         hooklog = self.tmp.file("http.jsonl")
