@@ -330,6 +330,7 @@ monitors:
     severity: high
     risk: technical
     subjects: [bitcoind.log.stale_tip]
+    condition: 'seconds >= 1800 && node == "node-b"'
     channels: [hook]
 channels:
   hook: {{type: webhook, url: "{base}/hook"}}
@@ -381,12 +382,14 @@ notify:
             wait_for(lambda: samples(scrape(srv.http_port)).get(
                 "chainscope_logserver_clients", 0) >= 1, what="tail connected")
             with open(log, "a") as f:
+                f.write(gen.line(gen.Options(), gen.LINES[16], 600))  # below the bound
                 f.write(gen.line(gen.Options(), gen.LINES[16], 11500))
             shown, _ = tail.communicate(timeout=30)
             self.assertEqual(tail.returncode, 0)
             self.assertIn("bitcoind.log.stale_tip", shown)
             self.assertIn("node-b", shown)
-            wait_for(lambda: len(self.hook(hooklog)) >= 2, timeout=15,
+            wait_for(lambda: {x["monitor"]["name"] for x in self.hook(hooklog)} ==
+                     {"slow-ping", "stale-tip"}, timeout=15,
                      what="two alerts: %r" % self.hook(hooklog))
             body = scrape(srv.http_port)
         finally:
@@ -399,6 +402,7 @@ notify:
         slow = [x for x in alerts if x["monitor"]["name"] == "slow-ping"]
         stale = [x for x in alerts if x["monitor"]["name"] == "stale-tip"]
         self.assertTrue(slow and stale, alerts)
+        self.assertEqual(len(stale), 1, stale)
         self.assertEqual(slow[0]["event"]["payload"]["node"], "node-b")
         self.assertGreater(slow[0]["event"]["payload"]["rtt_ms"], 1500)
         self.assertEqual(stale[0]["event"]["payload"]["seconds"], 11500)
