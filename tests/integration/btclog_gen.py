@@ -74,7 +74,7 @@ THREADS = ["msghand", "net", "init", "scheduler", "httpworker.0"]
 class Options:
     """Core's logging switches (-logtimestamps, -logtimemicros,
     -logthreadnames, -logsourcelocations) and whether category prefixes are
-    written (Core 27+ writes "[category] " before every LogDebug line)."""
+    written (recent Core writes "[category] " before every LogDebug line)."""
 
     def __init__(self, timestamps=True, micros=False, threadnames=False, sourcelocations=False,
                  categories=True):
