@@ -13,7 +13,7 @@
  *
  * The formats are those of Bitcoin Core's LogPrintf/LogDebug call sites
  * (net_processing.cpp, net.cpp, validation.cpp, blockencodings.cpp,
- * validationinterface.cpp), versions 0.21 to 29. */
+ * validationinterface.cpp), from 0.21 on; ALT rows keep older formats. */
 #include "btc/btclog_int.h"
 
 #define END                                                                                        \
@@ -48,7 +48,7 @@
          "peer={id}{?, peeraddr={addr}}{? peeraddr={addr}}{?, mapped_as={mapped_as}}",             \
          {"conntype", "string", true,                                                              \
           "outbound-full-relay, block-relay-only, inbound, manual, feeler, addr-fetch"},           \
-         {"transport", "string", true, "v1 or v2 (BIP324); absent before Core 26"},                \
+         {"transport", "string", true, "v1 or v2 (BIP324); absent in older Core"},                 \
          {"version", "i64", false, "the peer's protocol version"},                                 \
          {"blocks", "i64", false, "the peer's starting height"},                                   \
          {"id", "u64", false, "Core's peer id"},                                                   \
@@ -121,8 +121,8 @@
     KIND(misbehaving, "Core scored a peer's misbehaviour (-debug=net)",                            \
          "Misbehaving: peer={peer} ({score_before} -> {score}){? DISCOURAGE THRESHOLD "            \
          "EXCEEDED}{?: {message}}",                                                                \
-         PEER("the peer"), {"score_before", "i64", true, "its score before (Core before 28)"},     \
-         {"score", "i64", true, "its score after (Core before 28)"},                               \
+         PEER("the peer"), {"score_before", "i64", true, "its score before (older Core)"},         \
+         {"score", "i64", true, "its score after (older Core)"},                                   \
          {"message", "string", true, "what it did"})                                               \
     ALT(misbehaving, "Misbehaving: peer={peer}{?: {message}}")                                     \
     KIND(discouraged, "Core disconnected a peer and discouraged its address (-debug=net)",         \
@@ -133,7 +133,7 @@
          {"seconds", "u64", false, "time since the tip last moved"})                               \
     KIND(new_outbound, "Core opens a new outbound connection (-debug=net)",                        \
          "trying {transport} connection {addr} lastseen={lastseen_h}hrs",                          \
-         {"transport", "string", true, "v1 or v2 (absent before Core 27)"},                        \
+         {"transport", "string", true, "v1 or v2 (absent in older Core)"},                         \
          {"addr", "string", false, "the address tried"},                                           \
          {"lastseen_h", "double", false, "hours since the address was last seen"})                 \
     ALT(new_outbound, "trying connection {addr} lastseen={lastseen_h}hrs")                         \

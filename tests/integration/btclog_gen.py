@@ -4,7 +4,7 @@ Shape: Bitcoin Core's logging.cpp (FormatLogStrInPlace, LogTimestampStr,
 GetLogPrefix: "<time> [thread] [file:line] [function] [category] message",
 the time with -logtimemicros as 2024-05-01T12:00:00.123456Z) and the
 LogPrintf/LogDebug call sites of net_processing.cpp, net.cpp,
-validation.cpp, validationinterface.cpp and blockencodings.cpp (Core 27-29;
+validation.cpp, validationinterface.cpp and blockencodings.cpp (recent Core;
 older formats marked so). Used by test_btclog.py and bench/btclog.sh."""
 import random
 import time
@@ -18,10 +18,10 @@ LINES = [
      "peer={n}, peeraddr=203.0.113.{b}:8333"),
     ("peer_connected", "net", "ProcessMessage", "net_processing.cpp:3615",
      "New inbound v1 peer connected: version: 70016, blocks=840000, peer={n}"),
-    ("peer_connected", None, "ProcessMessage", "net_processing.cpp:3420",  # Core 22-25
+    ("peer_connected", None, "ProcessMessage", "net_processing.cpp:3420",  # older Core
      "New outbound peer connected: version: 70016, blocks=780000, peer={n}, "
      "peeraddr=198.51.100.{b}:8333 (block-relay-only)"),
-    ("peer_disconnected", "net", "CloseSocketDisconnect", "net.cpp:557",  # Core before 28
+    ("peer_disconnected", "net", "CloseSocketDisconnect", "net.cpp:557",  # older Core
      "disconnecting peer={n}"),
     ("peer_disconnected", "net", "CloseSocketDisconnect", "net.cpp:561",
      "Resetting socket for peer={n}"),
@@ -49,7 +49,7 @@ LINES = [
      "1200 < 2103"),
     ("misbehaving", "net", "Misbehaving", "net_processing.cpp:1760",
      "Misbehaving: peer={n}: header with invalid proof of work"),
-    ("misbehaving", "net", "Misbehaving", "net_processing.cpp:1745",  # Core before 28
+    ("misbehaving", "net", "Misbehaving", "net_processing.cpp:1745",  # older Core
      "Misbehaving: peer={n} (0 -> 100) DISCOURAGE THRESHOLD EXCEEDED: invalid header received"),
     ("discouraged", "net", "MaybeDiscourageAndDisconnect", "net_processing.cpp:4870",
      "Disconnecting and discouraging peer {n}!"),
