@@ -5,7 +5,7 @@
 #include "audit/audit_config.h"
 #include "audit/component.h"
 #include "audit/events.h"
-#include "btc/bitcoind_section.h"
+#include "btc/bitcoind.h"
 #include "btc/component.h"
 #include "btc/events.h"
 #include "evm/component.h"
@@ -37,9 +37,9 @@ const cs_component cs_components[] = {
     {{"connector", "Bitcoin P2P connector: peers, every message an event, control socket",
       cs_btc_config_parse, cs_btc_config_free},
      {"connector", cs_btc_component_start, cs_btc_component_stop, cs_btc_component_reload}},
-    {{"bitcoind", "Bitcoin Core nodes from the inside: debug.log, the node's own P2P connection",
-      cs_bitcoind_section_parse, cs_bitcoind_section_free},
-     {"bitcoind", cs_bitcoind_section_start, cs_bitcoind_section_stop, NULL}},
+    {{"bitcoind", "Bitcoin Core nodes over RPC: snapshots, peers, addrman, chain tips and forks",
+      cs_bitcoind_config_parse, cs_bitcoind_config_free},
+     {"bitcoind", cs_bitcoind_start, cs_bitcoind_stop, cs_bitcoind_reload}},
     {{"evm", "EVM chain follower (blocks, txs, decoded logs, reorgs) and node probes",
       cs_evm_config_parse, cs_evm_config_free},
      {"evm", cs_evm_component_start, cs_evm_component_stop, NULL}},
@@ -65,9 +65,9 @@ void cs_components_register_schemas(void)
 {
     /* The core's own group is always there; each component's table lives
      * beside its publisher. */
-    static const cs_event_def *const tables[] = {cs_schema_audit,    cs_schema_btc,
-                                                 cs_schema_btclog,   cs_schema_evm,
-                                                 cs_schema_monitors, cs_schema_notify};
+    static const cs_event_def *const tables[] = {
+        cs_schema_audit, cs_schema_btc,      cs_schema_bitcoind, cs_schema_btclog,
+        cs_schema_evm,   cs_schema_monitors, cs_schema_notify};
     for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
-        cs_schema_register(tables[i]); /* 6 of CS_SCHEMA_MAX_GROUPS: cannot fail */
+        cs_schema_register(tables[i]); /* 7 of CS_SCHEMA_MAX_GROUPS: cannot fail */
 }

@@ -19,6 +19,7 @@ static const cs_command commands[] = {
     {"p2p", "decode and encode Bitcoin P2P messages", cs_cmd_p2p},
     {"connector", "connect to Bitcoin peers; every message becomes an event", cs_cmd_connector},
     {"ctl", "drive a running connector: connect, disconnect, send, peers", cs_cmd_ctl},
+    {"horde", "many connector processes behind one control socket", cs_cmd_horde},
     {"simnet", "run a simulated Bitcoin network on loopback", cs_cmd_simnet},
     {"crawl", "map the reachable Bitcoin network from seed nodes", cs_cmd_crawl},
     {"abi", "contract ABI: selectors, topics, decode logs and calldata", cs_cmd_abi},

@@ -53,6 +53,12 @@ def events(srv, type_prefix="bitcoind."):
     return out
 
 
+def dead_rpc():
+    """An RPC URL nothing answers: the RPC side of these nodes is not what
+    these tests look at (its failures are bitcoind.rpc.failed events)."""
+    return "http://127.0.0.1:%d" % free_port()
+
+
 def console(*filters):
     return 'console: {filter: [%s], json: true, buffer: 64MiB}\n' % ", ".join(
         '"%s"' % f for f in filters)
@@ -130,19 +136,19 @@ class BtclogTest(unittest.TestCase):
             f.write(gen.multiline(gen.Options(), 424242))
             f.write(gen.line(gen.Options(), gen.LINES[0], 77))  # ends the multi-line entry
             f.write(gen.line(gen.Options(), gen.LINES[4], 77))
-        srv = Server(self.tmp, console("bitcoind.>") + """
+        srv = Server(self.tmp, console("bitcoind.log.>") + """
 bitcoind:
   nodes:
-    - {name: node-a, network: btc-main, log: %s, log_from: start}
-""" % log, http=True)
+    - {name: node-a, network: btc-main, rpc: %s, log: %s, log_from: start}
+""" % (dead_rpc(), log), http=True)
         try:
             want = sum(1 for r in per_opt if r[0]) * len(gen.ALL_OPTIONS) + 3
-            wait_for(lambda: len(events(srv)) >= want, timeout=20,
+            wait_for(lambda: len(events(srv, "bitcoind.log.")) >= want, timeout=20,
                      what="%d events: %s" % (want, srv.logtext()[-2000:]))
             body = scrape(srv.http_port)
         finally:
             self.assertEqual(srv.stop(), 0)
-        evs = events(srv)
+        evs = events(srv, "bitcoind.log.")
         self.assertEqual(len(evs), want)
         got = {}
         for e in evs:
@@ -205,9 +211,9 @@ bitcoind:
         srv = Server(self.tmp, console("bitcoind.log.update_tip") + """
 bitcoind:
   nodes:
-    - {name: file, log: %s}
-    - {name: pipe, log: %s}
-""" % (log, fifo), http=True)
+    - {name: file, rpc: %s, log: %s}
+    - {name: pipe, rpc: %s, log: %s}
+""" % (dead_rpc(), log, dead_rpc(), fifo), http=True)
         total = 3000
         tip = gen.LINES[5]
         opt = gen.Options(micros=True, threadnames=True)
@@ -283,8 +289,8 @@ bitcoind:
         srv = Server(self.tmp, """
 bitcoind:
   nodes:
-    - {name: big, log: %s, log_from: start}
-""" % log, http=True)
+    - {name: big, rpc: %s, log: %s, log_from: start}
+""" % (dead_rpc(), log), http=True)
         try:
             worst, lines, t0 = 0.0, 0, time.monotonic()
             while lines < total and time.monotonic() - t0 < 60:
@@ -313,9 +319,11 @@ bitcoind:
         yaml = console("p2p.ping.rtt", "bitcoind.p2p.>") + f"""
 bitcoind:
   nodes:
-    - {{name: node-a, network: btc-regtest, p2p_listen: 127.0.0.1:{pa}, p2p_ping_interval: 300ms,
+    - {{name: node-a, network: btc-regtest, rpc: "{dead_rpc()}", p2p_listen: 127.0.0.1:{pa},
+       p2p_ping_interval: 300ms,
        p2p_rates_interval: 1s}}
-    - {{name: node-b, network: btc-regtest, p2p_listen: 127.0.0.1:{pb}, p2p_ping_interval: 300ms,
+    - {{name: node-b, network: btc-regtest, rpc: "{dead_rpc()}", p2p_listen: 127.0.0.1:{pb},
+       p2p_ping_interval: 300ms,
        log: {log}}}
 monitors:
   - name: slow-ping

@@ -249,7 +249,7 @@ class RunTest(unittest.TestCase):
         listed = [l.split()[0] for l in r.stdout.split("commands:\n")[1].split("\n\n")[0]
                   .splitlines()]
         self.assertEqual(listed, ["run", "check-config", "publish", "tail", "events", "p2p",
-                                  "connector", "ctl", "simnet", "crawl", "abi", "evm", "audit",
+                                  "connector", "ctl", "horde", "simnet", "crawl", "abi", "evm", "audit",
                                   "sla", "monitor"])
         for name in listed:
             h = cs(name, "--help")
