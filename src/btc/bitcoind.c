@@ -740,6 +740,11 @@ static void close_all(btcd *s, bool timer)
             s->pending++;
             cs_rpc_close(s->nodes[i].rpc, one_closed, s);
         }
+    if (s->btclog) {
+        s->pending++;
+        cs_btclog_stop(s->btclog, one_closed, s);
+        s->btclog = NULL;
+    }
     one_closed(s);
 }
 
@@ -778,6 +783,8 @@ int cs_bitcoind_start(cs_runtime *rt, void *conf, void **state)
     for (size_t i = 0; rc == 0 && i < cf->nnodes; i++) {
         rc = open_node(s, &s->nodes[i]);
     }
+    if (rc == 0)
+        rc = cs_btclog_start(rt, cf->btclog, cf->nnodes, &s->btclog);
     if (rc == 0 && (rc = uv_timer_init(rt->loop, &s->sweep)) != 0)
         rc = CS_EIO;
     if (rc) {

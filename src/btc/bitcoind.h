@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "btc/btclog.h"
 #include "config/config.h"
 #include "core/runtime.h"
 
@@ -66,6 +67,9 @@ typedef struct cs_bitcoind_list_conf {
 typedef struct cs_bitcoind_conf {
     cs_bitcoind_node_conf *nodes;
     size_t nnodes;
+    /* each node's debug.log and own P2P connection keys (btc/btclog.h),
+     * beside nodes[i] */
+    cs_btclog_node *btclog;
     cs_bitcoind_list_conf lists[CS_BITCOIND_MAX_LISTS];
     size_t nlists;
     char *asn_file;          /* ip-to-ASN TSV, or NULL */

@@ -84,6 +84,7 @@ struct btcd {
     cs_btcd_list lists[CS_BITCOIND_MAX_LISTS];
     size_t nlists;
     cs_btcd_asns asns;
+    cs_btclog *btclog; /* the nodes' debug.log and own P2P connection */
     bool closing;
     size_t pending; /* handles and clients still closing */
     void (*done)(void *);

@@ -43,9 +43,13 @@ void cs_bitcoind_config_free(void *p)
     cs_bitcoind_conf *c = p;
     if (!c)
         return;
-    for (size_t i = 0; i < c->nnodes; i++)
+    for (size_t i = 0; i < c->nnodes; i++) {
         node_free(&c->nodes[i]);
+        if (c->btclog)
+            cs_btclog_node_free(&c->btclog[i]);
+    }
     free(c->nodes);
+    free(c->btclog);
     for (size_t i = 0; i < c->nlists; i++) {
         free(c->lists[i].name);
         free(c->lists[i].file);
@@ -91,11 +95,17 @@ static int parse_intervals(cs_cfg *c, struct fy_node *nn, const char *path,
 
 static int parse_node(cs_cfg *c, struct fy_node *nn, const char *path, cs_bitcoind_node_conf *n)
 {
-    /* log and p2p_listen belong to the debug.log extractor and the P2P
+    /* log, p2p_listen, ... belong to the debug.log extractor and the P2P
      * view (btclog*.c), which read them from the same entry. */
-    static const char *const keys[] = {"name",    "network",      "rpc",        "cookie",
-                                       "user",    "password_env", "intervals",  "timeout",
-                                       "retries", "log",          "p2p_listen", NULL};
+    static const char *const own[] = {"name",         "network",   "rpc",     "cookie", "user",
+                                      "password_env", "intervals", "timeout", "retries"};
+    const char *keys[sizeof own / sizeof *own + 8];
+    size_t k = 0;
+    for (; k < sizeof own / sizeof *own; k++)
+        keys[k] = own[k];
+    for (size_t i = 0; cs_btclog_node_keys[i] && k + 1 < sizeof keys / sizeof *keys; i++)
+        keys[k++] = cs_btclog_node_keys[i];
+    keys[k] = NULL;
     int rc;
     char *penv = NULL;
     n->timeout_ms = 10000;
@@ -221,7 +231,8 @@ int cs_bitcoind_config_parse(cs_cfg *c, struct fy_node *node, void **out)
         rc = cs_cfg_error(c, nodes, "bitcoind.nodes", "at most %d nodes", CS_BITCOIND_MAX_NODES);
         goto fail;
     }
-    if (!(cf->nodes = calloc(cap, sizeof *cf->nodes))) {
+    if (!(cf->nodes = calloc(cap, sizeof *cf->nodes)) ||
+        !(cf->btclog = calloc(cap, sizeof *cf->btclog))) {
         rc = CS_ENOMEM;
         goto fail;
     }
@@ -230,7 +241,8 @@ int cs_bitcoind_config_parse(cs_cfg *c, struct fy_node *node, void **out)
     while ((nn = fy_node_sequence_iterate(nodes, &it))) {
         char path[64];
         snprintf(path, sizeof path, "bitcoind.nodes[%zu]", cf->nnodes);
-        if ((rc = parse_node(c, nn, path, &cf->nodes[cf->nnodes++])))
+        if ((rc = parse_node(c, nn, path, &cf->nodes[cf->nnodes++])) ||
+            (rc = cs_btclog_node_parse(c, nn, path, &cf->btclog[cf->nnodes - 1])))
             goto fail;
     }
     if ((rc = parse_lists(c, node, cf)) ||

@@ -78,6 +78,11 @@ typedef struct cs_connector_opts {
     /* metrics (chainscope_p2p_*, docs/btc.md) on this registry; borrowed,
      * must outlive the connector; NULL: none */
     struct cs_metrics *metrics;
+    /* a configured node's name (borrowed, must outlive the connector): its
+     * p2p.ping.rtt events carry it as field node (btc/btclog.h) */
+    const char *node;
+    /* pings every ping_interval_ms exactly (no jitter) */
+    bool ping_fixed;
 } cs_connector_opts;
 
 /* Hooks for components built on the connector (crawler, simnet). Every

@@ -75,8 +75,8 @@ void cs_components_register_schemas(void)
     /* The core's own group is always there; each component's table lives
      * beside its publisher. */
     static const cs_event_def *const tables[] = {
-        cs_schema_archive, cs_schema_audit,    cs_schema_btc,   cs_schema_bitcoind,
-        cs_schema_evm,     cs_schema_monitors, cs_schema_notify};
+        cs_schema_archive, cs_schema_audit, cs_schema_btc,      cs_schema_bitcoind,
+        cs_schema_btclog,  cs_schema_evm,   cs_schema_monitors, cs_schema_notify};
     for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
-        cs_schema_register(tables[i]); /* 7 of CS_SCHEMA_MAX_GROUPS: cannot fail */
+        cs_schema_register(tables[i]); /* 8 of CS_SCHEMA_MAX_GROUPS: cannot fail */
 }
