@@ -5,6 +5,7 @@
 #include "audit/audit_config.h"
 #include "audit/component.h"
 #include "audit/events.h"
+#include "bus/nats.h"
 #include "btc/component.h"
 #include "btc/events.h"
 #include "evm/component.h"
@@ -39,6 +40,11 @@ const cs_component cs_components[] = {
     {{"evm", "EVM chain follower (blocks, txs, decoded logs, reorgs) and node probes",
       cs_evm_config_parse, cs_evm_config_free},
      {"evm", cs_evm_component_start, cs_evm_component_stop, NULL}},
+    /* Last: as a source it starts after the sinks; as a sink it is
+     * subscribed before the loop runs, so it misses no source's event. */
+    {{"nats", "NATS bridge: publish events to NATS and JetStream, subscribe (docs/nats.md)",
+      cs_nats_conf_parse, cs_nats_conf_free},
+     {"nats", cs_nats_start, cs_nats_stop, NULL}},
     {{NULL, NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}},
 };
 
@@ -61,8 +67,9 @@ void cs_components_register_schemas(void)
 {
     /* The core's own group is always there; each component's table lives
      * beside its publisher. */
-    static const cs_event_def *const tables[] = {cs_schema_audit, cs_schema_btc, cs_schema_evm,
-                                                 cs_schema_monitors, cs_schema_notify};
+    static const cs_event_def *const tables[] = {cs_schema_audit, cs_schema_btc,
+                                                 cs_schema_evm,   cs_schema_monitors,
+                                                 cs_schema_nats,  cs_schema_notify};
     for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
-        cs_schema_register(tables[i]); /* 5 of CS_SCHEMA_MAX_GROUPS: cannot fail */
+        cs_schema_register(tables[i]); /* 6 of CS_SCHEMA_MAX_GROUPS: cannot fail */
 }
