@@ -17,6 +17,7 @@
 #define EXPORT_BATCH 1024
 #define FLUSH_MS 2000
 #define JS_ACK_MS 5000
+#define JS_MSG_ACK_MS 2000
 
 static bool stopping(cs_nats *s)
 {
@@ -417,6 +418,11 @@ static int export_some(cs_nats *s, cs_buf *json)
     uint64_t errs0 = atomic_load(&s->pub_errors), too_big = 0;
     natsStatus st = NATS_OK;
     char subj[CS_NATS_MAX_SUBJECT], seq[24], id[300];
+    /* each message's ack is awaited at most this long (then it counts as
+     * failed and the batch goes again) */
+    jsPubOptions mo;
+    jsPubOptions_Init(&mo);
+    mo.MaxWait = JS_MSG_ACK_MS;
     for (size_t i = 0; i < n && st == NATS_OK; i++) {
         cs_event *ev = batch[i];
         if (cs_nats_subject(subj, sizeof subj, s->c->prefix, ev->network, ev->type) < 0) {
@@ -446,7 +452,7 @@ static int export_some(cs_nats *s, cs_buf *json)
         natsMsgHeader_Set(m, "Chainscope-Encoding",
                           s->c->encoding == CS_NATS_JSON ? "json" : "binary");
         natsMsgHeader_Set(m, "Nats-Msg-Id", id);
-        st = s->js ? js_PublishMsgAsync(s->js, &m, NULL) : natsConnection_PublishMsg(s->nc, m);
+        st = s->js ? js_PublishMsgAsync(s->js, &m, &mo) : natsConnection_PublishMsg(s->nc, m);
         if (st == NATS_MAX_PAYLOAD || st == NATS_INVALID_SUBJECT) {
             too_big++; /* can never be sent: dropped */
             st = NATS_OK;
