@@ -27,8 +27,9 @@ static bool stopping(cs_nats *s)
     return v;
 }
 
-/* Waits up to ms for a signal (new events, stop). */
-static void nap(cs_nats *s, uint64_t ms)
+/* Waits up to ms for a signal (new events, stop); with idle, not at all
+ * while events wait for export. */
+static void wait_for(cs_nats *s, uint64_t ms, bool idle)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -39,7 +40,7 @@ static void nap(cs_nats *s, uint64_t ms)
         ts.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&s->mu);
-    if (!s->stopping)
+    if (!s->stopping && !(idle && s->len))
         pthread_cond_timedwait(&s->cv, &s->mu, &ts);
     pthread_mutex_unlock(&s->mu);
 }
@@ -513,7 +514,7 @@ void *cs_nats_run(void *arg)
     while (!stopping(s)) {
         if (!s->nc) {
             if (connect_all(s)) {
-                nap(s, delay);
+                wait_for(s, delay, false);
                 delay = delay * 2 < s->c->max_reconnect_wait_ms ? delay * 2
                                                                 : s->c->max_reconnect_wait_ms;
                 continue;
@@ -529,7 +530,7 @@ void *cs_nats_run(void *arg)
                 failing = true;
                 if (s->js)
                     setup_stream(s); /* the stream may have gone with the server's storage */
-                nap(s, delay);
+                wait_for(s, delay, false);
                 continue;
             }
             failing = false;
@@ -537,10 +538,8 @@ void *cs_nats_run(void *arg)
             if (s->js && s->nsub)
                 did += fetch_some(s, did ? 1 : 100);
         }
-        if (!did && !(s->js && s->nsub))
-            nap(s, 50);
-        else if (!did)
-            nap(s, 1);
+        if (!did)
+            wait_for(s, s->js && s->nsub ? 1 : 50, true);
     }
     /* A last try for what waits, then close. */
     for (int i = 0; s->nc && i < 8 && natsConnection_Status(s->nc) == NATS_CONN_STATUS_CONNECTED;
