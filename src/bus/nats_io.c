@@ -522,7 +522,8 @@ void *cs_nats_run(void *arg)
             delay = s->c->reconnect_wait_ms;
         }
         int did = 0;
-        if (natsConnection_Status(s->nc) == NATS_CONN_STATUS_CONNECTED) {
+        bool up = natsConnection_Status(s->nc) == NATS_CONN_STATUS_CONNECTED;
+        if (up) {
             int n = export_some(s, &json);
             if (n < 0) {
                 if (!failing)
@@ -539,7 +540,7 @@ void *cs_nats_run(void *arg)
                 did += fetch_some(s, did ? 1 : 100);
         }
         if (!did)
-            wait_for(s, s->js && s->nsub ? 1 : 50, true);
+            wait_for(s, up && s->js && s->nsub ? 1 : 50, true);
     }
     /* A last try for what waits, then close. */
     for (int i = 0; s->nc && i < 8 && natsConnection_Status(s->nc) == NATS_CONN_STATUS_CONNECTED;
