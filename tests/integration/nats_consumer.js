@@ -4,7 +4,7 @@
 // JSON rendering. One JSON line per message on stdout:
 //   {"subject":..., "headers":{...}, "event":{seq,time,origin,network,type,key,payload}}
 // Usage: node nats_consumer.js --server nats://127.0.0.1:PORT --subject S
-//          [--count N] [--timeout MS] [--stream NAME]  (JetStream: read the
+//          [--count N] [--timeout MS] [--user U --pass P] [--stream NAME]  (JetStream: read the
 //          stream from its start with an ephemeral ordered consumer)
 "use strict";
 const path = require("path");
@@ -80,7 +80,9 @@ function decodeRecord(buf) {
 }
 
 async function main() {
-  const nc = await connect({ servers: arg("server"), reconnect: false });
+  const opts = { servers: arg("server"), reconnect: false };
+  if (arg("user")) { opts.user = arg("user"); opts.pass = arg("pass"); }
+  const nc = await connect(opts);
   const count = Number(arg("count", "0")), timeout = Number(arg("timeout", "5000"));
   const stream = arg("stream");
   let n = 0, timer;

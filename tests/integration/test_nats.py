@@ -30,8 +30,8 @@ class NatsServer:
     """nats-server on a free loopback port; JetStream (file storage in
     store) when store is given. restart() keeps the port and the store."""
 
-    def __init__(self, tmp, store=None, port=None):
-        self.tmp, self.store = tmp, store
+    def __init__(self, tmp, store=None, port=None, extra=()):
+        self.tmp, self.store, self.extra = tmp, store, list(extra)
         self.port = port or free_port()
         self.url = "nats://127.0.0.1:%d" % self.port
         self.proc = None
@@ -41,6 +41,7 @@ class NatsServer:
         args = [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port)]
         if self.store:
             args += ["-js", "-sd", self.store]
+        args += self.extra
         self.proc = start(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         import socket
         def up():
@@ -58,8 +59,8 @@ class NatsServer:
 class Run:
     """A `chainscope run` with a log server and an HTTP port for /metrics."""
 
-    def __init__(self, tmp, name, yaml):
-        self.tmp, self.name = tmp, name
+    def __init__(self, tmp, name, yaml, env=None):
+        self.tmp, self.name, self.env = tmp, name, env
         self.socket = tmp.file(name + ".sock")
         self.http = free_port()
         self.config = tmp.file(name + ".yaml", "node: %s\nlogserver:\n  socket: %s\n"
@@ -73,7 +74,7 @@ class Run:
             os.unlink(self.socket)
         self.log = open(self.log_path, "a")
         self.proc = start([CHAINSCOPE, "run", "-c", self.config], stdout=self.log,
-                          stderr=subprocess.STDOUT)
+                          stderr=subprocess.STDOUT, env=self.env)
         wait_for(lambda: os.path.exists(self.socket) or self.proc.poll() is not None,
                  what="log server socket of " + self.name)
         if self.proc.poll() is not None:
@@ -151,8 +152,8 @@ class Nats(unittest.TestCase):
                 r.stop()
         self.tmp.cleanup()
 
-    def run_cs(self, name, yaml):
-        r = Run(self.tmp, name, yaml)
+    def run_cs(self, name, yaml, env=None):
+        r = Run(self.tmp, name, yaml, env)
         self.runs.append(r)
         return r
 
@@ -210,6 +211,33 @@ class Nats(unittest.TestCase):
         lines = js.wait()
         self.assertTrue(all(l["headers"]["Chainscope-Encoding"] == "json" for l in lines))
         self.check_interop(lines, 3)
+
+    def test_credentials_from_the_environment(self):
+        ns = NatsServer(self.tmp, extra=["--user", "host-a", "--pass", "s3cret-pw"])
+        yaml = f"""nats:
+  servers: [{ns.url}]
+  user: host-a
+  password_env: CS_TEST_NATS_PW
+  publish: {{subjects: ["demo.>"]}}
+"""
+        # the variable unset: refused at start, naming the variable
+        env = {k: v for k, v in os.environ.items() if k != "CS_TEST_NATS_PW"}
+        r = subprocess.run([CHAINSCOPE, "run", "-c", self.tmp.file("noenv.yaml", yaml)],
+                           capture_output=True, text=True, timeout=30, env=env)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("CS_TEST_NATS_PW is not set", r.stderr)
+        # a wrong password: retried with backoff, reported, never printed
+        bad = self.run_cs("bad", yaml, dict(env, CS_TEST_NATS_PW="wrong-pw"))
+        wait_for(lambda: "warn  nats:" in bad.logtext(), timeout=10, what="refusal logged")
+        self.assertEqual(bad.metric("chainscope_nats_connected"), 0)
+        self.assertNotIn("wrong-pw", bad.logtext())
+        good = self.run_cs("good", yaml, dict(env, CS_TEST_NATS_PW="s3cret-pw"))
+        wait_for(lambda: good.metric("chainscope_nats_connected") == 1, what="connected")
+        consumer = Consumer(self.tmp, ns.url, "--user", "host-a", "--pass", "s3cret-pw",
+                            "--subject", ">", "--count", "2", "--timeout", "3000")
+        good.publish(demo_events(2))
+        self.assertEqual(len(consumer.wait()), 2)
+        self.assertNotIn("s3cret-pw", good.logtext())
 
     def test_jetstream_server_killed(self):
         store = self.tmp.file("js")
