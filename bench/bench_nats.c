@@ -1,12 +1,13 @@
 /* The NATS bridge against a local nats-server (started here on a free
  * loopback port, JetStream in a temporary directory):
  *   - events/s published through the bridge beside a bare libnats
- *     publisher sending the same messages (subject, headers, record);
+ *     publisher sending the same messages (subject, headers, record), the
+ *     best of three runs of each, alternating;
  *   - end-to-end latency from publish on host A's bus to delivery on host
  *     B's bus (two buses and two bridges in this process, over loopback);
  *   - JetStream publish-with-ack rate through the bridge.
  *
- *   bench_nats [EVENTS]
+ *   bench_nats [EVENTS]   (default 200,000; bench/run runs it as is)
  */
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -22,6 +23,7 @@
 #include "bus/nats_int.h"
 #include "core/bus.h"
 #include "core/error.h"
+#include "core/log.h"
 
 static double now(void)
 {
@@ -186,18 +188,22 @@ static void wait_connected(side *s)
  * returns the rate at which the bridge had them sent. */
 static double bridge_rate(side *s, cs_publisher *p, long n)
 {
+    uint64_t base = sent(s->nats);
     double t0 = now();
+    /* the same event n times: what is measured is the bus and the bridge,
+     * not building events (the bare publisher reuses one too) */
+    cs_event *ev = sample(p, 0);
     for (long i = 0; i < n; i++) {
-        cs_event *ev = sample(p, (uint64_t)i);
-        cs_event_unref(ev);
+        cs_bus_publish(s->bus, ev);
         if (i % 1024 == 0)
             uv_run(s->loop, UV_RUN_NOWAIT);
     }
-    while (sent(s->nats) < (uint64_t)n && now() - t0 < 120) {
+    while (sent(s->nats) - base < (uint64_t)n && now() - t0 < 120) {
         uv_run(s->loop, UV_RUN_NOWAIT);
         usleep(200);
     }
-    return (double)sent(s->nats) / (now() - t0);
+    cs_event_unref(ev);
+    return (double)(sent(s->nats) - base) / (now() - t0);
 }
 
 static double lat[200000];
@@ -220,6 +226,7 @@ static int cmp(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    cs_log_set_level(CS_LOG_WARN);
     long n = argc > 1 ? atol(argv[1]) : 200000;
     signal(SIGPIPE, SIG_IGN);
     char dir[] = "/tmp/bench-nats-XXXXXX";
@@ -250,8 +257,13 @@ int main(int argc, char **argv)
     cs_publisher pa;
     cs_publisher_init(&pa, a.bus, "connector@bench-a", "btc-main");
     cs_event *one = sample(&pa, 0);
-    double bare = bare_rate(url, one, n);
-    double bridged = bridge_rate(&a, &pa, n);
+    /* best of three, alternating (other processes share the cores) */
+    double bare = 0, bridged = 0;
+    for (int r = 0; r < 3; r++) {
+        double x = bare_rate(url, one, n), y = bridge_rate(&a, &pa, n);
+        bare = x > bare ? x : bare;
+        bridged = y > bridged ? y : bridged;
+    }
     printf("nats_bare_libnats_publish: %.0f events/s\n", bare);
     printf("nats_bridge_publish: %.0f events/s\n", bridged);
     printf("nats_bridge_vs_bare: %.0f %%\n", bare > 0 ? 100.0 * bridged / bare : 0);

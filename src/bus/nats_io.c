@@ -14,7 +14,8 @@
 #include "core/log.h"
 #include "core/subject.h"
 
-#define EXPORT_BATCH 1024
+#define EXPORT_BATCH 8192 /* events per flush (plain NATS) */
+#define JS_BATCH 1024     /* events per wait for acks (JetStream: below MaxPending) */
 #define FLUSH_MS 2000
 #define JS_ACK_MS 5000
 #define JS_MSG_ACK_MS 2000
@@ -403,15 +404,15 @@ static int connect_all(cs_nats *s)
     return rc;
 }
 
-/* Publishes what waits (up to EXPORT_BATCH); the events stay queued until
+/* Publishes what waits (up to EXPORT_BATCH, JS_BATCH); the events stay queued until
  * the server has them (a flush, or JetStream's acks). Returns the count
  * sent, 0 when nothing waits, -1 on failure (kept for the next try). */
 static int export_some(cs_nats *s, cs_buf *json)
 {
-    cs_event *batch[EXPORT_BATCH];
-    size_t n = 0;
+    static _Thread_local cs_event *batch[EXPORT_BATCH];
+    size_t n = 0, max = s->js ? JS_BATCH : EXPORT_BATCH;
     pthread_mutex_lock(&s->mu);
-    for (; n < s->len && n < EXPORT_BATCH; n++)
+    for (; n < s->len && n < max; n++)
         batch[n] = cs_event_ref(s->q[(s->head + n) % s->cap]);
     pthread_mutex_unlock(&s->mu);
     if (!n)
