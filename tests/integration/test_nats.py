@@ -147,10 +147,14 @@ class Nats(unittest.TestCase):
         self.runs = []
 
     def tearDown(self):
+        # every process still running stops cleanly on SIGTERM (under ASan:
+        # nothing leaked, nothing left running)
+        bad = []
         for r in self.runs:
-            if r.proc.poll() is None:
-                r.stop()
+            if r.proc.poll() is None and r.stop() != 0:
+                bad.append(r.name + ": " + r.logtext()[-2000:])
         self.tmp.cleanup()
+        self.assertEqual(bad, [])
 
     def run_cs(self, name, yaml, env=None):
         r = Run(self.tmp, name, yaml, env)
