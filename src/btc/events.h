@@ -7,5 +7,7 @@
 #include "core/schema.h"
 
 extern const cs_event_def cs_schema_btc[];
+/* The Bitcoin Core RPC extractor (bitcoind.*) and the fork watch (chain.*). */
+extern const cs_event_def cs_schema_bitcoind[];
 
 #endif

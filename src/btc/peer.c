@@ -30,7 +30,8 @@ cs_peer *cs_peer_new(cs_connector *c, uint8_t dir)
     }
     p->tcp.data = p;
     p->c = c;
-    p->id = ++c->next_id;
+    p->id = c->next_id;
+    c->next_id += c->o.id_step;
     p->dir = dir;
     p->state = dir == CS_PEER_OUT ? PS_CONNECTING : PS_HANDSHAKE;
     p->rtt_ms = -1;

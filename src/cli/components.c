@@ -5,6 +5,8 @@
 #include "audit/audit_config.h"
 #include "audit/component.h"
 #include "audit/events.h"
+#include "btc/bitcoind.h"
+#include "bus/archive_component.h"
 #include "bus/nats.h"
 #include "btc/component.h"
 #include "btc/events.h"
@@ -31,20 +33,31 @@ const cs_component cs_components[] = {
     {{"monitors", "contract and event monitors (docs/monitors.md)", cs_monitors_conf_parse,
       cs_monitors_conf_free},
      {"monitors", cs_monitors_start, cs_monitors_stop, cs_monitors_reload}},
+    {{"archive", "archive sink: events into compressed segment files (docs/archive.md)",
+      cs_archive_conf_parse, cs_archive_conf_free},
+     {"archive", cs_archive_component_start, cs_archive_component_stop,
+      cs_archive_component_reload}},
     {{"audit", "node audit: scheduled checks, ledger, daily report, SLA", cs_audit_config_parse,
       cs_audit_config_section_free},
      {"audit", cs_audit_component_start, cs_audit_component_stop, cs_audit_component_reload}},
     {{"connector", "Bitcoin P2P connector: peers, every message an event, control socket",
       cs_btc_config_parse, cs_btc_config_free},
      {"connector", cs_btc_component_start, cs_btc_component_stop, cs_btc_component_reload}},
+    {{"bitcoind", "Bitcoin Core nodes over RPC: snapshots, peers, addrman, chain tips and forks",
+      cs_bitcoind_config_parse, cs_bitcoind_config_free},
+     {"bitcoind", cs_bitcoind_start, cs_bitcoind_stop, cs_bitcoind_reload}},
     {{"evm", "EVM chain follower (blocks, txs, decoded logs, reorgs) and node probes",
       cs_evm_config_parse, cs_evm_config_free},
      {"evm", cs_evm_component_start, cs_evm_component_stop, NULL}},
-    /* Last: as a source it starts after the sinks; as a sink it is
+    /* As a source it starts after the sinks (before replay); as a sink it is
      * subscribed before the loop runs, so it misses no source's event. */
     {{"nats", "NATS bridge: publish events to NATS and JetStream, subscribe (docs/nats.md)",
       cs_nats_conf_parse, cs_nats_conf_free},
      {"nats", cs_nats_start, cs_nats_stop, NULL}},
+    /* last: archived events flow once every sink is listening */
+    {{"replay", "replay archived events onto the bus, marked as replayed (docs/archive.md)",
+      cs_replay_conf_parse, cs_replay_conf_free},
+     {"replay", cs_replay_component_start, cs_replay_component_stop, NULL}},
     {{NULL, NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}},
 };
 
@@ -67,9 +80,9 @@ void cs_components_register_schemas(void)
 {
     /* The core's own group is always there; each component's table lives
      * beside its publisher. */
-    static const cs_event_def *const tables[] = {cs_schema_audit, cs_schema_btc,
-                                                 cs_schema_evm,   cs_schema_monitors,
-                                                 cs_schema_nats,  cs_schema_notify};
+    static const cs_event_def *const tables[] = {
+        cs_schema_archive, cs_schema_audit,    cs_schema_btc,  cs_schema_bitcoind,
+        cs_schema_evm,     cs_schema_monitors, cs_schema_nats, cs_schema_notify};
     for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
-        cs_schema_register(tables[i]); /* 6 of CS_SCHEMA_MAX_GROUPS: cannot fail */
+        cs_schema_register(tables[i]); /* 8 of CS_SCHEMA_MAX_GROUPS: cannot fail */
 }
