@@ -7,6 +7,7 @@
 #include "audit/events.h"
 #include "btc/bitcoind.h"
 #include "bus/archive_component.h"
+#include "bus/nats.h"
 #include "btc/component.h"
 #include "btc/events.h"
 #include "evm/component.h"
@@ -48,6 +49,11 @@ const cs_component cs_components[] = {
     {{"evm", "EVM chain follower (blocks, txs, decoded logs, reorgs) and node probes",
       cs_evm_config_parse, cs_evm_config_free},
      {"evm", cs_evm_component_start, cs_evm_component_stop, NULL}},
+    /* As a source it starts after the sinks (before replay); as a sink it is
+     * subscribed before the loop runs, so it misses no source's event. */
+    {{"nats", "NATS bridge: publish events to NATS and JetStream, subscribe (docs/nats.md)",
+      cs_nats_conf_parse, cs_nats_conf_free},
+     {"nats", cs_nats_start, cs_nats_stop, NULL}},
     /* last: archived events flow once every sink is listening */
     {{"replay", "replay archived events onto the bus, marked as replayed (docs/archive.md)",
       cs_replay_conf_parse, cs_replay_conf_free},
@@ -75,8 +81,8 @@ void cs_components_register_schemas(void)
     /* The core's own group is always there; each component's table lives
      * beside its publisher. */
     static const cs_event_def *const tables[] = {
-        cs_schema_archive, cs_schema_audit, cs_schema_btc,      cs_schema_bitcoind,
-        cs_schema_btclog,  cs_schema_evm,   cs_schema_monitors, cs_schema_notify};
+        cs_schema_archive, cs_schema_audit,    cs_schema_btc,  cs_schema_bitcoind, cs_schema_btclog,
+        cs_schema_evm,     cs_schema_monitors, cs_schema_nats, cs_schema_notify};
     for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
-        cs_schema_register(tables[i]); /* 8 of CS_SCHEMA_MAX_GROUPS: cannot fail */
+        cs_schema_register(tables[i]); /* 9 of CS_SCHEMA_MAX_GROUPS: cannot fail */
 }

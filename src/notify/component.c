@@ -263,6 +263,21 @@ static void on_stored(const char *id, void *arg)
 
 static int subscribe(nstate *s);
 
+static void barrier_stored(void *arg)
+{
+    cs_sub_barrier_done(arg);
+}
+
+/* A barrier (e.g. the NATS bridge's, before it acknowledges JetStream
+ * messages) ends once what was delivered before it is in the outbox. */
+static void on_barrier(cs_sub *sub, cs_sub_barrier *b, void *arg)
+{
+    (void)sub;
+    nstate *s = arg;
+    if (cs_notifier_when_stored(s->notifier, barrier_stored, b))
+        cs_sub_barrier_done(b);
+}
+
 /* The lossless queue passed its hard bound: what it lost is not lost for
  * good, the publishers' spools publish it again until it is acknowledged. */
 static void on_cutoff(cs_sub *sub, void *arg)
@@ -284,6 +299,7 @@ static int subscribe(nstate *s)
                       .policy = CS_SUB_LOSSLESS,
                       .cb = on_event,
                       .on_cutoff = on_cutoff,
+                      .on_barrier = on_barrier,
                       .arg = s,
                       .name = "notify"};
     return cs_bus_subscribe(s->rt->bus, &so, &s->sub);

@@ -122,6 +122,11 @@ int cs_notifier_commit(cs_notifier *n);
 
 /* Looks at the outbox now rather than at the next sweep. */
 void cs_notifier_kick(cs_notifier *n);
+/* Runs cb(arg) on the loop once everything handed to the notifier before
+ * this call is committed to the outbox: inside this call when nothing
+ * waits, and at the latest when the notifier is freed. Callbacks run in
+ * call order. Errors: CS_ENOMEM (cb will not run). */
+int cs_notifier_when_stored(cs_notifier *n, void (*cb)(void *), void *arg);
 void cs_notifier_get_stats(const cs_notifier *n, cs_notifier_stats *out);
 
 /* The idempotency key of an alert on a channel: 32 hex digits of

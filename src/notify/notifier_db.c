@@ -91,6 +91,7 @@ static void settle_ops(cs_notifier *n, cs_notify_op *ops)
     while (ops) {
         cs_notify_op *op = ops;
         ops = op->next;
+        n->nsettled++;
         if (op->kind == CS_NOTIFY_OP_MARK) {
             cs_notifier_inflight_del(n, op->rowid);
         } else {
@@ -112,6 +113,36 @@ static void settle_ops(cs_notifier *n, cs_notify_op *ops)
         }
         cs_notify_op_free(op);
     }
+    cs_notifier_db_wake(n, false);
+}
+
+void cs_notifier_db_wake(cs_notifier *n, bool all)
+{
+    while (n->waits && (all || n->waits->upto <= n->nsettled)) {
+        struct stored_wait *w = n->waits;
+        n->waits = w->next;
+        if (!n->waits)
+            n->waits_tail = &n->waits;
+        w->cb(w->arg);
+        free(w);
+    }
+}
+
+int cs_notifier_when_stored(cs_notifier *n, void (*cb)(void *), void *arg)
+{
+    if (!n->waits_tail)
+        n->waits_tail = &n->waits;
+    if (n->nsettled >= n->nqueued && !n->waits) {
+        cb(arg);
+        return 0;
+    }
+    struct stored_wait *w = malloc(sizeof *w);
+    if (!w)
+        return CS_ENOMEM;
+    *w = (struct stored_wait){n->nqueued, cb, arg, NULL};
+    *n->waits_tail = w;
+    n->waits_tail = &w->next;
+    return 0;
 }
 
 static cs_notify_op *take_ops(cs_notifier *n)
@@ -124,6 +155,7 @@ static cs_notify_op *take_ops(cs_notifier *n)
 
 void cs_notifier_db_queue(cs_notifier *n, cs_notify_op *op)
 {
+    n->nqueued++;
     op->next = NULL;
     *n->ops_tail = op;
     n->ops_tail = &op->next;
@@ -186,6 +218,7 @@ void cs_notifier_db_close(cs_notifier *n)
 void cs_notifier_db_free(cs_notifier *n)
 {
     cs_notifier_db_close(n);
+    cs_notifier_db_wake(n, true);
     if (n->have_mu)
         pthread_mutex_destroy(&n->mu);
     n->have_mu = false;

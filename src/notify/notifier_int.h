@@ -66,6 +66,15 @@ struct cs_notifier {
     void (*done)(void *);
     void *done_arg;
     cs_buf json;
+    /* cs_notifier_when_stored: ops queued and settled so far, and the
+     * callbacks waiting for a count of settled ops (in call order) */
+    uint64_t nqueued, nsettled;
+    struct stored_wait {
+        uint64_t upto;
+        void (*cb)(void *);
+        void *arg;
+        struct stored_wait *next;
+    } * waits, **waits_tail;
 };
 
 typedef struct delivery {
@@ -97,5 +106,7 @@ void cs_notifier_db_job(cs_notifier *n);
 void cs_notifier_deliver_due(cs_notifier *n, cs_outbox_item *items, size_t cnt);
 void cs_notifier_inflight_del(cs_notifier *n, int64_t id);
 void cs_notifier_maybe_free(cs_notifier *n);
+/* notifier_db.c: runs the when_stored callbacks that are due (all: at close). */
+void cs_notifier_db_wake(cs_notifier *n, bool all);
 
 #endif

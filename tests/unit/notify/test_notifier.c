@@ -219,6 +219,45 @@ static void test_retry_then_sent(void **state)
     cs_notifier_close(n, NULL, NULL);
 }
 
+static void stored_cb(void *arg)
+{
+    ++*(int *)arg;
+}
+
+/* cs_notifier_when_stored runs at once when nothing waits, and otherwise
+ * only once what came before it is in the outbox. */
+static void test_when_stored(void **state)
+{
+    (void)state;
+    cs_channels_conf cc = {&slack, 1};
+    cs_notifier *n = mk(&cc);
+    int now = 0, later = 0;
+    assert_int_equal(cs_notifier_when_stored(n, stored_cb, &now), 0);
+    assert_int_equal(now, 1);
+    cs_notify_alert m;
+    static const char *chans[] = {"slack"};
+    match_for(&m, "m1/eth-main/0xbb", chans, 1);
+    cs_notifier_alert(n, &m);
+    assert_int_equal(cs_notifier_when_stored(n, stored_cb, &later), 0);
+    cs_notifier_stats st;
+    cs_notifier_get_stats(n, &st);
+    assert_int_equal(later, 0);
+    assert_int_equal(st.queued, 0); /* not written yet */
+    uint64_t end = uv_now(&loop) + 10000;
+    while (!later && uv_now(&loop) < end) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        usleep(1000);
+        uv_update_time(&loop);
+    }
+    assert_int_equal(later, 1);
+    cs_notifier_get_stats(n, &st);
+    assert_int_equal(st.queued, 1); /* the row exists when the callback runs */
+    spin_calls(1);
+    answer_all(200);
+    spin(20);
+    cs_notifier_close(n, NULL, NULL);
+}
+
 /* A 429 with Retry-After: 1 holds the next attempt back a second, far
  * past the configured backoff (at most 4 ms here). */
 static void test_retry_after(void **state)
@@ -424,6 +463,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retry_after, setup, teardown),
         cmocka_unit_test_setup_teardown(test_permanent_and_give_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit_and_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_when_stored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_and_dead_letters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_locked_outbox_does_not_block_the_loop, setup,
                                         teardown),

@@ -1,0 +1,554 @@
+/* The NATS bridge's thread (nats_int.h): connects, publishes what the loop
+ * queued, takes what NATS delivers onto the bus, acknowledges JetStream
+ * messages once the bus has delivered them. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bus/nats_int.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/subject.h"
+
+#define EXPORT_BATCH 8192 /* events per flush (plain NATS) */
+#define JS_BATCH 1024     /* events per wait for acks (JetStream: below MaxPending) */
+#define FLUSH_MS 2000
+#define JS_ACK_MS 5000
+#define JS_MSG_ACK_MS 2000
+
+static bool stopping(cs_nats *s)
+{
+    pthread_mutex_lock(&s->mu);
+    bool v = s->stopping;
+    pthread_mutex_unlock(&s->mu);
+    return v;
+}
+
+/* Waits up to ms for a signal (new events, stop); with idle, not at all
+ * while events wait for export. */
+static void wait_for(cs_nats *s, uint64_t ms, bool idle)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->mu);
+    if (!s->stopping && !(idle && s->len))
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* libnats's reconnect delay: reconnect_wait doubled per attempt, capped. */
+static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
+{
+    (void)nc;
+    cs_nats *s = closure;
+    uint64_t d = s->c->reconnect_wait_ms;
+    for (int i = 1; i < attempts && d < s->c->max_reconnect_wait_ms; i++)
+        d *= 2;
+    return (int64_t)(d < s->c->max_reconnect_wait_ms ? d : s->c->max_reconnect_wait_ms);
+}
+
+static void on_disconnected(natsConnection *nc, void *closure)
+{
+    (void)nc;
+    cs_nats *s = closure;
+    pthread_mutex_lock(&s->mu);
+    if (s->st.connected) {
+        s->st.connected = false;
+        s->st.disconnects++;
+        snprintf(s->error, sizeof s->error, "connection to %s lost", s->url);
+        cs_nats_notice(s, NOTICE_DISCONNECTED);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void on_connected(cs_nats *s, natsConnection *nc)
+{
+    char url[256] = "";
+    natsConnection_GetConnectedUrl(nc, url, sizeof url);
+    pthread_mutex_lock(&s->mu);
+    s->st.connected = true;
+    s->st.connects++;
+    snprintf(s->url, sizeof s->url, "%s", url);
+    cs_nats_notice(s, NOTICE_CONNECTED);
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void on_reconnected(natsConnection *nc, void *closure)
+{
+    on_connected(closure, nc);
+}
+
+/* NKey: signs the server's nonce with the seed from the environment. */
+static natsStatus sign_nonce(char **err, unsigned char **sig, int *siglen, const char *nonce,
+                             void *closure)
+{
+    cs_nats *s = closure;
+    const char *seed = getenv(s->c->nkey_seed_env);
+    if (!seed) {
+        *err = strdup("the NKey seed variable is not set");
+        return NATS_ERR;
+    }
+    return nats_Sign(seed, nonce, sig, siglen);
+}
+
+int cs_nats_make_options(cs_nats *s, char *why, size_t whylen)
+{
+    const cs_nats_conf *c = s->c;
+    natsOptions *o;
+    if (natsOptions_Create(&o) != NATS_OK)
+        return CS_ENOMEM;
+    static const char *dflt[] = {"nats://127.0.0.1:4222"};
+    natsStatus st = natsOptions_SetServers(o, c->nservers ? (const char **)c->servers : dflt,
+                                           c->nservers ? (int)c->nservers : 1);
+    if (st == NATS_OK)
+        st = natsOptions_SetName(o, s->name);
+    if (st == NATS_OK)
+        st = natsOptions_SetTimeout(o, (int64_t)c->connect_timeout_ms);
+    if (st == NATS_OK)
+        st = natsOptions_SetMaxReconnect(o, -1);
+    if (st == NATS_OK)
+        st = natsOptions_SetCustomReconnectDelay(o, reconnect_delay, s);
+    if (st == NATS_OK)
+        st = natsOptions_SetDisconnectedCB(o, on_disconnected, s);
+    if (st == NATS_OK)
+        st = natsOptions_SetReconnectedCB(o, on_reconnected, s);
+    if (st == NATS_OK)
+        st = natsOptions_SetNoEcho(o, true);
+    if (st == NATS_OK && c->user) {
+        const char *pw = c->password_env ? getenv(c->password_env) : NULL;
+        if (c->password_env && !pw) {
+            snprintf(why, whylen, "nats.password_env: %s is not set", c->password_env);
+            natsOptions_Destroy(o);
+            return CS_ECONFIG;
+        }
+        st = natsOptions_SetUserInfo(o, c->user, pw);
+    }
+    if (st == NATS_OK && c->token_env) {
+        const char *tok = getenv(c->token_env);
+        if (!tok) {
+            snprintf(why, whylen, "nats.token_env: %s is not set", c->token_env);
+            natsOptions_Destroy(o);
+            return CS_ECONFIG;
+        }
+        st = natsOptions_SetToken(o, tok);
+    }
+    if (st == NATS_OK && c->nkey) {
+        if (!getenv(c->nkey_seed_env)) {
+            snprintf(why, whylen, "nats.nkey_seed_env: %s is not set", c->nkey_seed_env);
+            natsOptions_Destroy(o);
+            return CS_ECONFIG;
+        }
+        st = natsOptions_SetNKey(o, c->nkey, sign_nonce, s);
+    }
+    if (st == NATS_OK && c->creds)
+        st = natsOptions_SetUserCredentialsFromFiles(o, c->creds, NULL);
+    if (st == NATS_OK && c->tls)
+        st = natsOptions_SetSecure(o, true);
+    if (st == NATS_OK && c->tls_ca)
+        st = natsOptions_LoadCATrustedCertificates(o, c->tls_ca);
+    if (st == NATS_OK && c->tls_cert)
+        st = natsOptions_LoadCertificatesChain(o, c->tls_cert, c->tls_key);
+    if (st != NATS_OK) {
+        snprintf(why, whylen, "%s", nats_GetLastError(NULL));
+        natsOptions_Destroy(o);
+        return CS_ECONFIG;
+    }
+    s->opts = o;
+    return 0;
+}
+
+/* JetStream publish failures (the library frees the message). */
+static void on_pub_error(jsCtx *js, jsPubAckErr *pae, void *closure)
+{
+    (void)js;
+    (void)pae;
+    cs_nats *s = closure;
+    atomic_fetch_add(&s->pub_errors, 1);
+}
+
+/* Creates the stream or binds to it (and updates it to the config). */
+static int setup_stream(cs_nats *s)
+{
+    const cs_nats_conf *c = s->c;
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    natsStatus st = js_GetStreamInfo(&si, s->js, c->stream, NULL, &jerr);
+    if (st == NATS_OK && !c->js_create) {
+        jsStreamInfo_Destroy(si);
+        return 0;
+    }
+    if (st != NATS_OK && st != NATS_NOT_FOUND) {
+        CS_WARN("nats", "stream %s: %s", c->stream, natsStatus_GetText(st));
+        return CS_EIO;
+    }
+    if (st == NATS_NOT_FOUND && !c->js_create) {
+        CS_WARN("nats", "stream %s does not exist (and nats.jetstream.create is false)", c->stream);
+        return CS_ENOTFOUND;
+    }
+    bool exists = st == NATS_OK;
+    jsStreamInfo_Destroy(si);
+    si = NULL;
+    char dflt[CS_NATS_MAX_SUBJECT];
+    snprintf(dflt, sizeof dflt, "%s.>", c->prefix);
+    const char *one[] = {dflt};
+    jsStreamConfig sc;
+    jsStreamConfig_Init(&sc);
+    sc.Name = c->stream;
+    sc.Subjects = c->njs_subjects ? (const char **)c->js_subjects : one;
+    sc.SubjectsLen = c->njs_subjects ? (int)c->njs_subjects : 1;
+    sc.Storage = c->storage ? js_MemoryStorage : js_FileStorage;
+    sc.Replicas = (int64_t)c->replicas;
+    sc.MaxAge = (int64_t)c->max_age_ms * 1000000;
+    sc.MaxBytes = c->max_bytes ? (int64_t)c->max_bytes : -1;
+    sc.Duplicates = (int64_t)c->duplicates_ms * 1000000;
+    st = exists ? js_UpdateStream(&si, s->js, &sc, NULL, &jerr)
+                : js_AddStream(&si, s->js, &sc, NULL, &jerr);
+    jsStreamInfo_Destroy(si);
+    if (st != NATS_OK) {
+        CS_WARN("nats", "stream %s: cannot %s it: %s (%d)", c->stream, exists ? "update" : "create",
+                nats_GetLastError(NULL), (int)jerr);
+        return exists ? 0 : CS_EIO; /* an existing stream is used as it is */
+    }
+    CS_INFO("nats", "stream %s %s", c->stream, exists ? "bound" : "created");
+    return 0;
+}
+
+/* Takes a message from NATS: 0 published on the bus, 1 not for the bus
+ * (ours, unmatched or malformed: acknowledge), -1 the bus inbox is full. */
+static int import_msg(cs_nats *s, natsMsg *m)
+{
+    const char *enc = NULL;
+    natsMsgHeader_Get(m, "Chainscope-Encoding", &enc);
+    cs_event *ev;
+    int rc = cs_nats_decode(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), enc, &ev);
+    pthread_mutex_lock(&s->mu);
+    if (rc) {
+        s->st.bad++;
+        pthread_mutex_unlock(&s->mu);
+        return 1;
+    }
+    bool want = s->c->nsub == 1 || !s->js;
+    for (size_t i = 0; !want && i < s->c->nsub; i++)
+        want = cs_subject_match(s->c->sub[i], strlen(s->c->sub[i]), ev->type, strlen(ev->type));
+    unsigned dir = want ? cs_nats_origin(s, ev->origin, ORIGIN_IN) : 0;
+    if (!want || (dir & ORIGIN_OUT)) {
+        if (want)
+            s->st.looped++;
+        pthread_mutex_unlock(&s->mu);
+        cs_event_unref(ev);
+        return 1;
+    }
+    s->st.received++;
+    pthread_mutex_unlock(&s->mu);
+    if (cs_bus_publish_threadsafe(s->rt->bus, ev)) {
+        pthread_mutex_lock(&s->mu);
+        s->st.import_dropped++;
+        s->st.received--;
+        pthread_mutex_unlock(&s->mu);
+        return -1;
+    }
+    return 0;
+}
+
+/* Core NATS delivery (a libnats thread). */
+static void on_core_msg(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *closure)
+{
+    (void)nc;
+    (void)sub;
+    import_msg(closure, m);
+    natsMsg_Destroy(m);
+}
+
+/* Waits until the bus has delivered everything published so far. */
+static bool wait_barrier(cs_nats *s)
+{
+    pthread_mutex_lock(&s->mu);
+    uint64_t gen = ++s->barrier_req;
+    cs_nats_notice(s, NOTICE_BARRIER);
+    while (s->barrier_done < gen && !s->stopping)
+        pthread_cond_wait(&s->cv, &s->mu);
+    bool ok = s->barrier_done >= gen;
+    pthread_mutex_unlock(&s->mu);
+    return ok;
+}
+
+/* One pull from the durable consumer; returns the messages taken. */
+static int fetch_some(cs_nats *s, int64_t wait_ms)
+{
+    natsMsgList list = {0};
+    jsErrCode jerr = 0;
+    natsStatus st =
+        natsSubscription_Fetch(&list, s->nsub, (int)s->c->batch, wait_ms > 0 ? wait_ms : 1, &jerr);
+    if (st != NATS_OK) {
+        natsMsgList_Destroy(&list);
+        return 0;
+    }
+    int got = 0, *res = calloc((size_t)list.Count + 1, sizeof *res);
+    for (int i = 0; i < list.Count; i++) {
+        int r = import_msg(s, list.Msgs[i]);
+        if (res)
+            res[i] = r;
+        if (r > 0)
+            natsMsg_Ack(list.Msgs[i], NULL);
+        else if (r < 0)
+            natsMsg_NakWithDelay(list.Msgs[i], 200, NULL);
+        else
+            got++;
+    }
+    /* Handled means delivered to every subscriber (and for those with a
+     * barrier seam, such as the notifier, committed): only then ack. */
+    if (got && wait_barrier(s)) {
+        uint64_t acked = 0;
+        for (int i = 0; i < list.Count; i++)
+            if ((!res || res[i] == 0) && natsMsg_Ack(list.Msgs[i], NULL) == NATS_OK)
+                acked++;
+        pthread_mutex_lock(&s->mu);
+        s->st.acked += acked;
+        pthread_mutex_unlock(&s->mu);
+    }
+    free(res);
+    natsMsgList_Destroy(&list);
+    return list.Count ? list.Count : got;
+}
+
+static int subscribe_all(cs_nats *s)
+{
+    const cs_nats_conf *c = s->c;
+    char subj[CS_NATS_MAX_SUBJECT];
+    if (c->js) {
+        if (c->nsub == 1)
+            cs_nats_filter_subject(subj, sizeof subj, c->prefix, c->sub[0]);
+        else
+            snprintf(subj, sizeof subj, "%s.>", c->prefix);
+        jsSubOptions so;
+        jsSubOptions_Init(&so);
+        so.Stream = c->stream;
+        so.Config.AckWait = (int64_t)c->ack_wait_ms * 1000000;
+        so.Config.MaxAckPending = (int64_t)(c->batch * 4);
+        jsErrCode jerr = 0;
+        natsStatus st = js_PullSubscribe(&s->nsub, s->js, subj, c->durable, NULL, &so, &jerr);
+        if (st != NATS_OK) {
+            CS_WARN("nats", "durable consumer %s on %s: %s (%d)", c->durable, subj,
+                    nats_GetLastError(NULL), (int)jerr);
+            return CS_EIO;
+        }
+        CS_INFO("nats", "durable consumer %s pulls %s from stream %s", c->durable, subj, c->stream);
+        return 0;
+    }
+    for (size_t i = 0; i < c->nsub; i++) {
+        natsSubscription *sub;
+        cs_nats_filter_subject(subj, sizeof subj, c->prefix, c->sub[i]);
+        if (natsConnection_Subscribe(&sub, s->nc, subj, on_core_msg, s) != NATS_OK) {
+            CS_WARN("nats", "subscribe %s: %s", subj, nats_GetLastError(NULL));
+            return CS_EIO;
+        }
+        natsSubscription_SetPendingLimits(sub, 65536, 64 << 20);
+        if (i == 0)
+            s->nsub = sub; /* the others live as long as the connection */
+    }
+    return 0;
+}
+
+/* Connects, creates or binds the stream, subscribes. */
+static int connect_all(cs_nats *s)
+{
+    natsStatus st = natsConnection_Connect(&s->nc, s->opts);
+    if (st != NATS_OK) {
+        s->nc = NULL;
+        pthread_mutex_lock(&s->mu);
+        bool tell = strcmp(s->error, nats_GetLastError(NULL)) != 0;
+        snprintf(s->error, sizeof s->error, "%s", nats_GetLastError(NULL));
+        if (tell)
+            cs_nats_notice(s, NOTICE_DISCONNECTED);
+        pthread_mutex_unlock(&s->mu);
+        return CS_EIO;
+    }
+    on_connected(s, s->nc);
+    int rc = 0;
+    if (s->c->js) {
+        jsOptions jo;
+        jsOptions_Init(&jo);
+        jo.PublishAsync.ErrHandler = on_pub_error;
+        jo.PublishAsync.ErrHandlerClosure = s;
+        jo.PublishAsync.MaxPending = 4096;
+        if (natsConnection_JetStream(&s->js, s->nc, &jo) != NATS_OK)
+            rc = CS_ENOMEM;
+        if (!rc)
+            rc = setup_stream(s);
+    }
+    if (!rc && s->c->nsub)
+        rc = subscribe_all(s);
+    if (rc) {
+        if (s->nsub)
+            natsSubscription_Destroy(s->nsub);
+        s->nsub = NULL;
+        jsCtx_Destroy(s->js);
+        s->js = NULL;
+        natsConnection_Destroy(s->nc);
+        s->nc = NULL;
+        pthread_mutex_lock(&s->mu);
+        s->st.connected = false;
+        pthread_mutex_unlock(&s->mu);
+    }
+    return rc;
+}
+
+/* Publishes what waits (up to EXPORT_BATCH, JS_BATCH); the events stay queued until
+ * the server has them (a flush, or JetStream's acks). Returns the count
+ * sent, 0 when nothing waits, -1 on failure (kept for the next try). */
+static int export_some(cs_nats *s, cs_buf *json)
+{
+    static _Thread_local cs_event *batch[EXPORT_BATCH];
+    size_t n = 0, max = s->js ? JS_BATCH : EXPORT_BATCH;
+    pthread_mutex_lock(&s->mu);
+    for (; n < s->len && n < max; n++)
+        batch[n] = cs_event_ref(s->q[(s->head + n) % s->cap]);
+    pthread_mutex_unlock(&s->mu);
+    if (!n)
+        return 0;
+    uint64_t errs0 = atomic_load(&s->pub_errors), too_big = 0;
+    natsStatus st = NATS_OK;
+    char subj[CS_NATS_MAX_SUBJECT], seq[24], id[300];
+    /* each message's ack is awaited at most this long (then it counts as
+     * failed and the batch goes again) */
+    jsPubOptions mo;
+    jsPubOptions_Init(&mo);
+    mo.MaxWait = JS_MSG_ACK_MS;
+    for (size_t i = 0; i < n && st == NATS_OK; i++) {
+        cs_event *ev = batch[i];
+        if (cs_nats_subject(subj, sizeof subj, s->c->prefix, ev->network, ev->type) < 0) {
+            too_big++;
+            continue;
+        }
+        const void *data = ev->wire;
+        size_t len = ev->wire_len;
+        if (s->c->encoding == CS_NATS_JSON) {
+            json->len = 0;
+            if (cs_json_event(json, ev)) {
+                too_big++;
+                continue;
+            }
+            data = json->data;
+            len = json->len;
+        }
+        natsMsg *m;
+        if (natsMsg_Create(&m, subj, NULL, data, (int)len) != NATS_OK) {
+            st = NATS_NO_MEMORY;
+            break;
+        }
+        snprintf(seq, sizeof seq, "%" PRIu64, ev->seq);
+        snprintf(id, sizeof id, "%s:%" PRIu64, ev->origin, ev->seq);
+        natsMsgHeader_Set(m, "Chainscope-Origin", ev->origin);
+        natsMsgHeader_Set(m, "Chainscope-Seq", seq);
+        natsMsgHeader_Set(m, "Chainscope-Encoding",
+                          s->c->encoding == CS_NATS_JSON ? "json" : "binary");
+        natsMsgHeader_Set(m, "Nats-Msg-Id", id);
+        st = s->js ? js_PublishMsgAsync(s->js, &m, &mo) : natsConnection_PublishMsg(s->nc, m);
+        if (st == NATS_MAX_PAYLOAD || st == NATS_INVALID_SUBJECT) {
+            too_big++; /* can never be sent: dropped */
+            st = NATS_OK;
+        }
+        natsMsg_Destroy(m); /* NULL after an async publish took it */
+    }
+    if (st == NATS_OK) {
+        if (s->js) {
+            jsPubOptions po;
+            jsPubOptions_Init(&po);
+            po.MaxWait = JS_ACK_MS;
+            st = js_PublishAsyncComplete(s->js, &po);
+            if (st == NATS_OK && atomic_load(&s->pub_errors) != errs0)
+                st = NATS_ERR;
+        } else {
+            st = natsConnection_FlushTimeout(s->nc, FLUSH_MS);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        cs_event_unref(batch[i]);
+    if (st != NATS_OK)
+        return -1; /* kept: sent again (JetStream drops what it has by Nats-Msg-Id) */
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < n; i++) {
+        cs_event *ev = s->q[s->head];
+        s->qbytes -= ev->wire_len;
+        cs_event_unref(ev);
+        s->head = (s->head + 1) % s->cap;
+        s->len--;
+    }
+    s->st.sent += n - too_big;
+    s->st.dropped += too_big;
+    pthread_mutex_unlock(&s->mu);
+    return (int)n;
+}
+
+static void teardown(cs_nats *s)
+{
+    if (s->nsub)
+        natsSubscription_Destroy(s->nsub);
+    s->nsub = NULL;
+    jsCtx_Destroy(s->js);
+    s->js = NULL;
+    if (s->nc) {
+        natsConnection_Close(s->nc);
+        natsConnection_Destroy(s->nc);
+    }
+    s->nc = NULL;
+}
+
+void *cs_nats_run(void *arg)
+{
+    cs_nats *s = arg;
+    cs_buf json;
+    cs_buf_init(&json, 0);
+    uint64_t delay = s->c->reconnect_wait_ms;
+    bool failing = false;
+    while (!stopping(s)) {
+        if (!s->nc) {
+            if (connect_all(s)) {
+                wait_for(s, delay, false);
+                delay = delay * 2 < s->c->max_reconnect_wait_ms ? delay * 2
+                                                                : s->c->max_reconnect_wait_ms;
+                continue;
+            }
+            delay = s->c->reconnect_wait_ms;
+        }
+        int did = 0;
+        bool up = natsConnection_Status(s->nc) == NATS_CONN_STATUS_CONNECTED;
+        if (up) {
+            int n = export_some(s, &json);
+            if (n < 0) {
+                if (!failing)
+                    CS_WARN("nats", "publishing failed; the events are kept and sent again");
+                failing = true;
+                if (s->js)
+                    setup_stream(s); /* the stream may have gone with the server's storage */
+                wait_for(s, delay, false);
+                continue;
+            }
+            failing = false;
+            did += n;
+            if (s->js && s->nsub)
+                did += fetch_some(s, did ? 1 : 100);
+        }
+        if (!did)
+            wait_for(s, up && s->js && s->nsub ? 1 : 50, true);
+    }
+    /* A last try for what waits, then close. */
+    for (int i = 0; s->nc && i < 8 && natsConnection_Status(s->nc) == NATS_CONN_STATUS_CONNECTED;
+         i++)
+        if (export_some(s, &json) <= 0)
+            break;
+    teardown(s);
+    cs_buf_free(&json);
+    return NULL;
+}
