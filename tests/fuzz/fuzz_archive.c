@@ -1,3 +1,4 @@
+#include <stdlib.h>
 /* Fuzzes the archive segment reader (bus/archive.h): the block scan, the
  * index, frame decompression and the records inside, and the replay mark
  * on every record found. Invariants: frames lie inside the bytes, in order,
@@ -11,12 +12,19 @@
 #include "bus/replay.h"
 #include "core/event.h"
 
+/* Invariants hold in every build (the fuzz build defines NDEBUG). */
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c))                                                                                  \
+            abort();                                                                               \
+    } while (0)
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     cs_segment s;
     if (cs_segment_load(&s, data, size) != 0)
         return 0;
-    assert(s.end <= size);
+    CHECK(s.end <= size);
     void *d = cs_seg_dctx_new();
     cs_buf raw, marked;
     cs_buf_init(&raw, 0);
@@ -24,9 +32,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t prev_end = CS_SEG_HEADER;
     for (size_t i = 0; i < s.nframes; i++) {
         const cs_seg_entry *f = &s.frames[i];
-        assert(f->offset == prev_end);
+        CHECK(f->offset == prev_end);
         prev_end = f->offset + CS_SEG_BLOCK_HEADER + f->body_len;
-        assert(prev_end <= s.end);
+        CHECK(prev_end <= s.end);
         const char *why;
         if (cs_segment_frame(&s, i, d, &raw, &why) != 0)
             continue;
@@ -38,15 +46,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (cs_event_decode(rec, len, &ev) == 0) {
                 if (cs_replay_mark(rec, len, &marked) == 0) {
                     cs_event *m;
-                    assert(cs_event_decode(marked.data, marked.len, &m) == 0);
-                    assert(m->seq == ev->seq && m->time_ns == ev->time_ns);
-                    assert(cs_origin_replayed(m->origin));
+                    CHECK(cs_event_decode(marked.data, marked.len, &m) == 0);
+                    CHECK(m->seq == ev->seq && m->time_ns == ev->time_ns);
+                    CHECK(cs_origin_replayed(m->origin));
                     cs_event_unref(m);
                 }
                 cs_event_unref(ev);
             }
         }
-        assert(n == f->count);
+        CHECK(n == f->count);
     }
     cs_buf_free(&raw);
     cs_buf_free(&marked);
