@@ -101,7 +101,7 @@ def tail(server, n, *filters):
 
 def test_python_publishes_every_type_c_tail_prints_it(server):
     evs = every_type_events()
-    t = tail(server, len(evs), *sorted({e.type for e in evs}))
+    t = tail(server, len(evs))  # every type: more than tail's 64 filters
     with chainscope.Client(server.socket, name="test") as c:
         for ev in evs:
             c.publish(ev)
