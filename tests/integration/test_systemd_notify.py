@@ -14,7 +14,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cslib import CHAINSCOPE, TempDir, main, start, stop  # noqa: E402
+from cslib import CHAINSCOPE, TempDir, main, start  # noqa: E402
 
 
 class NotifyTest(unittest.TestCase):
