@@ -67,8 +67,14 @@ typedef struct cs_monitor_window {
     uint64_t threshold;
     double rate;
     char *group_by; /* expression; NULL: one group */
-    char *of;       /* expression: DISTINCT counts it, STALE watches it */
+    char *of;       /* expression: DISTINCT counts it, STALE watches it, ZSCORE/EWMA test it */
     size_t max_groups;
+    double burst;                /* TOKEN_BUCKET */
+    char *cost;                  /* TOKEN_BUCKET: expression, tokens an event takes; NULL: 1 */
+    char *forget;                /* expression: a subject's event matching it forgets its group */
+    double k, min_change, alpha; /* ZSCORE, EWMA */
+    uint32_t warmup, samples;
+    cs_window_dir direction;
 } cs_monitor_window;
 
 typedef struct cs_monitor_policy {

@@ -88,34 +88,64 @@ static int read_window(cs_cfg *c, struct fy_node *map, const char *path, cs_moni
         return 0;
     char p[300];
     snprintf(p, sizeof p, "%s.window", path);
-    static const char *const allowed[] = {"kind",     "threshold", "rate",       "duration",
-                                          "group_by", "of",        "max_groups", NULL};
-    static const char *const kinds[] = {"count", "rate", "distinct", "stale", NULL};
-    int rc, kind = 0;
+    static const char *const allowed[] = {
+        "kind",       "threshold",  "rate",      "duration", "group_by", "of",
+        "max_groups", "burst",      "cost",      "k",        "warmup",   "samples",
+        "alpha",      "min_change", "direction", "forget",   NULL};
+    static const char *const kinds[] = {CS_WINDOW_KIND_NAMES, NULL};
+    static const char *const dirs[] = {"both", "up", "down", NULL};
+    int rc, kind = 0, dir = 0;
     uint64_t u = 0;
     if ((rc = cs_cfg_expect_map(c, n, p, allowed)) ||
-        (rc = cs_cfg_enum(c, n, p, "kind", kinds, &kind, false)))
+        (rc = cs_cfg_enum(c, n, p, "kind", kinds, &kind, false)) ||
+        (rc = cs_cfg_enum(c, n, p, "direction", dirs, &dir, false)))
         return rc;
     w->enabled = true;
     w->kind = (cs_window_kind)kind;
+    w->direction = (cs_window_dir)dir;
+    bool numeric =
+        kind == CS_WINDOW_TOKEN_BUCKET || kind == CS_WINDOW_ZSCORE || kind == CS_WINDOW_EWMA;
     if ((rc = read_ns(c, n, p, "duration", &w->window_ns)))
         return rc;
-    if (!w->window_ns)
+    if (!w->window_ns && !numeric)
         return cs_cfg_error(c, n, p, "a window needs a duration, like 60s");
     if ((rc = cs_cfg_uint(c, n, p, "threshold", &u, 0, CS_WINDOW_MAX_THRESHOLD,
                           kind == CS_WINDOW_COUNT || kind == CS_WINDOW_DISTINCT)))
         return rc;
     w->threshold = u;
-    if ((rc = cs_cfg_double(c, n, p, "rate", &w->rate, 0, 1e6, kind == CS_WINDOW_RATE)))
+    if ((rc = cs_cfg_double(c, n, p, "rate", &w->rate, 0, 1e6,
+                            kind == CS_WINDOW_RATE || kind == CS_WINDOW_TOKEN_BUCKET)) ||
+        (rc =
+             cs_cfg_double(c, n, p, "burst", &w->burst, 1, 1e12, kind == CS_WINDOW_TOKEN_BUCKET)) ||
+        (rc = cs_cfg_double(c, n, p, "k", &w->k, 0, 1e6,
+                            kind == CS_WINDOW_ZSCORE || kind == CS_WINDOW_EWMA)) ||
+        (rc = cs_cfg_double(c, n, p, "alpha", &w->alpha, 0, 1, false)) ||
+        (rc = cs_cfg_double(c, n, p, "min_change", &w->min_change, 0, 1e300, false)))
         return rc;
+    if (kind == CS_WINDOW_TOKEN_BUCKET && !(w->rate > 0))
+        return cs_cfg_error(c, cs_cfg_get(n, "rate"), p, "a token bucket needs a rate above 0");
+    if ((kind == CS_WINDOW_ZSCORE || kind == CS_WINDOW_EWMA) && !(w->k > 0))
+        return cs_cfg_error(c, cs_cfg_get(n, "k"), p, "k (standard deviations) must be above 0");
+    u = 0;
+    if ((rc = cs_cfg_uint(c, n, p, "warmup", &u, 1, 1000000, false)))
+        return rc;
+    w->warmup = (uint32_t)u;
+    u = 0;
+    if ((rc = cs_cfg_uint(c, n, p, "samples", &u, 2, CS_WINDOW_MAX_SAMPLES, false)))
+        return rc;
+    w->samples = (uint32_t)u;
     u = 0;
     if ((rc = cs_cfg_uint(c, n, p, "max_groups", &u, 1, 10000000, false)))
         return rc;
     w->max_groups = u;
     if ((rc = read_expr(c, n, p, "group_by", &cs_evm_event_opts, &w->group_by)) ||
-        (rc = read_expr(c, n, p, "of", &cs_evm_event_opts, &w->of)))
+        (rc = read_expr(c, n, p, "of", &cs_evm_event_opts, &w->of)) ||
+        (rc = read_expr(c, n, p, "cost", &cs_evm_event_opts, &w->cost)) ||
+        (rc = read_expr(c, n, p, "forget", &cs_evm_event_opts, &w->forget)))
         return rc;
-    if ((kind == CS_WINDOW_DISTINCT || kind == CS_WINDOW_STALE) && !w->of)
+    if ((kind == CS_WINDOW_DISTINCT || kind == CS_WINDOW_STALE || kind == CS_WINDOW_ZSCORE ||
+         kind == CS_WINDOW_EWMA) &&
+        !w->of)
         return cs_cfg_error(c, n, p, "a %s window needs `of`: the value it watches", kinds[kind]);
     return 0;
 }
