@@ -62,5 +62,8 @@ int cs_cmd_sla(int argc, char **argv);
 int cs_cmd_monitor(int argc, char **argv);
 /* `monitor outbox`: list or acknowledge dead notifications (cmd_outbox.c). */
 int cs_cmd_monitor_outbox(int argc, char **argv);
+int cs_cmd_monitor_packs(int argc, char **argv);
+int cs_cmd_monitor_templates(int argc, char **argv);
+int cs_cmd_monitor_new(int argc, char **argv);
 
 #endif

@@ -25,12 +25,24 @@ static void help(void)
            "       chainscope monitor test -c FILE --events FILE [--monitor NAME] [--json]\n"
            "       chainscope monitor test -c FILE --network NET --block N [--tx HASH]\n"
            "       chainscope monitor outbox (-c FILE | --outbox PATH) [--ack KEY | --ack-all]\n"
+           "       chainscope monitor packs [NAME]\n"
+           "       chainscope monitor templates\n"
+           "       chainscope monitor new --template NAME --address 0x.. [--network N]\n"
+           "                              [--name NAME] [--param k=v ...]\n"
            "\n"
            "Tries the rule language and monitors on events, and sends nothing.\n"
            "\n"
            "eval compiles EXPR (docs/rules.md) and, given events, prints for each one\n"
            "whether the condition holds: `true`, `false`, or the evaluation error.\n"
            "A syntax error is printed with its column and exits with status 2.\n"
+           "\n"
+           "packs lists the rule packs compiled in (monitors: - include: [builtin:NAME])\n"
+           "and each rule: name, severity, subjects, condition and window kind. A\n"
+           "monitor of the same name after the include changes that rule (its keys,\n"
+           "window keys one by one); `enabled: false` switches it off.\n"
+           "\n"
+           "templates lists the contract templates; new prints one as a monitor for\n"
+           "the monitors: section, with the ABI fragments it needs (docs/monitors.md).\n"
            "\n"
            "outbox lists the dead notifications of a notifier's outbox (given up after\n"
            "a permanent error or too many attempts: kept until acknowledged) and, with\n"
@@ -529,5 +541,12 @@ int cs_cmd_monitor(int argc, char **argv)
         return cmd_test(argc - 1, argv + 1);
     if (strcmp(argv[1], "outbox") == 0)
         return cs_cmd_monitor_outbox(argc - 1, argv + 1);
-    return cs_cli_usage_error("monitor", "unknown subcommand '%s' (eval, test or outbox)", argv[1]);
+    if (strcmp(argv[1], "packs") == 0)
+        return cs_cmd_monitor_packs(argc - 1, argv + 1);
+    if (strcmp(argv[1], "templates") == 0)
+        return cs_cmd_monitor_templates(argc - 1, argv + 1);
+    if (strcmp(argv[1], "new") == 0)
+        return cs_cmd_monitor_new(argc - 1, argv + 1);
+    return cs_cli_usage_error(
+        "monitor", "unknown subcommand '%s' (eval, test, outbox, packs, templates or new)", argv[1]);
 }

@@ -287,7 +287,10 @@ static int mon_build(cs_monitor_engine *e, cs_monitor *m, const cs_monitor_def *
         }
         if (d->abi && *d->abi) {
             char msg[512];
-            if (cs_abi_load_file(d->abi, &m->abi, msg, sizeof msg)) {
+            int bad = d->abi[0] == '['
+                          ? cs_abi_parse(d->abi, strlen(d->abi), "abi", &m->abi, msg, sizeof msg)
+                          : cs_abi_load_file(d->abi, &m->abi, msg, sizeof msg);
+            if (bad) {
                 snprintf(err, errlen, "monitor %s: abi: %s", name, msg);
                 return CS_ECONFIG;
             }
