@@ -345,7 +345,8 @@ typedef struct ritem {
 
 static char *scalar_of(struct fy_node *map, const char *key)
 {
-    struct fy_node *v = map && fy_node_is_mapping(map) ? fy_node_mapping_lookup_by_string(map, key, FY_NT) : NULL;
+    struct fy_node *v =
+        map && fy_node_is_mapping(map) ? fy_node_mapping_lookup_by_string(map, key, FY_NT) : NULL;
     size_t n;
     const char *t = v && fy_node_is_scalar(v) ? fy_node_get_scalar(v, &n) : NULL;
     return t ? strndup(t, n) : NULL;
@@ -363,7 +364,8 @@ static int include_packs(cs_cfg *c, struct fy_node *item, const char *p, packdoc
         (rc = cs_cfg_strv(c, item, p, "include", &names, &nn, true)))
         return rc;
     for (size_t i = 0; !rc && i < nn; i++) {
-        const cs_embedded *e = strncmp(names[i], "builtin:", 8) == 0 ? cs_pack_find(names[i]) : NULL;
+        const cs_embedded *e =
+            strncmp(names[i], "builtin:", 8) == 0 ? cs_pack_find(names[i]) : NULL;
         if (!e) {
             char known[400] = "";
             for (const cs_embedded *k = cs_builtin_packs; k->name; k++)
@@ -381,8 +383,8 @@ static int include_packs(cs_cfg *c, struct fy_node *item, const char *p, packdoc
         memset(pd, 0, sizeof *pd);
         pd->cfg.file = e->name; /* "p2p-attacks": errors name the pack */
         pd->cfg.doc = fy_document_build_from_string(NULL, e->text, e->len);
-        pd->rules = pd->cfg.doc ? fy_node_by_path(fy_document_root(pd->cfg.doc), "/monitors",
-                                                  FY_NT, FYNWF_DONT_FOLLOW)
+        pd->rules = pd->cfg.doc ? fy_node_by_path(fy_document_root(pd->cfg.doc), "/monitors", FY_NT,
+                                                  FYNWF_DONT_FOLLOW)
                                 : NULL;
         if (!pd->rules || !fy_node_is_sequence(pd->rules)) {
             if (pd->cfg.doc)
@@ -414,8 +416,7 @@ static int include_packs(cs_cfg *c, struct fy_node *item, const char *p, packdoc
 
 /* Writes the keys of src (a user's item) over dst (a pack rule, in doc):
  * maps one level deep (window: {threshold: 50} changes the threshold only). */
-static int merge_into(struct fy_document *doc, struct fy_node *dst, struct fy_node *src,
-                      int depth)
+static int merge_into(struct fy_document *doc, struct fy_node *dst, struct fy_node *src, int depth)
 {
     void *it = NULL;
     struct fy_node_pair *pr;
