@@ -21,22 +21,25 @@ typedef struct group {
     struct group *prev, *next; /* LRU: head is the most recent */
     uint64_t hash;
     int64_t last_ns;    /* last fed */
-    bool over;          /* above the threshold at the last event */
-    bool fired;         /* STALE: fired since the value last changed */
-    uint64_t value;     /* STALE: hash of the value */
-    int64_t changed_ns; /* STALE */
-    uint32_t head, n;   /* ring of times (COUNT/RATE) or values (ZSCORE) */
     double tokens;      /* TOKEN_BUCKET */
     double mean, var;   /* EWMA; ZSCORE: sum and sum of squares of the ring */
+    uint64_t value;     /* STALE: hash of the value */
+    int64_t changed_ns; /* STALE */
     uint64_t seen;      /* ZSCORE, EWMA: values seen */
+    uint32_t head, n;   /* ring of times (COUNT/RATE) or values (ZSCORE) */
     uint8_t keylen;
-    char key[CS_WINDOW_MAX_KEY];
-    union {
-        int64_t times[1];
-        dslot d[1];
-        double vals[1];
-    } s; /* `slots` entries follow */
+    bool over;  /* above the threshold at the last event */
+    bool fired; /* STALE: fired since the value last changed */
+    /* the key, padded to 8 bytes, then `slots` entries: the key is next to
+     * the fields a lookup reads, and a group takes only what it uses */
+    _Alignas(8) unsigned char tail[];
 } group;
+
+#define KEY(g) ((char *)(g)->tail)
+#define SLOTS(g) ((void *)((g)->tail + (((size_t)(g)->keylen + 7) & ~(size_t)7)))
+#define TIMES(g) ((int64_t *)SLOTS(g))
+#define DSLOTS(g) ((dslot *)SLOTS(g))
+#define VALS(g) ((double *)SLOTS(g))
 
 struct cs_window {
     cs_window_opts o;
@@ -130,7 +133,7 @@ int cs_window_new(const cs_window_opts *opts, cs_window **out)
         w->slots = 0;
     }
     w->nbuckets = 16;
-    while (w->nbuckets < w->o.max_groups * 2 && w->nbuckets < (1u << 24))
+    while (w->nbuckets < w->o.max_groups && w->nbuckets < (1u << 24))
         w->nbuckets <<= 1;
     w->buckets = calloc(w->nbuckets, sizeof *w->buckets);
     if (!w->buckets) {
@@ -190,16 +193,15 @@ void cs_window_free(cs_window *w)
     free(w);
 }
 
-static size_t group_size(const cs_window *w)
+static size_t group_size(const cs_window *w, size_t keylen)
 {
     size_t each = w->o.kind == CS_WINDOW_DISTINCT ? sizeof(dslot) : sizeof(int64_t);
-    size_t n = offsetof(group, s) + each * w->slots;
-    return n < sizeof(group) ? sizeof(group) : n;
+    return sizeof(group) + ((keylen + 7) & ~(size_t)7) + each * w->slots;
 }
 
 size_t cs_window_group_bytes(const cs_window *w)
 {
-    return group_size(w);
+    return group_size(w, 24); /* a peer's "address:port" key */
 }
 
 static group *find_or_add(cs_window *w, const char *key, size_t kl, int64_t now)
@@ -207,21 +209,23 @@ static group *find_or_add(cs_window *w, const char *key, size_t kl, int64_t now)
     uint64_t h = fnv(key, kl);
     group **b = &w->buckets[h & (w->nbuckets - 1)];
     for (group *g = *b; g; g = g->hnext)
-        if (g->hash == h && g->keylen == kl && memcmp(g->key, key, kl) == 0) {
-            lru_unlink(w, g);
-            lru_front(w, g);
+        if (g->hash == h && g->keylen == kl && memcmp(KEY(g), key, kl) == 0) {
+            if (w->lru_head != g) {
+                lru_unlink(w, g);
+                lru_front(w, g);
+            }
             return g;
         }
     if (w->st.groups >= w->o.max_groups) {
         drop(w, w->lru_tail);
         w->st.evictions++;
     }
-    group *g = calloc(1, group_size(w));
+    group *g = calloc(1, group_size(w, kl));
     if (!g)
         return NULL;
     g->hash = h;
     g->keylen = (uint8_t)kl;
-    memcpy(g->key, key, kl);
+    memcpy(KEY(g), key, kl);
     g->changed_ns = now;
     g->tokens = w->o.burst;
     g->hnext = *b;
@@ -315,17 +319,17 @@ static int deviation(cs_window *w, group *g, double x, cs_window_hit *hit)
         double var = g->n > 1 ? (g->var - n * mean * mean) / (n - 1) : 0;
         sd = var > 0 ? sqrt(var) : 0;
         if (g->n < w->slots) {
-            g->s.vals[g->n++] = x;
+            VALS(g)[g->n++] = x;
         } else {
-            g->s.vals[g->head] = x;
+            VALS(g)[g->head] = x;
             g->head = (g->head + 1) % w->slots;
         }
         /* summed again each time (a few dozen values) so that rounding
          * never accumulates */
         g->mean = g->var = 0;
         for (uint32_t i = 0; i < g->n; i++) {
-            g->mean += g->s.vals[i];
-            g->var += g->s.vals[i] * g->s.vals[i];
+            g->mean += VALS(g)[i];
+            g->var += VALS(g)[i] * VALS(g)[i];
         }
     } else {
         mean = g->mean;
@@ -367,7 +371,7 @@ int cs_window_forget(cs_window *w, const cs_event *ev)
         return kl;
     uint64_t h = fnv(key, (size_t)kl);
     for (group *g = w->buckets[h & (w->nbuckets - 1)]; g; g = g->hnext)
-        if (g->hash == h && g->keylen == kl && memcmp(g->key, key, (size_t)kl) == 0) {
+        if (g->hash == h && g->keylen == kl && memcmp(KEY(g), key, (size_t)kl) == 0) {
             drop(w, g);
             return 1;
         }
@@ -407,7 +411,7 @@ int cs_window_feed(cs_window *w, const cs_event *ev, int64_t now, cs_window_hit 
     g->last_ns = now;
     int64_t from = now - w->o.window_ns; /* events at times > from are inside */
     memset(hit, 0, sizeof *hit);
-    hit->group = g->key;
+    hit->group = KEY(g);
     hit->group_len = g->keylen;
 
     switch (w->o.kind) {
@@ -434,12 +438,12 @@ int cs_window_feed(cs_window *w, const cs_event *ev, int64_t now, cs_window_hit 
     case CS_WINDOW_COUNT:
     case CS_WINDOW_RATE: {
         /* ring of the last `slots` times; full and the oldest inside: over */
-        g->s.times[(g->head + g->n) % w->slots] = now;
+        TIMES(g)[(g->head + g->n) % w->slots] = now;
         if (g->n < w->slots)
             g->n++;
         else
             g->head = (g->head + 1) % w->slots;
-        int64_t oldest = g->s.times[g->head];
+        int64_t oldest = TIMES(g)[g->head];
         bool over = g->n == w->slots && oldest > from;
         bool fire = over && !g->over;
         g->over = over;
@@ -447,7 +451,7 @@ int cs_window_feed(cs_window *w, const cs_event *ev, int64_t now, cs_window_hit 
             return 0;
         uint64_t c = 0;
         for (uint32_t i = 0; i < g->n; i++)
-            if (g->s.times[(g->head + i) % w->slots] > from)
+            if (TIMES(g)[(g->head + i) % w->slots] > from)
                 c++;
         hit->count = c;
         hit->rate = (double)c * 1e9 / (double)w->o.window_ns;
@@ -456,7 +460,7 @@ int cs_window_feed(cs_window *w, const cs_event *ev, int64_t now, cs_window_hit 
         return 1;
     }
     case CS_WINDOW_DISTINCT: {
-        dslot *d = g->s.d;
+        dslot *d = DSLOTS(g);
         uint32_t i, use = w->slots;
         for (i = 0; i < g->n; i++)
             if (d[i].hash == vh)
@@ -508,7 +512,7 @@ size_t cs_window_sweep(cs_window *w, int64_t now, cs_window_hit_cb cb, void *arg
             if (!g->fired && now - g->changed_ns >= w->o.window_ns) {
                 g->fired = true;
                 cs_window_hit hit = {
-                    .group = g->key, .group_len = g->keylen, .since_ns = g->changed_ns};
+                    .group = KEY(g), .group_len = g->keylen, .since_ns = g->changed_ns};
                 w->st.fired++;
                 fired++;
                 if (cb)
@@ -518,15 +522,21 @@ size_t cs_window_sweep(cs_window *w, int64_t now, cs_window_hit_cb cb, void *arg
             if (now - g->last_ns >= w->o.window_ns) {
                 /* fires once: the group goes; its next event starts it again */
                 cs_window_hit hit = {
-                    .group = g->key, .group_len = g->keylen, .since_ns = g->last_ns};
+                    .group = KEY(g), .group_len = g->keylen, .since_ns = g->last_ns};
                 w->st.fired++;
                 fired++;
                 if (cb)
                     cb(&hit, arg);
                 drop(w, g);
+            } else {
+                break; /* the rest were fed later */
             }
         } else if (now - g->last_ns > w->o.window_ns) {
             drop(w, g); /* nothing of it is inside the window any more */
+        } else {
+            /* the LRU list is in the order groups were last fed: the rest
+             * are newer (a clock that went back only delays them) */
+            break;
         }
         g = prev;
     }

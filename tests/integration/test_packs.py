@@ -60,6 +60,7 @@ def baseline():
         for i, a in enumerate(peers):
             if (t // 10 + i) % 12 == 0:
                 out.append(msg("ping", a, t + i * 0.3, {"nonce": t}, pid=i))
+                out.append(msg("pong", a, t + i * 0.3 + 0.04, {"nonce": t}, pid=i))
                 out.append(ev("p2p.ping.rtt", a + ":8333", t + i * 0.3 + 0.05,
                               {"peer": peer(a, pid=i), "rtt_ms": 45 + (t + i) % 13,
                                "nonce": t}))
@@ -133,18 +134,18 @@ def cases():
     inv = lambda n: {"count": n, "inventory": [{"type": "tx", "hash": "00" * 32}] * n}  # noqa
     c["p2p-inv-burst"] = [msg("inv", "203.0.113.10", i * 10, inv(1 + i % 30))
                           for i in range(40)] + [msg("inv", "203.0.113.10", 401, inv(5000))]
-    c["p2p-inv-flood"] = [msg("inv", "203.0.113.11", i * 0.05, inv(1)) for i in range(800)]
+    c["p2p-inv-flood"] = [msg("inv", "203.0.113.11", i * 0.02, inv(1)) for i in range(800)]
     c["p2p-listed-peer"] = [
         ev("bitcoind.peer.connected", "n1", 1,
            {"node": "n1", "id": 7, "addr": "198.51.100.66:8333", "network": "ipv4",
             "inbound": False, "version": 70016, "subver": "/Satoshi:27.0.0/",
             "lists": ["spy"]})]
-    silent = [msg("ping", "203.0.113.12", 0, {"nonce": 1}),
-              msg("ping", "203.0.113.13", 0, {"nonce": 1}),
+    silent = [msg("pong", "203.0.113.12", 0, {"nonce": 1}),
+              msg("pong", "203.0.113.13", 0, {"nonce": 1}),
               ev("p2p.conn.closed", "203.0.113.13:8333", 5,
                  {"peer": peer("203.0.113.13"), "code": "EOF", "reason": "closed",
                   "by": "peer"})]
-    silent += [msg("ping", "203.0.113.14", t, {"nonce": t}) for t in range(60, 1200, 60)]
+    silent += [msg("pong", "203.0.113.14", t, {"nonce": t}) for t in range(60, 1200, 60)]
     c["p2p-peer-silent"] = silent
     c["node-stale-tip"] = [ev("bitcoind.log.stale_tip", "n1", 1, {"node": "n1"})]
     c["node-chain-stuck"] = [ev("chain.stuck", "n1", 1, {"node": "n1", "height": 5,
