@@ -65,5 +65,6 @@ int cs_cmd_monitor_outbox(int argc, char **argv);
 int cs_cmd_monitor_packs(int argc, char **argv);
 int cs_cmd_monitor_templates(int argc, char **argv);
 int cs_cmd_monitor_new(int argc, char **argv);
+int cs_cmd_monitor_import(int argc, char **argv);
 
 #endif

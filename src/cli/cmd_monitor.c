@@ -29,6 +29,7 @@ static void help(void)
            "       chainscope monitor templates\n"
            "       chainscope monitor new --template NAME --address 0x.. [--network N]\n"
            "                              [--name NAME] [--param k=v ...]\n"
+           "       chainscope monitor import --from defender|oz-monitor PATH [-o OUT]\n"
            "\n"
            "Tries the rule language and monitors on events, and sends nothing.\n"
            "\n"
@@ -555,7 +556,9 @@ int cs_cmd_monitor(int argc, char **argv)
         return cs_cmd_monitor_templates(argc - 1, argv + 1);
     if (strcmp(argv[1], "new") == 0)
         return cs_cmd_monitor_new(argc - 1, argv + 1);
+    if (strcmp(argv[1], "import") == 0)
+        return cs_cmd_monitor_import(argc - 1, argv + 1);
     return cs_cli_usage_error(
-        "monitor", "unknown subcommand '%s' (eval, test, outbox, packs, templates or new)",
+        "monitor", "unknown subcommand '%s' (eval, test, outbox, packs, templates, new or import)",
         argv[1]);
 }
