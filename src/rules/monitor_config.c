@@ -340,6 +340,7 @@ typedef struct ritem {
     struct fy_node *node;
     cs_cfg *cfg;
     char path[96];
+    char changed_by[64]; /* the user's item that changed a pack rule, or "" */
     bool off;
 } ritem;
 
@@ -406,6 +407,7 @@ static int include_packs(cs_cfg *c, struct fy_node *item, const char *p, packdoc
             snprintf(ri->path, sizeof ri->path, "builtin:%s.monitors[%zu]", e->name,
                      (size_t)(*nitems - 1));
             ri->off = false;
+            ri->changed_by[0] = 0;
         }
     }
     for (size_t i = 0; i < nn; i++)
@@ -493,6 +495,7 @@ int cs_monitors_conf_parse(cs_cfg *c, struct fy_node *node, void **out)
             break;
         if (target) {
             target->off = !on;
+            snprintf(target->changed_by, sizeof target->changed_by, "%s", p);
             rc = merge_into(target->cfg->doc, target->node, item, 0);
             continue;
         }
@@ -504,6 +507,7 @@ int cs_monitors_conf_parse(cs_cfg *c, struct fy_node *node, void **out)
         ri->node = item;
         ri->cfg = c;
         ri->off = !on;
+        ri->changed_by[0] = 0;
         snprintf(ri->path, sizeof ri->path, "%s", p);
     }
     cs_monitors_conf *m = rc ? NULL : calloc(1, sizeof *m);
@@ -519,7 +523,11 @@ int cs_monitors_conf_parse(cs_cfg *c, struct fy_node *node, void **out)
         rc = parse_one(ic, items[i].node, items[i].path, &m->defs[m->n++]);
         if (rc && ic != c && !c->failed) { /* an error in a pack rule (or its override) */
             c->failed++;
-            snprintf(c->err, sizeof c->err, "builtin:%s", ic->err);
+            if (items[i].changed_by[0]) /* line:col may be in either file */
+                snprintf(c->err, sizeof c->err, "builtin:%s (the rule as %s of %s changes it)",
+                         ic->err, items[i].changed_by, c->file ? c->file : "the config");
+            else
+                snprintf(c->err, sizeof c->err, "builtin:%s", ic->err);
         }
     }
     for (size_t i = 0; i < npacks; i++)
