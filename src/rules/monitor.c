@@ -690,6 +690,12 @@ int cs_monitor_engine_monitor_stats(const cs_monitor_engine *e, const char *name
     if (!m)
         return CS_ENOTFOUND;
     *out = m->st;
+    if (m->win) {
+        cs_window_stats ws;
+        cs_window_get_stats(m->win, &ws);
+        out->window_groups = ws.groups;
+        out->window_evictions = ws.evictions;
+    }
     return 0;
 }
 

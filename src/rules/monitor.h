@@ -190,7 +190,9 @@ typedef struct cs_monitor_stats {
     uint64_t matches;
     uint64_t notified;
     uint64_t suppressed[CS_SUPPRESS_FILTER + 1];
-    uint64_t errors; /* conditions that failed to evaluate */
+    uint64_t errors;           /* conditions that failed to evaluate */
+    uint64_t window_groups;    /* groups a windowed monitor tracks now */
+    uint64_t window_evictions; /* groups dropped at its max_groups bound */
 } cs_monitor_stats;
 
 typedef struct cs_monitor_engine_stats {
