@@ -17,21 +17,22 @@ typedef struct dslot {
 } dslot;
 
 typedef struct group {
-    struct group *hnext;       /* hash chain */
-    struct group *prev, *next; /* LRU: head is the most recent */
+    /* what a lookup reads first: one cache line */
+    struct group *hnext; /* hash chain */
     uint64_t hash;
-    int64_t last_ns;    /* last fed */
+    int64_t last_ns;           /* last fed */
+    struct group *prev, *next; /* LRU: head is the most recent */
+    uint32_t head, n;          /* ring of times (COUNT/RATE) or values (ZSCORE) */
+    uint8_t keylen;
+    bool over;          /* above the threshold at the last event */
+    bool fired;         /* STALE: fired since the value last changed */
     double tokens;      /* TOKEN_BUCKET */
     double mean, var;   /* EWMA; ZSCORE: sum and sum of squares of the ring */
     uint64_t value;     /* STALE: hash of the value */
     int64_t changed_ns; /* STALE */
     uint64_t seen;      /* ZSCORE, EWMA: values seen */
-    uint32_t head, n;   /* ring of times (COUNT/RATE) or values (ZSCORE) */
-    uint8_t keylen;
-    bool over;  /* above the threshold at the last event */
-    bool fired; /* STALE: fired since the value last changed */
-    /* the key, padded to 8 bytes, then `slots` entries: the key is next to
-     * the fields a lookup reads, and a group takes only what it uses */
+    /* the key, padded to 8 bytes, then `slots` entries: a group takes only
+     * what its key and kind need */
     _Alignas(8) unsigned char tail[];
 } group;
 
