@@ -56,6 +56,10 @@ def baseline():
                       {"node": "n1", "id": i, "addr": a + ":51000", "network": "ipv4",
                        "conntype": "inbound", "inbound": True, "transport": "v2",
                        "version": 70016, "subver": "/Satoshi:27.0.0/", "lists": []}))
+    # bitcoind lists a peer whose version message has not come yet as version 0
+    out.append(ev("bitcoind.peer.connected", "n1", 30,
+                  {"node": "n1", "id": 99, "addr": "198.18.99.1:51000", "network": "ipv4",
+                   "inbound": True, "version": 0, "subver": "", "lists": []}))
     for t in range(0, 1800, 10):
         for i, a in enumerate(peers):
             if (t // 10 + i) % 12 == 0:
