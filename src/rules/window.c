@@ -133,9 +133,7 @@ int cs_window_new(const cs_window_opts *opts, cs_window **out)
     default:
         w->slots = 0;
     }
-    w->nbuckets = 16;
-    while (w->nbuckets < w->o.max_groups && w->nbuckets < (1u << 24))
-        w->nbuckets <<= 1;
+    w->nbuckets = 16; /* doubled as groups come (grow), up to max_groups */
     w->buckets = calloc(w->nbuckets, sizeof *w->buckets);
     if (!w->buckets) {
         free(w);
@@ -205,6 +203,26 @@ size_t cs_window_group_bytes(const cs_window *w)
     return group_size(w, 24); /* a peer's "address:port" key */
 }
 
+/* Doubles the bucket array when the groups outnumber it (a failed
+ * allocation keeps the old one: chains only get longer). */
+static void grow(cs_window *w)
+{
+    if (w->st.groups < w->nbuckets || w->nbuckets >= (1u << 24))
+        return;
+    size_t n = w->nbuckets * 2;
+    group **b = calloc(n, sizeof *b);
+    if (!b)
+        return;
+    for (group *g = w->lru_head; g; g = g->next) {
+        group **at = &b[g->hash & (n - 1)];
+        g->hnext = *at;
+        *at = g;
+    }
+    free(w->buckets);
+    w->buckets = b;
+    w->nbuckets = n;
+}
+
 static group *find_or_add(cs_window *w, const char *key, size_t kl, int64_t now)
 {
     uint64_t h = fnv(key, kl);
@@ -233,6 +251,7 @@ static group *find_or_add(cs_window *w, const char *key, size_t kl, int64_t now)
     *b = g;
     lru_front(w, g);
     w->st.groups++;
+    grow(w);
     return g;
 }
 

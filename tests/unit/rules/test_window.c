@@ -346,6 +346,31 @@ static void test_absent_fires_once_per_silence(void **state)
     cs_expr_free(key);
 }
 
+static void test_tables_grow(void **state)
+{
+    (void)state;
+    /* 5,000 groups: the bucket array doubles from 16 as they come, and every
+     * group is found again afterwards */
+    cs_expr *key = cx("peer.addr");
+    cs_window_opts o = {.kind = CS_WINDOW_COUNT, .window_ns = 60 * S, .threshold = 1, .group = key};
+    cs_window *w;
+    assert_int_equal(cs_window_new(&o, &w), 0);
+    char a[32];
+    int fired = 0;
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < 5000; i++) {
+            snprintf(a, sizeof a, "10.0.%d.%d", i / 256, i % 256);
+            fired += feed(w, a, 0, (round * 5000 + i) * 1000) > 0;
+        }
+    assert_int_equal(fired, 5000);
+    cs_window_stats st;
+    cs_window_get_stats(w, &st);
+    assert_int_equal(st.groups, 5000);
+    assert_int_equal(st.evictions, 0);
+    cs_window_free(w);
+    cs_expr_free(key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,6 +383,7 @@ int main(void)
         cmocka_unit_test(test_token_bucket_counts_entries),
         cmocka_unit_test(test_zscore_and_ewma),
         cmocka_unit_test(test_absent_fires_once_per_silence),
+        cmocka_unit_test(test_tables_grow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
