@@ -4,16 +4,21 @@ network (`chainscope simnet`) where one node spams addr messages of 200
 entries and another spams pings, and the others are polite. p2p-addr-spam
 and p2p-addr-bucket (its burst lowered by an override to 500 entries) fire
 for the addr spammer only, p2p-ping-spam for the ping spammer only, and no
-other rule fires for anyone (false positives: zero)."""
+other rule fires for anyone (false positives: zero). A python3-bitcoinlib
+peer that reconnects in a loop to the connector's listener, the last time
+with an impossible version, fires p2p-reconnect-loop and
+p2p-impossible-version and nothing else."""
 import os
+import socket
 import subprocess
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cslib import CHAINSCOPE, Server, TempDir, cs, main, start, stop, wait_for  # noqa: E402
+from cslib import CHAINSCOPE, Server, TempDir, cs, free_port, main, start, stop, wait_for  # noqa: E402
 from test_monitors_spam import Tail  # noqa: E402
+import btcpeer  # noqa: E402
 
 
 class PacksOnSimnet(unittest.TestCase):
@@ -81,6 +86,48 @@ monitors:
         self.assertEqual(by_rule["p2p-addr-spam"], {addr_spammer})
         self.assertEqual(by_rule["p2p-addr-bucket"], {addr_spammer})
         self.assertEqual(by_rule["p2p-ping-spam"], {ping_spammer})
+
+    def test_reconnect_loop_and_forged_version(self):
+        t = self.tmp
+        port = free_port()
+        srv = Server(t, f"""
+connector:
+  network: regtest
+  listen: [127.0.0.1:{port}]
+monitors:
+  - include: [builtin:p2p-attacks, builtin:p2p-anomalies, builtin:node-health, builtin:evm-ops]
+""")
+        try:
+            tail = Tail(t, srv.socket, "alert.fired", "p2p.handshake", "test.ready")
+            wait_for(lambda: cs("publish", "--socket", srv.socket,
+                                input='{"type":"test.ready","payload":{}}\n').returncode
+                     == 0 and tail.events("test.ready"), timeout=10, what="tail")
+            for i in range(7):
+                conn = btcpeer.Conn(socket.create_connection(("127.0.0.1", port), timeout=10))
+                conn.send(btcpeer.version_msg(version=999999 if i == 6 else 70016, nonce=100 + i))
+                got = set()
+                while not {b"version", b"verack"} <= got:
+                    got.add(conn.recv().command)
+                conn.send(btcpeer.m.msg_verack())
+                wait_for(lambda: len(tail.events("p2p.handshake")) > i, timeout=10,
+                         what="handshake %d: %s" % (i, srv.logtext()))
+                conn.close()
+            want = {"p2p-reconnect-loop", "p2p-impossible-version"}
+
+            def fired():
+                return [a["payload"] for a in tail.events("alert.fired")]
+            wait_for(lambda: {a["monitor"]["name"] for a in fired()} >= want, timeout=10,
+                     what="two alerts: %s" % fired())
+            time.sleep(1)
+            alerts = fired()
+            tail.stop()
+        finally:
+            self.assertEqual(srv.stop(), 0)
+        self.assertEqual(sorted(a["monitor"]["name"] for a in alerts), sorted(want))
+        loop = next(a for a in alerts if a["monitor"]["name"] == "p2p-reconnect-loop")
+        self.assertEqual(loop["window"]["group"], "127.0.0.1")
+        forged = next(a for a in alerts if a["monitor"]["name"] == "p2p-impossible-version")
+        self.assertEqual(forged["event"]["payload"]["version"], 999999)
 
 
 if __name__ == "__main__":
