@@ -7,7 +7,9 @@ for the addr spammer only, p2p-ping-spam for the ping spammer only, and no
 other rule fires for anyone (false positives: zero). A python3-bitcoinlib
 peer that reconnects in a loop to the connector's listener, the last time
 with an impossible version, fires p2p-reconnect-loop and
-p2p-impossible-version and nothing else."""
+p2p-impossible-version and nothing else; one that answers once and goes
+silent fires p2p-peer-silent (its duration overridden to 2 s), one that
+answers and closes does not."""
 import os
 import socket
 import subprocess
@@ -128,6 +130,51 @@ monitors:
         self.assertEqual(loop["window"]["group"], "127.0.0.1")
         forged = next(a for a in alerts if a["monitor"]["name"] == "p2p-impossible-version")
         self.assertEqual(forged["event"]["payload"]["version"], 999999)
+
+    def test_silent_peer(self):
+        t = self.tmp
+        port = free_port()
+        srv = Server(t, f"""
+connector:
+  network: regtest
+  listen: [127.0.0.1:{port}]
+monitors:
+  - include: [builtin:p2p-anomalies]
+  - name: p2p-peer-silent
+    window: {{duration: 2s}}
+""")
+        try:
+            tail = Tail(t, srv.socket, "alert.fired", "p2p.handshake", "p2p.msg.pong",
+                        "p2p.conn.closed", "test.ready")
+            wait_for(lambda: cs("publish", "--socket", srv.socket,
+                                input='{"type":"test.ready","payload":{}}\n').returncode
+                     == 0 and tail.events("test.ready"), timeout=10, what="tail")
+            conns = []
+            for i in range(2):
+                conn = btcpeer.Conn(socket.create_connection(("127.0.0.1", port), timeout=10))
+                conn.send(btcpeer.version_msg(nonce=200 + i))
+                got = set()
+                while not {b"version", b"verack"} <= got:
+                    got.add(conn.recv().command)
+                conn.send(btcpeer.m.msg_verack())
+                conn.send(btcpeer.m.msg_pong(nonce=5))
+                conns.append(conn)
+            wait_for(lambda: len(tail.events("p2p.msg.pong")) >= 2, timeout=10,
+                     what="two pongs: " + srv.logtext())
+            ports = [c.sock.getsockname()[1] for c in conns]
+            conns[1].close()  # answers and goes away: not silent
+            wait_for(lambda: tail.events("p2p.conn.closed"), timeout=10, what="the close")
+            wait_for(lambda: tail.events("alert.fired"), timeout=10,
+                     what="the silent peer: " + srv.logtext())
+            time.sleep(2.5)  # once: no second alert
+            alerts = [a["payload"] for a in tail.events("alert.fired")]
+            tail.stop()
+            conns[0].close()
+        finally:
+            self.assertEqual(srv.stop(), 0)
+        self.assertEqual([a["monitor"]["name"] for a in alerts], ["p2p-peer-silent"])
+        # the group is the silent peer's key ("ID 127.0.0.1:PORT")
+        self.assertTrue(alerts[0]["window"]["group"].endswith(":%d" % ports[0]), alerts)
 
 
 if __name__ == "__main__":
