@@ -56,6 +56,13 @@ def baseline():
                       {"node": "n1", "id": i, "addr": a + ":51000", "network": "ipv4",
                        "conntype": "inbound", "inbound": True, "transport": "v2",
                        "version": 70016, "subver": "/Satoshi:27.0.0/", "lists": []}))
+    # the first poll finds 40 peers of one /16 and one AS already connected
+    for i in range(40):
+        out.append(ev("bitcoind.peer.connected", "n1", 1 + i * 0.01,
+                      {"node": "n1", "id": 100 + i, "addr": "100.64.%d.9:8333" % i,
+                       "network": "ipv4", "inbound": True, "version": 70016,
+                       "subver": "/Satoshi:27.0.0/", "lists": [], "asn": 64502,
+                       "initial": True}))
     # bitcoind lists a peer whose version message has not come yet as version 0
     out.append(ev("bitcoind.peer.connected", "n1", 30,
                   {"node": "n1", "id": 99, "addr": "198.18.99.1:51000", "network": "ipv4",
@@ -116,6 +123,11 @@ def cases():
     c["p2p-inbound-flood-asn"] = [
         ev("p2p.conn.accepted", "20.%d.0.1:8333" % i, i * 0.5,
            {"peer": dict(peer("20.%d.0.1" % i, pid=i), asn=64500)}) for i in range(60)]
+    c["bitcoind-inbound-flood-asn"] = [
+        ev("bitcoind.peer.connected", "n1", i * 0.5,
+           {"node": "n1", "id": i, "addr": "30.%d.0.1:4000" % i, "network": "ipv4",
+            "inbound": True, "version": 70016, "subver": "/x/", "lists": [], "asn": 64501,
+            "initial": False}) for i in range(60)]
     c["p2p-reconnect-loop"] = [
         ev("p2p.conn.accepted", "198.51.100.9:8333", i * 30,
            {"peer": peer("198.51.100.9", pid=i)}) for i in range(8)]
