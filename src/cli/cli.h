@@ -65,5 +65,9 @@ int cs_cmd_archive(int argc, char **argv);
 int cs_cmd_replay(int argc, char **argv);
 /* `monitor outbox`: list or acknowledge dead notifications (cmd_outbox.c). */
 int cs_cmd_monitor_outbox(int argc, char **argv);
+int cs_cmd_monitor_packs(int argc, char **argv);
+int cs_cmd_monitor_templates(int argc, char **argv);
+int cs_cmd_monitor_new(int argc, char **argv);
+int cs_cmd_monitor_import(int argc, char **argv);
 
 #endif

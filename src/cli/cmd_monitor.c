@@ -25,12 +25,25 @@ static void help(void)
            "       chainscope monitor test -c FILE --events FILE [--monitor NAME] [--json]\n"
            "       chainscope monitor test -c FILE --network NET --block N [--tx HASH]\n"
            "       chainscope monitor outbox (-c FILE | --outbox PATH) [--ack KEY | --ack-all]\n"
+           "       chainscope monitor packs [NAME]\n"
+           "       chainscope monitor templates\n"
+           "       chainscope monitor new --template NAME --address 0x.. [--network N]\n"
+           "                              [--name NAME] [--param k=v ...]\n"
+           "       chainscope monitor import --from defender|oz-monitor PATH [-o OUT]\n"
            "\n"
            "Tries the rule language and monitors on events, and sends nothing.\n"
            "\n"
            "eval compiles EXPR (docs/rules.md) and, given events, prints for each one\n"
            "whether the condition holds: `true`, `false`, or the evaluation error.\n"
            "A syntax error is printed with its column and exits with status 2.\n"
+           "\n"
+           "packs lists the rule packs compiled in (monitors: - include: [builtin:NAME])\n"
+           "and each rule: name, severity, subjects, condition and window kind. A\n"
+           "monitor of the same name after the include changes that rule (its keys,\n"
+           "window keys one by one); `enabled: false` switches it off.\n"
+           "\n"
+           "templates lists the contract templates; new prints one as a monitor for\n"
+           "the monitors: section, with the ABI fragments it needs (docs/monitors.md).\n"
            "\n"
            "outbox lists the dead notifications of a notifier's outbox (given up after\n"
            "a permanent error or too many attempts: kept until acknowledged) and, with\n"
@@ -224,6 +237,7 @@ typedef struct test_ctx {
     const cs_channels_conf *channels;
     bool json;
     unsigned n, notified;
+    int64_t ticked; /* event time of the last engine tick */
 } test_ctx;
 
 static void indent(const char *s)
@@ -295,7 +309,14 @@ static void on_match(const cs_match *m, void *arg)
 
 static int test_one(cs_event *ev, void *arg)
 {
-    cs_monitor_engine_feed(((test_ctx *)arg)->engine, ev);
+    test_ctx *c = arg;
+    /* windows that fire on time (stale, absent) are checked at the events'
+     * own times, once a second of them has passed */
+    if (ev->time_ns > 0 && ev->time_ns - c->ticked >= 1000000000) {
+        cs_monitor_engine_tick(c->engine, ev->time_ns);
+        c->ticked = ev->time_ns;
+    }
+    cs_monitor_engine_feed(c->engine, ev);
     return 0;
 }
 
@@ -529,5 +550,15 @@ int cs_cmd_monitor(int argc, char **argv)
         return cmd_test(argc - 1, argv + 1);
     if (strcmp(argv[1], "outbox") == 0)
         return cs_cmd_monitor_outbox(argc - 1, argv + 1);
-    return cs_cli_usage_error("monitor", "unknown subcommand '%s' (eval, test or outbox)", argv[1]);
+    if (strcmp(argv[1], "packs") == 0)
+        return cs_cmd_monitor_packs(argc - 1, argv + 1);
+    if (strcmp(argv[1], "templates") == 0)
+        return cs_cmd_monitor_templates(argc - 1, argv + 1);
+    if (strcmp(argv[1], "new") == 0)
+        return cs_cmd_monitor_new(argc - 1, argv + 1);
+    if (strcmp(argv[1], "import") == 0)
+        return cs_cmd_monitor_import(argc - 1, argv + 1);
+    return cs_cli_usage_error(
+        "monitor", "unknown subcommand '%s' (eval, test, outbox, packs, templates, new or import)",
+        argv[1]);
 }

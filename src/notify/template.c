@@ -233,6 +233,53 @@ static int value_text(const cs_val *v, cs_buf *tmp)
     }
 }
 
+/* Defender's names for what the alert document holds, so that its message
+ * templates render unchanged (docs/monitors.md "Templates"). Any other
+ * camelCase segment is also tried in snake_case (gasUsed: gas_used). */
+static const char *const defender_alias[][2] = {
+    {"transaction.transactionHash", "transaction.hash"},
+    {"transaction.transactionIndex", "transaction.index"},
+    {"transaction.blockNumber", "transaction.block_number"},
+    {"transaction.blockHash", "transaction.block_hash"},
+    {"transaction.gasLimit", "transaction.gas"},
+    {"transaction.contractAddress", "transaction.contract_address"},
+    {"blockNumber", "block.number"},
+    {"value", "transaction.value"},
+    {"hash", "transaction.hash"},
+    {"blockExplorerLink", "transaction.link"},
+    {"transaction.blockExplorerLink", "transaction.link"},
+};
+
+static bool lookup(const cs_val *doc, const char *path, size_t n, cs_val *v)
+{
+    if (cs_val_path(doc, path, n, v) == 0)
+        return true;
+    for (size_t i = 0; i < sizeof defender_alias / sizeof *defender_alias; i++)
+        if (strlen(defender_alias[i][0]) == n && memcmp(defender_alias[i][0], path, n) == 0)
+            return cs_val_path(doc, defender_alias[i][1], strlen(defender_alias[i][1]), v) == 0;
+    char snake[256];
+    size_t o = 0;
+    bool changed = false;
+    for (size_t i = 0; i < n && o + 2 < sizeof snake; i++) {
+        char c = path[i];
+        if (c >= 'A' && c <= 'Z' && i > 0 && path[i - 1] != '.') {
+            snake[o++] = '_';
+            c = (char)(c - 'A' + 'a');
+            changed = true;
+        }
+        snake[o++] = c;
+    }
+    if (changed && cs_val_path(doc, snake, o, v) == 0)
+        return true;
+    /* Defender's sentinel.* is the monitor */
+    if (n > 9 && memcmp(path, "sentinel.", 9) == 0) {
+        char m[256];
+        int ml = snprintf(m, sizeof m, "monitor.%.*s", (int)(n - 9), path + 9);
+        return ml > 0 && (size_t)ml < sizeof m && cs_val_path(doc, m, (size_t)ml, v) == 0;
+    }
+    return false;
+}
+
 int cs_template_render(const cs_template *t, const cs_val *doc, cs_escape esc, cs_buf *out)
 {
     cs_buf tmp;
@@ -247,7 +294,7 @@ int cs_template_render(const cs_template *t, const cs_val *doc, cs_escape esc, c
         if (s->kind == SEG_CLOSE)
             continue;
         cs_val v;
-        bool found = cs_val_path(doc, s->s, s->n, &v) == 0;
+        bool found = lookup(doc, s->s, s->n, &v);
         if (s->kind == SEG_OPEN) {
             /* the section shows when its value is there and not empty */
             bool show = found && v.kind != CS_VAL_NULL && !(v.kind == CS_VAL_BOOL && !v.b) &&

@@ -15,7 +15,8 @@
 #define NSUP 4 /* dedup, threshold, min_interval, filter */
 
 typedef struct monmetrics {
-    cs_mcount matches, notified, errors, suppressed[NSUP];
+    cs_mcount matches, notified, errors, suppressed[NSUP], evictions;
+    cs_mseries *groups;
 } monmetrics;
 
 typedef struct state {
@@ -64,6 +65,9 @@ static void collect(cs_metrics *m, void *arg)
         cs_mcount_set(&s->mm[i].matches, (double)st.matches);
         cs_mcount_set(&s->mm[i].notified, (double)st.notified);
         cs_mcount_set(&s->mm[i].errors, (double)st.errors);
+        cs_mcount_set(&s->mm[i].evictions, (double)st.window_evictions);
+        if (s->mm[i].groups)
+            cs_mseries_set(s->mm[i].groups, (double)st.window_groups);
         for (int k = 0; k < NSUP; k++)
             cs_mcount_set(&s->mm[i].suppressed[k], (double)st.suppressed[sup[k]]);
     }
@@ -98,8 +102,18 @@ static void metrics_init(state *s)
     cs_mfamily *fs = cs_metrics_family(m, CS_METRIC_COUNTER, "chainscope_monitor_suppressed_total",
                                        "matches held back by the alert policy or a custom filter",
                                        monr, NULL, 0);
+    cs_mfamily *fg = cs_metrics_family(m, CS_METRIC_GAUGE, "chainscope_monitor_window_groups",
+                                       "groups a windowed monitor tracks", mon, NULL, 0);
+    cs_mfamily *fv = cs_metrics_family(
+        m, CS_METRIC_COUNTER, "chainscope_monitor_window_evictions_total",
+        "groups a windowed monitor dropped at its max_groups bound (the least recently fed)", mon,
+        NULL, 0);
     for (size_t i = 0; i < s->mc->n; i++) {
         const char *v[] = {s->mc->defs[i].name, NULL};
+        if (s->mc->defs[i].window.enabled) {
+            s->mm[i].groups = fg ? cs_mfamily_series(fg, v) : NULL;
+            s->mm[i].evictions.s = fv ? cs_mfamily_series(fv, v) : NULL;
+        }
         s->mm[i].matches.s = fm ? cs_mfamily_series(fm, v) : NULL;
         s->mm[i].notified.s = fn ? cs_mfamily_series(fn, v) : NULL;
         s->mm[i].errors.s = fe ? cs_mfamily_series(fe, v) : NULL;

@@ -37,7 +37,7 @@ struct cs_monitor {
     cs_abi *abi; /* the monitor's `abi`, for what the follower left undecoded; NULL: none */
     uint32_t idx;
     csig *events, *functions;
-    cs_expr *txcond, *cond, *dedup, *group, *of;
+    cs_expr *txcond, *cond, *dedup, *group, *of, *cost, *forget;
     cs_window *win;
     uint8_t (*addrs)[20];
     size_t naddrs;

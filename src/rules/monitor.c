@@ -227,6 +227,8 @@ static void mon_free(cs_monitor *m)
     cs_expr_free(m->group);
     cs_expr_free(m->of);
     cs_window_free(m->win);
+    cs_expr_free(m->cost);
+    cs_expr_free(m->forget);
     free(m->addrs);
     free(m->chans);
     cs_abi_free(m->abi);
@@ -285,7 +287,10 @@ static int mon_build(cs_monitor_engine *e, cs_monitor *m, const cs_monitor_def *
         }
         if (d->abi && *d->abi) {
             char msg[512];
-            if (cs_abi_load_file(d->abi, &m->abi, msg, sizeof msg)) {
+            int bad = d->abi[0] == '['
+                          ? cs_abi_parse(d->abi, strlen(d->abi), "abi", &m->abi, msg, sizeof msg)
+                          : cs_abi_load_file(d->abi, &m->abi, msg, sizeof msg);
+            if (bad) {
                 snprintf(err, errlen, "monitor %s: abi: %s", name, msg);
                 return CS_ECONFIG;
             }
@@ -310,7 +315,11 @@ static int mon_build(cs_monitor_engine *e, cs_monitor *m, const cs_monitor_def *
             if ((rc = compile_one(&cs_evm_event_opts, d->window.group_by, &m->group, name,
                                   "window.group_by", err, errlen)) ||
                 (rc = compile_one(&cs_evm_event_opts, d->window.of, &m->of, name, "window.of", err,
-                                  errlen)))
+                                  errlen)) ||
+                (rc = compile_one(&cs_evm_event_opts, d->window.cost, &m->cost, name, "window.cost",
+                                  err, errlen)) ||
+                (rc = compile_one(&cs_evm_event_opts, d->window.forget, &m->forget, name,
+                                  "window.forget", err, errlen)))
                 return rc;
             cs_window_opts wo = {.kind = d->window.kind,
                                  .window_ns = d->window.window_ns,
@@ -318,7 +327,15 @@ static int mon_build(cs_monitor_engine *e, cs_monitor *m, const cs_monitor_def *
                                  .rate = d->window.rate,
                                  .group = m->group,
                                  .of = m->of,
-                                 .max_groups = d->window.max_groups};
+                                 .max_groups = d->window.max_groups,
+                                 .burst = d->window.burst,
+                                 .cost = m->cost,
+                                 .k = d->window.k,
+                                 .min_change = d->window.min_change,
+                                 .warmup = d->window.warmup,
+                                 .samples = d->window.samples,
+                                 .alpha = d->window.alpha,
+                                 .direction = d->window.direction};
             if (cs_window_new(&wo, &m->win)) {
                 snprintf(err, errlen,
                          "monitor %s: bad window (needs a duration > 0, a threshold <= %d, and "
@@ -673,6 +690,12 @@ int cs_monitor_engine_monitor_stats(const cs_monitor_engine *e, const char *name
     if (!m)
         return CS_ENOTFOUND;
     *out = m->st;
+    if (m->win) {
+        cs_window_stats ws;
+        cs_window_get_stats(m->win, &ws);
+        out->window_groups = ws.groups;
+        out->window_evictions = ws.evictions;
+    }
     return 0;
 }
 

@@ -67,8 +67,14 @@ typedef struct cs_monitor_window {
     uint64_t threshold;
     double rate;
     char *group_by; /* expression; NULL: one group */
-    char *of;       /* expression: DISTINCT counts it, STALE watches it */
+    char *of;       /* expression: DISTINCT counts it, STALE watches it, ZSCORE/EWMA test it */
     size_t max_groups;
+    double burst;                /* TOKEN_BUCKET */
+    char *cost;                  /* TOKEN_BUCKET: expression, tokens an event takes; NULL: 1 */
+    char *forget;                /* expression: a subject's event matching it forgets its group */
+    double k, min_change, alpha; /* ZSCORE, EWMA */
+    uint32_t warmup, samples;
+    cs_window_dir direction;
 } cs_monitor_window;
 
 typedef struct cs_monitor_policy {
@@ -184,7 +190,9 @@ typedef struct cs_monitor_stats {
     uint64_t matches;
     uint64_t notified;
     uint64_t suppressed[CS_SUPPRESS_FILTER + 1];
-    uint64_t errors; /* conditions that failed to evaluate */
+    uint64_t errors;           /* conditions that failed to evaluate */
+    uint64_t window_groups;    /* groups a windowed monitor tracks now */
+    uint64_t window_evictions; /* groups dropped at its max_groups bound */
 } cs_monitor_stats;
 
 typedef struct cs_monitor_engine_stats {

@@ -2,6 +2,7 @@
 #include "rules/monitor_config.h"
 
 #include <libfyaml.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "abi/abi.h"
 #include "rules/evm_fields.h"
 #include "rules/expr.h"
+#include "rules/packs.h"
 #include "core/subject.h"
 
 /* Reads an optional expression and compiles it to check it. */
@@ -88,34 +90,64 @@ static int read_window(cs_cfg *c, struct fy_node *map, const char *path, cs_moni
         return 0;
     char p[300];
     snprintf(p, sizeof p, "%s.window", path);
-    static const char *const allowed[] = {"kind",     "threshold", "rate",       "duration",
-                                          "group_by", "of",        "max_groups", NULL};
-    static const char *const kinds[] = {"count", "rate", "distinct", "stale", NULL};
-    int rc, kind = 0;
+    static const char *const allowed[] = {
+        "kind",       "threshold",  "rate",      "duration", "group_by", "of",
+        "max_groups", "burst",      "cost",      "k",        "warmup",   "samples",
+        "alpha",      "min_change", "direction", "forget",   NULL};
+    static const char *const kinds[] = {CS_WINDOW_KIND_NAMES, NULL};
+    static const char *const dirs[] = {"both", "up", "down", NULL};
+    int rc, kind = 0, dir = 0;
     uint64_t u = 0;
     if ((rc = cs_cfg_expect_map(c, n, p, allowed)) ||
-        (rc = cs_cfg_enum(c, n, p, "kind", kinds, &kind, false)))
+        (rc = cs_cfg_enum(c, n, p, "kind", kinds, &kind, false)) ||
+        (rc = cs_cfg_enum(c, n, p, "direction", dirs, &dir, false)))
         return rc;
     w->enabled = true;
     w->kind = (cs_window_kind)kind;
+    w->direction = (cs_window_dir)dir;
+    bool numeric =
+        kind == CS_WINDOW_TOKEN_BUCKET || kind == CS_WINDOW_ZSCORE || kind == CS_WINDOW_EWMA;
     if ((rc = read_ns(c, n, p, "duration", &w->window_ns)))
         return rc;
-    if (!w->window_ns)
+    if (!w->window_ns && !numeric)
         return cs_cfg_error(c, n, p, "a window needs a duration, like 60s");
     if ((rc = cs_cfg_uint(c, n, p, "threshold", &u, 0, CS_WINDOW_MAX_THRESHOLD,
                           kind == CS_WINDOW_COUNT || kind == CS_WINDOW_DISTINCT)))
         return rc;
     w->threshold = u;
-    if ((rc = cs_cfg_double(c, n, p, "rate", &w->rate, 0, 1e6, kind == CS_WINDOW_RATE)))
+    if ((rc = cs_cfg_double(c, n, p, "rate", &w->rate, 0, 1e6,
+                            kind == CS_WINDOW_RATE || kind == CS_WINDOW_TOKEN_BUCKET)) ||
+        (rc =
+             cs_cfg_double(c, n, p, "burst", &w->burst, 1, 1e12, kind == CS_WINDOW_TOKEN_BUCKET)) ||
+        (rc = cs_cfg_double(c, n, p, "k", &w->k, 0, 1e6,
+                            kind == CS_WINDOW_ZSCORE || kind == CS_WINDOW_EWMA)) ||
+        (rc = cs_cfg_double(c, n, p, "alpha", &w->alpha, 0, 1, false)) ||
+        (rc = cs_cfg_double(c, n, p, "min_change", &w->min_change, 0, 1e300, false)))
         return rc;
+    if (kind == CS_WINDOW_TOKEN_BUCKET && !(w->rate > 0))
+        return cs_cfg_error(c, cs_cfg_get(n, "rate"), p, "a token bucket needs a rate above 0");
+    if ((kind == CS_WINDOW_ZSCORE || kind == CS_WINDOW_EWMA) && !(w->k > 0))
+        return cs_cfg_error(c, cs_cfg_get(n, "k"), p, "k (standard deviations) must be above 0");
+    u = 0;
+    if ((rc = cs_cfg_uint(c, n, p, "warmup", &u, 1, 1000000, false)))
+        return rc;
+    w->warmup = (uint32_t)u;
+    u = 0;
+    if ((rc = cs_cfg_uint(c, n, p, "samples", &u, 2, CS_WINDOW_MAX_SAMPLES, false)))
+        return rc;
+    w->samples = (uint32_t)u;
     u = 0;
     if ((rc = cs_cfg_uint(c, n, p, "max_groups", &u, 1, 10000000, false)))
         return rc;
     w->max_groups = u;
     if ((rc = read_expr(c, n, p, "group_by", &cs_evm_event_opts, &w->group_by)) ||
-        (rc = read_expr(c, n, p, "of", &cs_evm_event_opts, &w->of)))
+        (rc = read_expr(c, n, p, "of", &cs_evm_event_opts, &w->of)) ||
+        (rc = read_expr(c, n, p, "cost", &cs_evm_event_opts, &w->cost)) ||
+        (rc = read_expr(c, n, p, "forget", &cs_evm_event_opts, &w->forget)))
         return rc;
-    if ((kind == CS_WINDOW_DISTINCT || kind == CS_WINDOW_STALE) && !w->of)
+    if ((kind == CS_WINDOW_DISTINCT || kind == CS_WINDOW_STALE || kind == CS_WINDOW_ZSCORE ||
+         kind == CS_WINDOW_EWMA) &&
+        !w->of)
         return cs_cfg_error(c, n, p, "a %s window needs `of`: the value it watches", kinds[kind]);
     return 0;
 }
@@ -172,7 +204,8 @@ static int read_filter(cs_cfg *c, struct fy_node *map, const char *path, cs_moni
  * loaded once here so that a bad file is reported at its key. */
 static int resolve_abi(cs_cfg *c, struct fy_node *map, const char *path, char **abi)
 {
-    if ((*abi)[0] != '/' && c->file && strchr(c->file, '/')) {
+    bool inline_json = (*abi)[0] == '[';
+    if (!inline_json && (*abi)[0] != '/' && c->file && strchr(c->file, '/')) {
         const char *slash = strrchr(c->file, '/');
         size_t dl = (size_t)(slash - c->file), n = dl + strlen(*abi) + 2;
         char *full = malloc(n);
@@ -184,7 +217,8 @@ static int resolve_abi(cs_cfg *c, struct fy_node *map, const char *path, char **
     }
     cs_abi *a;
     char msg[512];
-    if (cs_abi_load_file(*abi, &a, msg, sizeof msg)) {
+    if (inline_json ? cs_abi_parse(*abi, strlen(*abi), "abi", &a, msg, sizeof msg)
+                    : cs_abi_load_file(*abi, &a, msg, sizeof msg)) {
         char full[320];
         snprintf(full, sizeof full, "%s.abi", path);
         return cs_cfg_error(c, cs_cfg_get(map, "abi"), full, "%s", msg);
@@ -293,6 +327,135 @@ void cs_monitors_conf_free(void *conf)
     free(m);
 }
 
+/* ---- rule packs: include, override, switch off -------------------------- */
+
+#define MAX_PACKS 16
+
+typedef struct packdoc {
+    cs_cfg cfg; /* file "builtin:NAME", the pack's document */
+    struct fy_node *rules;
+} packdoc;
+
+typedef struct ritem {
+    struct fy_node *node;
+    cs_cfg *cfg;
+    char path[96];
+    char changed_by[64]; /* the user's item that changed a pack rule, or "" */
+    bool off;
+} ritem;
+
+static char *scalar_of(struct fy_node *map, const char *key)
+{
+    struct fy_node *v =
+        map && fy_node_is_mapping(map) ? fy_node_mapping_lookup_by_string(map, key, FY_NT) : NULL;
+    size_t n;
+    const char *t = v && fy_node_is_scalar(v) ? fy_node_get_scalar(v, &n) : NULL;
+    return t ? strndup(t, n) : NULL;
+}
+
+/* Loads the packs an `include:` item names into packs, their rules into items. */
+static int include_packs(cs_cfg *c, struct fy_node *item, const char *p, packdoc *packs,
+                         size_t *npacks, ritem *items, size_t *nitems, size_t cap)
+{
+    static const char *const allowed[] = {"include", NULL};
+    char **names = NULL;
+    size_t nn = 0;
+    int rc;
+    if ((rc = cs_cfg_expect_map(c, item, p, allowed)) ||
+        (rc = cs_cfg_strv(c, item, p, "include", &names, &nn, true)))
+        return rc;
+    for (size_t i = 0; !rc && i < nn; i++) {
+        const cs_embedded *e =
+            strncmp(names[i], "builtin:", 8) == 0 ? cs_pack_find(names[i]) : NULL;
+        if (!e) {
+            char known[400] = "";
+            for (const cs_embedded *k = cs_builtin_packs; k->name; k++)
+                snprintf(known + strlen(known), sizeof known - strlen(known), "%sbuiltin:%s",
+                         k == cs_builtin_packs ? "" : ", ", k->name);
+            rc = cs_cfg_error(c, item_at(cs_cfg_get(item, "include"), i), p,
+                              "no pack \"%s\" (known: %s)", names[i], known);
+            break;
+        }
+        if (*npacks == MAX_PACKS) {
+            rc = cs_cfg_error(c, item, p, "at most %d packs", MAX_PACKS);
+            break;
+        }
+        packdoc *pd = &packs[*npacks];
+        memset(pd, 0, sizeof *pd);
+        pd->cfg.file = e->name; /* "p2p-attacks": errors name the pack */
+        pd->cfg.doc = fy_document_build_from_string(NULL, e->text, e->len);
+        pd->rules = pd->cfg.doc ? fy_node_by_path(fy_document_root(pd->cfg.doc), "/monitors", FY_NT,
+                                                  FYNWF_DONT_FOLLOW)
+                                : NULL;
+        if (!pd->rules || !fy_node_is_sequence(pd->rules)) {
+            if (pd->cfg.doc)
+                fy_document_destroy(pd->cfg.doc);
+            rc = cs_cfg_error(c, item, p, "pack %s is malformed", names[i]);
+            break;
+        }
+        (*npacks)++;
+        void *it = NULL;
+        struct fy_node *r;
+        while ((r = fy_node_sequence_iterate(pd->rules, &it))) {
+            if (*nitems == cap) {
+                rc = cs_cfg_error(c, item, p, "too many monitors");
+                break;
+            }
+            ritem *ri = &items[(*nitems)++];
+            ri->node = r;
+            ri->cfg = &pd->cfg;
+            snprintf(ri->path, sizeof ri->path, "builtin:%s.monitors[%zu]", e->name,
+                     (size_t)(*nitems - 1));
+            ri->off = false;
+            ri->changed_by[0] = 0;
+        }
+    }
+    for (size_t i = 0; i < nn; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+/* Writes the keys of src (a user's item) over dst (a pack rule, in doc):
+ * maps one level deep (window: {threshold: 50} changes the threshold only). */
+static int merge_into(struct fy_document *doc, struct fy_node *dst, struct fy_node *src, int depth)
+{
+    void *it = NULL;
+    struct fy_node_pair *pr;
+    while ((pr = fy_node_mapping_iterate(src, &it))) {
+        struct fy_node *k = fy_node_pair_key(pr), *v = fy_node_pair_value(pr);
+        size_t kl;
+        const char *ks = fy_node_get_scalar(k, &kl);
+        if (!ks)
+            continue;
+        struct fy_node *old = fy_node_mapping_lookup_by_string(dst, ks, kl);
+        if (old && depth == 0 && v && fy_node_is_mapping(v) && fy_node_is_mapping(old)) {
+            if (merge_into(doc, old, v, 1))
+                return CS_ENOMEM;
+            continue;
+        }
+        if (old)
+            fy_node_free(fy_node_mapping_remove_by_key(dst, fy_node_copy(doc, k)));
+        struct fy_node *nk = fy_node_copy(doc, k), *nv = v ? fy_node_copy(doc, v) : NULL;
+        if (!nk || fy_node_mapping_append(dst, nk, nv))
+            return CS_ENOMEM;
+    }
+    return 0;
+}
+
+/* `enabled: false` switches a monitor off; the key is taken away. */
+static int take_enabled(cs_cfg *c, struct fy_node *map, const char *p, bool *on)
+{
+    *on = true;
+    if (!fy_node_is_mapping(map) || !cs_cfg_get(map, "enabled"))
+        return 0;
+    int rc = cs_cfg_bool(c, map, p, "enabled", on, false);
+    if (!rc)
+        fy_node_free(fy_node_mapping_remove_by_key(
+            map, fy_node_build_from_string(fy_node_document(map), "enabled", FY_NT)));
+    return rc;
+}
+
 int cs_monitors_conf_parse(cs_cfg *c, struct fy_node *node, void **out)
 {
     *out = NULL;
@@ -301,19 +464,75 @@ int cs_monitors_conf_parse(cs_cfg *c, struct fy_node *node, void **out)
     int rc = cs_cfg_unique(c, node, "monitors", "name");
     if (rc)
         return rc;
-    cs_monitors_conf *m = calloc(1, sizeof *m);
-    size_t cnt = (size_t)fy_node_sequence_item_count(node);
-    if (!m || !(m->defs = calloc(cnt + 1, sizeof *m->defs))) {
-        free(m);
+    size_t cap = (size_t)fy_node_sequence_item_count(node) + 4096;
+    packdoc packs[MAX_PACKS];
+    size_t npacks = 0, nitems = 0;
+    ritem *items = calloc(cap, sizeof *items);
+    if (!items)
         return CS_ENOMEM;
-    }
     void *it = NULL;
     struct fy_node *item;
+    size_t idx = 0;
     while (!rc && (item = fy_node_sequence_iterate(node, &it))) {
         char p[64];
-        snprintf(p, sizeof p, "monitors[%zu]", m->n);
-        rc = parse_one(c, item, p, &m->defs[m->n++]);
+        snprintf(p, sizeof p, "monitors[%zu]", idx++);
+        if (fy_node_is_mapping(item) && cs_cfg_get(item, "include")) {
+            rc = include_packs(c, item, p, packs, &npacks, items, &nitems, cap);
+            continue;
+        }
+        /* the name of a pack rule: the item changes that rule */
+        char *name = scalar_of(item, "name");
+        ritem *target = NULL;
+        for (size_t i = 0; name && i < nitems; i++) {
+            char *n = items[i].cfg != c ? scalar_of(items[i].node, "name") : NULL;
+            if (n && strcmp(n, name) == 0)
+                target = &items[i];
+            free(n);
+        }
+        free(name);
+        bool on;
+        if ((rc = take_enabled(c, item, p, &on)))
+            break;
+        if (target) {
+            target->off = !on;
+            snprintf(target->changed_by, sizeof target->changed_by, "%s", p);
+            rc = merge_into(target->cfg->doc, target->node, item, 0);
+            continue;
+        }
+        if (nitems == cap) {
+            rc = cs_cfg_error(c, item, p, "too many monitors");
+            break;
+        }
+        ritem *ri = &items[nitems++];
+        ri->node = item;
+        ri->cfg = c;
+        ri->off = !on;
+        ri->changed_by[0] = 0;
+        snprintf(ri->path, sizeof ri->path, "%s", p);
     }
+    cs_monitors_conf *m = rc ? NULL : calloc(1, sizeof *m);
+    if (!rc && (!m || !(m->defs = calloc(nitems + 1, sizeof *m->defs)))) {
+        free(m);
+        m = NULL;
+        rc = CS_ENOMEM;
+    }
+    for (size_t i = 0; !rc && i < nitems; i++) {
+        if (items[i].off)
+            continue;
+        cs_cfg *ic = items[i].cfg;
+        rc = parse_one(ic, items[i].node, items[i].path, &m->defs[m->n++]);
+        if (rc && ic != c && !c->failed) { /* an error in a pack rule (or its override) */
+            c->failed++;
+            if (items[i].changed_by[0]) /* line:col may be in either file */
+                snprintf(c->err, sizeof c->err, "builtin:%s (the rule as %s of %s changes it)",
+                         ic->err, items[i].changed_by, c->file ? c->file : "the config");
+            else
+                snprintf(c->err, sizeof c->err, "builtin:%s", ic->err);
+        }
+    }
+    for (size_t i = 0; i < npacks; i++)
+        fy_document_destroy(packs[i].cfg.doc);
+    free(items);
     if (rc) {
         cs_monitors_conf_free(m);
         return rc;

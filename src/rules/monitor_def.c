@@ -102,6 +102,8 @@ void cs_monitor_def_clear(cs_monitor_def *d)
     free(d->condition);
     free(d->window.group_by);
     free(d->window.of);
+    free(d->window.cost);
+    free(d->window.forget);
     free(d->policy.dedup_key);
     if (d->filter.argv) {
         for (char **a = d->filter.argv; *a; a++)
@@ -161,6 +163,7 @@ int cs_monitor_def_copy(cs_monitor_def *d, const cs_monitor_def *s)
     d->networks = d->channels = d->addresses = d->subjects = NULL;
     d->events = d->functions = NULL;
     d->window.group_by = d->window.of = d->policy.dedup_key = NULL;
+    d->window.cost = d->window.forget = NULL;
     d->filter.argv = NULL;
     size_t nn = d->nnetworks, nc = d->nchannels, na = d->naddresses, ns = d->nsubjects,
            ne = d->nevents, nf = d->nfunctions;
@@ -178,6 +181,8 @@ int cs_monitor_def_copy(cs_monitor_def *d, const cs_monitor_def *s)
     TRY(dup_str(&d->message, s->message));
     TRY(dup_str(&d->window.group_by, s->window.group_by));
     TRY(dup_str(&d->window.of, s->window.of));
+    TRY(dup_str(&d->window.cost, s->window.cost));
+    TRY(dup_str(&d->window.forget, s->window.forget));
     TRY(dup_str(&d->policy.dedup_key, s->policy.dedup_key));
     d->nnetworks = nn;
     TRY(dup_strv(&d->networks, s->networks, nn));

@@ -66,7 +66,8 @@ void cs_mon_event_doc(cs_monitor_engine *e, cs_monitor *m, const cs_event *ev,
     cs_vw_object_end(w);
     cs_vw_array_end(w);
     if (hit) {
-        static const char *kinds[] = {"count", "rate", "distinct", "stale"};
+        static const char *kinds[] = {CS_WINDOW_KIND_NAMES};
+        cs_window_kind k = m->def.window.kind;
         cs_vw_key(w, "window");
         cs_vw_object_begin(w);
         cs_vw_kv_str(w, "kind", kinds[m->def.window.kind]);
@@ -75,14 +76,32 @@ void cs_mon_event_doc(cs_monitor_engine *e, cs_monitor *m, const cs_event *ev,
         cs_vw_kv_double(w, "rate", hit->rate);
         cs_vw_kv_i64(w, "since", hit->since_ns);
         cs_vw_kv_double(w, "seconds", (double)m->def.window.window_ns / 1e9);
-        if (m->def.window.kind == CS_WINDOW_STALE)
-            cs_vw_kv_u64(w, "threshold", 0);
-        else
+        if (k == CS_WINDOW_COUNT || k == CS_WINDOW_DISTINCT)
             cs_vw_kv_u64(w, "threshold", m->def.window.threshold);
+        else
+            cs_vw_kv_u64(w, "threshold", 0);
+        if (k == CS_WINDOW_TOKEN_BUCKET) {
+            cs_vw_kv_double(w, "cost", hit->value);
+            cs_vw_kv_double(w, "dropped", hit->dropped);
+        } else if (k == CS_WINDOW_ZSCORE || k == CS_WINDOW_EWMA) {
+            cs_vw_kv_double(w, "value", hit->value);
+            cs_vw_kv_double(w, "mean", hit->mean);
+            cs_vw_kv_double(w, "sd", hit->sd);
+        }
         cs_vw_object_end(w);
-        cs_buf_printf(&e->tmp, "Window: %s %.*s: %llu in %.0f s\n", kinds[m->def.window.kind],
-                      (int)hit->group_len, hit->group, (unsigned long long)hit->count,
-                      (double)m->def.window.window_ns / 1e9);
+        if (k == CS_WINDOW_TOKEN_BUCKET)
+            cs_buf_printf(&e->tmp, "Window: token_bucket %.*s: %g of %g dropped\n",
+                          (int)hit->group_len, hit->group, hit->dropped, hit->value);
+        else if (k == CS_WINDOW_ZSCORE || k == CS_WINDOW_EWMA)
+            cs_buf_printf(&e->tmp, "Window: %s %.*s: %g against mean %g (sd %g)\n", kinds[k],
+                          (int)hit->group_len, hit->group, hit->value, hit->mean, hit->sd);
+        else if (k == CS_WINDOW_ABSENT)
+            cs_buf_printf(&e->tmp, "Window: absent %.*s: nothing for %.0f s\n", (int)hit->group_len,
+                          hit->group, (double)m->def.window.window_ns / 1e9);
+        else
+            cs_buf_printf(&e->tmp, "Window: %s %.*s: %llu in %.0f s\n", kinds[k],
+                          (int)hit->group_len, hit->group, (unsigned long long)hit->count,
+                          (double)m->def.window.window_ns / 1e9);
     }
     cs_vw_kv_strn(w, "matchReasonsFormatted", (const char *)e->tmp.data, e->tmp.len);
     cs_vw_object_end(w);
@@ -136,7 +155,13 @@ void cs_mon_feed_event_monitors(cs_monitor_engine *e, cs_event *ev)
         cs_monitor *m = &e->mons[tc ? tc->mons[i] : e->evmons[i]];
         if (m->def.paused || !cs_mon_net_ok(m, ev->network))
             continue;
-        if ((!tc && !subject_ok(m, ev->type, tl)) || !cs_mon_test_cond(m, m->cond, ev))
+        if (!tc && !subject_ok(m, ev->type, tl))
+            continue;
+        if (m->forget && m->win && cs_mon_test_cond(m, m->forget, ev)) {
+            cs_window_forget(m->win, ev);
+            continue;
+        }
+        if (!cs_mon_test_cond(m, m->cond, ev))
             continue;
         char id[512];
         if (m->win) {

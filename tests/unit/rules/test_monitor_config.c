@@ -156,12 +156,87 @@ static void test_channel_errors(void **state)
            "3:5: notify.defaults.critical: unknown key (known here: low, medium, high)");
 }
 
+static const cs_monitor_def *find_def(const cs_monitors_conf *m, const char *name)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (strcmp(m->defs[i].name, name) == 0)
+            return &m->defs[i];
+    return NULL;
+}
+
+static void test_packs_include_override_off(void **state)
+{
+    (void)state;
+    cs_config *cfg;
+    char err[1024] = "";
+    int rc = load("monitors:\n"
+                  "  - name: mine\n"
+                  "    type: event\n"
+                  "    subjects: [x]\n"
+                  "  - include: [builtin:p2p-attacks, builtin:node-health]\n"
+                  "  - name: p2p-ping-spam\n"
+                  "    severity: low\n"
+                  "    channels: [ops]\n"
+                  "    window: {threshold: 50}\n"
+                  "  - name: p2p-addr-spam\n"
+                  "    enabled: false\n"
+                  "  - name: off-too\n"
+                  "    enabled: false\n"
+                  "    type: event\n"
+                  "    subjects: [y]\n",
+                  &cfg, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "%s\n", err);
+    assert_int_equal(rc, 0);
+    cs_monitors_conf *m = cs_config_section(cfg, "monitors");
+    const cs_monitor_def *d = find_def(m, "p2p-ping-spam");
+    assert_non_null(d);
+    assert_int_equal(d->severity, CS_SEV_LOW);
+    assert_int_equal(d->nchannels, 1);
+    assert_string_equal(d->channels[0], "ops");
+    /* the override changed the threshold and kept the rest of the window */
+    assert_int_equal(d->window.threshold, 50);
+    assert_int_equal(d->window.kind, CS_WINDOW_COUNT);
+    assert_int_equal(d->window.window_ns, 60ll * 1000000000);
+    assert_string_equal(d->window.group_by, "key");
+    assert_null(find_def(m, "p2p-addr-spam"));
+    assert_null(find_def(m, "off-too"));
+    assert_non_null(find_def(m, "mine"));
+    assert_non_null(find_def(m, "node-stale-tip"));
+    const cs_monitor_def *b = find_def(m, "p2p-addr-bucket");
+    assert_non_null(b);
+    assert_int_equal(b->window.kind, CS_WINDOW_TOKEN_BUCKET);
+    assert_true(b->window.rate == 0.1 && b->window.burst == 1000);
+    cs_config_free(cfg);
+
+    assert_int_equal(load("monitors:\n  - include: [builtin:nope]\n", &cfg, err, sizeof err),
+                     CS_ECONFIG);
+    assert_non_null(strstr(err, "no pack \"builtin:nope\" (known: builtin:evm-ops"));
+    assert_int_equal(load("monitors:\n  - include: [builtin:p2p-attacks]\n"
+                          "  - name: p2p-ping-spam\n    window: {threshold: many}\n",
+                          &cfg, err, sizeof err),
+                     CS_ECONFIG);
+    assert_non_null(strstr(err, "builtin:p2p-attacks"));
+    assert_non_null(strstr(err, "threshold"));
+    assert_int_equal(load("monitors:\n  - name: z\n    type: event\n    subjects: [x]\n"
+                          "    window: {kind: zscore, k: 3}\n",
+                          &cfg, err, sizeof err),
+                     CS_ECONFIG);
+    assert_non_null(strstr(err, "needs `of`"));
+    assert_int_equal(load("monitors:\n  - name: z\n    type: event\n    subjects: [x]\n"
+                          "    window: {kind: token_bucket, burst: 5}\n",
+                          &cfg, err, sizeof err),
+                     CS_ECONFIG);
+    assert_non_null(strstr(err, "rate"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example_file),
         cmocka_unit_test(test_errors_with_positions),
         cmocka_unit_test(test_channel_errors),
+        cmocka_unit_test(test_packs_include_override_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

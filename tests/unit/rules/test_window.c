@@ -223,12 +223,167 @@ static void test_bounded_groups(void **state)
     assert_int_equal(cs_window_new(&bad, &w), CS_EINVAL);
 }
 
+/* One event with a number `height` under peer.addr; the hit when it fires. */
+static int feed_hit(cs_window *w, const char *addr, uint64_t height, int64_t t, cs_window_hit *hit)
+{
+    cs_event *e = mk("p2p.msg.addr", addr, height);
+    int rc = cs_window_feed(w, e, t, hit);
+    cs_event_unref(e);
+    assert_true(rc >= 0);
+    return rc;
+}
+
+static void test_token_bucket_counts_entries(void **state)
+{
+    (void)state;
+    /* Core's addr bucket: 0.1 per second, burst 1000; cost = entries */
+    cs_expr *key = cx("peer.addr"), *cost = cx("height");
+    cs_window_opts o = {
+        .kind = CS_WINDOW_TOKEN_BUCKET, .rate = 0.1, .burst = 1000, .cost = cost, .group = key};
+    cs_window *w;
+    assert_int_equal(cs_window_new(&o, &w), 0);
+    cs_window_hit hit;
+    /* 1000 entries at once: paid in full; one more at once: dropped */
+    assert_int_equal(feed_hit(w, "a", 1000, 1 * S, &hit), 0);
+    assert_int_equal(feed_hit(w, "b", 999, 1 * S, &hit), 0);
+    assert_int_equal(feed_hit(w, "a", 5, 2 * S, &hit), 1);
+    assert_true(hit.dropped > 4.8 && hit.dropped < 5.0);   /* 0.1 token came back */
+    assert_int_equal(feed_hit(w, "a", 5, 3 * S, &hit), 0); /* still over: no new alert */
+    /* 100 s later 10 tokens: 10 entries pass and re-arm the rule */
+    assert_int_equal(feed_hit(w, "a", 10, 103 * S, &hit), 0);
+    assert_int_equal(feed_hit(w, "a", 100, 104 * S, &hit), 1);
+    assert_int_equal(feed_hit(w, "b", 1, 104 * S, &hit), 0);
+    /* an idle group is a full bucket: dropped by the sweep */
+    cs_window_sweep(w, 20000 * S, NULL, NULL);
+    cs_window_stats st;
+    cs_window_get_stats(w, &st);
+    assert_int_equal(st.groups, 0);
+    assert_int_equal(st.fired, 2);
+    cs_window_free(w);
+    cs_expr_free(key);
+    cs_expr_free(cost);
+}
+
+static void test_zscore_and_ewma(void **state)
+{
+    (void)state;
+    cs_expr *key = cx("peer.addr"), *of = cx("height");
+    for (int kind = CS_WINDOW_ZSCORE; kind <= CS_WINDOW_EWMA; kind++) {
+        cs_window_opts o = {.kind = (cs_window_kind)kind,
+                            .of = of,
+                            .group = key,
+                            .k = 3,
+                            .warmup = 10,
+                            .direction = CS_WINDOW_DOWN};
+        cs_window *w;
+        assert_int_equal(cs_window_new(&o, &w), 0);
+        cs_window_hit hit;
+        int64_t t = 0;
+        /* a healthy baseline: 40 .. 44 inbound peers, never fires */
+        for (int i = 0; i < 200; i++)
+            assert_int_equal(feed_hit(w, "n", 40 + (uint64_t)(i * 7 % 5), t += S, &hit), 0);
+        /* upward moves are not watched (direction: down) */
+        assert_int_equal(feed_hit(w, "n", 90, t += S, &hit), 0);
+        assert_int_equal(feed_hit(w, "n", 42, t += S, &hit), 0);
+        /* a drop to 2: fires once, with the baseline */
+        assert_int_equal(feed_hit(w, "n", 2, t += S, &hit), 1);
+        assert_true(hit.mean > 39 && hit.mean < 48);
+        assert_true(hit.sd > 0.5 && hit.sd < 15);
+        assert_true(hit.value == 2);
+        /* still low while the baseline catches up: no second alert */
+        assert_int_equal(feed_hit(w, "n", 3, t += S, &hit), 0);
+        /* a new group warms up first */
+        for (int i = 0; i < 10; i++)
+            assert_int_equal(feed_hit(w, "m", i % 2 ? 100 : 1, t += S, &hit), 0);
+        cs_window_free(w);
+    }
+    cs_window_opts bad = {.kind = CS_WINDOW_ZSCORE, .of = of, .k = 0};
+    cs_window *w;
+    assert_int_equal(cs_window_new(&bad, &w), CS_EINVAL);
+    cs_expr_free(key);
+    cs_expr_free(of);
+}
+
+typedef struct seen {
+    int n;
+    char last[32];
+} seen;
+
+static void on_hit(const cs_window_hit *hit, void *arg)
+{
+    seen *s = arg;
+    s->n++;
+    snprintf(s->last, sizeof s->last, "%.*s", (int)hit->group_len, hit->group);
+}
+
+static void test_absent_fires_once_per_silence(void **state)
+{
+    (void)state;
+    cs_expr *key = cx("peer.addr");
+    cs_window_opts o = {.kind = CS_WINDOW_ABSENT, .window_ns = 60 * S, .group = key};
+    cs_window *w;
+    assert_int_equal(cs_window_new(&o, &w), 0);
+    seen s = {0};
+    cs_window_hit hit;
+    for (int64_t t = 0; t <= 100; t += 10) {
+        assert_int_equal(feed_hit(w, "talker", 1, t * S, &hit), 0);
+        if (t == 0)
+            assert_int_equal(feed_hit(w, "quiet", 1, t * S, &hit), 0);
+        assert_int_equal(cs_window_sweep(w, t * S, on_hit, &s), t >= 60 && s.n == 0 ? 1 : 0);
+    }
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.last, "quiet");
+    assert_int_equal(cs_window_sweep(w, 110 * S, on_hit, &s), 0); /* once */
+    /* it talks again: armed again */
+    assert_int_equal(feed_hit(w, "quiet", 1, 120 * S, &hit), 0);
+    cs_event *e = mk("p2p.conn.closed", "talker", 0);
+    assert_int_equal(cs_window_forget(w, e), 1); /* closed: not expected any more */
+    cs_event_unref(e);
+    assert_int_equal(cs_window_sweep(w, 200 * S, on_hit, &s), 1);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.last, "quiet");
+    cs_window_free(w);
+    cs_expr_free(key);
+}
+
+static void test_tables_grow(void **state)
+{
+    (void)state;
+    /* 5,000 groups: the bucket array doubles from 16 as they come, and every
+     * group is found again afterwards */
+    cs_expr *key = cx("peer.addr");
+    cs_window_opts o = {.kind = CS_WINDOW_COUNT, .window_ns = 60 * S, .threshold = 1, .group = key};
+    cs_window *w;
+    assert_int_equal(cs_window_new(&o, &w), 0);
+    char a[32];
+    int fired = 0;
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < 5000; i++) {
+            snprintf(a, sizeof a, "10.0.%d.%d", i / 256, i % 256);
+            fired += feed(w, a, 0, (round * 5000 + i) * 1000) > 0;
+        }
+    assert_int_equal(fired, 5000);
+    cs_window_stats st;
+    cs_window_get_stats(w, &st);
+    assert_int_equal(st.groups, 5000);
+    assert_int_equal(st.evictions, 0);
+    cs_window_free(w);
+    cs_expr_free(key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_addr_spam_per_peer),  cmocka_unit_test(test_pings_exact_edge),
-        cmocka_unit_test(test_inbound_per_slash16), cmocka_unit_test(test_height_stuck),
-        cmocka_unit_test(test_distinct_and_rate),   cmocka_unit_test(test_bounded_groups),
+        cmocka_unit_test(test_addr_spam_per_peer),
+        cmocka_unit_test(test_pings_exact_edge),
+        cmocka_unit_test(test_inbound_per_slash16),
+        cmocka_unit_test(test_height_stuck),
+        cmocka_unit_test(test_distinct_and_rate),
+        cmocka_unit_test(test_bounded_groups),
+        cmocka_unit_test(test_token_bucket_counts_entries),
+        cmocka_unit_test(test_zscore_and_ewma),
+        cmocka_unit_test(test_absent_fires_once_per_silence),
+        cmocka_unit_test(test_tables_grow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
