@@ -16,6 +16,7 @@
 #include "rules/component.h"
 #include "rules/events.h"
 #include "rules/monitor_config.h"
+#include "web/component.h"
 
 /* One entry per component, in start order: sinks (notify, monitors)
  * before the sources, so that they see the first events; stopping goes in
@@ -30,6 +31,10 @@ const cs_component cs_components[] = {
     {{"monitors", "contract and event monitors (docs/monitors.md)", cs_monitors_conf_parse,
       cs_monitors_conf_free},
      {"monitors", cs_monitors_start, cs_monitors_stop, cs_monitors_reload}},
+    {{"dashboard",
+      "the dashboard, its JSON APIs and the live feed on the HTTP server (docs/dashboard.md)",
+      cs_web_conf_parse, cs_web_conf_free},
+     {"dashboard", cs_web_start, cs_web_stop, NULL}},
     {{"audit", "node audit: scheduled checks, ledger, daily report, SLA", cs_audit_config_parse,
       cs_audit_config_section_free},
      {"audit", cs_audit_component_start, cs_audit_component_stop, cs_audit_component_reload}},
