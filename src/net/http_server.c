@@ -63,6 +63,7 @@ struct cs_http_conn {
     size_t head_bytes;
     bool complete; /* a message was parsed, awaiting the handler */
     bool responded;
+    uint64_t answers; /* answers given (a keep-alive answer resets responded) */
     bool keep_alive;
     bool streaming;
     bool closing;
@@ -243,6 +244,7 @@ void cs_http_respond_headers(cs_http_conn *c, int status, const char *ctype, con
     if (c->responded)
         return;
     c->responded = true;
+    c->answers++;
     c->last_active = uv_now(c->srv->loop);
     cs_buf out;
     cs_buf_init(&out, 0);
@@ -285,6 +287,7 @@ int cs_http_upgrade(cs_http_conn *c, const char *head, size_t len,
     if (c->responded)
         return CS_EINVAL;
     c->responded = true;
+    c->answers++;
     c->streaming = true;
     c->keep_alive = false;
     c->on_close = on_close;
@@ -496,8 +499,9 @@ static void dispatch(cs_http_conn *c)
         cs_http_respond(c, 404, NULL, msg, sizeof msg - 1);
         return;
     }
+    uint64_t answers = c->answers;
     best->h(&req, best->arg);
-    if (!c->responded) {
+    if (c->answers == answers) {
         static const char msg[] = "handler gave no answer\n";
         cs_http_respond(c, 500, NULL, msg, sizeof msg - 1);
     }

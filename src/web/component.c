@@ -276,15 +276,20 @@ static void login_handler(const cs_http_req *req, void *arg)
         send_asset(req->conn, "login.html");
         return;
     }
-    if (!w || !cs_http_token_ok(w->rt->http, t, tl)) {
+    char *tok = cs_web_url_decode(t, tl);
+    /* the cookie carries the token as it is: one made of cookie-safe
+     * characters only (docs/dashboard.md) */
+    bool safe = tok && *tok && strcspn(tok, " ;,\"\\\r\n") == strlen(tok);
+    if (!w || !safe || !cs_http_token_ok(w->rt->http, tok, strlen(tok))) {
+        free(tok);
         cs_http_respond_headers(req->conn, 303, NULL, "Location: /login?wrong=1\r\n",
                                 "wrong token\n", 12);
         return;
     }
     char h[512];
-    snprintf(h, sizeof h,
-             "Set-Cookie: %s=%.*s; Path=/; HttpOnly; SameSite=Strict\r\nLocation: /\r\n",
-             CS_HTTP_COOKIE, (int)tl, t);
+    snprintf(h, sizeof h, "Set-Cookie: %s=%s; Path=/; HttpOnly; SameSite=Strict\r\nLocation: /\r\n",
+             CS_HTTP_COOKIE, tok);
+    free(tok);
     cs_http_respond_headers(req->conn, 303, NULL, h, "logged in\n", 10);
 }
 

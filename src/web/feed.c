@@ -254,8 +254,7 @@ static int hexval(char c)
                                   : -1;
 }
 
-/* URL-decodes s[0..n) into a new string (NULL on a bad escape). */
-static char *url_decode(const char *s, size_t n)
+char *cs_web_url_decode(const char *s, size_t n)
 {
     char *o = malloc(n + 1), *p = o;
     if (!o)
@@ -284,7 +283,7 @@ int cs_web_query_filters(const char *query, char **out, size_t max)
         const char *end = strchr(p, '&');
         size_t l = end ? (size_t)(end - p) : strlen(p);
         if (l > 7 && strncmp(p, "filter=", 7) == 0) {
-            char *v = url_decode(p + 7, l - 7);
+            char *v = cs_web_url_decode(p + 7, l - 7);
             if (!v || !cs_subject_filter_valid(v, strlen(v)) || n == max) {
                 int rc = v && n == max ? CS_ELIMIT : CS_EINVAL;
                 free(v);

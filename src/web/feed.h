@@ -52,4 +52,8 @@ uint64_t cs_web_feed_cut(const cs_web_feed *f);
  * max. */
 int cs_web_query_filters(const char *query, char **out, size_t max);
 
+/* URL-decodes s[0..n) ('+' a space, %XX a byte) into a new string the
+ * caller frees; NULL on a bad escape or no memory. */
+char *cs_web_url_decode(const char *s, size_t n);
+
 #endif
