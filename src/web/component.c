@@ -37,6 +37,7 @@ typedef struct web {
     cs_web_state *state;
     bool mask;
     uint64_t mask_key;
+    cs_mfamily *m_node_up, *m_avail;
     void (*done)(void *arg);
     void *done_arg;
 } web;
@@ -337,6 +338,23 @@ static void on_event(cs_sub *sub, cs_event *ev, void *arg)
     cs_web_feed_event(w->feed, ev);
 }
 
+static void node_metrics(const char *node, bool up, double availability, uint64_t sweeps, void *arg)
+{
+    web *w = arg;
+    const char *v[] = {node, NULL};
+    (void)sweeps;
+    cs_mseries_set(cs_mfamily_series(w->m_node_up, v), up ? 1 : 0);
+    cs_mseries_set(cs_mfamily_series(w->m_avail, v), availability / 100.0);
+}
+
+/* The audit's node states as metrics, from the node.check events seen. */
+static void collect(cs_metrics *m, void *arg)
+{
+    web *w = arg;
+    (void)m;
+    cs_web_state_each_node(w->state, node_metrics, w);
+}
+
 static void web_free(web *w)
 {
     cs_web_state_free(w->state);
@@ -374,6 +392,16 @@ int cs_web_start(cs_runtime *rt, void *conf, void **state)
         web_free(w);
         return rc;
     }
+    static const char *const node_label[] = {"node", NULL};
+    w->m_node_up = cs_metrics_family(
+        rt->metrics, CS_METRIC_GAUGE, "chainscope_web_audit_node_up",
+        "1 when the node's last audit sweep passed every check, from node.check events.",
+        node_label, NULL, 0);
+    w->m_avail = cs_metrics_family(
+        rt->metrics, CS_METRIC_GAUGE, "chainscope_web_audit_availability_ratio",
+        "Share of this month's audit sweeps the node passed, from node.check events.", node_label,
+        NULL, 0);
+    cs_metrics_on_collect(rt->metrics, collect, w);
     cs_sub_opts so = {.filters = (const char *const *)wc->filters,
                       .nfilters = wc->nfilters,
                       .queue_max = wc->queue,
@@ -382,6 +410,7 @@ int cs_web_start(cs_runtime *rt, void *conf, void **state)
                       .arg = w,
                       .name = "dashboard"};
     if ((rc = cs_bus_subscribe(rt->bus, &so, &w->sub)) || (rc = routes(rt->http, w))) {
+        cs_metrics_off_collect(rt->metrics, collect, w);
         if (w->sub)
             cs_bus_unsubscribe(w->sub);
         routes(rt->http, NULL);
@@ -408,6 +437,7 @@ void cs_web_stop(void *state, void (*done)(void *arg), void *arg)
 {
     web *w = state;
     cs_bus_unsubscribe(w->sub);
+    cs_metrics_off_collect(w->rt->metrics, collect, w);
     routes(w->rt->http, NULL); /* the routes stay: they answer 503 from now on */
     w->done = done;
     w->done_arg = arg;

@@ -709,6 +709,32 @@ static void audit_one(cs_web_entry *e, void *arg)
     cs_buf_append_str(o, "]}");
 }
 
+struct node_fn {
+    void (*fn)(const char *node, bool up, double availability, uint64_t sweeps, void *arg);
+    void *arg;
+};
+
+static void node_each(cs_web_entry *e, void *arg)
+{
+    struct node_fn *x = arg;
+    const struct audit_node *n = e->value;
+    if (!n)
+        return;
+    struct audit_node cur = *n;
+    sweep_done(&cur);
+    x->fn(e->key, !n->sweep_fail, cur.total ? 100.0 * (double)cur.ok / (double)cur.total : 0.0,
+          cur.total, x->arg);
+}
+
+void cs_web_state_each_node(cs_web_state *s,
+                            void (*fn)(const char *node, bool up, double availability,
+                                       uint64_t sweeps, void *arg),
+                            void *arg)
+{
+    struct node_fn x = {fn, arg};
+    cs_web_map_each(&s->audit, node_each, &x);
+}
+
 int cs_web_state_audit(cs_web_state *s, cs_buf *out)
 {
     int64_t now = (int64_t)time(NULL);

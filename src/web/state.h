@@ -7,6 +7,7 @@
 #ifndef CS_WEB_STATE_H
 #define CS_WEB_STATE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/buf.h"
@@ -26,6 +27,13 @@ int cs_web_state_new(double sla, cs_web_state **out);
 void cs_web_state_free(cs_web_state *s);
 /* Takes what the views need from ev (borrowed). now_ns: the wall clock. */
 void cs_web_state_event(cs_web_state *s, const cs_event *ev, int64_t now_ns);
+
+/* Calls fn for every audited node: whether its last sweep passed, its
+ * availability this month in percent, and the sweeps counted. */
+void cs_web_state_each_node(cs_web_state *s,
+                            void (*fn)(const char *node, bool up, double availability,
+                                       uint64_t sweeps, void *arg),
+                            void *arg);
 
 /* Each appends its view's JSON object to out. */
 int cs_web_state_overview(cs_web_state *s, cs_buf *out, int64_t now_ns);
