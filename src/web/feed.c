@@ -401,7 +401,8 @@ static void ws_close(client *c, uint16_t code)
 {
     uint8_t fr[4] = {0x80 | CS_WS_CLOSE, 2, (uint8_t)(code >> 8), (uint8_t)code};
     c->pend.len = 0;
-    cs_http_stream_write(c->conn, fr, sizeof fr);
+    if (cs_http_stream_write(c->conn, fr, sizeof fr))
+        return; /* the connection closed and its on_close freed c */
     c->gone = true;
     cs_http_stream_end(c->conn); /* on_close will not run: free here */
     on_conn_close(c->conn, c);
