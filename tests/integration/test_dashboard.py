@@ -1,6 +1,7 @@
 """The dashboard in Debian's chromium (playwright-core), against real parts.
 
-One `chainscope run` with the dashboard, an EVM follower and an audit on a
+One `chainscope run` with the dashboard, a connector to a simulated Bitcoin
+network (and a crawl of it published), an EVM follower and an audit on a
 real anvil (and a node that is down), and an event monitor; chromium visits
 every page (tests/integration/dashboard_pages.js, started once):
 - no console errors on any page; every page's charts draw something;
@@ -22,6 +23,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
+from btcpeer import start_simnet  # noqa: E402
 from cslib import ANVIL, CHAINSCOPE, SOURCE_DIR, Server, TempDir, free_port, main, start, stop, wait_for
 
 BUILD = os.environ.get("CS_BUILD_DIR", os.path.join(SOURCE_DIR, "build"))
@@ -65,11 +67,18 @@ class Dashboard(unittest.TestCase):
         anvil = start([ANVIL, "--port", str(port), "--silent", "--block-time", "1"])
         url = "http://127.0.0.1:%d" % port
         dead = "http://127.0.0.1:%d" % free_port()
+        lst = self.tmp.file("simnet.list")
+        sim, first, _ = start_simnet(["--nodes", "20", "--seed", "4", "--list", lst])
+        good = [a for a, k in (l.split() for l in open(lst)) if k == "good"][:8]
         try:
             srv = Server(self.tmp, http=True, extra_yaml=f"""
   max_per_ip: 64
 dashboard:
   sla: 99.5
+connector:
+  network: regtest
+  connect: [{", ".join(good)}]
+  ping_interval: 1s
 evm:
   networks:
     - name: devnet
@@ -107,24 +116,35 @@ monitors:
                 self.assertIn("script-src 'self'", headers["Content-Security-Policy"])
                 self.assertNotIn(b"<script>", body)
                 self.assertNotIn(b"onclick", body)
+                crawl = start([CHAINSCOPE, "crawl", "--network", "regtest", "--seed", first,
+                               "--timeout", "5", "--publish", "--socket", srv.socket])
+                wait_for(lambda: json.loads(get(base + "/api/peers")[2])["rtt"], timeout=20,
+                         what="a pong: " + srv.logtext())
+                wait_for(lambda: json.loads(get(base + "/api/crawl")[2])["count"] >= 5,
+                         timeout=20, what="crawled nodes")
                 wait_for(lambda: json.loads(get(base + "/api/audit")[2])["nodes"], timeout=20,
                          what="a sweep: " + srv.logtext())
                 wait_for(lambda: json.loads(get(base + "/api/evm")[2])["networks"], timeout=20,
                          what="a block: " + srv.logtext())
                 out = browse("plain", base, srv.socket, SHOTS)
+                stop(crawl)
             finally:
                 self.assertEqual(srv.stop(), 0)
         finally:
             stop(anvil)
+            stop(sim)
         self.assertEqual(out["errors"], [], "console errors")
         for name, p in out["pages"].items():
             self.assertEqual(p["errors"], 0, name)
-        for name in ("overview", "peers", "evm", "monitors", "audit"):
+        for name in ("overview", "peers", "crawl", "evm", "monitors", "audit"):
             self.assertTrue(out["pages"][name]["charts"], name + ": no chart")
         # the rate and availability charts have drawn lines or bars
         self.assertGreater(max(out["pages"]["overview"]["charts"]), 0)
         self.assertGreater(max(out["pages"]["audit"]["charts"]), 0)
         self.assertGreater(max(out["pages"]["evm"]["charts"]), 0)
+        self.assertGreater(max(out["pages"]["peers"]["charts"]), 0)  # RTT dots, rates
+        self.assertGreater(max(out["pages"]["crawl"]["charts"]), 0)  # versions, the map
+        self.assertIn("/Satoshi:", out["peers_text"])
         self.assertLess(out["sse_ms"], 1000)
         self.assertLess(out["ws_ms"], 1000)
         self.assertIn("dash-alert", out["alerts_text"])

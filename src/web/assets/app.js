@@ -122,10 +122,10 @@ function topCounts(list, key, n) {
 
 function metricsTable(metrics) {
   if (!metrics || !metrics.length) return el('p', { class: 'muted' }, 'no metrics of this component in /metrics');
-  return table([
+  return el('div', { class: 'metrics' }, table([
     { title: 'metric', get: m => m.name + (m.labels ? '{' + m.labels + '}' : '') },
     { title: 'value', num: true, get: m => m.value },
-  ], metrics);
+  ], metrics));
 }
 
 function metric(metrics, name, labelPart) {
@@ -202,7 +202,7 @@ pages.peers = async () => {
     card('Messages per second by command', false, barChart(rates, { empty: 'no messages yet', unit: '/s' })),
     card('Anomalies: connections closed, by reason', false,
       barChart(topCounts(d.closes, 'code', 15).map(x => ({ ...x, color: '#ef6c00' })), { empty: 'no connection closed' })),
-    card('Connector metrics', false, metricsTable(d.metrics)),
+    card('Connector metrics', true, metricsTable(d.metrics)),
   ];
 };
 
