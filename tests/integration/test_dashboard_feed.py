@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -77,6 +78,31 @@ def readers(port, n, ready, q):
     q.put(ids)
 
 
+def ws_frame(opcode, payload, mask=b"\x11\x22\x33\x44"):
+    """A masked client frame (RFC 6455 5.2), payload under 126 bytes."""
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + body
+
+
+def ws_read(s):
+    """One server frame: (opcode, payload)."""
+    def exact(n):
+        b = b""
+        while len(b) < n:
+            chunk = s.recv(n - len(b))
+            if not chunk:
+                raise EOFError
+            b += chunk
+        return b
+    h = exact(2)
+    n = h[1] & 0x7f
+    if n == 126:
+        n = int.from_bytes(exact(2), "big")
+    elif n == 127:
+        n = int.from_bytes(exact(8), "big")
+    return h[0] & 0x0f, exact(n)
+
+
 class Feed(unittest.TestCase):
     def setUp(self):
         self.tmp = TempDir()
@@ -88,6 +114,51 @@ class Feed(unittest.TestCase):
         text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5).read()
         m = re.search(rb"^%s (\S+)$" % name.encode(), text, re.M)
         return float(m.group(1)) if m else None
+
+    def test_websocket(self):
+        """Handshake, an event as a text frame, ping/pong, close, a bad frame."""
+        srv = Server(self.tmp, http=True, extra_yaml="dashboard: {}\n")
+        try:
+            s = socket.create_connection(("127.0.0.1", srv.http_port), timeout=5)
+            s.sendall(b"GET /api/ws?filter=demo.%2A HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                      b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                      b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += s.recv(1)
+            self.assertTrue(head.startswith(b"HTTP/1.1 101 "), head)
+            self.assertIn(b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", head)
+            for t in ("other.type", "demo.sample"):
+                subprocess.run([CHAINSCOPE, "publish", "-s", srv.socket, "--type", t, "--json",
+                                json.dumps({"n": 3})], check=True, capture_output=True)
+            op, data = ws_read(s)
+            self.assertEqual(op, 1)
+            ev = json.loads(data)
+            self.assertEqual((ev["type"], ev["payload"]), ("demo.sample", {"n": 3}))
+            s.sendall(ws_frame(0x9, b"are you there"))
+            self.assertEqual(ws_read(s), (0xa, b"are you there"))
+            s.sendall(ws_frame(0x8, b"\x03\xe8"))
+            self.assertEqual(ws_read(s), (0x8, b"\x03\xe8"))
+            self.assertEqual(s.recv(10), b"")  # and the connection ends
+            s.close()
+            # an unmasked frame breaks the protocol: close 1002
+            s = socket.create_connection(("127.0.0.1", srv.http_port), timeout=5)
+            s.sendall(b"GET /api/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                      b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                      b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += s.recv(1)
+            s.sendall(b"\x81\x02hi")
+            self.assertEqual(ws_read(s), (0x8, b"\x03\xea"))
+            s.close()
+            # not a handshake: 400
+            r = urllib.request.Request("http://127.0.0.1:%d/api/ws" % srv.http_port)
+            with self.assertRaises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(r, timeout=5)
+            self.assertEqual(e.exception.code, 400)
+        finally:
+            self.assertEqual(srv.stop(), 0)
 
     def test_hundred_clients_and_a_slow_one(self):
         srv = Server(self.tmp, http=True, extra_yaml="""

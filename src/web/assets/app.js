@@ -265,6 +265,7 @@ pages.evm = async () => {
     { title: 'network', get: n => n.network },
     { title: 'head', num: true, get: n => n.head },
     { title: 'node head', num: true, get: n => n.node_head || '' },
+    { title: 'cursor (next)', num: true, get: n => metric(d.metrics, 'chainscope_evm_next_block', 'network="' + n.network + '"') || '' },
     { title: 'lag', num: true, get: n => el('span', { class: n.lag > 5 ? 'bad' : '' }, fmt(n.lag)) },
     { title: 'blocks/s', num: true, digits: 2, get: n => n.blocks_per_s },
     { title: 'blocks seen', num: true, get: n => n.blocks },
