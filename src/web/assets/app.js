@@ -186,6 +186,8 @@ pages.peers = async () => {
     return { label: c.command, value: before === null ? 0 : (c.count - before) / Math.max(0.5, t - prev.t) };
   }).sort((a, b) => b.value - a.value).slice(0, 20);
   const rtt = d.rtt.map(s => [s[0] / 1000, s[1]]);
+  const total = rates.reduce((a, r) => a + r.value, 0);
+  const overTime = prev ? remember('msgs', total) : (hist.msgs || []);
   return [
     card('Peers connected: ' + fmt(d.count), true, table([
       { title: 'id', get: p => p.id },
@@ -200,6 +202,7 @@ pages.peers = async () => {
     ], d.peers.slice(0, 500))),
     card('Ping round trip (ms) over time', false, lineChart([{ points: rtt, dots: true }], { empty: 'no pong yet', xlabel: 'time' })),
     card('Messages per second by command', false, barChart(rates, { empty: 'no messages yet', unit: '/s' })),
+    card('Messages per second over time', false, lineChart([{ points: overTime }], { empty: 'measuring…', xlabel: 'since the page opened' })),
     card('Anomalies: connections closed, by reason', false,
       barChart(topCounts(d.closes, 'code', 15).map(x => ({ ...x, color: '#ef6c00' })), { empty: 'no connection closed' })),
     card('Connector metrics', true, metricsTable(d.metrics)),
