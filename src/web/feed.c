@@ -345,21 +345,37 @@ static void client_link(cs_web_feed *f, client *c)
 }
 
 /* Sends what the ring holds after last_id (that the client's filters
- * want); a gap event first when the ring no longer reaches back to it. */
+ * want), at most half the client's buffer of the newest of them; a gap
+ * event first when the ring (or that half) no longer reaches back to it. */
 static void replay(cs_web_feed *f, client *c, uint64_t last_id)
 {
-    uint64_t oldest = f->ring_n ? f->ring[f->ring_head].id : f->next_id + 1;
-    if (last_id + 1 < oldest) {
+    size_t from = f->ring_n, bytes = 0;
+    bool all = true;
+    while (from > 0) {
+        const struct item *it = &f->ring[(f->ring_head + from - 1) % f->ring_cap];
+        if (it->id <= last_id)
+            break;
+        if (client_wants(c, it->type)) {
+            if (bytes + it->len + 32 > f->client_buffer / 2) {
+                all = false;
+                break;
+            }
+            bytes += it->len + 32;
+        }
+        from--;
+    }
+    uint64_t oldest =
+        from < f->ring_n ? f->ring[(f->ring_head + from) % f->ring_cap].id : f->next_id + 1;
+    if (!all || (from == 0 && last_id + 1 < oldest)) {
         char gap[128];
         int n = snprintf(gap, sizeof gap, "event: gap\ndata: {\"after\":%llu,\"oldest\":%llu}\n\n",
                          (unsigned long long)last_id, (unsigned long long)oldest);
         if (!client_queue(c, gap, (size_t)n))
             return;
     }
-    for (size_t i = 0; i < f->ring_n; i++) {
+    for (size_t i = from; i < f->ring_n; i++) {
         const struct item *it = &f->ring[(f->ring_head + i) % f->ring_cap];
-        if (it->id > last_id && client_wants(c, it->type) &&
-            !client_send(c, it->id, it->json, it->len))
+        if (client_wants(c, it->type) && !client_send(c, it->id, it->json, it->len))
             return;
     }
 }
