@@ -51,6 +51,7 @@ struct cs_web_feed {
     bool mask;
     uint64_t mask_key;
     cs_buf json, masked;
+    cs_buf sse_frame, ws_frame; /* the event being fanned out, framed */
     uint64_t cut, sent;
     cs_mseries *m_cut, *m_sse, *m_ws, *m_sent;
     void (*done)(void *arg);
@@ -235,11 +236,25 @@ void cs_web_feed_event(cs_web_feed *f, const cs_event *ev)
     }
     uint64_t id = ++f->next_id;
     ring_push(f, id, ev->type, json, len);
+    if (!f->clients)
+        return;
+    /* framed once for each protocol, then copied to every client */
+    char head[40];
+    int hn = snprintf(head, sizeof head, "id: %llu\ndata: ", (unsigned long long)id);
+    uint8_t wh[10];
+    size_t wn = cs_ws_header(wh, CS_WS_TEXT, len);
+    f->sse_frame.len = f->ws_frame.len = 0;
+    if (cs_buf_append(&f->sse_frame, head, (size_t)hn) || cs_buf_append(&f->sse_frame, json, len) ||
+        cs_buf_append(&f->sse_frame, "\n\n", 2) || cs_buf_append(&f->ws_frame, wh, wn) ||
+        cs_buf_append(&f->ws_frame, json, len))
+        return;
     client *c = f->clients;
     while (c) {
         client *next = c->next;
-        if (client_wants(c, ev->type))
-            client_send(c, id, json, len);
+        if (client_wants(c, ev->type)) {
+            const cs_buf *fr = c->ws ? &f->ws_frame : &f->sse_frame;
+            client_queue(c, (const char *)fr->data, fr->len);
+        }
         c = next;
     }
 }
@@ -509,6 +524,8 @@ int cs_web_feed_new(uv_loop_t *loop, const cs_web_feed_opts *o, cs_web_feed **ou
     }
     cs_buf_init(&f->json, 0);
     cs_buf_init(&f->masked, 0);
+    cs_buf_init(&f->sse_frame, 0);
+    cs_buf_init(&f->ws_frame, 0);
     if (o->metrics) {
         static const char *const labels[] = {"protocol", NULL};
         cs_mfamily *fam =
@@ -543,6 +560,8 @@ static void feed_closed(uv_handle_t *h)
     free(f->ring);
     cs_buf_free(&f->json);
     cs_buf_free(&f->masked);
+    cs_buf_free(&f->sse_frame);
+    cs_buf_free(&f->ws_frame);
     void (*done)(void *) = f->done;
     void *arg = f->done_arg;
     free(f);
