@@ -99,7 +99,8 @@ static void test_mask(void **state)
     (void)state;
     /* addresses go, the same one twice gets the same pseudonym */
     char a[512];
-    snprintf(a, sizeof a, "%s", masked("{\"addr\":\"203.0.113.5\",\"key\":\"1 203.0.113.5:8333\"}"));
+    snprintf(a, sizeof a, "%s",
+             masked("{\"addr\":\"203.0.113.5\",\"key\":\"1 203.0.113.5:8333\"}"));
     assert_null(strstr(a, "203.0.113"));
     const char *p1 = strstr(a, "ip-"), *p2 = p1 ? strstr(p1 + 3, "ip-") : NULL;
     assert_non_null(p2);
