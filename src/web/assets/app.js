@@ -54,7 +54,7 @@ function table(cols, rows, rowClass) {
 /* A line chart of series [{points: [[x, y]...], color}], x and y scaled to fit. */
 function lineChart(series, opts) {
   const W = 600, H = 180, L = 44, B = 18;
-  const s = svg('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', role: 'img' });
+  const s = svg('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img' });
   const pts = series.flatMap(x => x.points);
   s.append(svg('rect', { x: L, y: 0, width: W - L, height: H - B, fill: '#fafbfc', stroke: '#e0e0e0' }));
   if (!pts.length) {
@@ -131,6 +131,12 @@ function metricsTable(metrics) {
 function metric(metrics, name, labelPart) {
   return (metrics || []).filter(m => m.name === name && (!labelPart || m.labels.includes(labelPart)))
     .reduce((a, m) => a + m.value, 0);
+}
+
+/* One label's value of a metric sample ("" when absent). */
+function label(m, name) {
+  const r = new RegExp('(?:^|,)' + name + '="([^"]*)"').exec(m.labels || '');
+  return r ? r[1] : '';
 }
 
 function remember(key, value, max) {
@@ -289,7 +295,7 @@ pages.monitors = async () => {
   const d = await api('/api/monitors');
   const m = d.metrics;
   const sup = m.filter(x => x.name === 'chainscope_monitor_suppressed_total')
-    .map(x => ({ label: x.labels, value: x.value, color: '#ef6c00' }));
+    .map(x => ({ label: label(x, 'reason') + ' · ' + label(x, 'monitor'), value: x.value, color: '#ef6c00' }));
   return [
     card('Alerts (newest first)', true, el('div', { id: 'alerts' }, d.alerts.length ? table([
       { title: 'time', get: a => new Date(a.time).toISOString().replace('T', ' ').slice(0, 19) },
