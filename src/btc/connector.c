@@ -37,6 +37,9 @@ int cs_connector_new(uv_loop_t *loop, cs_bus *bus, const cs_connector_opts *opts
         c->o.version = CS_WIRE_PROTOCOL_VERSION;
     if (!c->o.max_peers)
         c->o.max_peers = 1000;
+    if (!c->o.id_step)
+        c->o.id_step = 1;
+    c->next_id = c->o.id_first ? c->o.id_first : 1;
     if (!c->o.connect_timeout_ms)
         c->o.connect_timeout_ms = 10000;
     if (!c->o.handshake_timeout_ms)

@@ -68,12 +68,21 @@ typedef struct cs_connector_opts {
     uint64_t partial_timeout_ms;   /* an incomplete message must complete within
                                       this from its first byte: 60 s */
     size_t max_send;               /* bytes queued to one peer: 8 MiB */
+    /* peer ids: id_first, id_first + id_step, ... (0: 1 and 1). A horde's
+       shard i of n uses i + 1 and n, so that ids are unique across shards
+       and name their shard */
+    uint64_t id_first, id_step;
     /* events */
     bool no_msg_events; /* do not publish p2p.msg.* (connection events stay) */
     bool no_events;     /* publish nothing (simnet, benches) */
     /* metrics (chainscope_p2p_*, docs/btc.md) on this registry; borrowed,
      * must outlive the connector; NULL: none */
     struct cs_metrics *metrics;
+    /* a configured node's name (borrowed, must outlive the connector): its
+     * p2p.ping.rtt events carry it as field node (btc/btclog.h) */
+    const char *node;
+    /* pings every ping_interval_ms exactly (no jitter) */
+    bool ping_fixed;
 } cs_connector_opts;
 
 /* Hooks for components built on the connector (crawler, simnet). Every

@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "btc/connector.h"
+#include "btc/ctlsrv.h"
 
 typedef struct cs_control cs_control;
 
@@ -22,25 +23,10 @@ typedef struct cs_control_opts {
 
 /* Listens on opts->path (an existing socket file is replaced). The
  * connector must outlive the control server. Caller closes with
- * cs_control_close (asynchronous; memory freed from close callbacks, or at
- * once without a socket). */
+ * cs_control_close. */
 int cs_control_new(uv_loop_t *loop, cs_connector *conn, const cs_control_opts *opts,
                    cs_control **out);
 void cs_control_close(cs_control *ctl);
-
-/* A parsed request frame (views into the input). */
-typedef struct cs_control_req {
-    uint8_t op;
-    uint32_t req_id;
-    const uint8_t *body;
-    size_t body_len;
-} cs_control_req;
-
-/* Parses one frame at p[0..n): u32 LE length, u8 op, u32 LE request id,
- * body. Returns 0 and *used, CS_ETRUNC when more bytes are needed, or
- * CS_EPROTO / CS_ELIMIT for a bad frame (reason in err). */
-int cs_control_parse(const uint8_t *p, size_t n, cs_control_req *req, size_t *used, char *err,
-                     size_t errlen);
 
 /* Runs one request as if a client had sent it (without publishing
  * ctl.result): returns the status (0 or a negative CS_E* code) and points

@@ -7,5 +7,9 @@
 #include "core/schema.h"
 
 extern const cs_event_def cs_schema_btc[];
+/* The Bitcoin Core RPC extractor (bitcoind.*) and the fork watch (chain.*). */
+extern const cs_event_def cs_schema_bitcoind[];
+/* bitcoind.log.* and bitcoind.p2p.* (btclog_kinds.c) */
+extern const cs_event_def cs_schema_btclog[];
 
 #endif

@@ -30,7 +30,8 @@ cs_peer *cs_peer_new(cs_connector *c, uint8_t dir)
     }
     p->tcp.data = p;
     p->c = c;
-    p->id = ++c->next_id;
+    p->id = c->next_id;
+    c->next_id += c->o.id_step;
     p->dir = dir;
     p->state = dir == CS_PEER_OUT ? PS_CONNECTING : PS_HANDSHAKE;
     p->rtt_ms = -1;
@@ -551,12 +552,16 @@ static bool handle(cs_peer *p, const uint8_t *msg, size_t n)
             /* +-10 % jitter, so that thousands of peers connected at once
              * do not all ping in the same sweep */
             uint64_t iv = c->o.ping_interval_ms;
-            p->t_next_ping = uv_now(c->loop) + iv - iv / 10 + (uint64_t)rand() % (iv / 5 + 1);
+            p->t_next_ping = uv_now(c->loop) + iv;
+            if (!c->o.ping_fixed)
+                p->t_next_ping += (uint64_t)rand() % (iv / 5 + 1) - iv / 10;
             if (events_on(c)) {
                 cs_vw *w = cs_publisher_begin(&c->pub);
                 write_peer(w, p);
                 cs_vw_kv_double(w, "rtt_ms", p->rtt_ms);
                 cs_vw_kv_u64(w, "nonce", v.u);
+                if (c->o.node)
+                    cs_vw_kv_str(w, "node", c->o.node);
                 emit(p, "p2p.ping.rtt");
             }
         }

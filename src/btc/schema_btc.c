@@ -68,6 +68,8 @@ static const cs_field_def f_rtt[] = {
     PEER,
     {"rtt_ms", "double", false, "round trip of our ping, milliseconds"},
     {"nonce", "u64", false, "the ping's nonce"},
+    {"node", "string", true,
+     "the configured node name, when the peer is a node's own connection to its p2p_listen"},
     END};
 static const cs_field_def f_ctl[] = {
     {"client", "u64", false, "control client number"},

@@ -52,6 +52,7 @@ int cs_cmd_check_config(int argc, char **argv);
 int cs_cmd_events(int argc, char **argv);
 int cs_cmd_p2p(int argc, char **argv);
 int cs_cmd_connector(int argc, char **argv);
+int cs_cmd_horde(int argc, char **argv);
 int cs_cmd_ctl(int argc, char **argv);
 int cs_cmd_simnet(int argc, char **argv);
 int cs_cmd_crawl(int argc, char **argv);
@@ -60,6 +61,8 @@ int cs_cmd_evm(int argc, char **argv);
 int cs_cmd_audit(int argc, char **argv);
 int cs_cmd_sla(int argc, char **argv);
 int cs_cmd_monitor(int argc, char **argv);
+int cs_cmd_archive(int argc, char **argv);
+int cs_cmd_replay(int argc, char **argv);
 /* `monitor outbox`: list or acknowledge dead notifications (cmd_outbox.c). */
 int cs_cmd_monitor_outbox(int argc, char **argv);
 

@@ -9,6 +9,7 @@
 #include "btc/connector.h"
 #include "btc/control.h"
 #include "cli/cli.h"
+#include "cli/forward.h"
 #include "core/bus.h"
 #include "core/error.h"
 #include "core/json.h"
@@ -40,7 +41,13 @@ static void usage(void)
            "  --handshake-timeout S  (default 60)   --idle-timeout S (default 1200)\n"
            "  --connect-timeout S    (default 10)\n"
            "  --blocklist FILE       addresses/CIDR prefixes never to talk to\n"
-           "  --events FILTER        print only events matching (repeatable; default '>')\n"
+           "  --events FILTER        print (and publish) only events matching (repeatable;\n"
+           "                         default '>')\n"
+           "  --publish ADDR         also send the events to a running log server (socket\n"
+           "                         path or tcp:HOST:PORT, token from $CHAINSCOPE_TOKEN)\n"
+           "  --shard I/N            be shard I (0..N-1) of a horde: peer ids are I+1,\n"
+           "                         I+1+N, ... and the origin is connector-I (see\n"
+           "                         `chainscope horde`)\n"
            "  --no-msg-events        do not publish p2p.msg.* events\n"
            "  --quiet                print no events\n"
            "\n"
@@ -58,6 +65,7 @@ typedef struct run_state {
     const char *blocklist;
     cs_buf line;
     bool stopping;
+    cs_forward *fwd;
 } run_state;
 
 static void on_event(cs_sub *sub, cs_event *ev, void *arg)
@@ -113,7 +121,8 @@ int cs_cmd_connector(int argc, char **argv)
         return CS_EXIT_OK;
     }
     cs_connector_opts o = {0};
-    const char *listen[16], *connect[256], *filters[16], *control = NULL;
+    const char *listen[16], *connect[256], *filters[16], *control = NULL, *publish = NULL;
+    char origin[32];
     size_t nl = 0, nc = 0, nf = 0;
     bool quiet = false;
     run_state s = {0};
@@ -177,6 +186,19 @@ int cs_cmd_connector(int argc, char **argv)
             if (nf == 16)
                 return cs_cli_usage_error("connector", "at most 16 --events");
             filters[nf++] = v;
+        } else if (strcmp(a, "--publish") == 0) {
+            NEED();
+            publish = v;
+        } else if (strcmp(a, "--shard") == 0) {
+            NEED();
+            unsigned si, sn;
+            char extra;
+            if (sscanf(v, "%u/%u%c", &si, &sn, &extra) != 2 || sn == 0 || sn > 64 || si >= sn)
+                return cs_cli_usage_error("connector", "--shard takes I/N with 0 <= I < N <= 64");
+            o.id_first = si + 1;
+            o.id_step = sn;
+            snprintf(origin, sizeof origin, "connector-%u", si);
+            o.origin = origin;
         } else if (strcmp(a, "--no-msg-events") == 0) {
             o.no_msg_events = true;
         } else if (strcmp(a, "--quiet") == 0) {
@@ -200,6 +222,15 @@ int cs_cmd_connector(int argc, char **argv)
         cs_sub *sub;
         if (cs_bus_subscribe(s.bus, &so, &sub) != 0)
             return cs_cli_usage_error("connector", "bad --events filter");
+    }
+    if (publish) {
+        static const char *const all[] = {">"};
+        char err[300];
+        if (cs_forward_start(s.bus, nf ? filters : all, nf ? nf : 1, publish,
+                             o.origin ? o.origin : "connector", 0, &s.fwd, err, sizeof err) != 0) {
+            fprintf(stderr, "chainscope connector: cannot publish to %s: %s\n", publish, err);
+            return CS_EXIT_FAIL;
+        }
     }
     int rc = cs_connector_new(s.loop, s.bus, &o, &s.conn);
     if (rc) {
@@ -262,6 +293,16 @@ out:
     if (exit_code != CS_EXIT_OK)
         stop(&s);
     uv_run(s.loop, UV_RUN_DEFAULT);
+    if (s.fwd) {
+        cs_bus_drain(s.bus, 0);
+        cs_forward_stats st;
+        char err[200];
+        if (cs_forward_finish(s.fwd, 5000, &st, err, sizeof err) != 0)
+            fprintf(stderr, "chainscope connector: publishing stopped: %s\n", err);
+        if (st.dropped)
+            fprintf(stderr, "chainscope connector: %llu events not published\n",
+                    (unsigned long long)st.dropped);
+    }
     cs_bus_close(s.bus);
     uv_run(s.loop, UV_RUN_DEFAULT);
     uv_loop_close(s.loop);

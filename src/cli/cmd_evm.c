@@ -344,9 +344,9 @@ static int cmd_follow(int argc, char **argv)
         return CS_EXIT_CONFIG;
     }
     if (!quiet) {
-        static const char *const filt[] = {"evm.>"};
+        static const char *const filt[] = {"evm.>", "chain.>"};
         cs_sub_opts so = {.filters = filt,
-                          .nfilters = 1,
+                          .nfilters = 2,
                           .queue_max = 1u << 20,
                           .cb = on_event,
                           .arg = &a,

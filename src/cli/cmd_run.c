@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "cli/components.h"
 #include "cli/console.h"
+#include "cli/sdnotify.h"
 #include "core/bus.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -50,6 +51,7 @@ typedef struct runner {
     cs_mfamily *m_dropped, *m_queued;
     cs_mseries *m_published, *m_up, *m_lost, *m_cutoffs, *m_pressed, *m_pressures;
     const char *socket_path;
+    cs_sdnotify sd; /* systemd: READY, WATCHDOG, RELOADING, STOPPING */
 } runner;
 
 static void help(void)
@@ -62,6 +64,9 @@ static void help(void)
            "(see docs/config.md). Runs until SIGINT or SIGTERM, then closes everything\n"
            "cleanly. SIGHUP re-reads FILE and applies what can change without a\n"
            "restart (log level, and each component's reloadable settings).\n"
+           "Under systemd (Type=notify) it sends READY=1 once every component has\n"
+           "started, WATCHDOG=1 at half of $WATCHDOG_USEC from its loop, RELOADING=1\n"
+           "around a reload and STOPPING=1 at shutdown (docs/install.md).\n"
            "\n"
            "options:\n"
            "  -c, --config FILE     the config file (required)\n"
@@ -183,6 +188,7 @@ static void begin_stop(runner *r, const char *why)
     if (r->stopping)
         return;
     r->stopping = true;
+    cs_sdnotify_stopping(&r->sd);
     CS_INFO("run", "%s: shutting down", why);
     cs_vw *w = cs_publisher_begin(&r->pub);
     cs_vw_kv_str(w, "signal", why);
@@ -206,6 +212,7 @@ static void on_signal(uv_signal_t *h, int signum)
     if (signum == SIGHUP) {
         cs_config *nc;
         char err[1024];
+        cs_sdnotify_reloading(&r->sd);
         bool ok = cs_cli_load_config(r->cfg->file, &nc, err, sizeof err) == 0;
         if (ok) {
             cs_log_set_level((enum cs_log_level)nc->log_level);
@@ -215,8 +222,9 @@ static void on_signal(uv_signal_t *h, int signum)
                     continue;
                 void *conf = NULL;
                 for (size_t k = 0; k < nc->nsections; k++)
-                    if (nc->sections[k].def->name == c->section.name ||
-                        strcmp(nc->sections[k].def->name, c->section.name) == 0) {
+                    if (nc->sections[k].def->name && /* NULL: taken by an earlier one */
+                        (nc->sections[k].def->name == c->section.name ||
+                         strcmp(nc->sections[k].def->name, c->section.name) == 0)) {
                         conf = nc->sections[k].conf;
                         nc->sections[k].conf = NULL; /* the component owns it now */
                         nc->sections[k].def = &cs_components[cs_ncomponents].section;
@@ -236,6 +244,7 @@ static void on_signal(uv_signal_t *h, int signum)
         int erc = cs_publisher_emit(&r->pub, "chainscope.reloaded", NULL, r->cfg->node, NULL);
         if (erc)
             CS_WARN("run", "cannot publish chainscope.reloaded: %s", cs_strerror(erc));
+        cs_sdnotify_reloaded(&r->sd);
         return;
     }
     begin_stop(r, signum == SIGINT ? "SIGINT" : "SIGTERM");
@@ -440,6 +449,9 @@ int cs_cmd_run(int argc, char **argv)
     } else {
         CS_INFO("run", "%s: running %zu component%s; SIGINT or SIGTERM stops", r->cfg->node,
                 r->nrunning, r->nrunning == 1 ? "" : "s");
+        char status[300];
+        snprintf(status, sizeof status, "%s: running %zu components", r->cfg->node, r->nrunning);
+        cs_sdnotify_ready(&r->sd, &r->loop, status);
     }
     uv_run(&r->loop, UV_RUN_DEFAULT);
     if (r->hard_exit) {

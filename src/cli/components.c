@@ -5,6 +5,8 @@
 #include "audit/audit_config.h"
 #include "audit/component.h"
 #include "audit/events.h"
+#include "btc/bitcoind.h"
+#include "bus/archive_component.h"
 #include "btc/component.h"
 #include "btc/events.h"
 #include "evm/component.h"
@@ -31,6 +33,10 @@ const cs_component cs_components[] = {
     {{"monitors", "contract and event monitors (docs/monitors.md)", cs_monitors_conf_parse,
       cs_monitors_conf_free},
      {"monitors", cs_monitors_start, cs_monitors_stop, cs_monitors_reload}},
+    {{"archive", "archive sink: events into compressed segment files (docs/archive.md)",
+      cs_archive_conf_parse, cs_archive_conf_free},
+     {"archive", cs_archive_component_start, cs_archive_component_stop,
+      cs_archive_component_reload}},
     {{"dashboard",
       "the dashboard, its JSON APIs and the live feed on the HTTP server (docs/dashboard.md)",
       cs_web_conf_parse, cs_web_conf_free},
@@ -41,9 +47,16 @@ const cs_component cs_components[] = {
     {{"connector", "Bitcoin P2P connector: peers, every message an event, control socket",
       cs_btc_config_parse, cs_btc_config_free},
      {"connector", cs_btc_component_start, cs_btc_component_stop, cs_btc_component_reload}},
+    {{"bitcoind", "Bitcoin Core nodes over RPC: snapshots, peers, addrman, chain tips and forks",
+      cs_bitcoind_config_parse, cs_bitcoind_config_free},
+     {"bitcoind", cs_bitcoind_start, cs_bitcoind_stop, cs_bitcoind_reload}},
     {{"evm", "EVM chain follower (blocks, txs, decoded logs, reorgs) and node probes",
       cs_evm_config_parse, cs_evm_config_free},
      {"evm", cs_evm_component_start, cs_evm_component_stop, NULL}},
+    /* last: archived events flow once every sink is listening */
+    {{"replay", "replay archived events onto the bus, marked as replayed (docs/archive.md)",
+      cs_replay_conf_parse, cs_replay_conf_free},
+     {"replay", cs_replay_component_start, cs_replay_component_stop, NULL}},
     {{NULL, NULL, NULL, NULL}, {NULL, NULL, NULL, NULL}},
 };
 
@@ -66,8 +79,9 @@ void cs_components_register_schemas(void)
 {
     /* The core's own group is always there; each component's table lives
      * beside its publisher. */
-    static const cs_event_def *const tables[] = {cs_schema_audit, cs_schema_btc, cs_schema_evm,
-                                                 cs_schema_monitors, cs_schema_notify};
+    static const cs_event_def *const tables[] = {
+        cs_schema_archive, cs_schema_audit, cs_schema_btc,      cs_schema_bitcoind,
+        cs_schema_btclog,  cs_schema_evm,   cs_schema_monitors, cs_schema_notify};
     for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
-        cs_schema_register(tables[i]); /* 5 of CS_SCHEMA_MAX_GROUPS: cannot fail */
+        cs_schema_register(tables[i]); /* 8 of CS_SCHEMA_MAX_GROUPS: cannot fail */
 }

@@ -19,6 +19,7 @@ static const cs_command commands[] = {
     {"p2p", "decode and encode Bitcoin P2P messages", cs_cmd_p2p},
     {"connector", "connect to Bitcoin peers; every message becomes an event", cs_cmd_connector},
     {"ctl", "drive a running connector: connect, disconnect, send, peers", cs_cmd_ctl},
+    {"horde", "many connector processes behind one control socket", cs_cmd_horde},
     {"simnet", "run a simulated Bitcoin network on loopback", cs_cmd_simnet},
     {"crawl", "map the reachable Bitcoin network from seed nodes", cs_cmd_crawl},
     {"abi", "contract ABI: selectors, topics, decode logs and calldata", cs_cmd_abi},
@@ -26,6 +27,9 @@ static const cs_command commands[] = {
     {"audit", "check every node of an inventory now and print the daily report", cs_cmd_audit},
     {"sla", "print the monthly availability of each node against its SLA", cs_cmd_sla},
     {"monitor", "try rules and monitors on events without sending anything", cs_cmd_monitor},
+    {"archive", "record events into compressed segment files; cat, stats, verify them",
+     cs_cmd_archive},
+    {"replay", "publish archived events again, marked as replayed", cs_cmd_replay},
 };
 
 static void usage(FILE *f)

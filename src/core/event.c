@@ -168,7 +168,8 @@ static int parse(const uint8_t *p, size_t n, parsed *r)
             return CS_ETRUNC;
         s[i] = (const char *)q;
         len[i] = (size_t)l;
-        if (memchr(q, 0, l))
+        /* docs/protocol.md: UTF-8 without NUL, as the payload's strings */
+        if (memchr(q, 0, l) || !cs_utf8_valid(q, (size_t)l))
             return CS_EPARSE;
         q += l;
     }

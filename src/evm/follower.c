@@ -459,6 +459,19 @@ static void finish_walk(cs_follower *f, uint64_t ancestor)
         cs_vw_str(w, f->walk_new[i], 66);
     cs_vw_array_end(w);
     cs_publisher_emit(&f->pub, CS_EVT_REORG, NULL, f->key, NULL);
+    if (f->walk_n) {
+        /* the same reorg in the shape every chain shares (chain.reorg, the
+         * fork watch's event; walk_*[0] are the newest heights) */
+        w = cs_publisher_begin(&f->pub);
+        cs_vw_kv_str(w, "node", f->key);
+        cs_vw_kv_u64(w, "depth", depth);
+        cs_vw_kv_u64(w, "fork_height", ancestor);
+        cs_vw_kv_strn(w, "old_tip", f->walk_old[0], 66);
+        cs_vw_kv_strn(w, "new_tip", f->walk_new[0], 66);
+        cs_vw_kv_u64(w, "old_height", old_head);
+        cs_vw_kv_u64(w, "new_height", old_head);
+        cs_publisher_emit(&f->pub, "chain.reorg", NULL, f->key, NULL);
+    }
     f->st.reorgs++;
     CS_WARN(LOG, "%s: reorg of depth %llu: blocks after %llu replaced; publishing the new branch",
             f->network, (unsigned long long)depth, (unsigned long long)ancestor);

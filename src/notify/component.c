@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus/archive_component.h"
+#include "bus/replay.h"
 #include "bus/spool.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -24,6 +26,9 @@ typedef struct nstate {
     cs_mcount queued, sent, retries, dead, rate_limited, pruned, cutoffs;
     cs_mseries *in_flight, *db_bytes;
     uint64_t ncutoffs;
+    bool send_replayed; /* replay.notify: alerts of replayed events go out too */
+    uint64_t nreplayed; /* replayed alerts skipped */
+    cs_mcount replayed_skipped;
     void (*done)(void *);
     void *arg;
 } nstate;
@@ -41,6 +46,7 @@ static void collect(cs_metrics *m, void *arg)
     cs_mcount_set(&s->rate_limited, (double)ns.rate_limited);
     cs_mcount_set(&s->pruned, (double)ns.pruned);
     cs_mcount_set(&s->cutoffs, (double)s->ncutoffs);
+    cs_mcount_set(&s->replayed_skipped, (double)s->nreplayed);
     cs_mseries_set(s->in_flight, (double)ns.in_flight);
     cs_mseries_set(s->db_bytes, (double)ns.db_bytes);
 }
@@ -51,6 +57,9 @@ static void metrics_init(nstate *s)
     s->queued.s = cs_metrics_counter(m, "chainscope_notify_queued_total",
                                      "notifications added to the outbox");
     s->sent.s = cs_metrics_counter(m, "chainscope_notify_sent_total", "notifications delivered");
+    s->replayed_skipped.s =
+        cs_metrics_counter(m, "chainscope_notify_replayed_skipped_total",
+                           "alerts of replayed events not sent (replay.notify is false)");
     s->retries.s = cs_metrics_counter(m, "chainscope_notify_retries_total",
                                       "failed delivery attempts that will be retried");
     s->dead.s = cs_metrics_counter(m, "chainscope_notify_dead_total",
@@ -206,12 +215,35 @@ static int on_report(nstate *s, const cs_val *pl)
     return rc;
 }
 
+static void on_stored(const char *id, void *arg);
+
+/* An alert of a replayed event (replayed: true), or an alert.fired event
+ * replayed itself (its origin carries the mark), stays out of the channels
+ * unless replay.notify is true; it is acknowledged so that its publisher
+ * stops sending it again. */
+static bool skip_replayed(nstate *s, const cs_event *ev, const cs_val *pl)
+{
+    cs_val v;
+    char id[512];
+    bool replayed = cs_origin_replayed(ev->origin) ||
+                    (cs_val_get(pl, "replayed", 8, &v) == 0 && v.kind == CS_VAL_BOOL && v.b);
+    if (s->send_replayed || !replayed || !str_of(pl, "id", id, sizeof id))
+        return false;
+    if (s->nreplayed++ == 0)
+        CS_INFO("notify", "alerts of replayed events are not sent (replay.notify is false): %s",
+                id);
+    on_stored(id, s);
+    return true;
+}
+
 static void on_event(cs_sub *sub, cs_event *ev, void *arg)
 {
     (void)sub;
     nstate *s = arg;
     cs_val pl = ev->payload;
     int rc = pl.kind == CS_VAL_OBJECT ? 0 : CS_EPARSE;
+    if (!rc && strcmp(ev->type, "alert.fired") == 0 && skip_replayed(s, ev, &pl))
+        return;
     if (!rc)
         rc = strcmp(ev->type, "audit.report") == 0 ? on_report(s, &pl) : on_alert(s, ev, &pl);
     if (rc)
@@ -273,6 +305,7 @@ int cs_notify_start(cs_runtime *rt, void *conf, void **out)
     if (!s)
         return CS_ENOMEM;
     s->rt = rt;
+    s->send_replayed = cs_replay_notify_allowed(rt->config);
     snprintf(s->origin, sizeof s->origin, "notify@%s", rt->node ? rt->node : "local");
     cs_publisher_init(&s->pub, rt->bus, s->origin, "");
     cs_vw_init(&s->doc, 0);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus/replay.h"
 #include "core/error.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -151,12 +152,16 @@ static void match_tx(cs_monitor_engine *e, cs_monitor *m, const txg *g, const ch
         (!g->tx && cs_event_field(any, CS_EVF_LOG_TX_HASH, strlen(CS_EVF_LOG_TX_HASH), &hv) == 0))
         cs_mon_val_text(&hv, hash, sizeof hash);
     char id[512];
-    snprintf(id, sizeof id, "%s/%s/%s", m->def.name, network, hash);
+    bool replayed = cs_origin_replayed(any->origin);
+    snprintf(id, sizeof id, "%s/%s/%s%s", m->def.name, network, hash,
+             replayed ? CS_REPLAY_MARK : "");
     cs_vw *w = &e->doc;
     cs_vw_reset(w);
     cs_buf_consume(&e->tmp, e->tmp.len);
     cs_vw_object_begin(w);
     cs_vw_kv_str(w, "id", id);
+    if (replayed)
+        cs_vw_kv_bool(w, "replayed", true);
     cs_mon_w_monitor(w, m, network);
     cs_vw_kv_i64(w, "time", any->time_ns);
     cs_vw_key(w, "block");

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus/replay.h"
 #include "core/error.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -20,7 +21,8 @@ void cs_mon_event_doc(cs_monitor_engine *e, cs_monitor *m, const cs_event *ev,
     if (hit) {
         char g[CS_WINDOW_MAX_KEY + 1];
         snprintf(g, sizeof g, "%.*s", (int)hit->group_len, hit->group);
-        snprintf(id, idcap, "%s/%s/%s/%lld", m->def.name, network, g, (long long)t);
+        snprintf(id, idcap, "%s/%s/%s/%lld%s", m->def.name, network, g, (long long)t,
+                 ev && cs_origin_replayed(ev->origin) ? CS_REPLAY_MARK : "");
     } else if (ev) {
         /* origin and seq name the event; its time too, as a publisher that
          * restarts counts from 1 again */
@@ -32,6 +34,8 @@ void cs_mon_event_doc(cs_monitor_engine *e, cs_monitor *m, const cs_event *ev,
     cs_buf_consume(&e->tmp, e->tmp.len);
     cs_vw_object_begin(w);
     cs_vw_kv_str(w, "id", id);
+    if (ev && cs_origin_replayed(ev->origin))
+        cs_vw_kv_bool(w, "replayed", true);
     cs_mon_w_monitor(w, m, network);
     cs_vw_kv_i64(w, "time", t);
     cs_buf_printf(&e->tmp, "Match reason 1\nType: event\n");

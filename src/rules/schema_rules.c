@@ -31,6 +31,10 @@ static const cs_field_def f_alert[] = {
     {"window", "object", true,
      "windowed monitors: kind, group, count, rate, since, seconds, threshold"},
     {"metadata", "any", true, "what a custom filter attached"},
+    {"replayed", "bool", true,
+     "true when the matched event came from a replay (its origin ends with +replay; the id "
+     "then holds or ends with +replay too): the notifier skips it unless replay.notify is true "
+     "(docs/archive.md)"},
     {"channels", "array", false,
      "names of the channels the alert goes to: the monitor's, or its severity's defaults when "
      "notify: is in the same config; empty: the notifier's defaults for the severity"},

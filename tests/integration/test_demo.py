@@ -14,7 +14,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cslib import CHAINSCOPE, SOURCE_DIR, TempDir, cs, free_port, main, wait_for
+from cslib import CHAINSCOPE, SOURCE_DIR, TempDir, cs, free_port, main, read_jsonl, wait_for
 
 # scripts/demo: 60 simulated nodes, the connector connects to the first 20
 NODES, CONNECTED = 60, 20
@@ -47,6 +47,10 @@ class DemoTest(unittest.TestCase):
             self.assertIsNotNone(dash, first)
             with urllib.request.urlopen(dash.group(1), timeout=5) as r:
                 self.assertIn(b"<title>chainscope</title>", r.read())
+            self.assertIn("  archive:         %s/archive (every event; %s archive stats %s/archive)\n"
+                          % (d, os.path.realpath(CHAINSCOPE), d), banner)
+            self.assertIn("  replay it:       %s replay %s/archive --speed 10 --socket SOCKET\n"
+                          % (os.path.realpath(CHAINSCOPE), d), banner)
             url = re.search(r"  health: +(http://127\.0\.0\.1:\d+/healthz)\n", banner).group(1)
             with urllib.request.urlopen(url, timeout=5) as r:
                 self.assertEqual((r.status, r.read()), (200, b"ok\n"))
@@ -78,7 +82,23 @@ class DemoTest(unittest.TestCase):
         finally:
             tmp.cleanup()
 
+    def check_archive(self, d, screen):
+        """What the demo archived: complete segments, every event also in
+        events.jsonl, and the end message saying how to replay them."""
+        self.assertIn("The demo's events are archived in %s/archive." % d, screen)
+        self.assertIn("  %s replay %s/archive --as-fast-as-possible --socket SOCKET" % (os.path.realpath(CHAINSCOPE), d),
+                      screen)
+        v = cs("archive", "verify", os.path.join(d, "archive"))
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        r = cs("archive", "cat", "--json", os.path.join(d, "archive"))
+        archived = [json.loads(l) for l in r.stdout.splitlines()]
+        saved = {(e["origin"], e["seq"], e["time"]) for e in read_jsonl(os.path.join(d, "events.jsonl"))}
+        self.assertGreater(len(archived), 100)
+        self.assertEqual([e for e in archived if (e["origin"], e["seq"], e["time"]) not in saved], [])
+        self.assertTrue(any(e["type"] == "evm.log" for e in archived))
+
     def check_files(self, d, screen):
+        self.check_archive(d, screen)
         with open(os.path.join(d, "simnet-nodes.txt")) as f:
             nodes = [l.split() for l in f]  # address:port kind
         self.assertEqual(len(nodes), NODES)

@@ -96,6 +96,12 @@ def main():
     new_hashes = [ec.rpc(url, "eth_getBlockByNumber", [hex(b), False])["hash"]
                   for b in (head - 1, head)]
     assert r["new_hashes"] == new_hashes, (r, new_hashes)
+    # The same reorg in the shape every chain shares.
+    f.wait(lambda f: len(f.of("chain.reorg")) == 1, what="chain.reorg")
+    c = f.of("chain.reorg")[0]
+    assert c["network"] == "anvil" and c["payload"] == {
+        "node": "anvil", "depth": 2, "fork_height": head - 2, "old_tip": old_hashes[-1],
+        "new_tip": new_hashes[-1], "old_height": head, "new_height": head}, c
     f.wait(lambda f: any(e["payload"]["args"].get("value") == 777 for e in f.of("evm.log")
                          if e["payload"].get("event") == "Transfer"), what="the new branch's log")
     f.wait(lambda f: sum(1 for e in f.of("evm.block") if e["payload"]["hash"] in new_hashes) == 2,

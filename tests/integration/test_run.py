@@ -249,8 +249,8 @@ class RunTest(unittest.TestCase):
         listed = [l.split()[0] for l in r.stdout.split("commands:\n")[1].split("\n\n")[0]
                   .splitlines()]
         self.assertEqual(listed, ["run", "check-config", "publish", "tail", "events", "p2p",
-                                  "connector", "ctl", "simnet", "crawl", "abi", "evm", "audit",
-                                  "sla", "monitor"])
+                                  "connector", "ctl", "horde", "simnet", "crawl", "abi", "evm", "audit",
+                                  "sla", "monitor", "archive", "replay"])
         for name in listed:
             h = cs(name, "--help")
             self.assertEqual(h.returncode, 0, name)

@@ -604,6 +604,13 @@ static void test_event_record_roundtrip(void **state)
     copy[0] = 9;
     assert_int_equal(cs_event_decode(copy, e->wire_len, &d), CS_EUNSUPPORTED);
     assert_null(d);
+    /* The origin (after version, seq 7 in one byte, time, its length) must
+     * be UTF-8, as every name of the envelope. */
+    memcpy(copy, e->wire, e->wire_len);
+    assert_int_equal(copy[11], 'o');
+    copy[11] = 0xff;
+    assert_int_equal(cs_event_decode(copy, e->wire_len, &d), CS_EPARSE);
+    assert_null(d);
     cs_event_unref(e);
     /* Bad types are refused at creation. */
     h.type = "p2p.msg.*";
