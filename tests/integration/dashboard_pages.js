@@ -96,6 +96,7 @@ async function main() {
     for (const name of PAGES) {
       const errs = await visit(page, name, out.errors);
       out.pages[name] = { errors: errs, charts: await charts(page) };
+      if (name === 'evm') out.evm_text = await page.evaluate(() => document.body.innerText);
       if (name === 'peers') out.peers_text = await page.evaluate(() => document.body.innerText);
       if (name === 'audit') {
         out.audit = await page.evaluate(() => [...document.querySelectorAll('#main tbody tr')].map(tr => ({

@@ -23,6 +23,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
+from bitcoind_fixture import Chain, FixtureNode  # noqa: E402
 from btcpeer import start_simnet  # noqa: E402
 from cslib import ANVIL, CHAINSCOPE, SOURCE_DIR, Server, TempDir, free_port, main, start, stop, wait_for
 
@@ -70,6 +71,16 @@ class Dashboard(unittest.TestCase):
         lst = self.tmp.file("simnet.list")
         sim, first, _ = start_simnet(["--nodes", "20", "--seed", "4", "--list", lst])
         good = [a for a, k in (l.split() for l in open(lst)) if k == "good"][:8]
+        # two fixture Core nodes on two branches: the fork watch's /api/forks
+        chain = Chain(100)
+        na, nb = FixtureNode(chain, 29, self.tmp.path), FixtureNode(chain, 27, self.tmp.path)
+        url_a, url_b = na.start(), nb.start()
+        na.set_tip(chain.mine(chain.base, "a"))
+        nb.set_tip(chain.mine(chain.base, "b"))
+        node = ("    - {name: %s, network: btc-main, rpc: %s, cookie: %s, timeout: 2s,"
+                " retries: 0}\n")
+        btc_yaml = ("bitcoind:\n  nodes:\n" + node % ("node-a", url_a, na.cookie) +
+                    node % ("node-b", url_b, nb.cookie))
         try:
             srv = Server(self.tmp, http=True, extra_yaml=f"""
   max_per_ip: 64
@@ -79,7 +90,7 @@ connector:
   network: regtest
   connect: [{", ".join(good)}]
   ping_interval: 1s
-evm:
+{btc_yaml}evm:
   networks:
     - name: devnet
       rpc: {url}
@@ -122,6 +133,9 @@ monitors:
                          what="a pong: " + srv.logtext())
                 wait_for(lambda: json.loads(get(base + "/api/crawl")[2])["count"] >= 5,
                          timeout=20, what="crawled nodes")
+                wait_for(lambda: len(json.loads(get(base + "/api/forks")[2])["networks"][0]
+                                     .get("headers", [])) >= 2, timeout=20,
+                         what="both tips in /api/forks: " + srv.logtext())
                 wait_for(lambda: json.loads(get(base + "/api/audit")[2])["nodes"], timeout=20,
                          what="a sweep: " + srv.logtext())
                 wait_for(lambda: json.loads(get(base + "/api/evm")[2])["networks"], timeout=20,
@@ -133,6 +147,8 @@ monitors:
         finally:
             stop(anvil)
             stop(sim)
+            na.stop()
+            nb.stop()
         self.assertEqual(out["errors"], [], "console errors")
         for name, p in out["pages"].items():
             self.assertEqual(p["errors"], 0, name)
@@ -145,6 +161,9 @@ monitors:
         self.assertGreater(max(out["pages"]["peers"]["charts"]), 0)  # RTT dots, rates
         self.assertGreater(max(out["pages"]["crawl"]["charts"]), 0)  # versions, the map
         self.assertIn("/Satoshi:", out["peers_text"])
+        # the fork watch's tips: both nodes in the table, the tree drawn
+        self.assertIn("node-b", out["evm_text"])
+        self.assertNotIn("no fork watch configured", out["evm_text"])
         self.assertLess(out["sse_ms"], 1000)
         self.assertLess(out["ws_ms"], 1000)
         self.assertIn("dash-alert", out["alerts_text"])

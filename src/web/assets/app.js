@@ -260,12 +260,50 @@ pages.crawl = async () => {
   ];
 };
 
+/* The tip tree of one network of /api/forks (docs/btc.md): a column per
+ * branch, the best chain on the left, a block per header, lines to parents,
+ * the nodes' names at their tips. */
+function tipTree(net) {
+  const hs = (net.headers || []).slice().sort((a, b) => a.height - b.height);
+  const col = {};
+  let next = 1;
+  for (const h of hs) col[h.hash] = h.best_chain ? 0 : (col[h.prev] > 0 ? col[h.prev] : next++);
+  const hmin = hs.length ? hs[0].height : 0, hmax = hs.length ? hs[hs.length - 1].height : 0;
+  const R = 22, W = 160 + next * 220, H = (hmax - hmin + 1) * R + 10;
+  const s = svg('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img' });
+  s.style.height = Math.min(H, 600) + 'px';
+  const X = h => 60 + col[h.hash] * 220, Y = h => 5 + (hmax - h.height) * R;
+  const byHash = Object.fromEntries(hs.map(h => [h.hash, h]));
+  for (const h of hs) {
+    const p = byHash[h.prev];
+    if (p) s.append(svg('line', { x1: X(h) + 40, y1: Y(h) + 16, x2: X(p) + 40, y2: Y(p), stroke: '#90a4ae' }));
+  }
+  for (const h of hs) {
+    s.append(svg('rect', { x: X(h), y: Y(h), width: 80, height: 16, rx: 3, fill: h.best_chain ? '#1565c0' : '#ef6c00' }));
+    const t = svg('text', { x: 4, y: Y(h) + 12 });
+    t.textContent = String(h.height);
+    const id = svg('text', { x: X(h) + 84, y: Y(h) + 12 });
+    id.textContent = String(h.hash).slice(0, 10) + ((h.tip_of || []).length ? ' ← ' + h.tip_of.join(', ') : '');
+    s.append(t, id);
+  }
+  return s;
+}
+
 async function forksCard(o) {
   if (!o.forks) return card('Chain tips and forks', true, el('p', { class: 'muted' }, 'no fork watch configured'));
   const f = await api('/api/forks');
-  const nodes = Array.isArray(f.nodes) ? f.nodes : Array.isArray(f.tips) ? f.tips : [];
-  const items = nodes.map(n => ({ label: (n.node || n.name || '?') + ' ' + String(n.hash || (n.tip && n.tip.hash) || '').slice(0, 12), value: +(n.height || (n.tip && n.tip.height) || 0) }));
-  return card('Chain tips and forks', true, items.length ? barChart(items) : el('pre', {}, JSON.stringify(f, null, 1).slice(0, 4000)));
+  const nets = Array.isArray(f.networks) ? f.networks : [];
+  if (!nets.length) return card('Chain tips and forks', true, el('p', { class: 'muted' }, 'no tip seen yet'));
+  return card('Chain tips and forks', true, nets.map(n => el('div', {},
+    el('h2', {}, n.network + (n.best ? ' · best ' + n.best.height : '')),
+    table([
+      { title: 'node', get: x => x.node },
+      { title: 'height', num: true, get: x => x.height },
+      { title: 'behind', num: true, get: x => x.behind },
+      { title: 'state', get: x => el('span', { class: x.state === 'ok' ? 'ok' : 'bad' }, x.state) },
+      { title: 'tip', get: x => String(x.hash || '').slice(0, 18) },
+    ], n.nodes || []),
+    tipTree(n))));
 }
 
 pages.evm = async () => {
