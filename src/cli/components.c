@@ -19,6 +19,7 @@
 #include "rules/component.h"
 #include "rules/events.h"
 #include "rules/monitor_config.h"
+#include "web/component.h"
 
 /* One entry per component, in start order: sinks (notify, monitors)
  * before the sources, so that they see the first events; stopping goes in
@@ -37,6 +38,10 @@ const cs_component cs_components[] = {
       cs_archive_conf_parse, cs_archive_conf_free},
      {"archive", cs_archive_component_start, cs_archive_component_stop,
       cs_archive_component_reload}},
+    {{"dashboard",
+      "the dashboard, its JSON APIs and the live feed on the HTTP server (docs/dashboard.md)",
+      cs_web_conf_parse, cs_web_conf_free},
+     {"dashboard", cs_web_start, cs_web_stop, NULL}},
     {{"audit", "node audit: scheduled checks, ledger, daily report, SLA", cs_audit_config_parse,
       cs_audit_config_section_free},
      {"audit", cs_audit_component_start, cs_audit_component_stop, cs_audit_component_reload}},

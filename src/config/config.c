@@ -709,8 +709,9 @@ static int parse_foundation(cs_cfg *c, struct fy_node *root, cs_config *cfg)
         }
     }
     if ((n = cs_cfg_get(root, "http"))) {
-        static const char *const k[] = {"enabled",    "listen",          "token", "max_connections",
-                                        "max_per_ip", "request_timeout", NULL};
+        static const char *const k[] = {"enabled",         "listen",     "token",
+                                        "max_connections", "max_per_ip", "request_timeout",
+                                        "mask_ips",        NULL};
         if ((rc = cs_cfg_expect_map(c, n, "http", k)) ||
             (rc = cs_cfg_bool(c, n, "http", "enabled", &cfg->http_enabled, false)) ||
             (rc = cs_cfg_str(c, n, "http", "listen", &cfg->http_listen, false)) ||
@@ -720,7 +721,8 @@ static int parse_foundation(cs_cfg *c, struct fy_node *root, cs_config *cfg)
             (rc =
                  cs_cfg_uint(c, n, "http", "max_per_ip", &cfg->http_max_per_ip, 1, 65536, false)) ||
             (rc = cs_cfg_duration_ms(c, n, "http", "request_timeout", &cfg->http_request_timeout_ms,
-                                     false)))
+                                     false)) ||
+            (rc = cs_cfg_bool(c, n, "http", "mask_ips", &cfg->http_mask_ips, false)))
             return rc;
         if (cfg->http_request_timeout_ms < 100 || cfg->http_request_timeout_ms > 3600000)
             return cs_cfg_error(c, cs_cfg_get(n, "request_timeout"), "http.request_timeout",

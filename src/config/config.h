@@ -137,6 +137,7 @@ typedef struct cs_config {
     uint64_t http_max_connections;
     uint64_t http_max_per_ip;         /* connections from one address */
     uint64_t http_request_timeout_ms; /* a whole request, from connect or the last answer */
+    bool http_mask_ips;               /* the dashboard and its APIs show no IP address */
     /* console sink inside `run` */
     char **console_filters; /* NULL: no console output */
     size_t nconsole_filters;

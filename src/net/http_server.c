@@ -20,6 +20,7 @@ struct route {
     char *path;
     size_t len;
     bool prefix;
+    bool public; /* answered without the token */
     cs_http_handler h;
     void *arg;
 };
@@ -29,6 +30,7 @@ struct cs_http_server {
     uv_tcp_t listener;
     uv_timer_t sweep;
     char *token;
+    char *login; /* where a browser without the token is sent, or NULL */
     char address[64];
     struct route *routes;
     size_t nroutes;
@@ -55,11 +57,13 @@ struct cs_http_conn {
     uv_tcp_t tcp;
     http_parser parser;
     cs_buf url, body, hfield, hvalue;
+    cs_buf headers; /* "name\0value\0" a header, names in lower case */
     bool in_value;
     bool authorized;
     size_t head_bytes;
     bool complete; /* a message was parsed, awaiting the handler */
     bool responded;
+    uint64_t answers; /* answers given (a keep-alive answer resets responded) */
     bool keep_alive;
     bool streaming;
     bool closing;
@@ -70,6 +74,7 @@ struct cs_http_conn {
     uint64_t last_active;
     struct peer_ip ip;
     void (*on_close)(cs_http_conn *c, void *arg);
+    void (*on_data)(cs_http_conn *c, const char *p, size_t len, void *arg);
     void *close_arg;
 };
 
@@ -88,6 +93,7 @@ static void conn_free(cs_http_conn *c)
     cs_buf_free(&c->body);
     cs_buf_free(&c->hfield);
     cs_buf_free(&c->hvalue);
+    cs_buf_free(&c->headers);
     free(c);
 }
 
@@ -180,8 +186,12 @@ static const char *reason(int status)
     switch (status) {
     case 200:
         return "OK";
+    case 101:
+        return "Switching Protocols";
     case 204:
         return "No Content";
+    case 303:
+        return "See Other";
     case 400:
         return "Bad Request";
     case 401:
@@ -211,6 +221,7 @@ static void reset_request(cs_http_conn *c)
     c->body.len = 0;
     c->hfield.len = 0;
     c->hvalue.len = 0;
+    c->headers.len = 0;
     c->in_value = false;
     c->head_bytes = 0;
     c->complete = false;
@@ -224,17 +235,24 @@ static void reset_request(cs_http_conn *c)
 
 void cs_http_respond(cs_http_conn *c, int status, const char *ctype, const void *body, size_t len)
 {
+    cs_http_respond_headers(c, status, ctype, NULL, body, len);
+}
+
+void cs_http_respond_headers(cs_http_conn *c, int status, const char *ctype, const char *headers,
+                             const void *body, size_t len)
+{
     if (c->responded)
         return;
     c->responded = true;
+    c->answers++;
     c->last_active = uv_now(c->srv->loop);
     cs_buf out;
     cs_buf_init(&out, 0);
     cs_buf_printf(&out,
                   "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                  "Cache-Control: no-store\r\nConnection: %s\r\n\r\n",
+                  "Cache-Control: no-store\r\nConnection: %s\r\n%s\r\n",
                   status, reason(status), ctype ? ctype : "text/plain; charset=utf-8", len,
-                  c->keep_alive ? "keep-alive" : "close");
+                  c->keep_alive ? "keep-alive" : "close", headers ? headers : "");
     cs_buf_append(&out, body, len);
     int rc = send_bytes(c, out.data, out.len);
     cs_buf_free(&out);
@@ -252,19 +270,96 @@ void cs_http_respond(cs_http_conn *c, int status, const char *ctype, const void 
 int cs_http_stream_begin(cs_http_conn *c, const char *ctype,
                          void (*on_close)(cs_http_conn *c, void *arg), void *arg)
 {
-    if (c->responded)
-        return CS_EINVAL;
-    c->responded = true;
-    c->streaming = true;
-    c->keep_alive = false;
-    c->on_close = on_close;
-    c->close_arg = arg;
-    char head[256];
+    char head[512];
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nCache-Control: no-store\r\n"
                      "Connection: close\r\n\r\n",
                      ctype);
-    return send_bytes(c, head, (size_t)n);
+    if (n < 0 || (size_t)n >= sizeof head)
+        return CS_EINVAL;
+    return cs_http_upgrade(c, head, (size_t)n, NULL, on_close, arg);
+}
+
+int cs_http_upgrade(cs_http_conn *c, const char *head, size_t len,
+                    void (*on_data)(cs_http_conn *c, const char *p, size_t len, void *arg),
+                    void (*on_close)(cs_http_conn *c, void *arg), void *arg)
+{
+    if (c->responded)
+        return CS_EINVAL;
+    c->responded = true;
+    c->answers++;
+    c->streaming = true;
+    c->keep_alive = false;
+    c->on_close = on_close;
+    c->on_data = on_data;
+    c->close_arg = arg;
+    return send_bytes(c, head, len);
+}
+
+size_t cs_http_stream_queued(const cs_http_conn *c)
+{
+    return c->queued;
+}
+
+void cs_http_conn_close(cs_http_conn *c)
+{
+    conn_close(c);
+}
+
+const char *cs_http_header(const cs_http_req *req, const char *name)
+{
+    const cs_buf *h = &req->conn->headers;
+    size_t off = 0;
+    while (off < h->len) {
+        const char *f = (const char *)h->data + off;
+        const char *v = f + strlen(f) + 1;
+        if (strcasecmp(f, name) == 0)
+            return v;
+        off = (size_t)(v - (const char *)h->data) + strlen(v) + 1;
+    }
+    return NULL;
+}
+
+/* Whether s[0..n) is the token, in time independent of where they differ. */
+static bool token_equal(const cs_http_server *srv, const char *s, size_t n)
+{
+    size_t tl = strlen(srv->token);
+    if (n != tl)
+        return false;
+    unsigned char d = 0;
+    for (size_t i = 0; i < tl; i++)
+        d |= (unsigned char)(s[i] ^ srv->token[i]);
+    return d == 0;
+}
+
+/* The value of name=VALUE in a list separated by sep ("; " cookies, "&"
+ * queries): its start and length, or NULL. */
+static const char *list_value(const char *list, char sep, const char *name, size_t *len)
+{
+    size_t nl = strlen(name);
+    const char *p = list;
+    while (p && *p) {
+        while (*p == ' ')
+            p++;
+        const char *end = strchr(p, sep);
+        size_t l = end ? (size_t)(end - p) : strlen(p);
+        if (l > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            *len = l - nl - 1;
+            return p + nl + 1;
+        }
+        p = end ? end + 1 : NULL;
+    }
+    return NULL;
+}
+
+bool cs_http_token_ok(const cs_http_server *s, const char *v, size_t len)
+{
+    return s->token && token_equal(s, v, len);
+}
+
+const char *cs_http_query_value(const char *query, const char *name, size_t *len)
+{
+    return list_value(query, '&', name, len);
 }
 
 int cs_http_stream_write(cs_http_conn *c, const void *p, size_t len)
@@ -301,16 +396,20 @@ static void header_done(cs_http_conn *c)
         return;
     const char *f = cs_buf_cstr(&c->hfield);
     const char *v = cs_buf_cstr(&c->hvalue);
-    if (c->srv->token && strcasecmp(f, "authorization") == 0) {
-        size_t tl = strlen(c->srv->token);
-        if (strncmp(v, "Bearer ", 7) == 0 && strlen(v + 7) == tl) {
-            /* Constant-time comparison. */
-            unsigned char d = 0;
-            for (size_t i = 0; i < tl; i++)
-                d |= (unsigned char)(v[7 + i] ^ c->srv->token[i]);
-            c->authorized = d == 0;
-        }
+    if (c->srv->token && strcasecmp(f, "authorization") == 0 && strncmp(v, "Bearer ", 7) == 0 &&
+        token_equal(c->srv, v + 7, strlen(v + 7)))
+        c->authorized = true;
+    if (c->srv->token && strcasecmp(f, "cookie") == 0) {
+        size_t tl;
+        const char *t = list_value(v, ';', CS_HTTP_COOKIE, &tl);
+        if (t && token_equal(c->srv, t, tl))
+            c->authorized = true;
     }
+    /* Kept for handlers (cs_http_header), within the head's bound. */
+    for (char *q = (char *)f; *q; q++)
+        *q = (char)(*q >= 'A' && *q <= 'Z' ? *q + 32 : *q);
+    if (cs_buf_append(&c->headers, f, strlen(f) + 1) == 0)
+        cs_buf_append(&c->headers, v, strlen(v) + 1);
     c->hfield.len = 0;
     c->hvalue.len = 0;
 }
@@ -369,11 +468,6 @@ static void dispatch(cs_http_conn *c)
         cs_http_respond(c, 503, NULL, msg, sizeof msg - 1);
         return;
     }
-    if (!c->authorized && strcmp(url, "/healthz") != 0) {
-        static const char msg[] = "missing or wrong bearer token\n";
-        cs_http_respond(c, 401, NULL, msg, sizeof msg - 1);
-        return;
-    }
     const struct route *best = NULL;
     for (size_t i = 0; i < s->nroutes; i++) {
         const struct route *r = &s->routes[i];
@@ -381,13 +475,33 @@ static void dispatch(cs_http_conn *c)
         if (hit && (!best || r->len >= best->len))
             best = r;
     }
+    if (!c->authorized && s->token) {
+        size_t tl;
+        const char *t = list_value(req.query, '&', "token", &tl);
+        if (t && token_equal(s, t, tl))
+            c->authorized = true;
+    }
+    if (!c->authorized && strcmp(url, "/healthz") != 0 && !(best && best->public)) {
+        if (s->login && strcmp(req.method, "GET") == 0 && strncmp(url, "/api/", 5) != 0 &&
+            strcmp(url, "/metrics") != 0) {
+            char loc[300];
+            snprintf(loc, sizeof loc, "Location: %s\r\n", s->login);
+            static const char msg[] = "the dashboard needs the token: see the login page\n";
+            cs_http_respond_headers(c, 303, NULL, loc, msg, sizeof msg - 1);
+            return;
+        }
+        static const char msg[] = "missing or wrong bearer token\n";
+        cs_http_respond(c, 401, NULL, msg, sizeof msg - 1);
+        return;
+    }
     if (!best) {
         static const char msg[] = "not found\n";
         cs_http_respond(c, 404, NULL, msg, sizeof msg - 1);
         return;
     }
+    uint64_t answers = c->answers;
     best->h(&req, best->arg);
-    if (!c->responded) {
+    if (c->answers == answers) {
         static const char msg[] = "handler gave no answer\n";
         cs_http_respond(c, 500, NULL, msg, sizeof msg - 1);
     }
@@ -429,6 +543,10 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
     c->last_active = uv_now(c->srv->loop);
     size_t off = 0;
     while (off < (size_t)nread && !c->closing && !c->finishing) {
+        if (c->streaming && c->on_data) {
+            c->on_data(c, b->base + off, (size_t)nread - off, c->close_arg);
+            return;
+        }
         if (c->streaming || (c->complete && !c->responded))
             return; /* ignore pipelined input while busy */
         size_t used =
@@ -441,9 +559,11 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
              * must not be "unpaused"): answer the message, then close. */
             if (e == HPE_PAUSED)
                 http_parser_pause(&c->parser, 0);
-            else
+            else if (!c->parser.upgrade)
                 c->keep_alive = false;
             dispatch(c);
+            if (c->parser.upgrade && !c->on_data)
+                return; /* an upgrade no route took: the answer ends it */
             continue;
         }
         if (e != HPE_OK) {
@@ -472,6 +592,7 @@ static cs_http_conn *conn_new(cs_http_server *s)
     cs_buf_init(&c->body, MAX_BODY);
     cs_buf_init(&c->hfield, MAX_HEAD);
     cs_buf_init(&c->hvalue, MAX_HEAD);
+    cs_buf_init(&c->headers, 2 * MAX_HEAD);
     uv_tcp_init(s->loop, &c->tcp);
     c->tcp.data = c;
     return c;
@@ -683,11 +804,46 @@ int cs_http_route(cs_http_server *s, const char *path, cs_http_handler h, void *
         return CS_ENOMEM;
     s->routes = r;
     size_t len = strlen(path);
-    r[s->nroutes] = (struct route){strdup(path), len, len > 1 && path[len - 1] == '/', h, arg};
+    r[s->nroutes] =
+        (struct route){strdup(path), len, len > 1 && path[len - 1] == '/', false, h, arg};
     if (!r[s->nroutes].path)
         return CS_ENOMEM;
     s->nroutes++;
     return 0;
+}
+
+int cs_http_route_public(cs_http_server *s, const char *path, cs_http_handler h, void *arg)
+{
+    int rc = cs_http_route(s, path, h, arg);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < s->nroutes; i++)
+        if (strcmp(s->routes[i].path, path) == 0)
+            s->routes[i].public = true;
+    return 0;
+}
+
+int cs_http_set_login(cs_http_server *s, const char *path)
+{
+    char *p = path ? strdup(path) : NULL;
+    if (path && !p)
+        return CS_ENOMEM;
+    free(s->login);
+    s->login = p;
+    return 0;
+}
+
+bool cs_http_has_route(const cs_http_server *s, const char *path)
+{
+    for (size_t i = 0; i < s->nroutes; i++)
+        if (strcmp(s->routes[i].path, path) == 0)
+            return true;
+    return false;
+}
+
+bool cs_http_has_token(const cs_http_server *s)
+{
+    return s->token != NULL;
 }
 
 static void handle_closed(uv_handle_t *h)
@@ -699,6 +855,7 @@ static void handle_closed(uv_handle_t *h)
         free(s->routes[i].path);
     free(s->routes);
     free(s->token);
+    free(s->login);
     free(s);
 }
 

@@ -1,6 +1,8 @@
 /* Fuzzes the HTTP server's request handling (/metrics, /healthz and the API
- * listen on TCP): request lines, headers, the bearer token check, bodies,
- * keep-alive and pipelining, limits, each answered or refused without harm.
+ * listen on TCP): request lines, headers, the bearer token check (header,
+ * cookie, query), bodies, keep-alive and pipelining, limits, the login
+ * redirect, each answered or refused without harm; and the dashboard's live
+ * feed behind it (SSE and the WebSocket upgrade, then client frames).
  * Includes http_server.c to feed a connection directly: the connection's
  * socket is one end of a socketpair, drained after each input.
  *
@@ -12,8 +14,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "web/feed.h"
+
 static uv_loop_t loop;
 static cs_http_server *open_srv, *token_srv;
+static cs_web_feed *feed;
 
 static void h_text(const cs_http_req *req, void *arg)
 {
@@ -45,6 +50,10 @@ static cs_http_server *make(const char *token)
     cs_http_route(s, "/healthz", h_text, NULL);
     cs_http_route(s, "/api/", h_echo, NULL);
     cs_http_route(s, "/feed", h_stream, NULL);
+    cs_http_route(s, "/api/events", cs_web_feed_sse, feed);
+    cs_http_route(s, "/api/ws", cs_web_feed_ws, feed);
+    cs_http_route_public(s, "/login", h_text, NULL);
+    cs_http_set_login(s, token ? "/login" : NULL);
     return s;
 }
 
@@ -70,6 +79,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!open_srv) {
         cs_log_set_level(CS_LOG_OFF);
         uv_loop_init(&loop);
+        cs_web_feed_opts fo = {.client_buffer = 65536, .max_clients = 1000};
+        if (cs_web_feed_new(&loop, &fo, &feed) != 0)
+            abort();
         open_srv = make(NULL);
         token_srv = make("fuzz-token-0123456789abcdef");
     }

@@ -41,6 +41,12 @@ class DemoTest(unittest.TestCase):
             self.assertIn("  events (saved):  %s/events.jsonl\n" % d, banner)
             self.assertIn("  alerts:          %s/alerts.jsonl (monitor big-transfers: Transfer "
                           "value > 1000)\n" % d, banner)
+            # the dashboard's address comes first, and it answers
+            first = banner.split("chainscope demo is running.\n", 1)[1].splitlines()[0]
+            dash = re.fullmatch(r"  dashboard: +(http://127\.0\.0\.1:\d+/)", first)
+            self.assertIsNotNone(dash, first)
+            with urllib.request.urlopen(dash.group(1), timeout=5) as r:
+                self.assertIn(b"<title>chainscope</title>", r.read())
             self.assertIn("  archive:         %s/archive (every event; %s archive stats %s/archive)\n"
                           % (d, os.path.realpath(CHAINSCOPE), d), banner)
             self.assertIn("  replay it:       %s replay %s/archive --speed 10 --socket SOCKET\n"
