@@ -327,6 +327,9 @@ def error(code, message, ecode, name, what):
 def serve(chain, node):
     class H(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # one write per answer, sent at once (no Nagle wait on a kept-alive connection)
+        wbufsize = 1 << 16
+        disable_nagle_algorithm = True
 
         def do_POST(self):
             n = int(self.headers.get("Content-Length", "0"))
