@@ -144,6 +144,8 @@ int cs_nats_make_options(cs_nats *s, char *why, size_t whylen)
     natsStatus st = natsOptions_SetDisconnectedCB(o, on_disconnected, s);
     if (st == NATS_OK)
         st = natsOptions_SetReconnectedCB(o, on_reconnected, s);
+    if (st == NATS_OK)
+        st = natsOptions_SetClosedCB(o, on_closed, s);
     if (st != NATS_OK) {
         natsOptions_Destroy(o);
         return CS_ENOMEM;
@@ -170,8 +172,6 @@ int cs_nats_options(const cs_nats_conf *c, const char *name, natsOptions **out, 
         st = natsOptions_SetMaxReconnect(o, -1);
     if (st == NATS_OK)
         st = natsOptions_SetCustomReconnectDelay(o, reconnect_delay, cl);
-    if (st == NATS_OK)
-        st = natsOptions_SetClosedCB(o, on_closed, s);
     if (st == NATS_OK)
         st = natsOptions_SetNoEcho(o, true);
     if (st == NATS_OK && c->user) {
