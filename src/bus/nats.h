@@ -70,6 +70,9 @@ typedef struct cs_nats_conf {
 } cs_nats_conf;
 
 int cs_nats_conf_parse(struct cs_cfg *c, struct fy_node *n, void **out);
+/* A conf with every default (as an empty `nats:` would give), for commands
+ * configured by flags. NULL when out of memory; free with cs_nats_conf_free. */
+cs_nats_conf *cs_nats_conf_new(void);
 void cs_nats_conf_free(void *conf);
 
 /* The component: `chainscope run` starts it when `nats:` is present. */
@@ -90,6 +93,44 @@ int cs_nats_filter_subject(char *out, size_t cap, const char *prefix, const char
  * is "json" (the Chainscope-Encoding header), the JSON rendering. The
  * record is validated in full. Caller owns *out. */
 int cs_nats_decode(const void *data, size_t len, const char *encoding, cs_event **out);
+
+/* A blocking NATS connection for the commands that run without a loop
+ * (`replay --into nats`, `archive record --nats`): the same subjects,
+ * headers, credentials and stream as the bridge. One thread at a time. */
+typedef struct cs_nats_link cs_nats_link;
+
+/* Connects with the settings of c (borrowed: it must outlive the link);
+ * with c->js, also creates or binds the stream. err says why on failure. */
+int cs_nats_link_open(const cs_nats_conf *c, const char *name, cs_nats_link **out, char *err,
+                      size_t errlen);
+/* Publishes ev as the bridge does. With JetStream the publish is
+ * asynchronous and cs_nats_link_flush waits for its ack. CS_ELIMIT: ev can
+ * never be sent (too big for the server, subject too long); CS_EIO: the
+ * connection failed. */
+int cs_nats_link_publish(cs_nats_link *l, const cs_event *ev);
+/* Waits until the server has everything published (JetStream: stored and
+ * acknowledged). CS_ETIMEDOUT or CS_EIO otherwise. */
+int cs_nats_link_flush(cs_nats_link *l, int64_t timeout_ms);
+/* Subscribes to a NATS subject (wildcards allowed). With c->js and
+ * c->durable: through that durable pull consumer of c->stream, so that a
+ * restart resumes after the last acknowledged message. */
+int cs_nats_link_subscribe(cs_nats_link *l, const char *subject);
+/* The next event (caller owns it: cs_event_unref), CS_ETIMEDOUT when none
+ * came within timeout_ms, CS_EIO when the connection is closed; through a
+ * durable consumer, CS_ELIMIT when the batch handed out must be
+ * acknowledged (cs_nats_link_ack) before more is fetched. Messages that are
+ * not valid events are skipped and counted (bad). */
+int cs_nats_link_next(cs_nats_link *l, cs_event **out, int timeout_ms);
+/* JetStream: messages handed out by next and not yet acknowledged. */
+size_t cs_nats_link_unacked(const cs_nats_link *l);
+/* Acknowledges every message handed out so far (JetStream; nothing to do
+ * on core NATS). Returns how many acks failed. */
+size_t cs_nats_link_ack(cs_nats_link *l);
+/* Messages that were not valid events. */
+uint64_t cs_nats_link_bad(const cs_nats_link *l);
+/* Closes, after a flush of up to 2 s. Unacknowledged messages are
+ * redelivered by JetStream after ack_wait. */
+void cs_nats_link_close(cs_nats_link *l);
 
 /* Event types published by the bridge (docs/events.md). */
 extern const cs_event_def cs_schema_nats[];

@@ -25,6 +25,28 @@ void cs_nats_conf_free(void *conf)
     free(c);
 }
 
+cs_nats_conf *cs_nats_conf_new(void)
+{
+    cs_nats_conf *nc = calloc(1, sizeof *nc);
+    if (!nc)
+        return NULL;
+    nc->connect_timeout_ms = 2000;
+    nc->reconnect_wait_ms = 100;
+    nc->max_reconnect_wait_ms = 5000;
+    nc->buffer = CS_NATS_DEFAULT_BUFFER;
+    nc->buffer_bytes = CS_NATS_DEFAULT_BUFFER_BYTES;
+    nc->js_create = true;
+    nc->replicas = 1;
+    nc->duplicates_ms = 120000;
+    nc->ack_wait_ms = 30000;
+    nc->batch = 256;
+    if (!(nc->prefix = strdup(CS_NATS_DEFAULT_PREFIX))) {
+        free(nc);
+        return NULL;
+    }
+    return nc;
+}
+
 /* Each string of v must be a valid subject filter. */
 static int check_filters(cs_cfg *c, struct fy_node *map, const char *path, const char *key,
                          char **v, size_t n)
@@ -118,19 +140,11 @@ int cs_nats_conf_parse(cs_cfg *c, struct fy_node *n, void **out)
                                           "jetstream",
                                           NULL};
     *out = NULL;
-    cs_nats_conf *nc = calloc(1, sizeof *nc);
+    cs_nats_conf *nc = cs_nats_conf_new();
     if (!nc)
         return CS_ENOMEM;
-    nc->connect_timeout_ms = 2000;
-    nc->reconnect_wait_ms = 100;
-    nc->max_reconnect_wait_ms = 5000;
-    nc->buffer = CS_NATS_DEFAULT_BUFFER;
-    nc->buffer_bytes = CS_NATS_DEFAULT_BUFFER_BYTES;
-    nc->js_create = true;
-    nc->replicas = 1;
-    nc->duplicates_ms = 120000;
-    nc->ack_wait_ms = 30000;
-    nc->batch = 256;
+    free(nc->prefix); /* set below, after the key */
+    nc->prefix = NULL;
     int rc;
     struct fy_node *x;
     if ((rc = cs_cfg_expect_map(c, n, "nats", allowed)) ||

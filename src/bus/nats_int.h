@@ -76,6 +76,20 @@ void cs_nats_notice(cs_nats *s, unsigned what);
 /* nats_io.c: libnats options from the config (secrets from the
  * environment); why says what is wrong. */
 int cs_nats_make_options(cs_nats *s, char *why, size_t whylen);
+/* nats_io.c: libnats options for c alone: servers, name, timeouts,
+ * reconnect backoff, credentials (secrets from the environment), TLS.
+ * Caller destroys *out. */
+int cs_nats_options(const cs_nats_conf *c, const char *name, natsOptions **out, char *why,
+                    size_t whylen);
+/* nats_io.c: creates the stream of c or binds to it (updated to the config
+ * when nats.jetstream.create). */
+int cs_nats_setup_stream(const cs_nats_conf *c, jsCtx *js);
+/* nats_link.c: the message for ev: subject PREFIX.NETWORK.TYPE, the record
+ * (or its JSON, rendered into json) and the headers Chainscope-Origin,
+ * Chainscope-Seq, Chainscope-Encoding, Nats-Msg-Id. CS_ELIMIT when ev can
+ * never be sent (subject too long, no JSON rendering). Caller destroys *out. */
+struct cs_buf;
+int cs_nats_msg(const cs_nats_conf *c, const cs_event *ev, struct cs_buf *json, natsMsg **out);
 /* nats_io.c: the thread. */
 void *cs_nats_run(void *arg);
 

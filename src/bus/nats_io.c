@@ -51,11 +51,11 @@ static void wait_for(cs_nats *s, uint64_t ms, bool idle)
 static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
 {
     (void)nc;
-    cs_nats *s = closure;
-    uint64_t d = s->c->reconnect_wait_ms;
-    for (int i = 1; i < attempts && d < s->c->max_reconnect_wait_ms; i++)
+    const cs_nats_conf *c = closure;
+    uint64_t d = c->reconnect_wait_ms;
+    for (int i = 1; i < attempts && d < c->max_reconnect_wait_ms; i++)
         d *= 2;
-    return (int64_t)(d < s->c->max_reconnect_wait_ms ? d : s->c->max_reconnect_wait_ms);
+    return (int64_t)(d < c->max_reconnect_wait_ms ? d : c->max_reconnect_wait_ms);
 }
 
 static void on_disconnected(natsConnection *nc, void *closure)
@@ -126,8 +126,8 @@ static void on_reconnected(natsConnection *nc, void *closure)
 static natsStatus sign_nonce(char **err, unsigned char **sig, int *siglen, const char *nonce,
                              void *closure)
 {
-    cs_nats *s = closure;
-    const char *seed = getenv(s->c->nkey_seed_env);
+    const cs_nats_conf *c = closure;
+    const char *seed = getenv(c->nkey_seed_env);
     if (!seed) {
         *err = strdup("the NKey seed variable is not set");
         return NATS_ERR;
@@ -137,27 +137,41 @@ static natsStatus sign_nonce(char **err, unsigned char **sig, int *siglen, const
 
 int cs_nats_make_options(cs_nats *s, char *why, size_t whylen)
 {
-    const cs_nats_conf *c = s->c;
     natsOptions *o;
+    int rc = cs_nats_options(s->c, s->name, &o, why, whylen);
+    if (rc)
+        return rc;
+    natsStatus st = natsOptions_SetDisconnectedCB(o, on_disconnected, s);
+    if (st == NATS_OK)
+        st = natsOptions_SetReconnectedCB(o, on_reconnected, s);
+    if (st == NATS_OK)
+        st = natsOptions_SetClosedCB(o, on_closed, s);
+    if (st != NATS_OK) {
+        natsOptions_Destroy(o);
+        return CS_ENOMEM;
+    }
+    s->opts = o;
+    return 0;
+}
+
+int cs_nats_options(const cs_nats_conf *c, const char *name, natsOptions **out, char *why,
+                    size_t whylen)
+{
+    natsOptions *o;
+    void *cl = (void *)(uintptr_t)c; /* the callbacks only read it */
     if (natsOptions_Create(&o) != NATS_OK)
         return CS_ENOMEM;
     static const char *dflt[] = {"nats://127.0.0.1:4222"};
     natsStatus st = natsOptions_SetServers(o, c->nservers ? (const char **)c->servers : dflt,
                                            c->nservers ? (int)c->nservers : 1);
     if (st == NATS_OK)
-        st = natsOptions_SetName(o, s->name);
+        st = natsOptions_SetName(o, name);
     if (st == NATS_OK)
         st = natsOptions_SetTimeout(o, (int64_t)c->connect_timeout_ms);
     if (st == NATS_OK)
         st = natsOptions_SetMaxReconnect(o, -1);
     if (st == NATS_OK)
-        st = natsOptions_SetCustomReconnectDelay(o, reconnect_delay, s);
-    if (st == NATS_OK)
-        st = natsOptions_SetDisconnectedCB(o, on_disconnected, s);
-    if (st == NATS_OK)
-        st = natsOptions_SetReconnectedCB(o, on_reconnected, s);
-    if (st == NATS_OK)
-        st = natsOptions_SetClosedCB(o, on_closed, s);
+        st = natsOptions_SetCustomReconnectDelay(o, reconnect_delay, cl);
     if (st == NATS_OK)
         st = natsOptions_SetNoEcho(o, true);
     if (st == NATS_OK && c->user) {
@@ -184,7 +198,7 @@ int cs_nats_make_options(cs_nats *s, char *why, size_t whylen)
             natsOptions_Destroy(o);
             return CS_ECONFIG;
         }
-        st = natsOptions_SetNKey(o, c->nkey, sign_nonce, s);
+        st = natsOptions_SetNKey(o, c->nkey, sign_nonce, cl);
     }
     if (st == NATS_OK && c->creds)
         st = natsOptions_SetUserCredentialsFromFiles(o, c->creds, NULL);
@@ -199,7 +213,7 @@ int cs_nats_make_options(cs_nats *s, char *why, size_t whylen)
         natsOptions_Destroy(o);
         return CS_ECONFIG;
     }
-    s->opts = o;
+    *out = o;
     return 0;
 }
 
@@ -212,13 +226,11 @@ static void on_pub_error(jsCtx *js, jsPubAckErr *pae, void *closure)
     atomic_fetch_add(&s->pub_errors, 1);
 }
 
-/* Creates the stream or binds to it (and updates it to the config). */
-static int setup_stream(cs_nats *s)
+int cs_nats_setup_stream(const cs_nats_conf *c, jsCtx *js)
 {
-    const cs_nats_conf *c = s->c;
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
-    natsStatus st = js_GetStreamInfo(&si, s->js, c->stream, NULL, &jerr);
+    natsStatus st = js_GetStreamInfo(&si, js, c->stream, NULL, &jerr);
     if (st == NATS_OK && !c->js_create) {
         jsStreamInfo_Destroy(si);
         return 0;
@@ -247,8 +259,8 @@ static int setup_stream(cs_nats *s)
     sc.MaxAge = (int64_t)c->max_age_ms * 1000000;
     sc.MaxBytes = c->max_bytes ? (int64_t)c->max_bytes : -1;
     sc.Duplicates = (int64_t)c->duplicates_ms * 1000000;
-    st = exists ? js_UpdateStream(&si, s->js, &sc, NULL, &jerr)
-                : js_AddStream(&si, s->js, &sc, NULL, &jerr);
+    st = exists ? js_UpdateStream(&si, js, &sc, NULL, &jerr)
+                : js_AddStream(&si, js, &sc, NULL, &jerr);
     jsStreamInfo_Destroy(si);
     if (st != NATS_OK) {
         CS_WARN("nats", "stream %s: cannot %s it: %s (%d)", c->stream, exists ? "update" : "create",
@@ -420,7 +432,7 @@ static int connect_all(cs_nats *s)
         if (natsConnection_JetStream(&s->js, s->nc, &jo) != NATS_OK)
             rc = CS_ENOMEM;
         if (!rc)
-            rc = setup_stream(s);
+            rc = cs_nats_setup_stream(s->c, s->js);
     }
     if (!rc && s->c->nsub)
         rc = subscribe_all(s);
@@ -453,41 +465,22 @@ static int export_some(cs_nats *s, cs_buf *json)
         return 0;
     uint64_t errs0 = atomic_load(&s->pub_errors), too_big = 0;
     natsStatus st = NATS_OK;
-    char subj[CS_NATS_MAX_SUBJECT], seq[24], id[300];
     /* each message's ack is awaited at most this long (then it counts as
      * failed and the batch goes again) */
     jsPubOptions mo;
     jsPubOptions_Init(&mo);
     mo.MaxWait = JS_MSG_ACK_MS;
     for (size_t i = 0; i < n && st == NATS_OK; i++) {
-        cs_event *ev = batch[i];
-        if (cs_nats_subject(subj, sizeof subj, s->c->prefix, ev->network, ev->type) < 0) {
+        natsMsg *m;
+        int rc = cs_nats_msg(s->c, batch[i], json, &m);
+        if (rc == CS_ELIMIT) {
             too_big++;
             continue;
         }
-        const void *data = ev->wire;
-        size_t len = ev->wire_len;
-        if (s->c->encoding == CS_NATS_JSON) {
-            json->len = 0;
-            if (cs_json_event(json, ev)) {
-                too_big++;
-                continue;
-            }
-            data = json->data;
-            len = json->len;
-        }
-        natsMsg *m;
-        if (natsMsg_Create(&m, subj, NULL, data, (int)len) != NATS_OK) {
+        if (rc) {
             st = NATS_NO_MEMORY;
             break;
         }
-        snprintf(seq, sizeof seq, "%" PRIu64, ev->seq);
-        snprintf(id, sizeof id, "%s:%" PRIu64, ev->origin, ev->seq);
-        natsMsgHeader_Set(m, "Chainscope-Origin", ev->origin);
-        natsMsgHeader_Set(m, "Chainscope-Seq", seq);
-        natsMsgHeader_Set(m, "Chainscope-Encoding",
-                          s->c->encoding == CS_NATS_JSON ? "json" : "binary");
-        natsMsgHeader_Set(m, "Nats-Msg-Id", id);
         st = s->js ? js_PublishMsgAsync(s->js, &m, &mo) : natsConnection_PublishMsg(s->nc, m);
         if (st == NATS_MAX_PAYLOAD || st == NATS_INVALID_SUBJECT) {
             too_big++; /* can never be sent: dropped */
@@ -562,7 +555,7 @@ void *cs_nats_run(void *arg)
                     CS_WARN("nats", "publishing failed; the events are kept and sent again");
                 failing = true;
                 if (s->js)
-                    setup_stream(s); /* the stream may have gone with the server's storage */
+                    cs_nats_setup_stream(s->c, s->js); /* the stream may have gone with the server's storage */
                 wait_for(s, delay, false);
                 continue;
             }
