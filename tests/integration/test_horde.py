@@ -26,13 +26,13 @@ SHARDS = 3
 NODES = 24
 
 
-def shard_of_addr(addr):
+def shard_of_addr(addr, n=SHARDS):
     """The horde's rule (src/btc/horde.c): FNV-1a 64 of the IP text."""
     ip = addr.rsplit(":", 1)[0].strip("[]")
     h = 1469598103934665603
     for b in ip.encode():
         h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
-    return h % SHARDS
+    return h % n
 
 
 def peers(sock):
