@@ -24,11 +24,12 @@ enum cs_ctl_op {
     CS_CTL_DISCONNECT = 0x02, /* body: u64 peer id (0: every peer) */
     CS_CTL_REGISTER = 0x03,   /* body: u8 kind (0 raw message, 1 JSON), bytes */
     CS_CTL_SEND = 0x04,       /* body: u32 message id, u32 n, n x u64 peer ids */
-    CS_CTL_PEERS = 0x05,      /* body: empty */
+    CS_CTL_PEERS = 0x05,      /* body: empty (every peer), or u64 after + u32 limit (a page) */
     CS_CTL_RESULT = 0x80,     /* reply: i32 status, value-encoded object */
 };
 
 #define CS_CTL_MAX_FRAME (4u << 20) /* bytes after the length prefix */
+#define CS_CTL_PEERS_PAGE_MAX 5000  /* peers in one PEERS page */
 
 typedef struct cs_ctl cs_ctl;
 
@@ -67,7 +68,9 @@ int cs_ctl_register_json(cs_ctl *c, const char *json, uint32_t *msg_id);
 /* Sends a registered message to the given peers (n 0: every connected
  * peer); *sent (may be NULL) gets to how many. */
 int cs_ctl_send(cs_ctl *c, uint32_t msg_id, const uint64_t *ids, size_t n, uint64_t *sent);
-/* Lists connections: *out (free with free()) gets *n entries. */
+/* Lists connections, by pages of CS_CTL_PEERS_PAGE_MAX (so a horde of any
+ * size is listed), in ascending id order: *out (free with free()) gets *n
+ * entries. */
 int cs_ctl_peers(cs_ctl *c, cs_ctl_peer **out, size_t *n);
 
 #ifdef __cplusplus

@@ -31,6 +31,13 @@ __all__ = ["Control", "AsyncControl", "ControlError", "Result", "default_control
            "CONNECT", "DISCONNECT", "REGISTER", "SEND", "PEERS", "RESULT"]
 
 CONNECT, DISCONNECT, REGISTER, SEND, PEERS = 0x01, 0x02, 0x03, 0x04, 0x05
+PEERS_PAGE_MAX = 5000  # peers in one PEERS page (docs/control-protocol.md)
+
+
+def _peers_body(after: int, limit: int) -> bytes:
+    if not 1 <= limit <= PEERS_PAGE_MAX:
+        raise ValueError("a page holds 1..%d peers" % PEERS_PAGE_MAX)
+    return struct.pack("<QI", after, limit)
 RESULT = 0x80
 MAX_FRAME = 4 << 20
 # Status codes (docs/control-protocol.md).
@@ -176,12 +183,21 @@ class Control:
         """Registers a message and sends it; returns to how many peers."""
         return int(self.send(self.register(message), peers)["sent"])
 
-    def peers(self) -> List[Dict[str, Any]]:
-        """The connections: dicts with id, direction, addr, port, local_addr,
-        local_port, ready, version, services, user_agent, start_height,
-        rtt_ms (-1 before the first pong), bytes_in, bytes_out, msgs_in,
-        msgs_out, connected_ms."""
-        return list(self.request(PEERS).value.get("peers", []))
+    def peers(self, page: int = PEERS_PAGE_MAX) -> List[Dict[str, Any]]:
+        """The connections, in ascending id order, asked `page` at a time
+        (so a horde of any size is listed): dicts with id, direction, addr,
+        port, local_addr, local_port, ready, version, services, user_agent,
+        start_height, rtt_ms (-1 before the first pong), bytes_in,
+        bytes_out, msgs_in, msgs_out, connected_ms."""
+        out: List[Dict[str, Any]] = []
+        after = 0
+        while True:
+            v = self.request(PEERS, _peers_body(after, page)).value
+            out += v.get("peers", [])
+            nxt = int(v.get("next", 0))
+            if nxt <= after:
+                return out
+            after = nxt
 
     def close(self) -> None:
         """Closes the connection."""
@@ -271,8 +287,16 @@ class AsyncControl:
                            peers: Sequence[int] = ()) -> int:
         return int((await self.send(await self.register(message), peers))["sent"])
 
-    async def peers(self) -> List[Dict[str, Any]]:
-        return list((await self.request(PEERS)).value.get("peers", []))
+    async def peers(self, page: int = PEERS_PAGE_MAX) -> List[Dict[str, Any]]:
+        out: List[Dict[str, Any]] = []
+        after = 0
+        while True:
+            v = (await self.request(PEERS, _peers_body(after, page))).value
+            out += v.get("peers", [])
+            nxt = int(v.get("next", 0))
+            if nxt <= after:
+                return out
+            after = nxt
 
     async def close(self) -> None:
         self._task.cancel()

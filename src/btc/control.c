@@ -49,19 +49,40 @@ static int fail(cs_vw *w, int code, const char *fmt, ...)
     return code;
 }
 
-static void write_peers(cs_control *ctl, cs_vw *w)
+static int by_id(const void *a, const void *b)
 {
+    uint64_t x = ((const cs_peer_info *)a)->id, y = ((const cs_peer_info *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* PEERS: every peer (an empty body), or a page: u64 LE after, u32 LE limit
+ * (the peers with id > after, ascending, at most limit; `next` names the
+ * last one listed when more remain). */
+static int write_peers(cs_control *ctl, cs_vw *w, const uint8_t *b, size_t len)
+{
+    uint64_t after = 0;
+    size_t limit = SIZE_MAX;
+    if (len) {
+        uint32_t lim;
+        if (cs_control_peers_page(b, len, &after, &lim) != 0)
+            return fail(w, CS_EINVAL, "the body is empty or u64 after + u32 limit (1..%u)",
+                        CS_CTL_PEERS_PAGE_MAX);
+        limit = lim;
+    }
     size_t n = cs_connector_count(ctl->conn);
     cs_peer_info *info = n ? malloc(n * sizeof *info) : NULL;
-    if (n && !info) {
-        fail(w, CS_ENOMEM, "out of memory");
-        return;
-    }
+    if (n && !info)
+        return fail(w, CS_ENOMEM, "out of memory");
     n = cs_connector_peers(ctl->conn, info, n);
+    qsort(info, n, sizeof *info, by_id);
+    size_t first = 0;
+    while (first < n && info[first].id <= after)
+        first++;
+    size_t last = n - first > limit ? first + limit : n;
     cs_vw_kv_u64(w, "count", n);
     cs_vw_key(w, "peers");
     cs_vw_array_begin(w);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = first; i < last; i++) {
         cs_peer_info *p = &info[i];
         cs_vw_object_begin(w);
         cs_vw_kv_u64(w, "id", p->id);
@@ -84,7 +105,10 @@ static void write_peers(cs_control *ctl, cs_vw *w)
         cs_vw_object_end(w);
     }
     cs_vw_array_end(w);
+    if (last < n)
+        cs_vw_kv_u64(w, "next", info[last - 1].id);
     free(info);
+    return 0;
 }
 
 /* Runs one request; the result object goes into ctl->w. */
@@ -220,8 +244,7 @@ static int execute(cs_control *ctl, const cs_control_req *r)
         return 0;
     }
     case CS_CTL_PEERS:
-        write_peers(ctl, w);
-        return 0;
+        return write_peers(ctl, w, b, n);
     default: {
         char op[8];
         snprintf(op, sizeof op, "0x%02x", r->op);

@@ -91,6 +91,12 @@ static int io_all(cs_ctl *c, uint8_t *p, size_t n, bool wr, int64_t deadline)
     return 0;
 }
 
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
 static void put32(uint8_t *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++)
@@ -232,41 +238,64 @@ static void get_str(const cs_val *o, const char *k, char *out, size_t len)
         snprintf(out, len, "%.*s", (int)v.n, (const char *)v.p);
 }
 
+static void read_peer(const cs_val *e, cs_ctl_peer *p)
+{
+    cs_val v;
+    p->id = get_u64(e, "id");
+    get_str(e, "direction", p->direction, sizeof p->direction);
+    get_str(e, "addr", p->addr, sizeof p->addr);
+    p->port = (uint16_t)get_u64(e, "port");
+    get_str(e, "local_addr", p->local_addr, sizeof p->local_addr);
+    p->local_port = (uint16_t)get_u64(e, "local_port");
+    p->ready = cs_val_get(e, "ready", 5, &v) == 0 && v.kind == CS_VAL_BOOL && v.b;
+    p->version = (int32_t)get_u64(e, "version");
+    p->services = get_u64(e, "services");
+    get_str(e, "user_agent", p->user_agent, sizeof p->user_agent);
+    p->start_height = (int32_t)get_u64(e, "start_height");
+    p->rtt_ms = cs_val_get(e, "rtt_ms", 6, &v) == 0 && v.kind == CS_VAL_DOUBLE ? v.d : -1;
+    p->bytes_in = get_u64(e, "bytes_in");
+    p->bytes_out = get_u64(e, "bytes_out");
+    p->msgs_in = get_u64(e, "msgs_in");
+    p->msgs_out = get_u64(e, "msgs_out");
+}
+
 int cs_ctl_peers(cs_ctl *c, cs_ctl_peer **out, size_t *n)
 {
-    cs_val r, arr, e;
-    int rc = call(c, CS_CTL_PEERS, NULL, 0, &r);
-    if (rc)
-        return rc;
-    if (cs_val_get(&r, "peers", 5, &arr) != 0 || arr.kind != CS_VAL_ARRAY)
-        return set_err(c, CS_EPROTO, "control socket: result without peers", NULL);
-    cs_ctl_peer *list = calloc(arr.count ? arr.count : 1, sizeof *list);
-    if (!list)
-        return CS_ENOMEM;
-    cs_val_iter it;
-    cs_val_iter_init(&it, &arr);
-    size_t i = 0;
-    while (i < arr.count && cs_val_next(&it, NULL, NULL, &e) == 1) {
-        cs_ctl_peer *p = &list[i++];
-        cs_val v;
-        p->id = get_u64(&e, "id");
-        get_str(&e, "direction", p->direction, sizeof p->direction);
-        get_str(&e, "addr", p->addr, sizeof p->addr);
-        p->port = (uint16_t)get_u64(&e, "port");
-        get_str(&e, "local_addr", p->local_addr, sizeof p->local_addr);
-        p->local_port = (uint16_t)get_u64(&e, "local_port");
-        p->ready = cs_val_get(&e, "ready", 5, &v) == 0 && v.kind == CS_VAL_BOOL && v.b;
-        p->version = (int32_t)get_u64(&e, "version");
-        p->services = get_u64(&e, "services");
-        get_str(&e, "user_agent", p->user_agent, sizeof p->user_agent);
-        p->start_height = (int32_t)get_u64(&e, "start_height");
-        p->rtt_ms = cs_val_get(&e, "rtt_ms", 6, &v) == 0 && v.kind == CS_VAL_DOUBLE ? v.d : -1;
-        p->bytes_in = get_u64(&e, "bytes_in");
-        p->bytes_out = get_u64(&e, "bytes_out");
-        p->msgs_in = get_u64(&e, "msgs_in");
-        p->msgs_out = get_u64(&e, "msgs_out");
+    cs_ctl_peer *list = NULL;
+    size_t len = 0, cap = 0;
+    uint64_t after = 0;
+    for (;;) {
+        uint8_t b[12];
+        put64(b, after);
+        put32(b + 8, CS_CTL_PEERS_PAGE_MAX);
+        cs_val r, arr, e;
+        int rc = call(c, CS_CTL_PEERS, b, sizeof b, &r);
+        if (rc == 0 && (cs_val_get(&r, "peers", 5, &arr) != 0 || arr.kind != CS_VAL_ARRAY))
+            rc = set_err(c, CS_EPROTO, "control socket: result without peers", NULL);
+        if (rc == 0 && len + arr.count > cap) {
+            size_t ncap = (len + arr.count) * 2 + 16;
+            cs_ctl_peer *nl = realloc(list, ncap * sizeof *nl);
+            if (!nl)
+                rc = CS_ENOMEM;
+            else
+                list = nl, cap = ncap;
+        }
+        if (rc) {
+            free(list);
+            return rc;
+        }
+        cs_val_iter it;
+        cs_val_iter_init(&it, &arr);
+        for (size_t i = 0; i < arr.count && cs_val_next(&it, NULL, NULL, &e) == 1; i++) {
+            memset(&list[len], 0, sizeof list[len]);
+            read_peer(&e, &list[len++]);
+        }
+        uint64_t next = get_u64(&r, "next");
+        if (!next || next <= after)
+            break;
+        after = next;
     }
-    *out = list;
-    *n = i;
-    return 0;
+    *out = list ? list : calloc(1, sizeof *list);
+    *n = len;
+    return *out ? 0 : CS_ENOMEM;
 }

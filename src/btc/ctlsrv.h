@@ -29,6 +29,10 @@ typedef struct cs_control_req {
 int cs_control_parse(const uint8_t *p, size_t n, cs_control_req *req, size_t *used, char *err,
                      size_t errlen);
 
+/* A PEERS page's body: u64 LE after, u32 LE limit (1..CS_CTL_PEERS_PAGE_MAX).
+ * Returns 0 or CS_EINVAL. */
+int cs_control_peers_page(const uint8_t *b, size_t len, uint64_t *after, uint32_t *limit);
+
 /* The request's name as results say it ("connect", ...; "unknown"). */
 const char *cs_control_op_name(uint8_t op);
 

@@ -250,28 +250,87 @@ static void write_unavailable(cs_vw *w, const hcall *c, size_t n)
     cs_vw_array_end(w);
 }
 
+typedef struct peer_item {
+    uint64_t id;
+    const uint8_t *raw;
+    size_t len;
+} peer_item;
+
+static int by_item_id(const void *a, const void *b)
+{
+    uint64_t x = ((const peer_item *)a)->id, y = ((const peer_item *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* The shards' "peers" arrays; NULL items when a part has none. */
+static int part_peers(const part *p, cs_val *arr)
+{
+    cs_val v;
+    return p->status || !p->res || cs_val_read(p->res, p->len, &v, NULL) ||
+                   cs_val_get(&v, "peers", 5, arr) || arr->kind != CS_VAL_ARRAY
+               ? -1
+               : 0;
+}
+
+/* PEERS: the shards' lists joined; for a page (after, limit) every shard
+ * gave its first `limit` peers above `after`, so the first `limit` of
+ * their union, by id, is the horde's page. */
 static void merge_peers(hcall *c, size_t n)
 {
-    cs_vw *w = begin(c);
+    const cs_control_req *r = cs_ctlsrv_call_req(c->call);
+    uint64_t after = 0;
+    uint32_t limit = 0;
+    bool paged = r->body_len > 0;
+    if (paged && cs_control_peers_page(r->body, r->body_len, &after, &limit) != 0) {
+        answer_error(c, CS_EINVAL, "the body is empty or u64 after + u32 limit");
+        return;
+    }
     uint64_t count = 0;
-    for (size_t i = 0; i < n; i++)
+    size_t total = 0;
+    bool more = false;
+    for (size_t i = 0; i < n; i++) {
+        cs_val arr;
         if (c->parts[i].status == 0)
             count += field_u64(&c->parts[i], "count");
-    cs_vw_kv_u64(w, "count", count);
-    cs_vw_key(w, "peers");
-    cs_vw_array_begin(w);
+        if (part_peers(&c->parts[i], &arr) == 0)
+            total += arr.count;
+        more = more || field_u64(&c->parts[i], "next") != 0;
+    }
+    peer_item *items = total ? malloc(total * sizeof *items) : NULL;
+    if (total && !items) {
+        answer_error(c, CS_ENOMEM, "out of memory");
+        return;
+    }
+    size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        const part *p = &c->parts[i];
-        cs_val v, arr, item;
-        if (p->status || !p->res || cs_val_read(p->res, p->len, &v, NULL) ||
-            cs_val_get(&v, "peers", 5, &arr) || arr.kind != CS_VAL_ARRAY)
+        cs_val arr, item, id;
+        if (part_peers(&c->parts[i], &arr) != 0)
             continue;
         cs_val_iter it;
         cs_val_iter_init(&it, &arr);
-        while (cs_val_next(&it, NULL, NULL, &item) == 1)
-            cs_vw_raw(w, item.raw, item.raw_len);
+        while (k < total && cs_val_next(&it, NULL, NULL, &item) == 1) {
+            bool has = cs_val_get(&item, "id", 2, &id) == 0 && id.kind == CS_VAL_INT;
+            items[k++] = (peer_item){has ? id.u : 0, item.raw, item.raw_len};
+        }
     }
+    size_t take = k;
+    if (paged) {
+        qsort(items, k, sizeof *items, by_item_id);
+        if (take > limit) {
+            take = limit;
+            more = true;
+        }
+    }
+    cs_vw *w = begin(c);
+    cs_vw_kv_u64(w, "count", count);
+    cs_vw_key(w, "peers");
+    cs_vw_array_begin(w);
+    for (size_t i = 0; i < take; i++)
+        cs_vw_raw(w, items[i].raw, items[i].len);
     cs_vw_array_end(w);
+    if (paged && more && take)
+        cs_vw_kv_u64(w, "next", items[take - 1].id);
+    free(items);
     write_unavailable(w, c, n);
     answer(c, 0);
 }

@@ -53,6 +53,7 @@ int cs_cmd_events(int argc, char **argv);
 int cs_cmd_p2p(int argc, char **argv);
 int cs_cmd_connector(int argc, char **argv);
 int cs_cmd_horde(int argc, char **argv);
+int cs_cmd_horde_member(int argc, char **argv);
 int cs_cmd_ctl(int argc, char **argv);
 int cs_cmd_simnet(int argc, char **argv);
 int cs_cmd_crawl(int argc, char **argv);

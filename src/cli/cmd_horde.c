@@ -3,6 +3,7 @@
  * routed and merged). The shards are `chainscope connector --shard I/N`
  * children of this process, restarted with backoff when they die. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +12,10 @@
 #include <uv.h>
 
 #include "btc/horde.h"
+#include "btc/horde_nats.h"
 #include "bus/logserver.h"
 #include "cli/cli.h"
+#include "cli/natsopt.h"
 #include "core/bus.h"
 #include "core/error.h"
 #include "core/json.h"
@@ -45,10 +48,21 @@ static void usage(void)
         "                     (repeatable; default: print nothing)\n"
         "  --timeout S        seconds a shard may take to answer (default 10)\n"
         "\n"
+        "over NATS (members on other hosts, each `chainscope horde member` beside a\n"
+        "`chainscope connector --shard I/N`; no shard process is started here):\n"
+        "  --nats URL         a NATS server (repeatable); or -c CONFIG's nats: section\n"
+        "  -c, --config F     NATS settings (servers, credentials, TLS, prefix) from F\n"
+        "  --members N        members 0..N-1 (as --connectors)\n"
+        "  --name NAME        the horde's name in the subjects PREFIX.horde.NAME.I\n"
+        "                     (default horde)\n"
+        "\n"
         "example:\n"
         "  chainscope horde --connectors 4 --control /tmp/horde.sock -- --network regtest\n"
         "  chainscope ctl -s /tmp/horde.sock connect 127.0.0.1:18444\n"
-        "  chainscope tail -s /tmp/horde.sock.d/events.sock 'p2p.handshake'\n");
+        "  chainscope tail -s /tmp/horde.sock.d/events.sock 'p2p.handshake'\n"
+        "  chainscope horde --nats nats://10.0.0.1:4222 --members 2 --control /tmp/h.sock\n"
+        "\n"
+        "`chainscope horde member --help` shows a member's side.\n");
 }
 
 typedef struct child {
@@ -79,6 +93,12 @@ typedef struct horde_run {
     bool stopping;
     size_t running;
     cs_buf line;
+    /* over NATS: a proxy per member, and the members whose connector was
+     * restarted (bit i), told to the loop by `restarted_async` */
+    cs_horde_relay *proxies[64];
+    bool over_nats;
+    uv_async_t restarted_async;
+    atomic_uint_fast64_t restarted_bits;
 } horde_run;
 
 static void spawn(child *k);
@@ -191,6 +211,11 @@ static void maybe_finish(horde_run *r)
     uv_close((uv_handle_t *)&r->kill_timer, NULL);
     for (size_t i = 0; i < r->n; i++)
         uv_close((uv_handle_t *)&r->kids[i].restart, NULL);
+    if (r->over_nats) {
+        for (size_t i = 0; i < r->n; i++)
+            cs_horde_relay_stop(r->proxies[i]);
+        uv_close((uv_handle_t *)&r->restarted_async, NULL);
+    }
     if (r->ls)
         cs_logserver_stop(r->ls, ls_stopped, r);
     else
@@ -226,13 +251,59 @@ static void on_signal(uv_signal_t *h, int sig)
     cs_horde_close(r->horde, horde_closed, r);
 }
 
+/* From a proxy's thread: member i's connector was restarted. */
+static void member_restarted(void *arg, size_t i)
+{
+    horde_run *r = arg;
+    atomic_fetch_or(&r->restarted_bits, (uint_fast64_t)1 << i);
+    uv_async_send(&r->restarted_async);
+}
+
+static void on_restarted(uv_async_t *a)
+{
+    horde_run *r = a->data;
+    uint64_t bits = atomic_exchange(&r->restarted_bits, 0);
+    for (size_t i = 0; i < r->n; i++)
+        if (bits & ((uint64_t)1 << i) && r->horde)
+            cs_horde_shard_restarted(r->horde, i);
+}
+
+/* Over NATS: a proxy per member on paths[i]. */
+static int start_proxies(horde_run *r, const cs_nats_conf *c, const char *name, const char **paths,
+                         uint32_t timeout_ms)
+{
+    char subject[CS_HORDE_SUBJECT_MAX], why[300];
+    for (size_t i = 0; i < r->n; i++) {
+        if (cs_horde_nats_subject(subject, sizeof subject, c->prefix, name, i) != 0)
+            return cs_cli_usage_error("horde", "--name takes letters, digits, '-' and '_'");
+        cs_horde_proxy_opts po = {.nats = c,
+                                  .subject = subject,
+                                  .path = paths[i],
+                                  .index = i,
+                                  .timeout_ms = timeout_ms,
+                                  .restarted = member_restarted,
+                                  .arg = r};
+        if (cs_horde_proxy_start(&po, &r->proxies[i], why, sizeof why) != 0) {
+            fprintf(stderr, "chainscope horde: member %zu: %s\n", i, why);
+            for (size_t k = 0; k < i; k++)
+                cs_horde_relay_stop(r->proxies[k]);
+            return CS_EXIT_FAIL;
+        }
+    }
+    return 0;
+}
+
 int cs_cmd_horde(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "member") == 0)
+        return cs_cmd_horde_member(argc - 1, argv + 1);
     if (cs_cli_wants_help(argc, argv)) {
         usage();
         return CS_EXIT_OK;
     }
     horde_run r = {.n = 4};
+    cs_cli_nats nats = {0};
+    const char *config = NULL, *name = "horde";
     const char *control = NULL, *dir = NULL, *socket = NULL, *filters[16];
     size_t nf = 0;
     double timeout_s = 10;
@@ -247,11 +318,19 @@ int cs_cmd_horde(int argc, char **argv)
         if (!v)
             return cs_cli_usage_error("horde", "%s needs a value (or is unknown)", a);
         i++;
-        if (strcmp(a, "--connectors") == 0) {
+        if (strcmp(a, "--nats") == 0) {
+            int rc = cs_cli_nats_url("horde", &nats, v);
+            if (rc)
+                return rc;
+        } else if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+            config = v;
+        } else if (strcmp(a, "--name") == 0) {
+            name = v;
+        } else if (strcmp(a, "--connectors") == 0 || strcmp(a, "--members") == 0) {
             char *end;
             unsigned long n = strtoul(v, &end, 10);
             if (*end || n < 1 || n > 64)
-                return cs_cli_usage_error("horde", "--connectors takes 1..64, not '%s'", v);
+                return cs_cli_usage_error("horde", "%s takes 1..64, not '%s'", a, v);
             r.n = n;
         } else if (strcmp(a, "--control") == 0) {
             control = v;
@@ -274,6 +353,10 @@ int cs_cmd_horde(int argc, char **argv)
     }
     if (!control)
         return cs_cli_usage_error("horde", "--control PATH is required");
+    r.over_nats = config || nats.nurls;
+    if (r.over_nats && i < argc)
+        return cs_cli_usage_error("horde", "over NATS the members' connectors take their own "
+                                           "options; nothing goes after --");
     r.argv_tail = argv + i;
     r.ntail = (size_t)(argc - i);
     if (r.ntail > MAX_PASS)
@@ -308,7 +391,8 @@ int cs_cmd_horde(int argc, char **argv)
     if (!r.ctl_paths || !paths)
         return CS_EXIT_FAIL;
     for (size_t k = 0; k < r.n; k++) {
-        snprintf(r.ctl_paths[k], sizeof r.ctl_paths[k], "%s/shard-%zu.sock", dir, k);
+        snprintf(r.ctl_paths[k], sizeof r.ctl_paths[k], "%s/%s-%zu.sock", dir,
+                 r.over_nats ? "member" : "shard", k);
         paths[k] = r.ctl_paths[k];
     }
     r.loop = uv_default_loop();
@@ -326,8 +410,20 @@ int cs_cmd_horde(int argc, char **argv)
             goto out;
         }
     }
-    cs_logserver_opts lo = {.socket_path = socket, .name = "horde"};
-    int rc = cs_logserver_start(r.loop, r.bus, NULL, &lo, &r.ls);
+    int rc = 0;
+    if (r.over_nats) {
+        /* the members' events travel on NATS: no log server here */
+        if ((rc = cs_cli_nats_load("horde", config, &nats)) != 0 ||
+            (rc = start_proxies(&r, nats.c, name, paths, (uint32_t)(timeout_s * 1000))) != 0) {
+            exit_code = rc;
+            goto out;
+        }
+        uv_async_init(r.loop, &r.restarted_async, on_restarted);
+        r.restarted_async.data = &r;
+    } else {
+        cs_logserver_opts lo = {.socket_path = socket, .name = "horde"};
+        rc = cs_logserver_start(r.loop, r.bus, NULL, &lo, &r.ls);
+    }
     if (rc) {
         fprintf(stderr, "chainscope horde: log server on %s: %s\n", socket,
                 rc == CS_EEXIST ? "another server is running there" : cs_strerror(rc));
@@ -342,6 +438,12 @@ int cs_cmd_horde(int argc, char **argv)
     if ((rc = cs_horde_new(r.loop, &ho, &r.horde)) != 0) {
         fprintf(stderr, "chainscope horde: control socket %s: %s\n", control, cs_strerror(rc));
         exit_code = CS_EXIT_FAIL;
+        if (r.over_nats) {
+            for (size_t k = 0; k < r.n; k++)
+                cs_horde_relay_stop(r.proxies[k]);
+            uv_close((uv_handle_t *)&r.restarted_async, NULL);
+            goto out;
+        }
         cs_logserver_stop(r.ls, ls_stopped, &r);
         goto out;
     }
@@ -353,14 +455,20 @@ int cs_cmd_horde(int argc, char **argv)
         c->index = k;
         uv_timer_init(r.loop, &c->restart);
         c->restart.data = c;
-        spawn(c);
+        if (!r.over_nats)
+            spawn(c);
     }
     uv_signal_init(r.loop, &r.sigint);
     uv_signal_init(r.loop, &r.sigterm);
     r.sigint.data = r.sigterm.data = &r;
     uv_signal_start(&r.sigint, on_signal, SIGINT);
     uv_signal_start(&r.sigterm, on_signal, SIGTERM);
-    fprintf(stderr, "horde: %zu shards; control socket %s; events on %s\n", r.n, control, socket);
+    if (r.over_nats)
+        fprintf(stderr, "horde: %zu members over NATS (%s.horde.%s.*); control socket %s\n", r.n,
+                nats.c->prefix ? nats.c->prefix : "chainscope", name, control);
+    else
+        fprintf(stderr, "horde: %zu shards; control socket %s; events on %s\n", r.n, control,
+                socket);
     fflush(stderr);
     uv_run(r.loop, UV_RUN_DEFAULT);
     goto done;
@@ -372,5 +480,6 @@ done:
     cs_buf_free(&r.line);
     free(paths);
     free(r.ctl_paths);
+    cs_cli_nats_free(&nats);
     return exit_code;
 }

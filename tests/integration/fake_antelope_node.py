@@ -21,7 +21,9 @@ Faults (script "faults", rounds counted from the first live round, 0):
   {"kind": "miss_blocks", "producer": P, "round": R, "count": 5}
                                                        P's first `count` slots empty
   {"kind": "schedule", "round": R, "remove": P, "add": S}
-                                                       proposed at R, active from R+2
+                                                       proposed at R, pending at R+1
+                                                       (that round's first block carries
+                                                       new_producers), active from R+2
   {"kind": "fork", "round": R, "depth": 3}              at the start of R+1, the
                                                        last `depth` blocks of R replaced
   {"kind": "double", "round": R}                       own standby also signs in R
@@ -75,6 +77,7 @@ class Chain:
         self.version = 1
         self.standbys = names("sb", script.get("standbys", 3))
         self.proposed = None  # (version, producers, from_round)
+        self.pending = False  # proposed until the next round, then pending
         self.faults = script.get("faults", [])
         self.own_nodes = own.get("nodes", [])
         self.lag = {}  # node -> blocks behind
@@ -129,7 +132,7 @@ class Chain:
             if f["kind"] == "miss_blocks" and f["producer"] == prod and turn < f.get("count", 5):
                 return
         b = self._produce(slot, self.schedule, None)
-        if self.proposed and self.proposed[2] == r and in_round == 0:
+        if self.proposed and self.proposed[2] + 1 == r and in_round == 0:
             b["new_producers"] = {"version": self.proposed[0],
                                   "producers": [{"producer_name": p, "block_signing_key":
                                                  "EOS6MRyAjQq8ud7hVNYcfnVPJqcVpscN5So8BhtHuGYqET5GDW5CV"}
@@ -145,10 +148,13 @@ class Chain:
             if f["kind"] == "schedule" and f.get("round") == r:
                 new = sorted([p for p in self.schedule if p != f["remove"]] + [f["add"]])
                 self.proposed = (self.version + 1, new, r)
+                self.pending = False
             if f["kind"] == "fork" and f.get("round") == r - 1:
                 self._fork(f.get("depth", 3))
             if f["kind"] == "lag" and f.get("round") == r:
                 self.lag[f["node"]] = f.get("blocks", 30)
+        if self.proposed and r == self.proposed[2] + 1:
+            self.pending = True  # the proposing block is irreversible here
         if self.proposed and r == self.proposed[2] + 2:
             pool = set(self.schedule) | set(self.standbys)
             self.version, self.schedule = self.proposed[0], self.proposed[1]
@@ -266,7 +272,8 @@ class Chain:
         out = {"active": self.schedule_json(self.version, self.schedule),
                "pending": None, "proposed": None}
         if self.proposed:
-            out["proposed"] = self.schedule_json(self.proposed[0], self.proposed[1])
+            key = "pending" if self.pending else "proposed"
+            out[key] = self.schedule_json(self.proposed[0], self.proposed[1])
         return out
 
     def get_producers(self, req):

@@ -12,6 +12,7 @@ unchanged `chainscope ctl` (the C client library) against a simnet:
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -22,17 +23,18 @@ from btcpeer import ctl, start_simnet, stop  # noqa: E402
 from cslib import CHAINSCOPE, TempDir, main, read_jsonl, start, wait_for  # noqa: E402
 from cslib import stop as stop_code  # noqa: E402
 
+HERE_DIR = os.path.dirname(os.path.abspath(__file__))
 SHARDS = 3
 NODES = 24
 
 
-def shard_of_addr(addr):
+def shard_of_addr(addr, n=SHARDS):
     """The horde's rule (src/btc/horde.c): FNV-1a 64 of the IP text."""
     ip = addr.rsplit(":", 1)[0].strip("[]")
     h = 1469598103934665603
     for b in ip.encode():
         h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
-    return h % SHARDS
+    return h % n
 
 
 def peers(sock):
@@ -135,6 +137,33 @@ class HordeTest(unittest.TestCase):
         self.assertIn("disconnected %d" % (NODES - 1), r.stdout)
         wait_for(lambda: peers(self.control) == [], what="no peer left")
         self.assertIsNone(self.horde.poll())
+
+    def test_peers_by_pages(self):
+        """PEERS pages (after, limit): a horde's pages are the first `limit`
+        ids of the union of its shards' pages, ascending, and chain by
+        `next` to the whole list; a bad page body is refused."""
+        sys.path.insert(0, os.path.join(os.path.dirname(HERE_DIR), "..", "python"))
+        from chainscope.control import PEERS, Control, ControlError
+        ids = self.connect_all()
+        with Control(self.control) as c:
+            listed = [p["id"] for p in c.peers(page=5)]
+            self.assertEqual(listed, sorted(ids.values()))
+            first = c.request(PEERS, struct.pack("<QI", 0, 5)).value
+            self.assertEqual([p["id"] for p in first["peers"]], listed[:5])
+            self.assertEqual(first["next"], listed[4])
+            self.assertEqual(first["count"], NODES)
+            last = c.request(PEERS, struct.pack("<QI", listed[-2], 5)).value
+            self.assertEqual([p["id"] for p in last["peers"]], listed[-1:])
+            self.assertNotIn("next", last)
+            for body in (struct.pack("<QI", 0, 0), b"\x01" * 11):
+                with self.assertRaises(ControlError) as err:
+                    c.request(PEERS, body)
+                self.assertIn("u64 after + u32 limit", str(err.exception))
+        with Control("%s/shard-0.sock" % self.dir) as c:
+            own = [p["id"] for p in c.peers(page=2)]
+            self.assertEqual(own, sorted(i for i in ids.values() if (i - 1) % SHARDS == 0))
+            with self.assertRaises(ControlError):
+                c.request(PEERS, b"\x01" * 11)
 
     def test_a_killed_shard_comes_back_with_its_registrations(self):
         ids = self.connect_all()
