@@ -1,6 +1,7 @@
-/* Probes of a block producer's advertised endpoints that the HTTP client
- * cannot make: the P2P port's first bytes, and the TLS certificate's
- * validity and expiry. Both run without blocking the loop (the P2P probe
+/* Probes of a block producer's advertised endpoints: the producer table,
+ * bp.json, the API (chain id, version, CORS, redirects) through the shared
+ * HTTP client, and what that client cannot see: the P2P port's first bytes
+ * and the TLS certificate's validity and expiry. All run without blocking the loop (the P2P probe
  * on libuv's TCP and resolver, the certificate on libuv's thread pool),
  * each with a total timeout, and call cb exactly once unless they return
  * an error (CS_EINVAL for a bad address or URL, CS_ENOMEM). Results are
@@ -11,6 +12,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
+
+#include "antelope/producers.h"
+#include "net/http_client.h"
+
+#define CS_ANT_URL_MAX 256
 
 /* Antelope's net protocol: every message is a 4-byte little-endian length
  * then the variant index of net_message; a peer that accepts a connection
@@ -45,5 +51,53 @@ typedef void (*cs_ant_tls_cb)(const cs_ant_tls_result *r, void *arg);
  * against ca_file (PEM, may be NULL: the system's trust). */
 int cs_ant_tls_probe(uv_loop_t *loop, const char *url, const char *ca_file, uint32_t timeout_ms,
                      cs_ant_tls_cb cb, void *arg);
+
+
+/* ---- through the HTTP client --------------------------------------------- */
+/* An advertised API asked /v1/chain/get_info as a browser's page would (an
+ * Origin header), the answer judged by the caller. */
+typedef struct cs_ant_api_result {
+    int error;     /* 0: HTTP 200 with get_info's fields, or a redirect (status 3xx) */
+    char why[256]; /* for people */
+    long status;
+    char chain_id[80];
+    char version[96];          /* server_version_string, else server_version */
+    char cors[128];            /* Access-Control-Allow-Origin, "" when absent */
+    char location[CS_ANT_URL_MAX]; /* a redirect's Location */
+    double seconds;
+} cs_ant_api_result;
+typedef void (*cs_ant_api_cb)(const cs_ant_api_result *r, void *arg);
+
+/* base: the endpoint's URL; ca_file: the trust for https (NULL: the
+ * system's). */
+int cs_ant_api_probe(cs_http_client *http, const char *base, const char *ca_file,
+                     uint32_t timeout_ms, cs_ant_api_cb cb, void *arg);
+
+/* One row of the producer table (/v1/chain/get_producers). */
+typedef struct cs_ant_producer_row {
+    char owner[CS_ANT_NAME_MAX];
+    char url[CS_ANT_URL_MAX];
+    double votes; /* total_votes */
+    bool active;  /* is_active */
+} cs_ant_producer_row;
+
+typedef struct cs_ant_producers {
+    int error;
+    char why[256];
+    size_t n; /* rows, by votes as the chain orders them */
+    cs_ant_producer_row *rows;
+    double total_votes; /* total_producer_vote_weight */
+} cs_ant_producers;
+typedef void (*cs_ant_producers_cb)(const cs_ant_producers *p, void *arg);
+
+/* The first `limit` rows (at most CS_ANT_MAX_ROWS) of the producer table. */
+#define CS_ANT_MAX_ROWS 1000
+int cs_ant_get_producers(cs_http_client *http, const char *base, uint32_t limit,
+                         uint32_t timeout_ms, cs_ant_producers_cb cb, void *arg);
+
+/* Fetches a document (bp.json, chains.json) by GET, through ca_file's
+ * trust; cb gets the response as the HTTP client gives it. */
+int cs_ant_fetch(cs_http_client *http, const char *url, const char *ca_file, uint32_t timeout_ms,
+                 cs_http_cb cb, void *arg);
 
 #endif
