@@ -119,28 +119,32 @@ static void on_schedule(const cs_http_response *res, void *arg)
         free(s);
 }
 
-/* POSTs "{}" to base + path. */
-static int post(cs_http_client *http, const char *base, const char *path, api_ctx *p, cs_http_cb on)
+int cs_ant_post(cs_http_client *http, const char *base, const char *path, const char *body,
+                uint32_t timeout_ms, cs_http_cb cb, void *arg)
 {
     char url[1200];
     size_t bl = strlen(base);
     while (bl && base[bl - 1] == '/')
         bl--;
-    if (bl + strlen(path) >= sizeof url) {
-        free(p);
+    if (bl + strlen(path) >= sizeof url)
         return CS_EINVAL;
-    }
     memcpy(url, base, bl);
     memcpy(url + bl, path, strlen(path) + 1); /* fits: checked above */
     static const char *const headers[] = {"Content-Type: application/json", NULL};
     cs_http_opts o = {.url = url,
                       .method = "POST",
                       .headers = headers,
-                      .body = "{}",
-                      .body_len = 2,
-                      .timeout_ms = p->timeout_ms ? p->timeout_ms : 5000,
+                      .body = body,
+                      .body_len = strlen(body),
+                      .timeout_ms = timeout_ms ? timeout_ms : 5000,
                       .max_response = CS_ANT_MAX_BODY};
-    int rc = cs_http_request_start(http, &o, on, p, NULL);
+    return cs_http_request_start(http, &o, cb, arg, NULL);
+}
+
+/* POSTs "{}" to base + path. */
+static int post(cs_http_client *http, const char *base, const char *path, api_ctx *p, cs_http_cb on)
+{
+    int rc = cs_ant_post(http, base, path, "{}", p->timeout_ms, on, p);
     if (rc)
         free(p);
     return rc;

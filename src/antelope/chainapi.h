@@ -15,6 +15,12 @@
 
 #define CS_ANT_MAX_BODY (16u << 20) /* bytes of an answer; beyond: CS_ELIMIT */
 
+/* POSTs body (a JSON text, copied) to base + path (e.g. "/v1/chain/get_block"),
+ * answers bounded by CS_ANT_MAX_BODY; cb as cs_http_request_start's.
+ * Errors: CS_EINVAL (URL too long) and cs_http_request_start's. */
+int cs_ant_post(cs_http_client *http, const char *base, const char *path, const char *body,
+                uint32_t timeout_ms, cs_http_cb cb, void *arg);
+
 typedef struct cs_ant_info {
     int error;
     char why[256];

@@ -39,6 +39,7 @@ typedef struct cs_nats {
     size_t head, len, cap;
     size_t qbytes;
     bool stopping;
+    unsigned conns_closed; /* libnats's closed callbacks so far */
     cs_nats_stats st;
     uint64_t dropped_told; /* drops already reported as an event */
     unsigned notices;      /* NOTICE_* waiting for the loop */

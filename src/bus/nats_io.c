@@ -19,6 +19,7 @@
 #define FLUSH_MS 2000
 #define JS_ACK_MS 5000
 #define JS_MSG_ACK_MS 2000
+#define CLOSE_WAIT_MS 5000
 
 static bool stopping(cs_nats *s)
 {
@@ -69,6 +70,38 @@ static void on_disconnected(natsConnection *nc, void *closure)
         cs_nats_notice(s, NOTICE_DISCONNECTED);
     }
     pthread_mutex_unlock(&s->mu);
+}
+
+/* libnats calls back from its own thread, after natsConnection_Close has
+ * returned: the state must outlive the last callback, this one. */
+static void on_closed(natsConnection *nc, void *closure)
+{
+    (void)nc;
+    cs_nats *s = closure;
+    pthread_mutex_lock(&s->mu);
+    s->conns_closed++;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Closes and frees the connection once libnats has made its last
+ * callback for it (at most CLOSE_WAIT_MS). */
+static void close_conn(cs_nats *s)
+{
+    pthread_mutex_lock(&s->mu);
+    unsigned before = s->conns_closed;
+    pthread_mutex_unlock(&s->mu);
+    natsConnection_Close(s->nc);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += CLOSE_WAIT_MS / 1000;
+    pthread_mutex_lock(&s->mu);
+    while (s->conns_closed == before)
+        if (pthread_cond_timedwait(&s->cv, &s->mu, &ts))
+            break;
+    pthread_mutex_unlock(&s->mu);
+    natsConnection_Destroy(s->nc);
+    s->nc = NULL;
 }
 
 static void on_connected(cs_nats *s, natsConnection *nc)
@@ -123,6 +156,8 @@ int cs_nats_make_options(cs_nats *s, char *why, size_t whylen)
         st = natsOptions_SetDisconnectedCB(o, on_disconnected, s);
     if (st == NATS_OK)
         st = natsOptions_SetReconnectedCB(o, on_reconnected, s);
+    if (st == NATS_OK)
+        st = natsOptions_SetClosedCB(o, on_closed, s);
     if (st == NATS_OK)
         st = natsOptions_SetNoEcho(o, true);
     if (st == NATS_OK && c->user) {
@@ -395,8 +430,7 @@ static int connect_all(cs_nats *s)
         s->nsub = NULL;
         jsCtx_Destroy(s->js);
         s->js = NULL;
-        natsConnection_Destroy(s->nc);
-        s->nc = NULL;
+        close_conn(s);
         pthread_mutex_lock(&s->mu);
         s->st.connected = false;
         pthread_mutex_unlock(&s->mu);
@@ -498,11 +532,8 @@ static void teardown(cs_nats *s)
     s->nsub = NULL;
     jsCtx_Destroy(s->js);
     s->js = NULL;
-    if (s->nc) {
-        natsConnection_Close(s->nc);
-        natsConnection_Destroy(s->nc);
-    }
-    s->nc = NULL;
+    if (s->nc)
+        close_conn(s);
 }
 
 void *cs_nats_run(void *arg)

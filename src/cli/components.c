@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include "antelope/component.h"
 #include "audit/audit_config.h"
 #include "audit/component.h"
 #include "audit/events.h"
@@ -54,6 +55,9 @@ const cs_component cs_components[] = {
     {{"evm", "EVM chain follower (blocks, txs, decoded logs, reorgs) and node probes",
       cs_evm_config_parse, cs_evm_config_free},
      {"evm", cs_evm_component_start, cs_evm_component_stop, NULL}},
+    {{"antelope", "Antelope chain follower: blocks, rounds, missed slots, forks, own producers",
+      cs_antelope_config_parse, cs_antelope_config_free},
+     {"antelope", cs_antelope_component_start, cs_antelope_component_stop, NULL}},
     /* As a source it starts after the sinks (before replay); as a sink it is
      * subscribed before the loop runs, so it misses no source's event. */
     {{"nats", "NATS bridge: publish events to NATS and JetStream, subscribe (docs/nats.md)",
@@ -87,7 +91,8 @@ void cs_components_register_schemas(void)
      * beside its publisher. */
     static const cs_event_def *const tables[] = {
         cs_schema_archive, cs_schema_audit,    cs_schema_btc,  cs_schema_bitcoind, cs_schema_btclog,
-        cs_schema_evm,     cs_schema_monitors, cs_schema_nats, cs_schema_notify};
+        cs_schema_evm,     cs_schema_monitors, cs_schema_nats, cs_schema_notify,
+        cs_schema_antelope};
     for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
-        cs_schema_register(tables[i]); /* 9 of CS_SCHEMA_MAX_GROUPS: cannot fail */
+        cs_schema_register(tables[i]); /* 10 of CS_SCHEMA_MAX_GROUPS: cannot fail */
 }

@@ -87,9 +87,23 @@ def stop(p, sig=signal.SIGTERM, timeout=10):
     try:
         return p.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
+        stacks = _stacks(p.pid)
         p.kill()
         p.wait()
-        raise AssertionError("process %s did not stop on %s" % (p.args, sig))
+        raise AssertionError("process %s did not stop on %s%s" % (p.args, sig, stacks))
+
+
+def _stacks(pid):
+    """Every thread's stack of a process that hangs (when gdb is here)."""
+    if not shutil.which("gdb"):
+        return ""
+    try:
+        r = subprocess.run(["gdb", "-p", str(pid), "-batch", "-nx", "-ex", "thread apply all bt"],
+                           capture_output=True, text=True, timeout=60)
+        return "; its threads:\n" + r.stdout[-6000:]
+    except subprocess.TimeoutExpired:
+        return ""
+
 
 
 def read_jsonl(path):

@@ -211,7 +211,7 @@ static void test_packs_include_override_off(void **state)
 
     assert_int_equal(load("monitors:\n  - include: [builtin:nope]\n", &cfg, err, sizeof err),
                      CS_ECONFIG);
-    assert_non_null(strstr(err, "no pack \"builtin:nope\" (known: builtin:evm-ops"));
+    assert_non_null(strstr(err, "no pack \"builtin:nope\" (known: builtin:antelope, builtin:evm-ops"));
     assert_int_equal(load("monitors:\n  - include: [builtin:p2p-attacks]\n"
                           "  - name: p2p-ping-spam\n    window: {threshold: many}\n",
                           &cfg, err, sizeof err),
