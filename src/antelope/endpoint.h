@@ -41,7 +41,9 @@ int cs_ant_p2p_probe(uv_loop_t *loop, const char *hostport, uint32_t timeout_ms,
 typedef struct cs_ant_tls_result {
     int error;      /* 0: a certificate chain verified against the trust */
     char why[256];  /* the TLS library's reason when not */
-    int64_t not_after; /* the server certificate's notAfter, Unix s (0 unknown) */
+    int64_t not_after; /* the server certificate's notAfter, Unix s (0 unknown); read
+                        * also when it does not verify (a second handshake that
+                        * checks nothing gives the dates alone) */
     double days;       /* days from now to not_after (negative: expired) */
     char subject[128];
 } cs_ant_tls_result;

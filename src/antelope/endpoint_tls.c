@@ -44,17 +44,31 @@ static int read_cert(const char *pem, cs_ant_tls_result *r)
     return rc;
 }
 
-static void tls_work(uv_work_t *w)
+/* The server certificate of the handshake e made into r (its error and
+ * why say whether one was read). */
+static void server_cert(CURL *e, cs_ant_tls_result *r)
 {
-    tls_probe *p = w->data;
-    cs_ant_tls_result *r = &p->res;
+    struct curl_certinfo *ci = NULL;
+    r->error = CS_EPROTO;
+    snprintf(r->why, sizeof r->why, "no server certificate in the handshake");
+    if (curl_easy_getinfo(e, CURLINFO_CERTINFO, &ci) == CURLE_OK && ci && ci->num_of_certs > 0)
+        for (struct curl_slist *s = ci->certinfo[0]; s; s = s->next)
+            if (strncmp(s->data, "Cert:", 5) == 0) {
+                r->error = read_cert(s->data + 5, r);
+                snprintf(r->why, sizeof r->why, "%s",
+                         r->error ? "unreadable server certificate" : "verified");
+                break;
+            }
+}
+
+/* A HEAD request on p's URL; verify: whether the chain and host name are
+ * checked. */
+static CURLcode handshake(const tls_probe *p, bool verify, cs_ant_tls_result *r, char *err)
+{
     CURL *e = curl_easy_init();
-    if (!e) {
-        r->error = CS_ENOMEM;
-        snprintf(r->why, sizeof r->why, "out of memory");
-        return;
-    }
-    char err[CURL_ERROR_SIZE] = "";
+    if (!e)
+        return CURLE_OUT_OF_MEMORY;
+    err[0] = 0;
     curl_easy_setopt(e, CURLOPT_URL, p->url);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https");
     curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
@@ -64,24 +78,43 @@ static void tls_work(uv_work_t *w)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)p->timeout_ms);
     if (p->ca_file)
         curl_easy_setopt(e, CURLOPT_CAINFO, p->ca_file);
+    if (!verify) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
     CURLcode c = curl_easy_perform(e);
-    if (c != CURLE_OK) {
+    if (c == CURLE_OK)
+        server_cert(e, r);
+    curl_easy_cleanup(e);
+    return c;
+}
+
+static void tls_work(uv_work_t *w)
+{
+    tls_probe *p = w->data;
+    cs_ant_tls_result *r = &p->res;
+    char err[CURL_ERROR_SIZE];
+    CURLcode c = handshake(p, true, r, err);
+    if (c == CURLE_OUT_OF_MEMORY) {
+        r->error = CS_ENOMEM;
+        snprintf(r->why, sizeof r->why, "out of memory");
+    } else if (c != CURLE_OK) {
         r->error = c == CURLE_OPERATION_TIMEDOUT ? CS_ETIMEDOUT : CS_EIO;
         snprintf(r->why, sizeof r->why, "%s", err[0] ? err : curl_easy_strerror(c));
-    } else {
-        struct curl_certinfo *ci = NULL;
-        r->error = CS_EPROTO;
-        snprintf(r->why, sizeof r->why, "no server certificate in the handshake");
-        if (curl_easy_getinfo(e, CURLINFO_CERTINFO, &ci) == CURLE_OK && ci && ci->num_of_certs > 0)
-            for (struct curl_slist *s = ci->certinfo[0]; s; s = s->next)
-                if (strncmp(s->data, "Cert:", 5) == 0) {
-                    r->error = read_cert(s->data + 5, r);
-                    snprintf(r->why, sizeof r->why, "%s",
-                             r->error ? "unreadable server certificate" : "verified");
-                    break;
-                }
+        if (c == CURLE_PEER_FAILED_VERIFICATION) {
+            /* A certificate that does not verify (expired, another name, an
+             * unknown issuer) is still read, in a second handshake that
+             * checks nothing, for its dates alone: the verdict stays the
+             * first handshake's. */
+            cs_ant_tls_result dates = {0};
+            char err2[CURL_ERROR_SIZE];
+            if (handshake(p, false, &dates, err2) == CURLE_OK && dates.error == 0) {
+                r->not_after = dates.not_after;
+                r->days = dates.days;
+                snprintf(r->subject, sizeof r->subject, "%s", dates.subject);
+            }
+        }
     }
-    curl_easy_cleanup(e);
 }
 
 static void tls_after(uv_work_t *w, int status)
