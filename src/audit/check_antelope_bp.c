@@ -170,7 +170,7 @@ static bool version_listed(const cs_audit_bp *cfg, const char *v)
 }
 
 /* The verdicts of a producer's endpoints, once every probe has answered. */
-static void judge_endpoints(bp_slot *sl)
+static void judge_endpoints(bp_slot *sl, bool have_doc)
 {
     bp_sweep *sw = sl->sw;
     const cs_audit_bp *cfg = sw->cfg;
@@ -230,13 +230,13 @@ static void judge_endpoints(bp_slot *sl)
                 /* the soonest certificate decides */
                 cert.state = r->days < (double)cfg->cert_warn_days ? CS_AUDIT_FAIL : CS_AUDIT_OK;
                 cert.has_value = true;
-                cert.value = floor(r->days * 10) / 10;
+                cert.value = trunc(r->days * 10) / 10;
                 if (r->days < 0)
                     snprintf(cert.detail, sizeof cert.detail, "%s: expired %.1f days ago", w,
-                             -r->days);
+                             -cert.value);
                 else
                     snprintf(cert.detail, sizeof cert.detail, "%s: expires in %.1f days%s", w,
-                             r->days,
+                             cert.value,
                              cert.state == CS_AUDIT_FAIL ? " (under cert_warn_days)" : "");
             } else if (!r->not_after && !cert.has_value) {
                 see(&cert, CS_AUDIT_UNKNOWN, "%s: no certificate read: %s", w, r->why);
@@ -257,17 +257,20 @@ static void judge_endpoints(bp_slot *sl)
         see(&https, CS_AUDIT_OK, "%s redirects to https", redirect);
     else if (http_only)
         see(&https, CS_AUDIT_FAIL, "http only: %s (no https endpoint, no redirect)", http_only);
-    const char *noapi = any_api ? "no API endpoint answered directly" : "no API endpoint advertised";
+    const char *nodoc = "no bp.json read: its endpoints are not known";
+    const char *noapi = !have_doc ? nodoc
+                        : any_api ? "no API endpoint answered directly"
+                                  : "no API endpoint advertised";
     record(sl, "bp_api", &api, noapi);
     record(sl, "bp_chain_id", &cid, noapi);
     if (!cfg->nversions && ver.state < 0)
         see(&ver, CS_AUDIT_UNKNOWN, "no `versions` configured");
     record(sl, "bp_version", &ver, noapi);
     record(sl, "bp_cors", &cors, noapi);
-    record(sl, "bp_https", &https, "no API endpoint advertised");
+    record(sl, "bp_https", &https, have_doc ? "no API endpoint advertised" : nodoc);
     record(sl, "bp_tls", &tls, "no https endpoint");
     record(sl, "bp_cert", &cert, "no https endpoint");
-    record(sl, "bp_p2p", &p2p, "no p2p endpoint advertised");
+    record(sl, "bp_p2p", &p2p, have_doc ? "no p2p endpoint advertised" : nodoc);
 }
 
 /* bp_json and bp_chains, from the documents. Returns whether there is a
@@ -492,7 +495,7 @@ static void slot_release(bp_slot *sl)
         probe_endpoints(sl, judge_documents(sl));
         return;
     }
-    judge_endpoints(sl);
+    judge_endpoints(sl, sl->bp_err == 0);
     slot_done(sl);
 }
 
