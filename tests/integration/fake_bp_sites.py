@@ -25,7 +25,8 @@ first):
   bpexpired     certificate expired yesterday: nothing of it can be read
 Shapes: tests/data/antelope-bp/README.
 
-Run: python3 fake_bp_sites.py --dir D --producers N --ports-file F (F gets
+Run: python3 fake_bp_sites.py --dir D --producers N [--delay-ms MS]
+--ports-file F (F gets
 {"api": url, "ca": path, "producers": {name: site url}} once listening),
 or import start() from a test."""
 import argparse
@@ -43,6 +44,7 @@ OTHER_CHAIN = "73e4385a2708e6d7048834fbc1079f2fabb17b3c125b146af438971e90716c4d"
 VERSION = "v5.0.2"
 FAULTS = ["bpgood", "bpbadjson", "bpwrongchain", "bpnocors", "bphttponly", "bpexpired"]
 KEY = "EOS6MRyAjQq8ud7hVNYcfnVPJqcVpscN5So8BhtHuGYqET5GDW5CV"
+DELAY = 0.0  # s before each answer of a producer's site and P2P greeting (--delay-ms)
 
 
 def producer_names(n):
@@ -125,6 +127,8 @@ class Site:
 
     def answer(self, method, path):
         self.hits += 1
+        if DELAY:
+            time.sleep(DELAY)  # a site across the Internet, for the bench
         if self.redirect:
             return 301, {"Location": self.redirect + path}, b""
         if path == "/v1/chain/get_info":
@@ -196,6 +200,8 @@ def p2p_listener():
 
     def greet(c):
         try:
+            if DELAY:
+                time.sleep(DELAY)
             body = bytes([0]) + b"\x00" * 64  # type 0, then a truncated handshake
             c.sendall(len(body).to_bytes(4, "little") + body)
             c.settimeout(2)
@@ -313,7 +319,11 @@ def main():
     ap.add_argument("--dir", required=True, help="where the certificates are written")
     ap.add_argument("--producers", type=int, default=6)
     ap.add_argument("--ports-file")
+    ap.add_argument("--delay-ms", type=int, default=0,
+                    help="wait before each answer of a producer (a far site)")
     a = ap.parse_args()
+    global DELAY
+    DELAY = a.delay_ms / 1000.0
     fx = start(a.dir, a.producers)
     info = {"api": fx.api, "ca": fx.ca, "p2p": fx.p2p, "chain_id": CHAIN_ID,
             "producers": fx.urls}
