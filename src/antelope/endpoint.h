@@ -70,6 +70,10 @@ typedef struct cs_ant_api_result {
 } cs_ant_api_result;
 typedef void (*cs_ant_api_cb)(const cs_ant_api_result *r, void *arg);
 
+/* Reads a get_info answer's body into r (chain_id, version, why): 0, or
+ * CS_EPROTO when it is not one. The fields the transport gives are left. */
+int cs_ant_api_parse(const char *body, size_t len, cs_ant_api_result *r);
+
 /* base: the endpoint's URL; ca_file: the trust for https (NULL: the
  * system's). */
 int cs_ant_api_probe(cs_http_client *http, const char *base, const char *ca_file,
@@ -92,8 +96,13 @@ typedef struct cs_ant_producers {
 } cs_ant_producers;
 typedef void (*cs_ant_producers_cb)(const cs_ant_producers *p, void *arg);
 
-/* The first `limit` rows (at most CS_ANT_MAX_ROWS) of the producer table. */
 #define CS_ANT_MAX_ROWS 1000
+/* Reads a get_producers answer's body into p (at most CS_ANT_MAX_ROWS rows,
+ * those without an owner skipped): 0, or p->error (CS_EPROTO, CS_ENOMEM)
+ * with p->why. The caller frees p->rows (also on an error: NULL then). */
+int cs_ant_producers_parse(const char *body, size_t len, cs_ant_producers *p);
+
+/* The first `limit` rows (at most CS_ANT_MAX_ROWS) of the producer table. */
 int cs_ant_get_producers(cs_http_client *http, const char *base, uint32_t limit,
                          uint32_t timeout_ms, cs_ant_producers_cb cb, void *arg);
 

@@ -53,12 +53,31 @@ static int transport(const call *c, const cs_http_response *res, char *why, size
     return res->error;
 }
 
+int cs_ant_api_parse(const char *body, size_t len, cs_ant_api_result *r)
+{
+    cs_jsonr j;
+    cs_jsonr_init(&j, 0, 0);
+    int rc = 0;
+    if (cs_jsonr_parse(&j, body, len) || !cs_jsonr_get(&j, 0, "head_block_num")) {
+        rc = CS_EPROTO;
+        snprintf(r->why, sizeof r->why, "get_info: not a get_info answer");
+    } else {
+        cs_jsonr_copy(&j, cs_jsonr_get(&j, 0, "chain_id"), r->chain_id, sizeof r->chain_id);
+        cs_jsonr_copy(&j, cs_jsonr_get(&j, 0, "server_version_string"), r->version,
+                      sizeof r->version);
+        if (!r->version[0])
+            cs_jsonr_copy(&j, cs_jsonr_get(&j, 0, "server_version"), r->version,
+                          sizeof r->version);
+        snprintf(r->why, sizeof r->why, "get_info answered");
+    }
+    cs_jsonr_free(&j);
+    return rc;
+}
+
 static void on_api(const cs_http_response *res, void *arg)
 {
     call *c = arg;
     cs_ant_api_result r = {.status = res->status, .seconds = res->seconds};
-    cs_jsonr j;
-    cs_jsonr_init(&j, 0, 0);
     const char *h;
     if ((h = cs_http_response_header(res, "Access-Control-Allow-Origin")))
         snprintf(r.cors, sizeof r.cors, "%s", h);
@@ -71,19 +90,9 @@ static void on_api(const cs_http_response *res, void *arg)
     } else if (res->status != 200) {
         r.error = CS_EPROTO;
         snprintf(r.why, sizeof r.why, "get_info: HTTP %ld", res->status);
-    } else if (cs_jsonr_parse(&j, res->body, res->body_len) ||
-               !cs_jsonr_get(&j, 0, "head_block_num")) {
-        r.error = CS_EPROTO;
-        snprintf(r.why, sizeof r.why, "get_info: not a get_info answer");
     } else {
-        cs_jsonr_copy(&j, cs_jsonr_get(&j, 0, "chain_id"), r.chain_id, sizeof r.chain_id);
-        cs_jsonr_copy(&j, cs_jsonr_get(&j, 0, "server_version_string"), r.version,
-                      sizeof r.version);
-        if (!r.version[0])
-            cs_jsonr_copy(&j, cs_jsonr_get(&j, 0, "server_version"), r.version, sizeof r.version);
-        snprintf(r.why, sizeof r.why, "get_info answered");
+        r.error = cs_ant_api_parse(res->body, res->body_len, &r);
     }
-    cs_jsonr_free(&j);
     cs_ant_api_cb cb = c->cb.api;
     void *a = c->arg;
     free(c);
@@ -117,32 +126,30 @@ int cs_ant_api_probe(cs_http_client *http, const char *base, const char *ca_file
     return rc;
 }
 
-static void on_producers(const cs_http_response *res, void *arg)
+int cs_ant_producers_parse(const char *body, size_t len, cs_ant_producers *p)
 {
-    call *c = arg;
-    cs_ant_producers p = {0};
     cs_jsonr j;
     cs_jsonr_init(&j, 0, 0);
     uint32_t rows = 0;
-    if (transport(c, res, p.why, sizeof p.why)) {
-        p.error = res->error;
-    } else if (res->status != 200 || cs_jsonr_parse(&j, res->body, res->body_len)) {
-        p.error = CS_EPROTO;
-        snprintf(p.why, sizeof p.why, "get_producers: HTTP %ld%s", res->status,
-                 res->status == 200 ? ", body is not JSON" : "");
+    p->n = 0;
+    p->rows = NULL;
+    p->error = 0;
+    if (cs_jsonr_parse(&j, body, len)) {
+        p->error = CS_EPROTO;
+        snprintf(p->why, sizeof p->why, "get_producers: HTTP 200, body is not JSON");
     } else if (!(rows = cs_jsonr_get(&j, 0, "rows")) || cs_jsonr_at(&j, rows)->type != CS_JT_ARR) {
-        p.error = CS_EPROTO;
-        snprintf(p.why, sizeof p.why, "get_producers: no rows");
-    } else if (!(p.rows = calloc(cs_jsonr_at(&j, rows)->len + 1u, sizeof *p.rows))) {
-        p.error = CS_ENOMEM;
-        snprintf(p.why, sizeof p.why, "get_producers: out of memory");
+        p->error = CS_EPROTO;
+        snprintf(p->why, sizeof p->why, "get_producers: no rows");
+    } else if (!(p->rows = calloc(cs_jsonr_at(&j, rows)->len + 1u, sizeof *p->rows))) {
+        p->error = CS_ENOMEM;
+        snprintf(p->why, sizeof p->why, "get_producers: out of memory");
     } else {
         char num[64];
         cs_jsonr_copy(&j, cs_jsonr_get(&j, 0, "total_producer_vote_weight"), num, sizeof num);
-        p.total_votes = strtod(num, NULL);
-        for (uint32_t it = cs_jsonr_first(&j, rows); it && p.n < CS_ANT_MAX_ROWS;
+        p->total_votes = strtod(num, NULL);
+        for (uint32_t it = cs_jsonr_first(&j, rows); it && p->n < CS_ANT_MAX_ROWS;
              it = cs_jsonr_next_item(&j, rows, it)) {
-            cs_ant_producer_row *r = &p.rows[p.n];
+            cs_ant_producer_row *r = &p->rows[p->n];
             cs_jsonr_copy(&j, cs_jsonr_get(&j, it, "owner"), r->owner, sizeof r->owner);
             if (!r->owner[0])
                 continue;
@@ -156,10 +163,25 @@ static void on_producers(const cs_http_response *res, void *arg)
             else if (act)
                 a = cs_jsonr_at(&j, act)->type == CS_JT_TRUE;
             r->active = a != 0;
-            p.n++;
+            p->n++;
         }
     }
     cs_jsonr_free(&j);
+    return p->error;
+}
+
+static void on_producers(const cs_http_response *res, void *arg)
+{
+    call *c = arg;
+    cs_ant_producers p = {0};
+    if (transport(c, res, p.why, sizeof p.why)) {
+        p.error = res->error;
+    } else if (res->status != 200) {
+        p.error = CS_EPROTO;
+        snprintf(p.why, sizeof p.why, "get_producers: HTTP %ld", res->status);
+    } else {
+        cs_ant_producers_parse(res->body, res->body_len, &p);
+    }
     cs_ant_producers_cb cb = c->cb.producers;
     void *a = c->arg;
     free(c);
