@@ -37,6 +37,9 @@ typedef struct bp_ep {
     bp_slot *slot;
     int kind;
     char where[CS_BPJ_URL_MAX]; /* the URL or host:port */
+    /* an http API that redirected to https: asked again there, once */
+    bool to_https;
+    char target[CS_ANT_URL_MAX];
     cs_ant_api_result api;
     cs_ant_tls_result tls;
     cs_ant_p2p_result p2p;
@@ -183,20 +186,24 @@ static void judge_endpoints(bp_slot *sl, bool have_doc)
         if (e->kind == EP_API) {
             const cs_ant_api_result *r = &e->api;
             bool https = strncmp(w, "https://", 8) == 0;
+            char via[sizeof e->where + sizeof e->target + 8];
+            if (e->to_https) {
+                redirect = redirect ? redirect : w;
+                snprintf(via, sizeof via, "%s -> %s", w, e->target);
+                w = via;
+            }
             any_api = true;
             if (https) {
                 ssl = true;
                 ssl_url = ssl_url ? ssl_url : w;
             }
             if (!r->error && r->status >= 300 && r->status < 400) {
-                /* judged by bp_https: where it leads answers for it */
-                if (!https && strncmp(r->location, "https://", 8) == 0)
-                    redirect = redirect ? redirect : w;
-                else if (!https)
+                /* to another http URL (or https twice): not followed further */
+                if (!https && !e->to_https)
                     http_only = http_only ? http_only : w;
                 continue;
             }
-            if (!https)
+            if (!https && !e->to_https)
                 http_only = http_only ? http_only : w;
             if (r->error) {
                 see(&api, CS_AUDIT_FAIL, "%s: %s", w, r->why);
@@ -310,10 +317,33 @@ static bool judge_documents(bp_slot *sl)
 
 static void slot_release(bp_slot *sl);
 
+/* The base of an API URL a redirect names: its get_info path dropped. */
+static void api_base(const char *location, char *out, size_t len)
+{
+    static const char path[] = "/v1/chain/get_info";
+    size_t n = strlen(location), p = sizeof path - 1;
+    if (n >= p && strcmp(location + n - p, path) == 0)
+        n -= p;
+    snprintf(out, len, "%.*s", (int)n, location);
+}
+
 static void on_api(const cs_ant_api_result *r, void *arg)
 {
     bp_ep *e = arg;
     e->api = *r;
+    if (!e->to_https && !r->error && r->status >= 300 && r->status < 400 &&
+        strncmp(e->where, "http://", 7) == 0 && strncmp(r->location, "https://", 8) == 0) {
+        /* http -> https, as it should: the API is judged where it leads */
+        bp_sweep *sw = e->slot->sw;
+        e->to_https = true;
+        api_base(r->location, e->target, sizeof e->target);
+        int rc = cs_ant_api_probe(cs_audit_nr_http(sw->nr), e->target, sw->cfg->ca_file,
+                                  sw->nr->lim.timeout_ms, on_api, e);
+        if (!rc)
+            return;
+        e->api.error = rc;
+        cs_audit_nr_not_sent(rc, e->api.why, sizeof e->api.why);
+    }
     slot_release(e->slot);
 }
 

@@ -15,7 +15,8 @@
 Producers (the first six carry the scripted faults; more are like the
 first):
   bpgood        everything right; chains.json names /mainnet.json for the
-                chain; its api_endpoint (plain HTTP) redirects to https
+                chain; its only API endpoint is plain HTTP and redirects
+                (301) to its https site
   bpbadjson     bp.json without producer_account_name, org.email and
                 nodes[0].location; its p2p_endpoint is a closed port
   bpwrongchain  its API answers another chain id; chains.json lists only
@@ -78,11 +79,11 @@ def make_leaf(d, name, days):
     return os.path.join(d, name + ".pem"), os.path.join(d, name + ".key")
 
 
-def bp_json(name, site, p2p, api=None, bad=False):
+def bp_json(name, site, p2p, api=None, bad=False, ssl=True):
     loc = {"name": "Paris", "country": "FR", "latitude": 48.85, "longitude": 2.35}
     query = {"location": loc, "node_type": ["query", "seed"], "p2p_endpoint": p2p,
              "features": ["chain-api"]}
-    if site.startswith("https://"):
+    if ssl and site.startswith("https://"):
         query["ssl_endpoint"] = site
     if api:
         query["api_endpoint"] = api
@@ -260,7 +261,8 @@ class Fixture:
             self.keep.append(rsrv)
         elif name == "bphttponly":
             api = url
-        doc = bp_json(name, url, p2p, api=api, bad=name == "bpbadjson")
+        # bpgood advertises its API by the http URL that redirects to https
+        doc = bp_json(name, url, p2p, api=api, bad=name == "bpbadjson", ssl=name != "bpgood")
         routes = {"/bp.json": doc}
         if name == "bpgood":
             routes["/mainnet.json"] = doc

@@ -109,6 +109,10 @@ class AntelopeBpTest(unittest.TestCase):
         self.assertTrue(4.9 <= nodes["bpnocors"]["bp_cert"]["value"] <= 5, nodes["bpnocors"])
         self.assertLess(nodes["bpexpired"]["bp_cert"]["value"], 0)
         self.assertIn("handshake_message", good["bp_p2p"]["detail"])
+        # its http API redirects to https: judged there
+        self.assertIn("redirects to https", good["bp_https"]["detail"])
+        self.assertRegex(good["bp_api"]["detail"], r"^http://127\.0\.0\.1:\d+ -> https://")
+        self.assertIn("https endpoint advertised", nodes["bpnocors"]["bp_https"]["detail"])
         # no chains.json: unknown; nothing readable: its endpoints unknown
         self.assertEqual(nodes["bpnocors"]["bp_chains"]["state"], "unknown")
         self.assertEqual(nodes["bpexpired"]["bp_api"]["state"], "unknown")
