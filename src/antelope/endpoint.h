@@ -39,8 +39,8 @@ int cs_ant_p2p_probe(uv_loop_t *loop, const char *hostport, uint32_t timeout_ms,
                      void *arg);
 
 typedef struct cs_ant_tls_result {
-    int error;      /* 0: a certificate chain verified against the trust */
-    char why[256];  /* the TLS library's reason when not */
+    int error;         /* 0: a certificate chain verified against the trust */
+    char why[256];     /* the TLS library's reason when not */
     int64_t not_after; /* the server certificate's notAfter, Unix s (0 unknown); read
                         * also when it does not verify (a second handshake that
                         * checks nothing gives the dates alone) */
@@ -54,7 +54,6 @@ typedef void (*cs_ant_tls_cb)(const cs_ant_tls_result *r, void *arg);
 int cs_ant_tls_probe(uv_loop_t *loop, const char *url, const char *ca_file, uint32_t timeout_ms,
                      cs_ant_tls_cb cb, void *arg);
 
-
 /* ---- through the HTTP client --------------------------------------------- */
 /* An advertised API asked /v1/chain/get_info as a browser's page would (an
  * Origin header), the answer judged by the caller. */
@@ -63,8 +62,8 @@ typedef struct cs_ant_api_result {
     char why[256]; /* for people */
     long status;
     char chain_id[80];
-    char version[96];          /* server_version_string, else server_version */
-    char cors[128];            /* Access-Control-Allow-Origin, "" when absent */
+    char version[96];              /* server_version_string, else server_version */
+    char cors[128];                /* Access-Control-Allow-Origin, "" when absent */
     char location[CS_ANT_URL_MAX]; /* a redirect's Location */
     double seconds;
 } cs_ant_api_result;

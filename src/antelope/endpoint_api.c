@@ -66,8 +66,7 @@ int cs_ant_api_parse(const char *body, size_t len, cs_ant_api_result *r)
         cs_jsonr_copy(&j, cs_jsonr_get(&j, 0, "server_version_string"), r->version,
                       sizeof r->version);
         if (!r->version[0])
-            cs_jsonr_copy(&j, cs_jsonr_get(&j, 0, "server_version"), r->version,
-                          sizeof r->version);
+            cs_jsonr_copy(&j, cs_jsonr_get(&j, 0, "server_version"), r->version, sizeof r->version);
         snprintf(r->why, sizeof r->why, "get_info answered");
     }
     cs_jsonr_free(&j);
@@ -201,7 +200,8 @@ int cs_ant_get_producers(cs_http_client *http, const char *base, uint32_t limit,
     if (!c)
         return CS_ENOMEM;
     c->cb.producers = cb;
-    int bl = snprintf(body, sizeof body, "{\"json\":true,\"limit\":%u,\"lower_bound\":\"\"}", limit);
+    int bl =
+        snprintf(body, sizeof body, "{\"json\":true,\"limit\":%u,\"lower_bound\":\"\"}", limit);
     static const char *const headers[] = {"Content-Type: application/json", NULL};
     cs_http_opts o = {.url = url,
                       .method = "POST",

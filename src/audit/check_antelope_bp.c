@@ -95,7 +95,10 @@ typedef struct verdict {
 
 static int rank_of(int state)
 {
-    return state == CS_AUDIT_FAIL ? 3 : state == CS_AUDIT_UNKNOWN ? 2 : state == CS_AUDIT_OK ? 1 : 0;
+    return state == CS_AUDIT_FAIL      ? 3
+           : state == CS_AUDIT_UNKNOWN ? 2
+           : state == CS_AUDIT_OK      ? 1
+                                       : 0;
 }
 
 static void see(verdict *v, int state, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -253,8 +256,7 @@ static void judge_endpoints(bp_slot *sl, bool have_doc)
             if (r->error)
                 see(&p2p, CS_AUDIT_FAIL, "%s: %s", w, r->why);
             else
-                see(&p2p, CS_AUDIT_OK, "%s: %s (%llu ms)", w, r->why,
-                    (unsigned long long)r->ms);
+                see(&p2p, CS_AUDIT_OK, "%s: %s (%llu ms)", w, r->why, (unsigned long long)r->ms);
         }
     }
     verdict https = {.state = -1};
@@ -655,8 +657,8 @@ void cs_audit_ant_bp_start(net_run *nr)
         start_producers(sw);
         return;
     }
-    int rc = cs_ant_api_probe(cs_audit_nr_http(nr), rpc, NULL, nr->lim.timeout_ms, on_chain_info,
-                              sw);
+    int rc =
+        cs_ant_api_probe(cs_audit_nr_http(nr), rpc, NULL, nr->lim.timeout_ms, on_chain_info, sw);
     if (rc) {
         cs_ant_api_result r = {.error = rc};
         cs_audit_nr_not_sent(rc, r.why, sizeof r.why);
