@@ -91,7 +91,8 @@ typedef struct cs_ant_producers {
     char why[256];
     size_t n; /* rows, by votes as the chain orders them */
     cs_ant_producer_row *rows;
-    double total_votes; /* total_producer_vote_weight */
+    double total_votes;         /* total_producer_vote_weight */
+    char more[CS_ANT_NAME_MAX]; /* the next page's lower_bound; "" at the end */
 } cs_ant_producers;
 typedef void (*cs_ant_producers_cb)(const cs_ant_producers *p, void *arg);
 
@@ -101,9 +102,12 @@ typedef void (*cs_ant_producers_cb)(const cs_ant_producers *p, void *arg);
  * with p->why. The caller frees p->rows (also on an error: NULL then). */
 int cs_ant_producers_parse(const char *body, size_t len, cs_ant_producers *p);
 
-/* The first `limit` rows (at most CS_ANT_MAX_ROWS) of the producer table. */
-int cs_ant_get_producers(cs_http_client *http, const char *base, uint32_t limit,
-                         uint32_t timeout_ms, cs_ant_producers_cb cb, void *arg);
+/* `limit` rows (at most CS_ANT_MAX_ROWS) of the producer table from
+ * lower_bound (an account name, a previous answer's `more`; NULL or "": from
+ * the first by votes). A node may answer fewer rows and name the next in
+ * `more`. CS_EINVAL when lower_bound is not an account name. */
+int cs_ant_get_producers(cs_http_client *http, const char *base, const char *lower_bound,
+                         uint32_t limit, uint32_t timeout_ms, cs_ant_producers_cb cb, void *arg);
 
 /* Fetches a document (bp.json, chains.json) by GET, through ca_file's
  * trust; cb gets the response as the HTTP client gives it. */

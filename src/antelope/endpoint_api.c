@@ -146,6 +146,7 @@ int cs_ant_producers_parse(const char *body, size_t len, cs_ant_producers *p)
         char num[64];
         cs_jsonr_copy(&j, cs_jsonr_get(&j, 0, "total_producer_vote_weight"), num, sizeof num);
         p->total_votes = strtod(num, NULL);
+        cs_jsonr_copy(&j, cs_jsonr_get(&j, 0, "more"), p->more, sizeof p->more);
         for (uint32_t it = cs_jsonr_first(&j, rows); it && p->n < CS_ANT_MAX_ROWS;
              it = cs_jsonr_next_item(&j, rows, it)) {
             cs_ant_producer_row *r = &p->rows[p->n];
@@ -188,11 +189,17 @@ static void on_producers(const cs_http_response *res, void *arg)
     free(p.rows);
 }
 
-int cs_ant_get_producers(cs_http_client *http, const char *base, uint32_t limit,
-                         uint32_t timeout_ms, cs_ant_producers_cb cb, void *arg)
+int cs_ant_get_producers(cs_http_client *http, const char *base, const char *lower_bound,
+                         uint32_t limit, uint32_t timeout_ms, cs_ant_producers_cb cb, void *arg)
 {
-    char url[1200], body[96];
+    char url[1200], body[96 + CS_ANT_NAME_MAX];
     if (join(base, "/v1/chain/get_producers", url, sizeof url))
+        return CS_EINVAL;
+    if (!lower_bound)
+        lower_bound = "";
+    /* an account name: a-z, 1-5 and '.', at most 13 characters */
+    if (strlen(lower_bound) >= CS_ANT_NAME_MAX ||
+        strspn(lower_bound, "abcdefghijklmnopqrstuvwxyz12345.") != strlen(lower_bound))
         return CS_EINVAL;
     if (limit == 0 || limit > CS_ANT_MAX_ROWS)
         limit = CS_ANT_MAX_ROWS;
@@ -200,8 +207,8 @@ int cs_ant_get_producers(cs_http_client *http, const char *base, uint32_t limit,
     if (!c)
         return CS_ENOMEM;
     c->cb.producers = cb;
-    int bl =
-        snprintf(body, sizeof body, "{\"json\":true,\"limit\":%u,\"lower_bound\":\"\"}", limit);
+    int bl = snprintf(body, sizeof body, "{\"json\":true,\"limit\":%u,\"lower_bound\":\"%s\"}",
+                      limit, lower_bound);
     static const char *const headers[] = {"Content-Type: application/json", NULL};
     cs_http_opts o = {.url = url,
                       .method = "POST",

@@ -24,6 +24,9 @@
 
 /* The pseudo-node of results about the producer table itself. */
 #define BP_TABLE_NODE "@producers"
+/* Pages of get_producers read at most (a node answers what it can in its
+ * time limit and names the next row in `more`). */
+#define BP_MAX_PAGES 100
 /* Endpoints probed per producer (at most 4 * CS_BPJ_MAX_NODES + 1): an API
  * and a certificate for each node's ssl_endpoint, an API for its
  * api_endpoint, its p2p_endpoint, and the certificate of the producer's
@@ -72,9 +75,11 @@ struct bp_sweep {
     const cs_audit_bp *cfg;
     char rpc[CS_ANT_URL_MAX];
     char chain_id[80];
-    cs_ant_producer_row *rows;
+    cs_ant_producer_row *rows; /* bp_limit of them */
     size_t n, next, done;
     double total_votes;
+    unsigned pages;             /* of get_producers read */
+    char more[CS_ANT_NAME_MAX]; /* the page asked for: "" the first */
     bp_slot *slots;
     size_t nslots;
     bool pumping; /* in pump(): a producer judged at once does not recurse */
@@ -569,32 +574,21 @@ static void slot_start(bp_slot *sl, size_t row)
 
 /* ---- the producer table ------------------------------------------------- */
 
-static void on_producers(const cs_ant_producers *p, void *arg)
+/* The rows read, once the table's pages are in: producers to judge. */
+static void judge_producers(bp_sweep *sw)
 {
-    bp_sweep *sw = arg;
     net_run *nr = sw->nr;
-    if (p->error) {
-        cs_audit_nr_result(nr, BP_TABLE_NODE, "bp_rank", CS_AUDIT_UNKNOWN, false, 0,
-                           "get_producers at %s: %s", sw->rpc, p->why);
-        sweep_free(sw);
-        return;
-    }
-    size_t n = p->n < sw->cfg->limit ? p->n : sw->cfg->limit;
-    sw->total_votes = p->total_votes;
-    sw->rows = calloc(n ? n : 1, sizeof *sw->rows);
-    sw->nslots = sw->cfg->concurrency < n ? sw->cfg->concurrency : n;
-    sw->slots = calloc(sw->nslots ? sw->nslots : 1, sizeof *sw->slots);
-    if (!sw->rows || !sw->slots) {
-        cs_audit_nr_result(nr, BP_TABLE_NODE, "bp_rank", CS_AUDIT_UNKNOWN, false, 0,
-                           "out of memory for %zu producers", n);
-        sweep_free(sw);
-        return;
-    }
-    memcpy(sw->rows, p->rows, n * sizeof *sw->rows);
-    sw->n = n;
-    if (n == 0) {
+    if (sw->n == 0) {
         cs_audit_nr_result(nr, BP_TABLE_NODE, "bp_rank", CS_AUDIT_UNKNOWN, false, 0,
                            "get_producers at %s: no producer registered", sw->rpc);
+        sweep_free(sw);
+        return;
+    }
+    sw->nslots = sw->cfg->concurrency < sw->n ? sw->cfg->concurrency : sw->n;
+    sw->slots = calloc(sw->nslots, sizeof *sw->slots);
+    if (!sw->slots) {
+        cs_audit_nr_result(nr, BP_TABLE_NODE, "bp_rank", CS_AUDIT_UNKNOWN, false, 0,
+                           "out of memory for %zu producers", sw->n);
         sweep_free(sw);
         return;
     }
@@ -603,10 +597,52 @@ static void on_producers(const cs_ant_producers *p, void *arg)
     pump(sw);
 }
 
-static void start_producers(bp_sweep *sw)
+static void ask_producers(bp_sweep *sw);
+
+/* A page of the producer table: its rows appended (up to bp_limit), then the
+ * next page (`more`) or the judging. A page that adds nothing, or the
+ * BP_MAX_PAGES-th, ends the reading. */
+static void on_producers(const cs_ant_producers *p, void *arg)
 {
-    int rc = cs_ant_get_producers(cs_audit_nr_http(sw->nr), sw->rpc, sw->cfg->limit,
-                                  sw->nr->lim.timeout_ms, on_producers, sw);
+    bp_sweep *sw = arg;
+    net_run *nr = sw->nr;
+    if (p->error) {
+        cs_audit_nr_result(nr, BP_TABLE_NODE, "bp_rank", CS_AUDIT_UNKNOWN, false, 0,
+                           "get_producers at %s%s%s: %s%s", sw->rpc, sw->more[0] ? " from " : "",
+                           sw->more, p->why,
+                           sw->n ? " (the producers of the pages before are judged)" : "");
+        judge_producers(sw);
+        return;
+    }
+    if (!sw->rows && !(sw->rows = calloc(sw->cfg->limit, sizeof *sw->rows))) {
+        cs_audit_nr_result(nr, BP_TABLE_NODE, "bp_rank", CS_AUDIT_UNKNOWN, false, 0,
+                           "out of memory for %u producers", sw->cfg->limit);
+        sweep_free(sw);
+        return;
+    }
+    if (!sw->pages)
+        sw->total_votes = p->total_votes;
+    sw->pages++;
+    size_t added = 0;
+    for (size_t i = 0; i < p->n && sw->n < sw->cfg->limit; i++) {
+        if (sw->n && strcmp(sw->rows[sw->n - 1].owner, p->rows[i].owner) == 0)
+            continue; /* a page may begin where the last ended */
+        sw->rows[sw->n++] = p->rows[i];
+        added++;
+    }
+    if (sw->n < sw->cfg->limit && p->more[0] && added && sw->pages < BP_MAX_PAGES) {
+        snprintf(sw->more, sizeof sw->more, "%s", p->more);
+        ask_producers(sw);
+        return;
+    }
+    judge_producers(sw);
+}
+
+static void ask_producers(bp_sweep *sw)
+{
+    int rc = cs_ant_get_producers(cs_audit_nr_http(sw->nr), sw->rpc, sw->more,
+                                  (uint32_t)(sw->cfg->limit - sw->n), sw->nr->lim.timeout_ms,
+                                  on_producers, sw);
     if (rc) {
         cs_ant_producers p = {.error = rc};
         cs_audit_nr_not_sent(rc, p.why, sizeof p.why);
@@ -626,7 +662,7 @@ static void on_chain_info(const cs_ant_api_result *r, void *arg)
         return;
     }
     snprintf(sw->chain_id, sizeof sw->chain_id, "%s", r->chain_id);
-    start_producers(sw);
+    ask_producers(sw);
 }
 
 void cs_audit_ant_bp_start(net_run *nr)
@@ -654,7 +690,7 @@ void cs_audit_ant_bp_start(net_run *nr)
     cs_audit_nr_hold(nr); /* released by sweep_free */
     if (net->chain_id) {
         snprintf(sw->chain_id, sizeof sw->chain_id, "%s", net->chain_id);
-        start_producers(sw);
+        ask_producers(sw);
         return;
     }
     int rc =

@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *text = (const char *)data;
     cs_ant_producers p = {0};
     int rc = cs_ant_producers_parse(text, size, &p);
-    if (rc != p.error || (rc && p.n) || p.n > CS_ANT_MAX_ROWS)
+    if (rc != p.error || (rc && p.n) || p.n > CS_ANT_MAX_ROWS || strlen(p.more) >= sizeof p.more)
         abort();
     for (size_t i = 0; i < p.n; i++)
         if (!p.rows[i].owner[0] || strlen(p.rows[i].owner) >= sizeof p.rows[i].owner ||

@@ -2,7 +2,8 @@
 (threads) serving a minimal chain API and, per producer, its web site.
 
 - The chain API (plain HTTP): POST /v1/chain/get_info (CHAIN_ID),
-  /v1/chain/get_producers (rows by votes, Antelope's shape) and
+  /v1/chain/get_producers (rows by votes, Antelope's shape; at most --page
+  rows an answer, the next row's owner in `more`, from `lower_bound`) and
   /v1/chain/get_producer_schedule.
 - Per producer an HTTPS site on its own 127.0.0.1 port with its own leaf
   certificate (signed by a test CA made here with the `openssl` CLI):
@@ -126,7 +127,7 @@ class Site:
         self.chain_id, self.redirect = chain_id, redirect
         self.hits = 0
 
-    def answer(self, method, path):
+    def answer(self, method, path, body=b""):
         self.hits += 1
         if DELAY:
             time.sleep(DELAY)  # a site across the Internet, for the bench
@@ -147,9 +148,8 @@ def serve(site, tls=None):
 
         def reply(self, method):
             n = int(self.headers.get("Content-Length", "0") or 0)
-            if n:
-                self.rfile.read(n)
-            status, headers, body = site.answer(method, self.path)
+            req = self.rfile.read(n) if n else b""
+            status, headers, body = site.answer(method, self.path, req)
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -229,8 +229,9 @@ def closed_port():
 
 
 class Fixture:
-    def __init__(self, d, n):
+    def __init__(self, d, n, page=25):
         self.dir = d
+        self.page = page  # rows of get_producers in one answer at most, as a node's time limit
         self.ca = make_ca(d)
         self.names = producer_names(n)
         self.keep = []
@@ -239,7 +240,8 @@ class Fixture:
         self.urls = {}
         for name in self.names:
             self._producer(name)
-        self.chain, self.api = serve(Chain(self))
+        self.chain_api = Chain(self)
+        self.chain, self.api = serve(self.chain_api)
 
     def _producer(self, name):
         days = {"bpnocors": 5, "bpexpired": -1}.get(name, 365)
@@ -282,7 +284,7 @@ class Chain:
     def __init__(self, fx):
         self.fx = fx
         self.cors = True
-        self.redirect = None
+        self.pages = []  # the get_producers requests seen
 
     def rows(self):
         total = 0
@@ -296,14 +298,26 @@ class Chain:
                          "last_claim_time": "2024-01-01T00:00:00.000", "location": 0})
         return rows, total
 
-    def answer(self, method, path):
+    def answer(self, method, path, body=b""):
         if path == "/v1/chain/get_info":
             return 200, {}, json.dumps(get_info(CHAIN_ID)).encode()
         if path == "/v1/chain/get_producers":
+            try:
+                req = json.loads(body or b"{}")
+            except ValueError:
+                req = {}
             rows, total = self.rows()
-            return 200, {}, json.dumps({"rows": rows,
+            self.pages.append(req)
+            # nodeos: from the row of lower_bound on, by votes; `more` names
+            # the first row left out
+            lower = req.get("lower_bound") or ""
+            start = next((i for i, r in enumerate(rows) if r["owner"] == lower), 0) if lower else 0
+            limit = min(int(req.get("limit", 50) or 50), self.fx.page or len(rows))
+            page = rows[start:start + limit]
+            more = rows[start + limit]["owner"] if start + limit < len(rows) else ""
+            return 200, {}, json.dumps({"rows": page,
                                         "total_producer_vote_weight": "%d.0" % total,
-                                        "more": ""}).encode()
+                                        "more": more}).encode()
         if path == "/v1/chain/get_producer_schedule":
             prods = [{"producer_name": n, "authority": [0, {"threshold": 1, "keys": [
                 {"key": KEY, "weight": 1}]}]} for n in self.fx.names[:21]]
@@ -312,21 +326,22 @@ class Chain:
         return 404, {}, b'{"code":404,"message":"Not Found"}'
 
 
-def start(d, n=6):
-    return Fixture(d, n)
+def start(d, n=6, page=25):
+    return Fixture(d, n, page)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dir", required=True, help="where the certificates are written")
     ap.add_argument("--producers", type=int, default=6)
+    ap.add_argument("--page", type=int, default=25, help="get_producers rows per answer at most")
     ap.add_argument("--ports-file")
     ap.add_argument("--delay-ms", type=int, default=0,
                     help="wait before each answer of a producer (a far site)")
     a = ap.parse_args()
     global DELAY
     DELAY = a.delay_ms / 1000.0
-    fx = start(a.dir, a.producers)
+    fx = start(a.dir, a.producers, a.page)
     info = {"api": fx.api, "ca": fx.ca, "p2p": fx.p2p, "chain_id": CHAIN_ID,
             "producers": fx.urls}
     if a.ports_file:

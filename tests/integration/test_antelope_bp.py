@@ -62,7 +62,7 @@ class AntelopeBpTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = TempDir()
-        cls.fx = fx.start(cls.tmp.path, 6)
+        cls.fx = fx.start(cls.tmp.path, 6, page=4)  # the table in two pages
 
     @classmethod
     def tearDownClass(cls):
@@ -125,6 +125,9 @@ class AntelopeBpTest(unittest.TestCase):
                 self.assertTrue(any(p == prod and k == check for p, k, _, _ in FAULTS),
                                 "unexpected failure %s %s" % (prod, c))
 
+        # the table was read in pages: the second from the first's `more`
+        pages = self.fx.chain_api.pages[-2:]
+        self.assertEqual([p.get("lower_bound") for p in pages], ["", "bphttponly"], pages)
         # the ledger: one result per check per producer of the sweep
         con = sqlite3.connect(t.file("j.db"))
         rows = con.execute("SELECT node, check_name, count(*) FROM results "
