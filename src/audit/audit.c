@@ -308,6 +308,10 @@ void cs_audit_config_free(cs_audit_config *c)
         free(net->chain_id);
         free(net->version);
         free(net->p2p_network);
+        for (size_t j = 0; j < net->bp.nversions; j++)
+            free(net->bp.versions[j]);
+        free(net->bp.versions);
+        free(net->bp.ca_file);
     }
     free(c->nets);
     free(c->db);

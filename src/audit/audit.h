@@ -103,6 +103,19 @@ typedef struct cs_audit_limits {
     uint32_t sample_ms;         /* Antelope: get_info period while observing (default 1000) */
 } cs_audit_limits;
 
+/* Antelope: the bp.json and endpoint validation of every registered
+ * producer (docs/antelope-bp.md). Strings owned by the network. */
+#define CS_AUDIT_BP_MAX_VERSIONS 32
+typedef struct cs_audit_bp {
+    bool enabled;            /* bp_json: true */
+    char **versions;         /* accepted server_version_string values (NULL: any) */
+    size_t nversions;
+    char *ca_file;           /* PEM trust for the producers' HTTPS (NULL: the system's) */
+    uint32_t cert_warn_days; /* a certificate expiring sooner fails bp_cert (default 7) */
+    uint32_t concurrency;    /* producers validated at once (default 8) */
+    uint32_t limit;          /* producers of get_producers validated, by rank (default 100) */
+} cs_audit_bp;
+
 typedef struct cs_audit_network {
     char *name;
     int kind;               /* enum cs_audit_kind */
@@ -113,6 +126,7 @@ typedef struct cs_audit_network {
     char *p2p_network;      /* Bitcoin: the P2P network of the `p2p` check's handshake (its
                                magic: main, testnet3, testnet4, signet, regtest); NULL: main */
     cs_audit_limits lim;
+    cs_audit_bp bp;       /* Antelope: bp.json and endpoint checks (check_antelope_bp.c) */
     cs_audit_node *nodes; /* owned */
     size_t nnodes;
     int line, col;

@@ -89,6 +89,9 @@ void cs_audit_nr_not_sent(int rc, char *why, size_t len);
 void cs_audit_evm_start(net_run *nr);
 void cs_audit_btc_start(net_run *nr);
 void cs_audit_ant_start(net_run *nr);
+/* Antelope's bp.json and endpoint checks (check_antelope_bp.c, `bp_json:
+ * true`): holds nr until every registered producer is judged. */
+void cs_audit_ant_bp_start(net_run *nr);
 
 /* Bitcoin's `p2p` check (check_bitcoin_p2p.c): the connector's handshake
  * with each node's `p2p` address. cs_audit_btc_p2p_start starts every node's

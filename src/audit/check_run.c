@@ -399,6 +399,8 @@ int cs_audit_run_start(uv_loop_t *loop, cs_http_client *http, const cs_audit_con
             break;
         default:
             cs_audit_ant_start(nr);
+            if (nr->net->bp.enabled)
+                cs_audit_ant_bp_start(nr);
         }
         cs_audit_nr_release(nr);
     }

@@ -169,6 +169,35 @@ static int parse_node(cs_cfg *c, struct fy_node *nd, const char *path, cs_audit_
     return 0;
 }
 
+/* The bp.json and endpoint keys of an Antelope network. */
+static int parse_bp(cs_cfg *c, struct fy_node *nn, const char *path, cs_audit_network *net)
+{
+    static const char *const keys[] = {"bp_json",     "versions", "ca_file", "cert_warn_days",
+                                       "concurrency", "bp_limit", NULL};
+    cs_audit_bp *bp = &net->bp;
+    uint64_t days = 7, conc = 8, limit = 100;
+    int rc;
+    if ((rc = cs_cfg_bool(c, nn, path, "bp_json", &bp->enabled, false)) ||
+        (rc = cs_cfg_strv(c, nn, path, "versions", &bp->versions, &bp->nversions, false)) ||
+        (rc = cs_cfg_str(c, nn, path, "ca_file", &bp->ca_file, false)) ||
+        (rc = cs_cfg_uint(c, nn, path, "cert_warn_days", &days, 0, 3650, false)) ||
+        (rc = cs_cfg_uint(c, nn, path, "concurrency", &conc, 1, 256, false)) ||
+        (rc = cs_cfg_uint(c, nn, path, "bp_limit", &limit, 1, 1000, false)))
+        return rc;
+    bp->cert_warn_days = (uint32_t)days;
+    bp->concurrency = (uint32_t)conc;
+    bp->limit = (uint32_t)limit;
+    if (bp->nversions > CS_AUDIT_BP_MAX_VERSIONS)
+        return cs_cfg_error(c, cs_cfg_get(nn, "versions"), path, "at most %d versions",
+                            CS_AUDIT_BP_MAX_VERSIONS);
+    for (size_t i = 0; keys[i]; i++) {
+        struct fy_node *k = cs_cfg_get(nn, keys[i]);
+        if (k && net->kind != CS_AUDIT_ANTELOPE)
+            return cs_cfg_error(c, k, path, "`%s` is for antelope networks", keys[i]);
+    }
+    return 0;
+}
+
 static int parse_network(cs_cfg *c, struct fy_node *nn, const char *path, cs_audit_network *net)
 {
     static const char *const keys[] = {"name",        "kind",          "auditor",
@@ -178,6 +207,8 @@ static int parse_network(cs_cfg *c, struct fy_node *nn, const char *path, cs_aud
                                        "seal_within", "seal_blocks",   "lib_lag",
                                        "headers_lag", "min_out_peers", "max_missed_blocks",
                                        "observe",     "sample",        "nodes",
+                                       "bp_json",     "versions",      "ca_file",
+                                       "cert_warn_days", "concurrency", "bp_limit",
                                        NULL};
     static const char *const kinds[] = {"evm", "bitcoin", "antelope", NULL};
     int rc;
@@ -210,6 +241,8 @@ static int parse_network(cs_cfg *c, struct fy_node *nn, const char *path, cs_aud
         (rc = u32(c, nn, path, "max_missed_blocks", &L->max_missed_blocks, UINT32_MAX)) ||
         (rc = millis(c, nn, path, "observe", &L->observe_ms, 0, 3600000)) ||
         (rc = millis(c, nn, path, "sample", &L->sample_ms, 20, 60000)))
+        return rc;
+    if ((rc = parse_bp(c, nn, path, net)))
         return rc;
     struct fy_node *nodes = cs_cfg_get(nn, "nodes");
     if (!nodes || !fy_node_is_sequence(nodes))
