@@ -86,6 +86,17 @@ static int cmp_prod(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
+/* Prepares sql with ?1 the Unix day of day0 and ?2 the network. */
+static int day_query(sqlite3 *db, const char *sql, int64_t day0, const char *network,
+                     sqlite3_stmt **s)
+{
+    if (sqlite3_prepare_v2(db, sql, -1, s, NULL) != SQLITE_OK)
+        return CS_EIO;
+    sqlite3_bind_int64(*s, 1, day0 / 86400);
+    sqlite3_bind_text(*s, 2, network, -1, SQLITE_STATIC);
+    return 0;
+}
+
 /* Reads the day's rows and the producers' newest bp checks. A ledger that
  * never had the accounting tables reads as a day without data. */
 static int model_build(cs_ledger *l, const cs_audit_network *net, const cs_report_opts *o,
@@ -102,14 +113,11 @@ static int model_build(cs_ledger *l, const cs_audit_network *net, const cs_repor
     if (sqlite3_exec(db, cs_antday_schema, NULL, NULL, NULL) != SQLITE_OK)
         return 0; /* a read-only ledger without the tables: no data */
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT blocks, block_time_sum, block_time_n, lib_lag_sum, lib_lag_max,"
-                           " schedule_changes, forks, schedule_version FROM ant_day_network"
-                           " WHERE day=?1 AND network=?2",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (day_query(db, "SELECT blocks, block_time_sum, block_time_n, lib_lag_sum, lib_lag_max,"
+                      " schedule_changes, forks, schedule_version FROM ant_day_network"
+                      " WHERE day=?1 AND network=?2",
+                  m->day0, net->name, &s))
         return CS_EIO;
-    sqlite3_bind_int64(s, 1, m->day0 / 86400);
-    sqlite3_bind_text(s, 2, net->name, -1, SQLITE_STATIC);
     if (sqlite3_step(s) == SQLITE_ROW) {
         int64_t *v[] = {&m->blocks, &m->bt_sum, &m->bt_n,  &m->lag_sum,
                         &m->lag_max, &m->sched, &m->forks, &m->version};
@@ -118,14 +126,11 @@ static int model_build(cs_ledger *l, const cs_audit_network *net, const cs_repor
         m->have_net = true;
     }
     sqlite3_finalize(s);
-    if (sqlite3_prepare_v2(db,
-                           "SELECT producer, produced, missed, rounds, rounds_missed, doubles,"
-                           " last_block, last_time FROM ant_day_producer WHERE day=?1 AND"
-                           " network=?2 ORDER BY producer",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (day_query(db, "SELECT producer, produced, missed, rounds, rounds_missed, doubles,"
+                      " last_block, last_time FROM ant_day_producer WHERE day=?1 AND"
+                      " network=?2 ORDER BY producer",
+                  m->day0, net->name, &s))
         return CS_EIO;
-    sqlite3_bind_int64(s, 1, m->day0 / 86400);
-    sqlite3_bind_text(s, 2, net->name, -1, SQLITE_STATIC);
     while (sqlite3_step(s) == SQLITE_ROW) {
         ant_prod *p = prod_of(m, (const char *)sqlite3_column_text(s, 0));
         if (!p)
@@ -167,28 +172,18 @@ static const ant_check *chk(const ant_prod *p, const char *name)
     return NULL;
 }
 
-/* "12s ago", "5m ago", "3h ago", "2d ago"; "—" without a block. */
-static void ago(int64_t secs, bool have, char *out, size_t len)
-{
-    if (!have)
-        snprintf(out, len, DASH);
-    else if (secs < 0)
-        snprintf(out, len, "0s ago");
-    else if (secs < 120)
-        snprintf(out, len, "%llds ago", (long long)secs);
-    else if (secs < 7200)
-        snprintf(out, len, "%lldm ago", (long long)(secs / 60));
-    else if (secs < 172800)
-        snprintf(out, len, "%lldh ago", (long long)(secs / 3600));
-    else
-        snprintf(out, len, "%lldd ago", (long long)(secs / 86400));
-}
-
 /* The time a report of the day looks from: now, or the day's end when it
  * is over. */
 static int64_t view_time(const ant_model *m)
 {
     return m->now < m->day_end ? m->now : m->day_end;
+}
+
+/* Seconds from p's last block to the view time, 0 for a block ahead. */
+static int64_t since(const ant_model *m, const ant_prod *p)
+{
+    int64_t s = view_time(m) - p->last_time / 1000;
+    return s > 0 ? s : 0;
 }
 
 /* The vote share out of bp_rank's detail ("votes 3.21%, active"). */
@@ -267,7 +262,10 @@ static int build_table(const ant_model *m, rt_table *t)
             snprintf(last_block, sizeof last_block, "%lld", (long long)p->last_block);
         else
             snprintf(last_block, sizeof last_block, DASH);
-        ago(view_time(m) - p->last_time / 1000, p->last_block > 0, last, sizeof last);
+        if (p->last_block)
+            cs_audit_rt_ago(since(m, p), last, sizeof last);
+        else
+            snprintf(last, sizeof last, DASH);
         endpoints_of(p, endp, sizeof endp);
         state_word(chk(p, "bp_json"), json, sizeof json);
         if (c && c->has_value)
@@ -456,8 +454,8 @@ static void render_json(cs_vw *w, const ant_model *m)
         else
             cs_vw_null(w);
         cs_vw_key(w, "since_last_s");
-        if (p->last_block)
-            cs_vw_i64(w, view_time(m) - p->last_time / 1000);
+        if (p->last_block) /* a slot time ahead of the clock counts as now */
+            cs_vw_i64(w, since(m, p));
         else
             cs_vw_null(w);
         cs_vw_key(w, "checks");

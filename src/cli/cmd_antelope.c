@@ -121,19 +121,6 @@ static int read_rows(sqlite3 *db, const char *network, int64_t now_ms, prod_row 
     return 0;
 }
 
-static void ago(int64_t ms, char *out, size_t len)
-{
-    int64_t s = ms < 0 ? 0 : ms / 1000;
-    if (s < 120)
-        snprintf(out, len, "%llds ago", (long long)s);
-    else if (s < 7200)
-        snprintf(out, len, "%lldm ago", (long long)(s / 60));
-    else if (s < 172800)
-        snprintf(out, len, "%lldh ago", (long long)(s / 3600));
-    else
-        snprintf(out, len, "%lldd ago", (long long)(s / 86400));
-}
-
 static int print_table(cs_buf *out, const char *network, const prod_row *rows, size_t n,
                        int64_t now_ms)
 {
@@ -160,7 +147,7 @@ static int print_table(cs_buf *out, const char *network, const prod_row *rows, s
             snprintf(v[k], sizeof v[k], "%lld", (long long)nums[k]);
         if (r->last_block) {
             snprintf(last_block, sizeof last_block, "%lld", (long long)r->last_block);
-            ago(now_ms - r->last_ms, last, sizeof last);
+            cs_audit_rt_ago((now_ms - r->last_ms) / 1000, last, sizeof last);
         } else {
             snprintf(last_block, sizeof last_block, "-");
             snprintf(last, sizeof last, "never");

@@ -107,6 +107,27 @@ static int write_out(const char *path, cs_buf *b)
     return bad ? CS_EXIT_FAIL : CS_EXIT_OK;
 }
 
+/* The daily report to output (NULL: standard output); the exit status:
+ * 0, 1 when it counts problems, 4 when it could not be made or written. */
+static int print_daily(cs_ledger *l, const cs_audit_config *acfg, const cs_report_opts *ro,
+                       const char *output)
+{
+    cs_buf out;
+    cs_buf_init(&out, 0);
+    unsigned problems = 0;
+    int rc = cs_report_daily(l, acfg, ro, &out, &problems), exit_code;
+    if (rc) {
+        fprintf(stderr, "chainscope audit: report: %s\n", cs_strerror(rc));
+        exit_code = CS_EXIT_FAIL;
+    } else {
+        exit_code = write_out(output, &out);
+        if (exit_code == CS_EXIT_OK && problems)
+            exit_code = CS_EXIT_PROBLEM;
+    }
+    cs_buf_free(&out);
+    return exit_code;
+}
+
 /* The options audit and sla share: -c, --db, -o, -f and -h, and the answer
  * to an unknown one. Returns -1 to go on parsing, or the exit code. */
 static int report_opt(const char *cmd, int ch, const char **file, const char **db,
@@ -226,23 +247,11 @@ static int cmd_report(int argc, char **argv)
         cs_config_free(cfg);
         return CS_EXIT_FAIL;
     }
-    cs_buf out;
-    cs_buf_init(&out, 0);
-    unsigned problems = 0;
     cs_report_opts ro = {.format = format,
                          .mask_ips = mask || acfg->mask_ips,
                          .glyphs = glyphs || acfg->report_glyphs,
                          .day = day0};
-    int rc = cs_report_daily(l, acfg, &ro, &out, &problems), exit_code;
-    if (rc) {
-        fprintf(stderr, "chainscope audit report: %s\n", cs_strerror(rc));
-        exit_code = CS_EXIT_FAIL;
-    } else {
-        exit_code = write_out(output, &out);
-        if (exit_code == CS_EXIT_OK && problems)
-            exit_code = CS_EXIT_PROBLEM;
-    }
-    cs_buf_free(&out);
+    int exit_code = print_daily(l, acfg, &ro, output);
     cs_ledger_close(l);
     cs_config_free(cfg);
     return exit_code;
@@ -333,22 +342,10 @@ int cs_cmd_audit(int argc, char **argv)
             fprintf(stderr, "chainscope audit: storing results failed: %s\n", cs_strerror(c.err));
             exit_code = CS_EXIT_FAIL;
         } else {
-            cs_buf out;
-            cs_buf_init(&out, 0);
-            unsigned problems = 0;
             cs_report_opts ro = {.format = format,
                                  .mask_ips = mask || acfg->mask_ips,
                                  .glyphs = glyphs || acfg->report_glyphs};
-            rc = cs_report_daily(cs_audit_scheduler_ledger(c.sched), acfg, &ro, &out, &problems);
-            if (rc) {
-                fprintf(stderr, "chainscope audit: report: %s\n", cs_strerror(rc));
-                exit_code = CS_EXIT_FAIL;
-            } else {
-                exit_code = write_out(output, &out);
-                if (exit_code == CS_EXIT_OK && problems)
-                    exit_code = CS_EXIT_PROBLEM;
-            }
-            cs_buf_free(&out);
+            exit_code = print_daily(cs_audit_scheduler_ledger(c.sched), acfg, &ro, output);
         }
     }
     if (c.sched) {
