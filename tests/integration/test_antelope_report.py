@@ -23,12 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from cslib import CHAINSCOPE, TempDir, cs, read_jsonl, start, stop, wait_for  # noqa: E402
 import fake_antelope_node as fx  # noqa: E402
-
-SCRIPT = {"own": {"account": "ownbp", "nodes": ["bp-master", "bp-standby"]},
-          "faults": [{"kind": "miss_round", "producer": "bpac", "round": 1},
-                     {"kind": "miss_blocks", "producer": "bpae", "round": 1, "count": 5},
-                     {"kind": "fork", "round": 1, "depth": 3},
-                     {"kind": "double", "round": 1}]}
+from test_antelope_follow import SCRIPT  # noqa: E402  (the same faults, all in round 1)
 
 
 def config(t, urls):
