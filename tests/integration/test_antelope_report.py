@@ -7,6 +7,8 @@ follower's events per day in its database; then
 - `chainscope antelope producers --json` (the follower's own database)
   names bpac and bpae with the missed counts of the script, the standbys as
   standby and ownbp's last block;
+- the daily report sent to a webhook channel (every 5 s here) carries the
+  network report;
 - `chainscope audit report` (text, json, md, html) names each faulty
   producer with the same counts as the follower's database, the fork, the
   double production, and the bp.json / endpoint results found in the
@@ -21,12 +23,12 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from cslib import CHAINSCOPE, TempDir, cs, read_jsonl, start, stop, wait_for  # noqa: E402
+from cslib import CHAINSCOPE, TempDir, cs, free_port, read_jsonl, start, stop, wait_for  # noqa: E402
 import fake_antelope_node as fx  # noqa: E402
 from test_antelope_follow import SCRIPT  # noqa: E402  (the same faults, all in round 1)
 
 
-def config(t, urls):
+def config(t, urls, hook_port):
     return f"""node: t1
 logserver:
   enabled: false
@@ -46,9 +48,16 @@ antelope:
         - account: ownbp
           nodes: [{{name: bp-master, api: {urls['bp-master']}}},
                   {{name: bp-standby, api: {urls['bp-standby']}}}]
+channels:
+  ops:
+    type: webhook
+    url: http://127.0.0.1:{hook_port}/hook
+notify:
+  outbox: {t.file('outbox.db')}
 audit:
   db: {t.file('audit.db')}
   schedule: "@daily"
+  report: {{schedule: "every 5s", format: json, channels: [ops]}}
   networks:
     - name: eos
       kind: antelope
@@ -86,9 +95,14 @@ def main():
     t = TempDir()
     try:
         chain, urls = fx.start(SCRIPT, slot_ms=40, history=50)
+        hook_port = free_port()
+        hooklog = t.file("hook.jsonl")
+        hook = start(["/usr/bin/python3", os.path.join(HERE, "receivers.py"), "http",
+                      str(hook_port), hooklog])
+        assert hook.stdout.readline().strip() == b"ready"
         cfg = t.file("c.yaml")
         with open(cfg, "w") as f:
-            f.write(config(t, urls))
+            f.write(config(t, urls, hook_port))
         out = t.file("out.jsonl")
         t0 = time.time()
         p = start([CHAINSCOPE, "run", "-c", cfg], stdout=open(out, "w"))
@@ -98,8 +112,22 @@ def main():
                  timeout=20, what="the round with the missed producer")
         wait_for(lambda: ev("antelope.double_production"), timeout=20,
                  what="antelope.double_production")
-        time.sleep(1.5)  # the audit writes its counts once a second
+        # the daily report as the channel gets it (every 5 s here), with the
+        # network report once the counts of round 1 are written
+        def sent():
+            for h in read_jsonl(hooklog):
+                doc = json.loads(h["body"])
+                ant = doc.get("report", {}).get("networks", [{}])[0].get("antelope", {})
+                prods = {x["producer"]: x for x in ant.get("producers", [])}
+                if prods.get("bpac", {}).get("missed") == 12 and \
+                        prods.get("ownbp", {}).get("double_productions") == 1:
+                    return doc
+            return None
+        doc = wait_for(sent, timeout=20, what="the report with round 1 at the webhook")
+        assert doc["type"] == "audit.report" and "network report" in doc["text"], doc["text"]
+        assert "ownbp: double production in 1 round" in doc["text"]
         assert stop(p) == 0
+        stop(hook)
         run_s = time.time() - t0
         chain.stop = True
 
