@@ -8,6 +8,7 @@
 #include "audit/antday.h"
 #include "core/error.h"
 
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -405,15 +406,15 @@ static void render_json(cs_vw *w, const ant_model *m)
     cs_vw_kv_str(w, "day", day);
     cs_vw_kv_i64(w, "blocks", m->blocks);
     cs_vw_key(w, "block_time_ms");
-    if (m->bt_n)
-        cs_vw_double(w, (double)m->bt_sum / (double)m->bt_n);
+    if (m->bt_n) /* whole ms */
+        cs_vw_i64(w, (int64_t)llround((double)m->bt_sum / (double)m->bt_n));
     else
         cs_vw_null(w);
     cs_vw_key(w, "lib_lag");
     cs_vw_object_begin(w);
     cs_vw_key(w, "mean");
-    if (m->blocks)
-        cs_vw_double(w, (double)m->lag_sum / (double)m->blocks);
+    if (m->blocks) /* to 0.01 block */
+        cs_vw_double(w, round((double)m->lag_sum * 100 / (double)m->blocks) / 100);
     else
         cs_vw_null(w);
     cs_vw_kv_i64(w, "max", m->lag_max);
