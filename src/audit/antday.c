@@ -96,8 +96,7 @@ static drow *row_of(cs_antday *a, int64_t day, const char *network, const char *
     batch *b = &a->cur;
     for (size_t i = b->n; i-- > 0;) {
         drow *r = &b->rows[i];
-        if (r->day == day && strcmp(r->producer, producer) == 0 &&
-            strcmp(r->network, network) == 0)
+        if (r->day == day && strcmp(r->producer, producer) == 0 && strcmp(r->network, network) == 0)
             return r;
     }
     if (b->n == CS_ANTDAY_MAX_ROWS) {
@@ -351,8 +350,9 @@ static void on_timer(uv_timer_t *t)
 static void load_version(cs_antday *a, netstate *ns)
 {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(a->db, "SELECT max(schedule_version) FROM ant_day_network WHERE network=?",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(a->db,
+                           "SELECT max(schedule_version) FROM ant_day_network WHERE network=?", -1,
+                           &s, NULL) != SQLITE_OK)
         return;
     sqlite3_bind_text(s, 1, ns->name, -1, SQLITE_STATIC);
     if (sqlite3_step(s) == SQLITE_ROW)
@@ -425,9 +425,9 @@ int cs_antday_open(uv_loop_t *loop, cs_bus *bus, const cs_audit_config *cfg, con
     }
     sqlite3_busy_timeout(a->db, 5000);
     cs_antday_networks(a, cfg);
-    static const char *const f[] = {"antelope.block",    "antelope.slot.missed",
-                                    "antelope.round",    "antelope.schedule",
-                                    "antelope.fork",     "antelope.double_production"};
+    static const char *const f[] = {"antelope.block", "antelope.slot.missed",
+                                    "antelope.round", "antelope.schedule",
+                                    "antelope.fork",  "antelope.double_production"};
     /* a slow disk must not slow the follower: at the bound, drop and count */
     cs_sub_opts so = {.filters = f,
                       .nfilters = sizeof f / sizeof *f,

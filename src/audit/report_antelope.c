@@ -15,18 +15,17 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_PRODUCERS 512 /* bound: rows of one network's day */
+#define MAX_PRODUCERS 512   /* bound: rows of one network's day */
 #define DASH "\xe2\x80\x94" /* — */
 
 /* The endpoint checks summed up in the `endpoints` column, in this order. */
-static const char *const endpoint_checks[] = {"bp_api",     "bp_chain_id", "bp_version",
-                                              "bp_https",   "bp_cors",     "bp_tls",
-                                              "bp_p2p",     "bp_chains"};
+static const char *const endpoint_checks[] = {"bp_api",  "bp_chain_id", "bp_version", "bp_https",
+                                              "bp_cors", "bp_tls",      "bp_p2p",     "bp_chains"};
 #define NENDPOINT (sizeof endpoint_checks / sizeof *endpoint_checks)
 /* Every check the report reads, for JSON. */
-static const char *const all_checks[] = {"bp_rank",  "bp_json", "bp_chains", "bp_api",
-                                         "bp_chain_id", "bp_version", "bp_cors", "bp_https",
-                                         "bp_tls", "bp_cert", "bp_p2p"};
+static const char *const all_checks[] = {"bp_rank",     "bp_json",    "bp_chains", "bp_api",
+                                         "bp_chain_id", "bp_version", "bp_cors",   "bp_https",
+                                         "bp_tls",      "bp_cert",    "bp_p2p"};
 #define NCHECKS (sizeof all_checks / sizeof *all_checks)
 
 typedef struct ant_check {
@@ -114,30 +113,32 @@ static int model_build(cs_ledger *l, const cs_audit_network *net, const cs_repor
     if (sqlite3_exec(db, cs_antday_schema, NULL, NULL, NULL) != SQLITE_OK)
         return 0; /* a read-only ledger without the tables: no data */
     sqlite3_stmt *s;
-    if (day_query(db, "SELECT blocks, block_time_sum, block_time_n, lib_lag_sum, lib_lag_max,"
-                      " schedule_changes, forks, schedule_version FROM ant_day_network"
-                      " WHERE day=?1 AND network=?2",
+    if (day_query(db,
+                  "SELECT blocks, block_time_sum, block_time_n, lib_lag_sum, lib_lag_max,"
+                  " schedule_changes, forks, schedule_version FROM ant_day_network"
+                  " WHERE day=?1 AND network=?2",
                   m->day0, net->name, &s))
         return CS_EIO;
     if (sqlite3_step(s) == SQLITE_ROW) {
-        int64_t *v[] = {&m->blocks, &m->bt_sum, &m->bt_n,  &m->lag_sum,
-                        &m->lag_max, &m->sched, &m->forks, &m->version};
+        int64_t *v[] = {&m->blocks,  &m->bt_sum, &m->bt_n,  &m->lag_sum,
+                        &m->lag_max, &m->sched,  &m->forks, &m->version};
         for (int i = 0; i < 8; i++)
             *v[i] = sqlite3_column_int64(s, i);
         m->have_net = true;
     }
     sqlite3_finalize(s);
-    if (day_query(db, "SELECT producer, produced, missed, rounds, rounds_missed, doubles,"
-                      " last_block, last_time FROM ant_day_producer WHERE day=?1 AND"
-                      " network=?2 ORDER BY producer",
+    if (day_query(db,
+                  "SELECT producer, produced, missed, rounds, rounds_missed, doubles,"
+                  " last_block, last_time FROM ant_day_producer WHERE day=?1 AND"
+                  " network=?2 ORDER BY producer",
                   m->day0, net->name, &s))
         return CS_EIO;
     while (sqlite3_step(s) == SQLITE_ROW) {
         ant_prod *p = prod_of(m, (const char *)sqlite3_column_text(s, 0));
         if (!p)
             break;
-        int64_t *v[] = {&p->produced,      &p->missed,  &p->rounds,     &p->rounds_missed,
-                        &p->doubles,       &p->last_block, &p->last_time};
+        int64_t *v[] = {&p->produced, &p->missed,     &p->rounds,   &p->rounds_missed,
+                        &p->doubles,  &p->last_block, &p->last_time};
         for (int i = 0; i < 7; i++)
             *v[i] = sqlite3_column_int64(s, i + 1);
     }
@@ -225,14 +226,16 @@ static void endpoints_of(const ant_prod *p, char *out, size_t len)
 
 static void state_word(const ant_check *k, char *out, size_t len)
 {
-    snprintf(out, len, "%s", !k ? DASH : k->state == CS_AUDIT_OK ? "valid"
-                                     : k->state == CS_AUDIT_FAIL ? "invalid"
-                                                                 : "?");
+    snprintf(out, len, "%s",
+             !k                          ? DASH
+             : k->state == CS_AUDIT_OK   ? "valid"
+             : k->state == CS_AUDIT_FAIL ? "invalid"
+                                         : "?");
 }
 
-static const char *const cols[] = {"producer", "rank",     "votes",     "produced",
-                                   "missed",   "rounds missed", "last block", "last",
-                                   "endpoints", "bp.json", "cert days"};
+static const char *const cols[] = {"producer",  "rank",          "votes",      "produced",
+                                   "missed",    "rounds missed", "last block", "last",
+                                   "endpoints", "bp.json",       "cert days"};
 #define NCOLS (sizeof cols / sizeof *cols)
 
 static int build_table(const ant_model *m, rt_table *t)
@@ -273,8 +276,8 @@ static int build_table(const ant_model *m, rt_table *t)
             snprintf(cert, sizeof cert, "%.0f", c->value);
         else
             snprintf(cert, sizeof cert, DASH);
-        const char *cells[NCOLS] = {p->name, rank,  votes, prod, missed, rounds,
-                                    last_block, last, endp, json,  cert};
+        const char *cells[NCOLS] = {p->name,    rank, votes, prod, missed, rounds,
+                                    last_block, last, endp,  json, cert};
         rc = cs_audit_rt_row(t, cells);
     }
     return rc;
@@ -308,8 +311,7 @@ static int render_text(cs_buf *out, const ant_model *m, bool md)
     day_name(m->day0, day, sizeof day);
     means(m, bt, sizeof bt, lag, sizeof lag);
     const char *b = md ? "- " : "  ";
-    int rc = cs_buf_printf(out,
-                           md ? "### Network report %s\n\n" : "network report %s:\n", day);
+    int rc = cs_buf_printf(out, md ? "### Network report %s\n\n" : "network report %s:\n", day);
     if (!rc)
         rc = cs_buf_printf(out,
                            "%sblocks: %lld, mean block time %s\n%sLIB lag: %s\n"
@@ -350,8 +352,8 @@ static int svg_chart(cs_buf *out, const ant_model *m)
         double wp = (double)width * (double)p->produced / (double)most;
         double wm = (double)width * (double)p->missed / (double)most;
         int y = (int)i * row + 2;
-        rc = cs_buf_printf(out, "<text x=\"0\" y=\"%d\" font-size=\"11\" font-family=\"monospace\">",
-                           y + 10);
+        rc = cs_buf_printf(
+            out, "<text x=\"0\" y=\"%d\" font-size=\"11\" font-family=\"monospace\">", y + 10);
         if (!rc)
             rc = cs_audit_rt_html_esc(out, p->name);
         if (!rc)
@@ -373,11 +375,12 @@ static int render_html(cs_buf *out, const ant_model *m)
     char day[16], bt[32], lag[64];
     day_name(m->day0, day, sizeof day);
     means(m, bt, sizeof bt, lag, sizeof lag);
-    int rc = cs_buf_printf(out,
-                           "<h3>Network report %s</h3>\n<p>blocks: %lld, mean block time %s<br>"
-                           "LIB lag: %s<br>schedule changes: %lld (version %lld), forks: %lld</p>\n",
-                           day, (long long)m->blocks, bt, lag, (long long)m->sched,
-                           (long long)m->version, (long long)m->forks);
+    int rc =
+        cs_buf_printf(out,
+                      "<h3>Network report %s</h3>\n<p>blocks: %lld, mean block time %s<br>"
+                      "LIB lag: %s<br>schedule changes: %lld (version %lld), forks: %lld</p>\n",
+                      day, (long long)m->blocks, bt, lag, (long long)m->sched,
+                      (long long)m->version, (long long)m->forks);
     if (rc || !m->n)
         return rc ? rc : cs_buf_append_str(out, "<p>no producer data</p>\n");
     rc = svg_chart(out, m);

@@ -129,11 +129,11 @@ static int print_table(cs_buf *out, const char *network, const prod_row *rows, s
         standby += rows[i].standby;
     char when[32];
     cs_audit_rt_time(now_ms / 1000, when, sizeof when);
-    int rc = cs_buf_printf(out, "%s: %zu producers (%zu active, %zu standby) at %s\n\n", network,
-                           n, n - standby, standby, when);
-    static const char *const head[] = {"producer",   "status",     "hour produced",
-                                       "hour missed", "day produced", "day missed",
-                                       "rounds missed", "last block", "last"};
+    int rc = cs_buf_printf(out, "%s: %zu producers (%zu active, %zu standby) at %s\n\n", network, n,
+                           n - standby, standby, when);
+    static const char *const head[] = {"producer",      "status",       "hour produced",
+                                       "hour missed",   "day produced", "day missed",
+                                       "rounds missed", "last block",   "last"};
     rt_table t;
     cs_audit_rt_init(&t, 9, head);
     for (size_t c = 2; c < 8; c++)
@@ -141,8 +141,8 @@ static int print_table(cs_buf *out, const char *network, const prod_row *rows, s
     for (size_t i = 0; i < n && !rc; i++) {
         const prod_row *r = &rows[i];
         char v[6][24], last_block[24], last[32];
-        int64_t nums[6] = {r->hour_produced, r->hour_missed, r->day_produced, r->day_missed,
-                           r->day_rounds_missed, 0};
+        int64_t nums[6] = {r->hour_produced, r->hour_missed,       r->day_produced,
+                           r->day_missed,    r->day_rounds_missed, 0};
         for (int k = 0; k < 5; k++)
             snprintf(v[k], sizeof v[k], "%lld", (long long)nums[k]);
         if (r->last_block) {
@@ -152,8 +152,9 @@ static int print_table(cs_buf *out, const char *network, const prod_row *rows, s
             snprintf(last_block, sizeof last_block, "-");
             snprintf(last, sizeof last, "never");
         }
-        const char *cells[9] = {r->name, r->standby ? "standby" : "active", v[0], v[1], v[2],
-                                v[3],    v[4],      last_block,                   last};
+        const char *cells[9] = {
+            r->name, r->standby ? "standby" : "active", v[0], v[1], v[2], v[3], v[4], last_block,
+            last};
         rc = cs_audit_rt_row(&t, cells);
     }
     if (!rc)

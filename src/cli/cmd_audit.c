@@ -205,6 +205,7 @@ static int cmd_report(int argc, char **argv)
     const char *file = NULL, *db = NULL, *output = NULL, *day = NULL;
     int format = CS_REPORT_TEXT, ch;
     bool mask = false, glyphs = false;
+    const char *cmd = "audit report";
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:f:o:h", opts, NULL)) != -1) {
         int rc;
@@ -214,8 +215,7 @@ static int cmd_report(int argc, char **argv)
             mask = true;
         else if (ch == 'g')
             glyphs = true;
-        else if ((rc = report_opt("audit report", ch, &file, &db, &output, &format,
-                                  report_help)) >= 0)
+        else if ((rc = report_opt(cmd, ch, &file, &db, &output, &format, report_help)) >= 0)
             return rc;
     }
     if (optind < argc)

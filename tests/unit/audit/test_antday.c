@@ -21,7 +21,7 @@
 #include "core/error.h"
 
 static const int64_t DAY = 19753; /* 2024-01-31 */
-#define MS(day, sec) (((int64_t)(day) * 86400 + (sec)) * 1000)
+#define MS(day, sec) (((int64_t)(day)*86400 + (sec)) * 1000)
 
 static cs_publisher pub;
 
@@ -95,10 +95,9 @@ static void test_accounting_and_report(void **st)
     assert_true(fd >= 0);
     close(fd);
     cs_audit_node node = {.name = "eos-api", .role = CS_ROLE_RPC};
-    cs_audit_network nets[2] = {{.name = "eos", .kind = CS_AUDIT_ANTELOPE, .nodes = &node,
-                                 .nnodes = 1},
-                                {.name = "geth", .kind = CS_AUDIT_EVM, .nodes = &node,
-                                 .nnodes = 1}};
+    cs_audit_network nets[2] = {
+        {.name = "eos", .kind = CS_AUDIT_ANTELOPE, .nodes = &node, .nnodes = 1},
+        {.name = "geth", .kind = CS_AUDIT_EVM, .nodes = &node, .nnodes = 1}};
     cs_audit_config cfg;
     cs_audit_config_init(&cfg);
     cfg.nets = nets;
@@ -119,7 +118,7 @@ static void test_accounting_and_report(void **st)
     block("eos", 12, "a<b", MS(DAY, 86399) + 500, 8, NULL); /* 1 s after: a missed slot */
     block("eos", 12, "a<b", MS(DAY, 86399) + 500, 9, "12ff");
     block("eos", 13, "a<b", MS(DAY + 1, 0), 9, NULL);
-    block("geth", 14, "bpaa", MS(DAY, 100), 0, NULL); /* not an antelope network */
+    block("geth", 14, "bpaa", MS(DAY, 100), 0, NULL);  /* not an antelope network */
     block("other", 15, "bpaa", MS(DAY, 100), 0, NULL); /* not audited */
     missed("a<b", MS(DAY, 86399));
     round_ev(MS(DAY, 86000));
@@ -132,8 +131,7 @@ static void test_accounting_and_report(void **st)
     w = cs_publisher_begin(&pub);
     cs_vw_kv_str(w, "account", "bpaa");
     cs_vw_kv_u64(w, "round_start", (uint64_t)MS(DAY, 86000));
-    assert_int_equal(cs_publisher_emit(&pub, "antelope.double_production", "eos", "bpaa", NULL),
-                     0);
+    assert_int_equal(cs_publisher_emit(&pub, "antelope.double_production", "eos", "bpaa", NULL), 0);
     cs_bus_drain(bus, 0);
     int done = 0;
     cs_antday_close(a, closed, &done);
@@ -185,7 +183,8 @@ static void test_accounting_and_report(void **st)
     assert_null(strstr(h, "<script"));
     free(h);
     t = report(l, &cfg, CS_REPORT_TEXT, DAY - 30);
-    assert_non_null(strstr(t, "network report 2024-01-01:\n  blocks: 0, mean block time \xe2\x80\x94"));
+    assert_non_null(
+        strstr(t, "network report 2024-01-01:\n  blocks: 0, mean block time \xe2\x80\x94"));
     assert_non_null(strstr(t, "no producer data"));
     free(t);
     cs_ledger_close(l);
