@@ -362,7 +362,7 @@ static void load_version(cs_antday *a, netstate *ns)
 
 int cs_antday_networks(cs_antday *a, const cs_audit_config *cfg)
 {
-    netstate keep[CS_AUDIT_MAX_NETWORKS];
+    netstate keep[CS_AUDIT_MAX_NETWORKS] = {0};
     size_t n = 0;
     for (size_t i = 0; i < cfg->nnets && n < CS_AUDIT_MAX_NETWORKS; i++) {
         if (cfg->nets[i].kind != CS_AUDIT_ANTELOPE)

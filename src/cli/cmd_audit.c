@@ -230,6 +230,11 @@ static int cmd_report(int argc, char **argv)
             d > 31)
             return cs_cli_usage_error("audit report", "--day wants YYYY-MM-DD, got '%s'", day);
         day0 = cs_days_from_civil(y, m, d) * 86400;
+        time_t t = (time_t)day0;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        if (tm.tm_mday != d) /* 2024-02-30 */
+            return cs_cli_usage_error("audit report", "--day: %s is not a date", day);
     }
     cs_config *cfg;
     const cs_audit_config *acfg = audit_section("audit report", file, &cfg);
