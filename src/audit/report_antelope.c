@@ -158,7 +158,10 @@ static int model_build(cs_ledger *l, const cs_audit_network *net, const cs_repor
             k->state = row.r.state;
             k->has_value = row.r.has_value;
             k->value = row.r.value;
-            snprintf(k->detail, sizeof k->detail, "%s", row.r.detail ? row.r.detail : "");
+            if (o->mask_ips && row.r.detail) /* details may name endpoints' addresses */
+                cs_audit_mask_text(row.r.detail, k->detail, sizeof k->detail);
+            else
+                snprintf(k->detail, sizeof k->detail, "%s", row.r.detail ? row.r.detail : "");
             cs_ledger_row_free(&row);
         }
     }

@@ -142,6 +142,15 @@ static void test_accounting_and_report(void **st)
 
     cs_ledger *l;
     assert_int_equal(cs_ledger_open(path, &l), 0);
+    /* a bp check's result, as check_antelope_bp writes it, with an address */
+    cs_audit_result bp = {.time = MS(DAY, 3600) / 1000,
+                          .network = "eos",
+                          .node = "bpaa",
+                          .check = "bp_p2p",
+                          .state = CS_AUDIT_FAIL,
+                          .detail = "198.51.100.7:9876: refused"};
+    assert_int_equal(cs_ledger_add(l, &bp), 0);
+    assert_int_equal(cs_ledger_flush(l), 0);
     char *j = report(l, &cfg, CS_REPORT_JSON, DAY);
     if (getenv("CS_TEST_SHOW"))
         fputs(j, stderr);
@@ -159,7 +168,15 @@ static void test_accounting_and_report(void **st)
     assert_non_null(sec);
     assert_null(strstr(sec + 1, "\"antelope\":"));
     assert_non_null(strstr(j, "{\"network\":\"geth\",\"kind\":\"evm\",\"status\":\"none\"}"));
+    assert_non_null(strstr(j, "\"bp_p2p\":{\"state\":\"fail\",\"detail\":\"198.51.100.7:9876"));
     free(j);
+    cs_buf mb;
+    cs_buf_init(&mb, 0);
+    cs_report_opts mo = {.format = CS_REPORT_JSON, .day = DAY * 86400, .mask_ips = true};
+    assert_int_equal(cs_report_daily(l, &cfg, &mo, &mb, NULL), 0);
+    assert_non_null(strstr(cs_buf_cstr(&mb), "\"detail\":\"198.51.x.x:9876: refused\""));
+    assert_null(strstr(cs_buf_cstr(&mb), "198.51.100.7"));
+    cs_buf_free(&mb);
     /* 2024-02-01: block 13 only; the interval from block 12 counts on its day */
     j = report(l, &cfg, CS_REPORT_JSON, DAY + 1);
     assert_non_null(strstr(j, "\"blocks\":1,\"block_time_ms\":500"));
