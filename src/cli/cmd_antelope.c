@@ -271,9 +271,11 @@ static int cmd_producers(int argc, char **argv)
 
 int cs_cmd_antelope(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    if (argc < 2)
+        return cs_cli_usage_error("antelope", "which subcommand? (producers)");
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         antelope_help();
-        return argc < 2 ? CS_EXIT_USAGE : CS_EXIT_OK;
+        return CS_EXIT_OK;
     }
     if (strcmp(argv[1], "producers") == 0)
         return cmd_producers(argc - 1, argv + 1);

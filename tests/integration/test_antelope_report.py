@@ -173,6 +173,9 @@ def main():
         assert "standby" in line(txt.stdout, "sbab") and "never" in line(txt.stdout, "sbab")
         assert "active" in line(txt.stdout, "bpac") and " ago" in line(txt.stdout, "bpac")
         assert "10 producers (7 active, 3 standby)" in txt.stdout, txt.stdout[:200]
+        r = cs("antelope", "producers", "-c", cfg, "--network", "nope")
+        assert r.returncode == 3 and "no antelope network 'nope'" in r.stderr, r.stderr
+        assert cs("antelope").returncode == 2
         h = cs("antelope", "producers", "--help")
         assert h.returncode == 0 and "standby" in h.stdout and "rounds missed" in h.stdout
 
