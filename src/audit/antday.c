@@ -38,7 +38,8 @@ static const char SQL_NETWORK[] =
     " schedule_changes=schedule_changes+?8, forks=forks+?9,"
     " schedule_version=max(schedule_version, ?10)";
 
-#define NAME_MAX_ 256 /* CS_EVENT_MAX_NAME + 1 */
+#define NAME_MAX_ 256  /* CS_EVENT_MAX_NAME + 1 */
+#define MISSED_RING 32 /* slots remembered per network: more than a late block spans */
 
 /* One pending row: a producer's day (producer non-empty) or a network's. */
 typedef struct drow {
@@ -59,6 +60,10 @@ typedef struct netstate {
     uint64_t last_num;
     int64_t last_ms;
     uint64_t version; /* newest active schedule seen (0: none) */
+    /* the newest slots published as missed (slot time, ms), so that a block
+     * that comes for one after all (late, at the head) takes the miss back */
+    uint64_t missed_ms[MISSED_RING];
+    unsigned missed_at;
 } netstate;
 
 struct cs_antday {
@@ -152,6 +157,17 @@ static int64_t ev_ms(const cs_event *ev)
     return ev->time_ns > 0 ? ev->time_ns / 1000000 : 0;
 }
 
+/* Whether the slot at ms was published as missed; forgets it. */
+static bool take_missed(netstate *ns, uint64_t ms)
+{
+    for (unsigned i = 0; i < MISSED_RING; i++)
+        if (ns->missed_ms[i] == ms) {
+            ns->missed_ms[i] = 0;
+            return true;
+        }
+    return false;
+}
+
 static void on_block(cs_antday *a, netstate *ns, const cs_event *ev)
 {
     cs_val rep;
@@ -167,6 +183,8 @@ static void on_block(cs_antday *a, netstate *ns, const cs_event *ev)
     drow *p = row_of(a, day, ev->network, prod);
     if (p) {
         p->v[P_PRODUCED]++;
+        if (take_missed(ns, ms)) /* a late block: its slot was not missed after all */
+            p->v[P_MISSED]--;
         if ((int64_t)num > p->v[P_LAST_BLOCK]) {
             p->v[P_LAST_BLOCK] = (int64_t)num;
             p->v[P_LAST_TIME] = (int64_t)ms;
@@ -188,14 +206,16 @@ static void on_block(cs_antday *a, netstate *ns, const cs_event *ev)
     ns->last_ms = (int64_t)ms;
 }
 
-static void on_missed(cs_antday *a, const cs_event *ev)
+static void on_missed(cs_antday *a, netstate *ns, const cs_event *ev)
 {
     char prod[16];
     field_str(&ev->payload, "producer", prod, sizeof prod);
     uint64_t ms = field_u64(ev, "slot_time");
     drow *p = prod[0] && ms ? row_of(a, day_of_ms(ms), ev->network, prod) : NULL;
-    if (p)
-        p->v[P_MISSED]++;
+    if (!p)
+        return;
+    p->v[P_MISSED]++;
+    ns->missed_ms[ns->missed_at++ % MISSED_RING] = ms;
 }
 
 static void on_round(cs_antday *a, const cs_event *ev)
@@ -248,7 +268,7 @@ static void on_event(cs_sub *sub, cs_event *ev, void *arg)
     if (strcmp(t, "block") == 0) {
         on_block(a, ns, ev);
     } else if (strcmp(t, "slot.missed") == 0) {
-        on_missed(a, ev);
+        on_missed(a, ns, ev);
     } else if (strcmp(t, "round") == 0) {
         on_round(a, ev);
     } else if (strcmp(t, "schedule") == 0) {

@@ -17,7 +17,9 @@
  * transaction per second on a worker thread (uv_queue_work), never on the
  * loop, one write at a time. At most CS_ANTDAY_MAX_ROWS rows wait between two
  * writes; an event past that bound is dropped and counted (logged once per
- * write). A replaced block (`replaces`, after a fork) is not counted again.
+ * write). A replaced block (`replaces`, after a fork) is not counted again;
+ * a block for a slot published as missed (late, at the head) takes the
+ * miss back.
  * The daily report (report_antelope.c) reads these tables. */
 #ifndef CS_AUDIT_ANTDAY_H
 #define CS_AUDIT_ANTDAY_H

@@ -121,6 +121,9 @@ static void test_accounting_and_report(void **st)
     block("geth", 14, "bpaa", MS(DAY, 100), 0, NULL);  /* not an antelope network */
     block("other", 15, "bpaa", MS(DAY, 100), 0, NULL); /* not audited */
     missed("a<b", MS(DAY, 86399));
+    /* a slot published as missed at the head, and its block comes late */
+    missed("a<b", MS(DAY + 1, 0) + 500);
+    block("eos", 14, "a<b", MS(DAY + 1, 0) + 500, 9, NULL);
     round_ev(MS(DAY, 86000));
     schedule(4); /* the first one read: no change */
     schedule(5);
@@ -177,10 +180,11 @@ static void test_accounting_and_report(void **st)
     assert_non_null(strstr(cs_buf_cstr(&mb), "\"detail\":\"198.51.x.x:9876: refused\""));
     assert_null(strstr(cs_buf_cstr(&mb), "198.51.100.7"));
     cs_buf_free(&mb);
-    /* 2024-02-01: block 13 only; the interval from block 12 counts on its day */
+    /* 2024-02-01: blocks 13 and 14 (the interval from block 12 counts on
+     * this day); 14 came after its slot was published as missed: not missed */
     j = report(l, &cfg, CS_REPORT_JSON, DAY + 1);
-    assert_non_null(strstr(j, "\"blocks\":1,\"block_time_ms\":500"));
-    assert_non_null(strstr(j, "\"produced\":1,\"missed\":0,\"rounds\":0"));
+    assert_non_null(strstr(j, "\"blocks\":2,\"block_time_ms\":500"));
+    assert_non_null(strstr(j, "\"produced\":2,\"missed\":0,\"rounds\":0"));
     free(j);
     /* today: the fork and the schedule change, by the events' time */
     int64_t today = (int64_t)time(NULL) / 86400;
