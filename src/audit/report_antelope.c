@@ -71,7 +71,7 @@ typedef struct ranked {
 static int add_ranked(const char *network, const char *node, void *arg)
 {
     ranked *r = arg;
-    if (strcmp(network, r->network) == 0)
+    if (strcmp(network, r->network) == 0 && node[0] != '@') /* not a pseudo-node (@producers) */
         prod_of(r->m, node);
     return 0;
 }
@@ -276,7 +276,7 @@ static int build_table(const ant_model *m, rt_table *t)
         endpoints_of(p, endp, sizeof endp);
         state_word(chk(p, "bp_json"), json, sizeof json);
         if (c && c->has_value)
-            snprintf(cert, sizeof cert, "%.0f", c->value);
+            snprintf(cert, sizeof cert, "%.4g", c->value); /* 80, 4.9, -2.5 */
         else
             snprintf(cert, sizeof cert, DASH);
         const char *cells[NCOLS] = {p->name,    rank, votes, prod, missed, rounds,

@@ -71,6 +71,21 @@ static void round_ev(int64_t start)
     assert_int_equal(cs_publisher_emit(&pub, "antelope.round", "eos", "eos", NULL), 0);
 }
 
+/* A result of DAY 01:00 in the ledger; value < 0: none. */
+static void bp_result(cs_ledger *l, const char *node, const char *check, int state, double value,
+                      const char *detail)
+{
+    cs_audit_result r = {.time = MS(DAY, 3600) / 1000,
+                         .network = "eos",
+                         .node = node,
+                         .check = check,
+                         .state = state,
+                         .has_value = value >= 0,
+                         .value = value,
+                         .detail = detail};
+    assert_int_equal(cs_ledger_add(l, &r), 0);
+}
+
 static void closed(void *arg)
 {
     *(int *)arg = 1;
@@ -145,14 +160,12 @@ static void test_accounting_and_report(void **st)
 
     cs_ledger *l;
     assert_int_equal(cs_ledger_open(path, &l), 0);
-    /* a bp check's result, as check_antelope_bp writes it, with an address */
-    cs_audit_result bp = {.time = MS(DAY, 3600) / 1000,
-                          .network = "eos",
-                          .node = "bpaa",
-                          .check = "bp_p2p",
-                          .state = CS_AUDIT_FAIL,
-                          .detail = "198.51.100.7:9876: refused"};
-    assert_int_equal(cs_ledger_add(l, &bp), 0);
+    /* bp checks' results, as check_antelope_bp writes them: one with an
+     * address, days to expiry with a decimal, the producer table's
+     * pseudo-node (no producer) */
+    bp_result(l, "bpaa", "bp_p2p", CS_AUDIT_FAIL, -1, "198.51.100.7:9876: refused");
+    bp_result(l, "bpaa", "bp_cert", CS_AUDIT_FAIL, 4.9, "expires in 4.9 days");
+    bp_result(l, "@producers", "bp_rank", CS_AUDIT_UNKNOWN, -1, "get_producers: timeout");
     assert_int_equal(cs_ledger_flush(l), 0);
     char *j = report(l, &cfg, CS_REPORT_JSON, DAY);
     if (getenv("CS_TEST_SHOW"))
@@ -192,9 +205,16 @@ static void test_accounting_and_report(void **st)
     assert_non_null(strstr(j, "\"schedule_changes\":1,\"schedule_version\":5,\"forks\":1"));
     free(j);
     char *t = report(l, &cfg, CS_REPORT_TEXT, DAY);
+    if (getenv("CS_TEST_SHOW"))
+        fputs(t, stderr);
     assert_non_null(strstr(t, "network report 2024-01-31:\n  blocks: 3, mean block time 750 ms\n"
                               "  LIB lag: mean 2.3, max 4 blocks\n"));
     assert_non_null(strstr(t, "bpaa: double production in 1 round\n"));
+    const char *row = strstr(t, "\nbpaa ");
+    assert_non_null(row);
+    assert_non_null(strstr(row, "  p2p fail  "));
+    assert_non_null(strstr(row, " 4.9\n")); /* days to expiry as the check wrote them */
+    assert_null(strstr(t, "@producers"));
     assert_non_null(strstr(t, "\na<b   "));
     free(t);
     char *h = report(l, &cfg, CS_REPORT_HTML, DAY);
