@@ -293,7 +293,7 @@ static void publish_block(cs_ant_follower *f, const cs_ant_block *b)
     memcpy(e->id, b->id, sizeof e->id);
     f->next = b->num + 1;
     f->have_next = true;
-    ant_db_block(f, b);
+    ant_db_block(f, b, replaces);
     ant_db_cursor(f);
     ant_db_commit(f); /* the cursor is on disk before the event leaves: no duplicate */
     cs_vw *w = cs_publisher_begin(&f->pub);

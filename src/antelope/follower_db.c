@@ -134,7 +134,9 @@ static void hour_add(cs_ant_follower *f, const char *producer, int64_t ms, int p
     run(f, f->st_hour);
 }
 
-void ant_db_block(cs_ant_follower *f, const cs_ant_block *b)
+/* A replacement (after a fork) is stored and moves the cursor, but is not
+ * counted again: its height was produced once. */
+void ant_db_block(cs_ant_follower *f, const cs_ant_block *b, bool replaces)
 {
     if (!f->db)
         return;
@@ -147,6 +149,8 @@ void ant_db_block(cs_ant_follower *f, const cs_ant_block *b)
         sqlite3_bind_int64(f->st_prune, 2, (sqlite3_int64)(b->num - RING));
         run(f, f->st_prune);
     }
+    if (replaces)
+        return;
     hour_add(f, b->producer, b->time_ms, 1, 0, 0);
     sqlite3_bind_text(f->st_prod, 1, f->o.network, -1, SQLITE_STATIC);
     sqlite3_bind_text(f->st_prod, 2, b->producer, -1, SQLITE_STATIC);

@@ -1,5 +1,6 @@
 /* The audit component of `chainscope run` (see component.h). */
 #include "audit/component.h"
+#include "audit/antday.h"
 #include "audit/audit_config.h"
 #include "audit/check.h"
 #include "core/error.h"
@@ -19,6 +20,7 @@ typedef struct audit_comp {
     const cs_audit_config *orig; /* the runtime's; later ones (reloads) are ours to free */
     const cs_audit_config *cfg;  /* the newest */
     cs_spool *spool;             /* audit.report until a notifier acknowledges it */
+    cs_antday *antday;           /* Antelope networks' day accounting (NULL: none) */
     cs_publisher pub;
     char origin[160];
     void (*done)(void *arg);
@@ -125,6 +127,12 @@ static void client_closed(void *arg)
     free_comp(arg);
 }
 
+static void sched_closed(void *arg)
+{
+    audit_comp *a = arg;
+    cs_http_client_close(a->client, client_closed, a);
+}
+
 int cs_audit_component_start(cs_runtime *rt, void *conf, void **state)
 {
     const cs_audit_config *cfg = conf;
@@ -154,18 +162,23 @@ int cs_audit_component_start(cs_runtime *rt, void *conf, void **state)
                              .mask_ips = cfg->mask_ips,
                              .report = report_hook ? report_hook : send_report,
                              .report_arg = report_hook ? report_arg : a};
-    if ((rc = cs_audit_scheduler_new(&o, &a->sched)) || (rc = cs_audit_scheduler_start(a->sched))) {
-        cs_http_client_close(a->client, client_closed, a);
+    if ((rc = cs_audit_scheduler_new(&o, &a->sched)) || (rc = cs_audit_scheduler_start(a->sched)) ||
+        (rc = cs_antday_open(rt->loop, rt->bus, cfg, cfg->db ? cfg->db : "chainscope-audit.db",
+                             &a->antday))) {
+        if (a->sched)
+            cs_audit_scheduler_close(a->sched, sched_closed, a);
+        else
+            cs_http_client_close(a->client, client_closed, a);
         return rc;
     }
     *state = a;
     return 0;
 }
 
-static void sched_closed(void *arg)
+static void antday_closed(void *arg)
 {
     audit_comp *a = arg;
-    cs_http_client_close(a->client, client_closed, a);
+    cs_audit_scheduler_close(a->sched, sched_closed, a);
 }
 
 void cs_audit_component_stop(void *state, void (*done)(void *arg), void *arg)
@@ -173,7 +186,7 @@ void cs_audit_component_stop(void *state, void (*done)(void *arg), void *arg)
     audit_comp *a = state;
     a->done = done;
     a->done_arg = arg;
-    cs_audit_scheduler_close(a->sched, sched_closed, a);
+    cs_antday_close(a->antday, antday_closed, a); /* its last write, then the scheduler */
 }
 
 /* The scheduler no longer uses old: free it unless it is the runtime's. */
@@ -191,6 +204,8 @@ int cs_audit_component_reload(void *state, void *conf)
     int rc = want_channels(a, cfg);
     const cs_audit_config *prev = a->cfg;
     a->cfg = cfg; /* before: `retired` may run inside the reload */
+    if (!rc && a->antday)
+        rc = cs_antday_networks(a->antday, cfg);
     if (!rc)
         rc = cs_audit_scheduler_reload(a->sched, cfg, retired, a);
     if (rc) {

@@ -123,6 +123,11 @@ void cs_ledger_close(cs_ledger *l)
     free(l);
 }
 
+struct sqlite3 *cs_ledger_sqlite(cs_ledger *l)
+{
+    return l->db;
+}
+
 int cs_ledger_flush(cs_ledger *l)
 {
     if (!l->in_tx)

@@ -33,6 +33,10 @@ void cs_ledger_close(cs_ledger *l);
 /* Adds one result (strings are copied by SQLite). Opens a transaction if
  * none is open; commits when CS_LEDGER_BATCH rows are pending. */
 int cs_ledger_add(cs_ledger *l, const cs_audit_result *r);
+/* The ledger's SQLite connection, for tables kept beside `results` in the
+ * same file (antday.h); borrowed, same thread rules as the ledger. */
+struct sqlite3 *cs_ledger_sqlite(cs_ledger *l);
+
 /* Commits the open transaction, if any. */
 int cs_ledger_flush(cs_ledger *l);
 

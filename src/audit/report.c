@@ -1,5 +1,6 @@
 /* The daily audit report: per network, its newest sweep in the ledger. */
 #include "audit/report.h"
+#include "audit/report_ant.h"
 #include "audit/report_int.h"
 #include "core/error.h"
 #include "core/json.h"
@@ -613,7 +614,13 @@ static void kv_opt(cs_vw *w, const char *k, const char *v)
     }
 }
 
-static void render_json_net(cs_vw *w, net_model *m)
+/* The Antelope network report of the day, inside the network's object. */
+static int json_antelope(cs_vw *w, cs_ledger *l, const net_model *m, const cs_report_opts *o)
+{
+    return m->net->kind == CS_AUDIT_ANTELOPE ? cs_report_antelope(l, m->net, o, NULL, w) : 0;
+}
+
+static int render_json_net(cs_vw *w, net_model *m, cs_ledger *l, const cs_report_opts *o)
 {
     cs_vw_object_begin(w);
     cs_vw_kv_str(w, "network", m->net->name);
@@ -625,8 +632,9 @@ static void render_json_net(cs_vw *w, net_model *m)
                                                      : "ok";
     cs_vw_kv_str(w, "status", st);
     if (!m->have) {
+        int rc = json_antelope(w, l, m, o);
         cs_vw_object_end(w);
-        return;
+        return rc;
     }
     cs_vw_kv_i64(w, "sweep", m->sw.time);
     cs_vw_key(w, "head");
@@ -690,7 +698,9 @@ static void render_json_net(cs_vw *w, net_model *m)
         cs_vw_object_end(w);
     }
     cs_vw_array_end(w);
+    int rc = json_antelope(w, l, m, o);
     cs_vw_object_end(w);
+    return rc;
 }
 
 /* Renders a finished value writer as JSON plus a newline. */
@@ -736,7 +746,7 @@ int cs_report_daily(cs_ledger *l, const cs_audit_config *cfg, const cs_report_op
             total += m.problems;
             switch (o->format) {
             case CS_REPORT_JSON:
-                render_json_net(&w, &m);
+                rc = render_json_net(&w, &m, l, o);
                 break;
             case CS_REPORT_HTML:
                 rc = render_html(out, &m, o->glyphs);
@@ -747,6 +757,8 @@ int cs_report_daily(cs_ledger *l, const cs_audit_config *cfg, const cs_report_op
             default:
                 rc = render_text(out, &m, false, o->glyphs);
             }
+            if (!rc && o->format != CS_REPORT_JSON && m.net->kind == CS_AUDIT_ANTELOPE)
+                rc = cs_report_antelope(l, m.net, o, out, NULL);
         }
         model_free(&m);
     }

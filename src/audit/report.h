@@ -29,6 +29,8 @@ typedef struct cs_report_opts {
     bool mask_ips; /* every address (table, details, notices) shown as 203.0.x.x */
     bool glyphs;   /* the status glyphs of the Jouleverse audit beside the words (daily
                       report in text, md and html): 🟢 chain, 🟩 connected, ✅ activity */
+    int64_t day;   /* the UTC day of the Antelope network report, as the Unix time of its
+                      midnight; 0: the current day */
 } cs_report_opts;
 
 /* The subject of the daily report's notification: "chainscope audit

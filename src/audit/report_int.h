@@ -44,6 +44,10 @@ int cs_audit_rt_md_esc(cs_buf *out, const char *s);
 /* "2024-01-31 23:00:07 UTC" (len >= 32). */
 void cs_audit_rt_time(int64_t t, char *out, size_t len);
 
+/* How long ago, for people: "12s ago", "5m ago", "3h ago", "2d ago"
+ * (negative counts as 0). len >= 24. */
+void cs_audit_rt_ago(int64_t secs, char *out, size_t len);
+
 /* Inline SVG: one bar per day of days[0..ndays), its height the day's
  * availability; green at or above bp, red below, a grey stub for a day
  * without data. */

@@ -250,6 +250,20 @@ void cs_audit_rt_time(int64_t t, char *out, size_t len)
 
 /* Inline SVG: one bar per day, its height the day's availability; green
  * at or above the threshold, red below, a grey stub for a day without data. */
+void cs_audit_rt_ago(int64_t secs, char *out, size_t len)
+{
+    if (secs < 0)
+        secs = 0;
+    if (secs < 120)
+        snprintf(out, len, "%llds ago", (long long)secs);
+    else if (secs < 7200)
+        snprintf(out, len, "%lldm ago", (long long)(secs / 60));
+    else if (secs < 172800)
+        snprintf(out, len, "%lldh ago", (long long)(secs / 3600));
+    else
+        snprintf(out, len, "%lldd ago", (long long)(secs / 86400));
+}
+
 int cs_audit_rt_svg_bars(cs_buf *out, int year, int month, int ndays, const cs_avail *days,
                          uint32_t bp)
 {

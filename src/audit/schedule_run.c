@@ -210,8 +210,12 @@ typedef struct report_job {
 static void report_work(uv_work_t *req)
 {
     report_job *j = req->data;
-    cs_report_opts o = {
-        .format = j->format, .mask_ips = j->s->o.mask_ips, .glyphs = j->s->o.cfg->report_glyphs};
+    /* the day that ends at the report's due time (at midnight: the day before) */
+    int64_t last = j->due > 0 ? j->due - 1 : (int64_t)time(NULL);
+    cs_report_opts o = {.format = j->format,
+                        .mask_ips = j->s->o.mask_ips,
+                        .glyphs = j->s->o.cfg->report_glyphs,
+                        .day = last - last % 86400};
     j->err = cs_report_daily(j->s->ledger, j->s->o.cfg, &o, &j->out, &j->problems);
     /* mail carries a text and an HTML part; chat and webhooks the text */
     if (!j->err && j->format != CS_REPORT_TEXT) {

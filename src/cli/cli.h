@@ -61,6 +61,7 @@ int cs_cmd_abi(int argc, char **argv);
 int cs_cmd_evm(int argc, char **argv);
 int cs_cmd_audit(int argc, char **argv);
 int cs_cmd_sla(int argc, char **argv);
+int cs_cmd_antelope(int argc, char **argv);
 int cs_cmd_monitor(int argc, char **argv);
 int cs_cmd_archive(int argc, char **argv);
 int cs_cmd_replay(int argc, char **argv);

@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/components.h"
 #include "core/bus.h"
+#include "core/date.h"
 #include "core/error.h"
 #include "core/log.h"
 
@@ -22,6 +23,8 @@ static void audit_help(void)
 {
     printf("usage: chainscope audit --once -c FILE [--format text|md|html|json] [--mask-ips]\n"
            "                        [--glyphs] [--db FILE] [--output FILE]\n"
+           "       chainscope audit report -c FILE [--day YYYY-MM-DD] [--format ...]\n"
+           "                        (the report from the ledger, no checks: see its --help)\n"
            "\n"
            "Runs every check of the config's `audit:` section now (chain advancing, each\n"
            "node reachable, at the head, connected, sealing or producing, ...), stores\n"
@@ -104,6 +107,27 @@ static int write_out(const char *path, cs_buf *b)
     return bad ? CS_EXIT_FAIL : CS_EXIT_OK;
 }
 
+/* The daily report to output (NULL: standard output); the exit status:
+ * 0, 1 when it counts problems, 4 when it could not be made or written. */
+static int print_daily(cs_ledger *l, const cs_audit_config *acfg, const cs_report_opts *ro,
+                       const char *output)
+{
+    cs_buf out;
+    cs_buf_init(&out, 0);
+    unsigned problems = 0;
+    int rc = cs_report_daily(l, acfg, ro, &out, &problems), exit_code;
+    if (rc) {
+        fprintf(stderr, "chainscope audit: report: %s\n", cs_strerror(rc));
+        exit_code = CS_EXIT_FAIL;
+    } else {
+        exit_code = write_out(output, &out);
+        if (exit_code == CS_EXIT_OK && problems)
+            exit_code = CS_EXIT_PROBLEM;
+    }
+    cs_buf_free(&out);
+    return exit_code;
+}
+
 /* The options audit and sla share: -c, --db, -o, -f and -h, and the answer
  * to an unknown one. Returns -1 to go on parsing, or the exit code. */
 static int report_opt(const char *cmd, int ch, const char **file, const char **db,
@@ -131,8 +155,117 @@ static int report_opt(const char *cmd, int ch, const char **file, const char **d
     }
 }
 
+static void report_help(void)
+{
+    printf("usage: chainscope audit report -c FILE [--day YYYY-MM-DD]\n"
+           "                        [--format text|md|html|json] [--mask-ips] [--glyphs]\n"
+           "                        [--db FILE] [--output FILE]\n"
+           "\n"
+           "Prints the daily report from the ledger, without running a check: each\n"
+           "network at its newest sweep, and for antelope networks the network report\n"
+           "of the day (blocks, mean block time, LIB lag, schedule changes, forks; per\n"
+           "producer rank, votes, blocks produced and missed, missed rounds, the last\n"
+           "block, endpoint health, bp.json, days to certificate expiry), as the\n"
+           "audit of `chainscope run` accounted it from the follower's events. The same\n"
+           "report is what audit.report.channels receive. docs/audit.md, docs/antelope.md.\n"
+           "\n"
+           "options:\n"
+           "  -c, --config FILE  config file with an `audit:` section (required)\n"
+           "      --day DAY      the UTC day of the network report, YYYY-MM-DD\n"
+           "                     (default: today, so far)\n"
+           "  -f, --format FMT   text (default), md, html (with bar charts) or json\n"
+           "      --mask-ips     mask every address as 203.0.x.x\n"
+           "      --glyphs       status glyphs beside the words\n"
+           "      --db FILE      ledger file (default: audit.db of the config)\n"
+           "  -o, --output FILE  write the report to FILE instead of standard output\n"
+           "  -h, --help         this help\n"
+           "\n"
+           "exit status: 0 all well at the newest sweeps, 1 something is down, 2 usage,\n"
+           "3 config error, 4 runtime failure (e.g. no ledger).\n"
+           "\n"
+           "example (yesterday's report of an EOS network, as HTML):\n"
+           "  chainscope audit report -c /etc/chainscope/audit.yaml --day 2024-01-31 "
+           "--format html -o eos.html\n");
+}
+
+/* chainscope audit report: the daily report from the ledger, no sweep. */
+static int cmd_report(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"day", required_argument, NULL, 'D'},
+        {"format", required_argument, NULL, 'f'},
+        {"mask-ips", no_argument, NULL, 'm'},
+        {"db", required_argument, NULL, 'd'},
+        {"output", required_argument, NULL, 'o'},
+        {"glyphs", no_argument, NULL, 'g'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *file = NULL, *db = NULL, *output = NULL, *day = NULL;
+    int format = CS_REPORT_TEXT, ch;
+    bool mask = false, glyphs = false;
+    const char *cmd = "audit report";
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:f:o:h", opts, NULL)) != -1) {
+        int rc;
+        if (ch == 'D')
+            day = optarg;
+        else if (ch == 'm')
+            mask = true;
+        else if (ch == 'g')
+            glyphs = true;
+        else if ((rc = report_opt(cmd, ch, &file, &db, &output, &format, report_help)) >= 0)
+            return rc;
+    }
+    if (optind < argc)
+        return cs_cli_usage_error("audit report", "unexpected argument '%s'", argv[optind]);
+    if (!file)
+        return cs_cli_usage_error("audit report", "which config? (-c FILE)");
+    int64_t day0 = 0;
+    if (day) {
+        int y, m, d;
+        char tail;
+        if (sscanf(day, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || m < 1 || m > 12 || d < 1 ||
+            d > 31)
+            return cs_cli_usage_error("audit report", "--day wants YYYY-MM-DD, got '%s'", day);
+        day0 = cs_days_from_civil(y, m, d) * 86400;
+        time_t t = (time_t)day0;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        if (tm.tm_mday != d) /* 2024-02-30 */
+            return cs_cli_usage_error("audit report", "--day: %s is not a date", day);
+    }
+    cs_config *cfg;
+    const cs_audit_config *acfg = audit_section("audit report", file, &cfg);
+    if (!acfg)
+        return CS_EXIT_CONFIG;
+    if (!db)
+        db = acfg->db ? acfg->db : "chainscope-audit.db";
+    cs_ledger *l = NULL;
+    if (access(db, R_OK) != 0) {
+        fprintf(stderr, "chainscope audit report: no ledger at %s\n", db);
+    } else if (cs_ledger_open(db, &l) != 0) {
+        l = NULL;
+    }
+    if (!l) {
+        cs_config_free(cfg);
+        return CS_EXIT_FAIL;
+    }
+    cs_report_opts ro = {.format = format,
+                         .mask_ips = mask || acfg->mask_ips,
+                         .glyphs = glyphs || acfg->report_glyphs,
+                         .day = day0};
+    int exit_code = print_daily(l, acfg, &ro, output);
+    cs_ledger_close(l);
+    cs_config_free(cfg);
+    return exit_code;
+}
+
 int cs_cmd_audit(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "report") == 0)
+        return cmd_report(argc - 1, argv + 1);
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"once", no_argument, NULL, '1'},
@@ -214,22 +347,10 @@ int cs_cmd_audit(int argc, char **argv)
             fprintf(stderr, "chainscope audit: storing results failed: %s\n", cs_strerror(c.err));
             exit_code = CS_EXIT_FAIL;
         } else {
-            cs_buf out;
-            cs_buf_init(&out, 0);
-            unsigned problems = 0;
             cs_report_opts ro = {.format = format,
                                  .mask_ips = mask || acfg->mask_ips,
                                  .glyphs = glyphs || acfg->report_glyphs};
-            rc = cs_report_daily(cs_audit_scheduler_ledger(c.sched), acfg, &ro, &out, &problems);
-            if (rc) {
-                fprintf(stderr, "chainscope audit: report: %s\n", cs_strerror(rc));
-                exit_code = CS_EXIT_FAIL;
-            } else {
-                exit_code = write_out(output, &out);
-                if (exit_code == CS_EXIT_OK && problems)
-                    exit_code = CS_EXIT_PROBLEM;
-            }
-            cs_buf_free(&out);
+            exit_code = print_daily(cs_audit_scheduler_ledger(c.sched), acfg, &ro, output);
         }
     }
     if (c.sched) {

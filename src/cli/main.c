@@ -26,6 +26,8 @@ static const cs_command commands[] = {
     {"evm", "follow an EVM chain (blocks, txs, decoded logs, reorgs); probe nodes", cs_cmd_evm},
     {"audit", "check every node of an inventory now and print the daily report", cs_cmd_audit},
     {"sla", "print the monthly availability of each node against its SLA", cs_cmd_sla},
+    {"antelope", "Antelope producers: blocks produced and missed, rounds, standbys",
+     cs_cmd_antelope},
     {"monitor", "try rules and monitors on events without sending anything", cs_cmd_monitor},
     {"archive", "record events into compressed segment files; cat, stats, verify them",
      cs_cmd_archive},

@@ -250,7 +250,7 @@ class RunTest(unittest.TestCase):
                   .splitlines()]
         self.assertEqual(listed, ["run", "check-config", "publish", "tail", "events", "p2p",
                                   "connector", "ctl", "horde", "simnet", "crawl", "abi", "evm", "audit",
-                                  "sla", "monitor", "archive", "replay"])
+                                  "sla", "antelope", "monitor", "archive", "replay"])
         for name in listed:
             h = cs(name, "--help")
             self.assertEqual(h.returncode, 0, name)
