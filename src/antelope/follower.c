@@ -130,9 +130,12 @@ static void round_done(void *arg, const cs_ant_round *r);
 static void slot_missed(void *arg, const char *producer, int64_t slot_ms, uint64_t expected,
                         uint64_t consecutive);
 
+static void slot_late(void *arg, const char *producer, int64_t slot_ms);
+
 static const cs_ant_rounds_cb *rounds_cb(cs_ant_follower *f)
 {
-    f->rcb = (cs_ant_rounds_cb){slot_missed, round_done, f};
+    f->rcb = (cs_ant_rounds_cb){.missed = slot_missed, .round = round_done, .arg = f,
+                                .late = slot_late};
     return &f->rcb;
 }
 
@@ -223,7 +226,14 @@ static void slot_missed(void *arg, const char *producer, int64_t slot_ms, uint64
     cs_vw_kv_u64(w, "consecutive", consecutive);
     cs_publisher_emit(&f->pub, "antelope.slot.missed", NULL, producer, NULL);
     cs_mseries_inc(ant_series(f, f->m.missed, producer), 1);
-    ant_db_missed(f, producer, slot_ms);
+    ant_db_missed(f, producer, slot_ms, 1);
+}
+
+/* The slot's block came after all: the hour's count takes the miss back
+ * (the antelope.slot.missed event and the metric stay: they were seen). */
+static void slot_late(void *arg, const char *producer, int64_t slot_ms)
+{
+    ant_db_missed(arg, producer, slot_ms, -1);
 }
 
 static void round_done(void *arg, const cs_ant_round *r)

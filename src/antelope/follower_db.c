@@ -169,9 +169,9 @@ void ant_db_cursor(cs_ant_follower *f)
     run(f, f->st_cursor);
 }
 
-void ant_db_missed(cs_ant_follower *f, const char *producer, int64_t slot_ms)
+void ant_db_missed(cs_ant_follower *f, const char *producer, int64_t slot_ms, int n)
 {
-    hour_add(f, producer, slot_ms, 0, 1, 0);
+    hour_add(f, producer, slot_ms, 0, n, 0);
 }
 
 void ant_db_round_missed(cs_ant_follower *f, const char *producer, int64_t round_ms)

@@ -73,7 +73,8 @@ void ant_db_commit(cs_ant_follower *f);
 /* In the open transaction: the cursor, a block's id, accounting. */
 void ant_db_block(cs_ant_follower *f, const cs_ant_block *b, bool replaces);
 void ant_db_cursor(cs_ant_follower *f);
-void ant_db_missed(cs_ant_follower *f, const char *producer, int64_t slot_ms);
+/* n missed slots (-1: one taken back, its block came late) */
+void ant_db_missed(cs_ant_follower *f, const char *producer, int64_t slot_ms, int n);
 void ant_db_round_missed(cs_ant_follower *f, const char *producer, int64_t round_ms);
 void ant_db_standby(cs_ant_follower *f, const char *producer, bool standby);
 

@@ -95,9 +95,15 @@ void cs_ant_rounds_block(cs_ant_rounds *r, uint64_t num, int64_t slot, const cha
         report_round(r, cb);
         r->have_last = false;
     }
+    bool reported = r->have_last && slot <= r->missed_upto;
     miss_until(r, slot - 1, cb);
     enter_round(r, slot, cb);
     size_t i = index_of(r, slot);
+    if (reported && r->missed[i] > 0) {
+        r->missed[i]--;
+        if (cb && cb->late)
+            cb->late(cb->arg, r->s.names[i], CS_ANT_EPOCH_MS + slot * CS_ANT_SLOT_MS);
+    }
     if (strcmp(r->s.names[i], producer) != 0)
         r->mismatches++;
     if (r->produced[i] < CS_ANT_REPETITIONS)
@@ -111,7 +117,8 @@ void cs_ant_rounds_block(cs_ant_rounds *r, uint64_t num, int64_t slot, const cha
     r->have_last = true;
     r->last_slot = slot;
     r->last_num = num;
-    r->missed_upto = slot;
+    if (slot > r->missed_upto)
+        r->missed_upto = slot; /* slots the clock reported after it stay reported */
 }
 
 void cs_ant_rounds_tick(cs_ant_rounds *r, int64_t now_slot, const cs_ant_rounds_cb *cb)

@@ -44,6 +44,10 @@ typedef struct cs_ant_rounds_cb {
                    uint64_t consecutive);
     void (*round)(void *arg, const cs_ant_round *r); /* borrowed until it returns */
     void *arg;
+    /* A block came for a slot already reported missed (the slot clock ran
+     * ahead of a late block): the round counts it produced, not missed.
+     * May be NULL. */
+    void (*late)(void *arg, const char *producer, int64_t slot_ms);
 } cs_ant_rounds_cb;
 
 typedef struct cs_ant_rounds {

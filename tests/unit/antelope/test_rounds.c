@@ -18,6 +18,8 @@ typedef struct seen {
     uint64_t last_consecutive;
     int rounds, partial_rounds;
     uint8_t produced[CS_ANT_MAX_PRODUCERS], missed_of[CS_ANT_MAX_PRODUCERS];
+    int late;
+    char last_late[16];
 } seen;
 
 static void on_missed(void *arg, const char *p, int64_t ms, uint64_t expected, uint64_t consec)
@@ -63,7 +65,7 @@ static void test_rounds(void **st)
     cs_ant_rounds r;
     cs_ant_rounds_init(&r, &sc);
     seen s = {0};
-    cs_ant_rounds_cb cb = {on_missed, on_round, &s};
+    cs_ant_rounds_cb cb = {.missed = on_missed, .round = on_round, .arg = &s};
     uint64_t num = 1;
     int64_t base = 36 * 1000;
     for (int64_t k = 0; k < 36; k++) /* round 0 in full */
@@ -98,6 +100,49 @@ static void test_rounds(void **st)
     cs_ant_rounds_block(&r, num - 1, base + 72, "alpha", &cb);
     assert_int_equal(s.missed, 17);
     assert_int_equal(r.mismatches, 0);
+}
+
+static void on_late(void *arg, const char *p, int64_t ms)
+{
+    seen *s = arg;
+    (void)ms;
+    s->late++;
+    snprintf(s->last_late, sizeof s->last_late, "%s", p);
+}
+
+/* The slot clock reports alpha's slots 3, 4 and 5 missed; the blocks of
+ * 3 and 4 then come late: the round counts them produced and the late
+ * hook hears of each, while slot 5 (never produced) stays missed without
+ * being reported twice. */
+static void test_late_block(void **st)
+{
+    (void)st;
+    cs_ant_sched sc;
+    sched3(&sc);
+    cs_ant_rounds r;
+    cs_ant_rounds_init(&r, &sc);
+    seen s = {0};
+    cs_ant_rounds_cb cb = {.missed = on_missed, .round = on_round, .arg = &s, .late = on_late};
+    int64_t base = 36 * 1000, r1 = base + 36;
+    uint64_t num = 1;
+    for (int64_t k = 0; k < 36; k++)
+        cs_ant_rounds_block(&r, num++, base + k, cs_ant_rounds_producer(&r, base + k), &cb);
+    for (int64_t k = 0; k < 3; k++)
+        cs_ant_rounds_block(&r, num++, r1 + k, "alpha", &cb);
+    cs_ant_rounds_tick(&r, r1 + 6, &cb); /* slots 3, 4, 5 are over */
+    assert_int_equal(s.missed, 3);
+    cs_ant_rounds_block(&r, num++, r1 + 3, "alpha", &cb);
+    cs_ant_rounds_block(&r, num++, r1 + 4, "alpha", &cb);
+    assert_int_equal(s.late, 2);
+    assert_string_equal(s.last_late, "alpha");
+    for (int64_t k = 6; k < 36; k++)
+        cs_ant_rounds_block(&r, num++, r1 + k, cs_ant_rounds_producer(&r, r1 + k), &cb);
+    assert_int_equal(s.missed, 3); /* slot 5 was not reported again */
+    assert_int_equal(s.late, 2);
+    cs_ant_rounds_block(&r, num++, r1 + 36, "alpha", &cb);
+    assert_int_equal(s.rounds, 1);
+    assert_int_equal(s.produced[0], 11);
+    assert_int_equal(s.missed_of[0], 1);
 }
 
 static void test_block_decode(void **st)
@@ -144,6 +189,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rounds),
+        cmocka_unit_test(test_late_block),
         cmocka_unit_test(test_block_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
