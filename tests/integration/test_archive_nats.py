@@ -34,8 +34,11 @@ class ReplayIntoNats(unittest.TestCase):
                         for i in range(N))
         r = cs("publish", "--socket", srv.socket, "--origin", "sensor@lab", input=lines)
         self.assertEqual(r.returncode, 0, r.stderr)
+        # the recorder takes them from the log server in its own time: all of
+        # them are in frames (a frame a second at most) before it is stopped
+        wait_for(lambda: segments(self.arc) and len(cat_json(self.arc)[1]) == N, timeout=20,
+                 what="%d events archived" % N)
         self.assertEqual(rec.stop(), 0, rec.text())
-        self.assertTrue(segments(self.arc))
 
     def check(self, lines, subject="chainscope.btc%2Emain.demo.sample"):
         self.assertEqual([l["event"]["payload"]["n"] for l in lines], list(range(N)),
