@@ -38,6 +38,7 @@ enum cs_nats_encoding { CS_NATS_BINARY, CS_NATS_JSON };
 #define CS_NATS_DEFAULT_BUFFER 100000
 #define CS_NATS_DEFAULT_BUFFER_BYTES (64u << 20)
 #define CS_NATS_MAX_SUBJECT 512
+#define CS_NATS_DEFAULT_SPOOL_MAX (256ull << 20)
 
 typedef struct cs_nats_conf {
     char **servers; /* nats://host:port, tls://...; default nats://127.0.0.1:4222 */
@@ -54,6 +55,9 @@ typedef struct cs_nats_conf {
     size_t npub;
     int encoding; /* enum cs_nats_encoding */
     uint64_t buffer, buffer_bytes;
+    /* the disk spool past the memory buffer (nats.spool) */
+    char *spool_dir;
+    uint64_t spool_max;
     /* subscribe: bus filters, mapped to PREFIX.*.FILTER */
     char **sub;
     size_t nsub;
