@@ -83,6 +83,7 @@ static void help(void)
            "\n"
            "examples:\n"
            "  chainscope archive record --dir /var/lib/chainscope/archive --filter 'p2p.>'\n"
+           "  chainscope archive record --dir arc --nats nats://127.0.0.1:4222 --durable arc\n"
            "  chainscope archive cat archive/ --from 2026-12-02T18:00:00Z --filter 'p2p.msg.addr'\n"
            "  chainscope archive verify archive/events-20261202T180000.000Z-000001.cseg\n"
            "\n"
