@@ -45,7 +45,8 @@ static size_t newest_segments(const char *dir, const char *prefix, char **out, s
         sprintf(all[n++], "%s/%s", dir, e->d_name);
     }
     closedir(d);
-    qsort(all, n, sizeof *all, by_name);
+    if (n)
+        qsort(all, n, sizeof *all, by_name);
     size_t k = n < max ? n : max;
     for (size_t i = 0; i < k; i++)
         out[i] = all[n - 1 - i]; /* newest first */

@@ -143,7 +143,8 @@ static size_t list_files(const char *dir, uint64_t **out)
         v[n++] = no;
     }
     closedir(d);
-    qsort(v, n, sizeof *v, by_number);
+    if (n)
+        qsort(v, n, sizeof *v, by_number);
     *out = v;
     return n;
 }

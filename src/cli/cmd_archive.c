@@ -278,8 +278,10 @@ static int record_nats(const cs_archiver_opts *o, cs_cli_nats *nats, const char 
                        const char *subject, const char *const *filters, size_t nf)
 {
     int rc = cs_cli_nats_load("archive", config, nats);
-    if (rc)
+    if (rc) {
+        cs_cli_nats_free(nats);
         return rc;
+    }
     char dflt[CS_NATS_MAX_SUBJECT], where[600];
     if (!subject) {
         snprintf(dflt, sizeof dflt, "%s.>", nats->c->prefix);
