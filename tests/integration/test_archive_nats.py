@@ -190,6 +190,36 @@ class RecordFromNats(unittest.TestCase):
         self.assertEqual(got, list(range(total)), "in order")
         self.assertEqual(a.stop(), 0)
 
+    def test_durable_from_flags_resumes_at_its_ack(self):
+        ns = NatsServer(self.tmp, self.tmp.file("js"))
+        self.addCleanup(ns.kill)
+        a = self.bridge(ns, """  publish: {subjects: ["demo.>"]}
+  jetstream: {stream: CHAINSCOPE}
+""")
+        wait_for(lambda: "stream CHAINSCOPE created" in a.logtext(), what="stream")
+        a.publish(demo_events(300), origin="x@1")
+        wait_for(lambda: a.metric("chainscope_nats_sent_total") == 300, what="stored")
+        args = ("--nats", ns.url, "--durable", "flagrec", "--subject", "chainscope.*.demo.>")
+        rec = NatsRecorder(self.tmp, self.arc, *args)
+        wait_for(lambda: len(self.archived()) == 300, timeout=15, what="300 archived")
+        self.assertEqual(rec.stop(), 0, rec.text())
+        rec = NatsRecorder(self.tmp, self.arc, *args)
+        a.publish(demo_events(10, 300), origin="x@2")
+        wait_for(lambda: len(self.archived()) == 310, timeout=15, what="310 archived")
+        self.assertEqual(rec.stop(), 0, rec.text())
+        # SIGTERM acked everything: the second run took only the new ones
+        self.assertIn("archive: 10 events in", rec.text())
+        self.assertEqual([e["payload"]["n"] for e in self.archived()], list(range(310)))
+
+    def test_usage(self):
+        r = cs("archive", "record", "--dir", self.arc, "--nats", "nats://127.0.0.1:1",
+               "--socket", "/tmp/x.sock")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("not with NATS", r.stderr)
+        r = cs("archive", "record", "--dir", self.arc, "--durable", "a.b")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("consumer name", r.stderr)
+
 
 if __name__ == "__main__":
     main()
