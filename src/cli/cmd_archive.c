@@ -248,7 +248,7 @@ static int settle(record_source *s, cs_archiver *a, uint64_t pushed, uint64_t re
             return CS_EIO;
         if (st.events >= pushed)
             break;
-        struct timespec ts = {0, 5000000};
+        struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
     size_t failed = cs_nats_link_ack(s->link);
