@@ -21,6 +21,22 @@ static const cs_field_def f_dropped[] = {
     {"dropped", "u64", false, "events dropped since the last nats.dropped"},
     {"total", "u64", false, "events dropped since start"},
     {"buffered", "u64", false, "events waiting to be published"},
+    {"spool_full", "u64", false,
+     "of total, dropped while the disk spool was at nats.spool.max (0 without a spool)"},
+    {NULL, NULL, false, NULL},
+};
+static const cs_field_def f_spooled[] = {
+    {"spooled", "u64", false, "events written to the disk spool since the last nats.spooled"},
+    {"total", "u64", false, "events written to the disk spool since start"},
+    {"spool_events", "u64", false, "events in the disk spool, waiting to be published"},
+    {"spool_bytes", "u64", false, "bytes of the spool files"},
+    {NULL, NULL, false, NULL},
+};
+static const cs_field_def f_unspooled[] = {
+    {"unspooled", "u64", false,
+     "events published from the disk spool since the last nats.unspooled"},
+    {"total", "u64", false, "events published from the disk spool since start"},
+    {"spool_events", "u64", false, "events still in the disk spool"},
     {NULL, NULL, false, NULL},
 };
 
@@ -31,6 +47,12 @@ const cs_event_def cs_schema_nats[] = {
      f_disconnected},
     {"nats.dropped", "nats",
      "events were dropped at the bound of the publish buffer (at most one a second)", f_dropped},
+    {"nats.spooled", "nats",
+     "events went to the disk spool (nats.spool): NATS is unreachable or slower than the "
+     "events (at most one a second)",
+     f_spooled},
+    {"nats.unspooled", "nats",
+     "events of the disk spool were published, oldest first (at most one a second)", f_unspooled},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -81,14 +103,18 @@ static void on_export(cs_sub *sub, cs_event *ev, void *arg)
         s->st.looped++; /* came from NATS: never sent back */
     } else if (s->len == s->cap || (s->len && s->qbytes + ev->wire_len > s->c->buffer_bytes)) {
         s->st.dropped++;
+        if (s->spooling && s->st.spool_full)
+            s->st.spool_dropped++;
+        else if (s->spooling)
+            pthread_cond_broadcast(&s->cv); /* the thread is late with the spool */
     } else {
         if (!(dir & ORIGIN_OUT))
             cs_nats_origin(s, ev->origin, ORIGIN_OUT);
         s->q[(s->head + s->len) % s->cap] = cs_event_ref(ev);
         s->len++;
         s->qbytes += ev->wire_len;
-        if (s->len == 1)
-            pthread_cond_broadcast(&s->cv);
+        if (s->len == 1 || (s->spooling && (s->len == s->cap / 2 || s->len == s->cap / 4 * 3)))
+            pthread_cond_broadcast(&s->cv); /* work, or time to spool */
     }
     pthread_mutex_unlock(&s->mu);
 }
@@ -133,13 +159,28 @@ static void start_barrier(cs_nats *s)
     s->barrier_sent = b->gen;
 }
 
-static void emit_dropped(cs_nats *s, uint64_t total, uint64_t told, size_t buffered)
+static void emit_dropped(cs_nats *s, uint64_t total, uint64_t told, size_t buffered,
+                         uint64_t spool_full)
 {
     cs_vw *w = cs_publisher_begin(&s->pub);
     cs_vw_kv_u64(w, "dropped", total - told);
     cs_vw_kv_u64(w, "total", total);
     cs_vw_kv_u64(w, "buffered", buffered);
+    cs_vw_kv_u64(w, "spool_full", spool_full);
     cs_publisher_emit(&s->pub, "nats.dropped", NULL, s->name, NULL);
+}
+
+/* nats.spooled or nats.unspooled: what moved since the last one. */
+static void emit_spool(cs_nats *s, const char *type, const char *what, uint64_t total,
+                       uint64_t told, const cs_nats_stats *st)
+{
+    cs_vw *w = cs_publisher_begin(&s->pub);
+    cs_vw_kv_u64(w, what, total - told);
+    cs_vw_kv_u64(w, "total", total);
+    cs_vw_kv_u64(w, "spool_events", st->spool_events);
+    if (what[0] == 's')
+        cs_vw_kv_u64(w, "spool_bytes", st->spool_bytes);
+    cs_publisher_emit(&s->pub, type, NULL, s->name, NULL);
 }
 
 static void on_async(uv_async_t *h)
@@ -172,19 +213,36 @@ static void on_async(uv_async_t *h)
     }
 }
 
-/* Once a second: drops since the last look become one nats.dropped. */
+/* Once a second: drops since the last look become one nats.dropped, and
+ * the spool's traffic one nats.spooled and one nats.unspooled. */
 static void on_tick(uv_timer_t *t)
 {
     cs_nats *s = t->data;
     pthread_mutex_lock(&s->mu);
     uint64_t total = s->st.dropped, told = s->dropped_told;
+    uint64_t spooled_told = s->spooled_told, unspooled_told = s->unspooled_told;
+    cs_nats_stats st = s->st;
     size_t buffered = s->len;
     s->dropped_told = total;
+    s->spooled_told = st.spooled;
+    s->unspooled_told = st.unspooled;
     pthread_mutex_unlock(&s->mu);
     if (total > told) {
-        CS_WARN("nats", "publish buffer full: %llu events dropped (%llu in all)",
+        CS_WARN("nats", "publish buffer full%s: %llu events dropped (%llu in all)",
+                st.spool_full ? " and the spool at its max" : "",
                 (unsigned long long)(total - told), (unsigned long long)total);
-        emit_dropped(s, total, told, buffered);
+        emit_dropped(s, total, told, buffered, st.spool_dropped);
+    }
+    if (st.spooled > spooled_told) {
+        if (!spooled_told)
+            CS_WARN("nats", "events go to the disk spool %s", s->c->spool_dir);
+        emit_spool(s, "nats.spooled", "spooled", st.spooled, spooled_told, &st);
+    }
+    if (st.unspooled > unspooled_told) {
+        if (!st.spool_events)
+            CS_INFO("nats", "the disk spool is sent: %llu events in all",
+                    (unsigned long long)st.unspooled);
+        emit_spool(s, "nats.unspooled", "unspooled", st.unspooled, unspooled_told, &st);
     }
 }
 
@@ -207,6 +265,13 @@ static void collect(cs_metrics *m, void *arg)
     cs_mseries_set(s->m_buffered, (double)st.buffered);
     cs_mseries_set(s->m_buffered_bytes, (double)st.buffered_bytes);
     cs_mseries_set(s->m_connected, st.connected ? 1 : 0);
+    if (s->spooling) {
+        cs_mcount_set(&s->m_spooled, (double)st.spooled);
+        cs_mcount_set(&s->m_unspooled, (double)st.unspooled);
+        cs_mcount_set(&s->m_spool_dropped, (double)st.spool_dropped);
+        cs_mseries_set(s->m_spool_events, (double)st.spool_events);
+        cs_mseries_set(s->m_spool_bytes, (double)st.spool_bytes);
+    }
 }
 
 static void metrics_init(cs_nats *s)
@@ -233,6 +298,19 @@ static void metrics_init(cs_nats *s)
     s->m_buffered_bytes = cs_metrics_gauge(m, "chainscope_nats_buffered_bytes",
                                            "bytes of the events waiting to be published");
     s->m_connected = cs_metrics_gauge(m, "chainscope_nats_connected", "1 while connected");
+    if (s->spooling) {
+        s->m_spooled.s = cs_metrics_counter(m, "chainscope_nats_spooled_total",
+                                            "events written to the disk spool (nats.spool)");
+        s->m_unspooled.s = cs_metrics_counter(m, "chainscope_nats_unspooled_total",
+                                              "events published from the disk spool");
+        s->m_spool_dropped.s = cs_metrics_counter(
+            m, "chainscope_nats_spool_dropped_total",
+            "events dropped while the disk spool was at nats.spool.max (also in dropped_total)");
+        s->m_spool_events = cs_metrics_gauge(m, "chainscope_nats_spool_events",
+                                             "events in the disk spool, waiting to be published");
+        s->m_spool_bytes =
+            cs_metrics_gauge(m, "chainscope_nats_spool_bytes", "bytes of the spool files");
+    }
     cs_metrics_on_collect(m, collect, s);
 }
 
@@ -247,6 +325,8 @@ static void free_state(cs_nats *s)
         free(s->origins[i].name);
     if (s->opts)
         natsOptions_Destroy(s->opts);
+    if (s->spooling)
+        cs_nats_spool_close(&s->spool);
     free(s->q);
     cs_publisher_free(&s->pub);
     pthread_mutex_destroy(&s->mu);
@@ -276,6 +356,13 @@ int cs_nats_start(cs_runtime *rt, void *conf, void **out)
     int rc = (s->q = calloc(s->cap, sizeof *s->q)) ? 0 : CS_ENOMEM;
     if (!rc && (rc = cs_nats_make_options(s, why, sizeof why)))
         CS_ERROR("nats", "%s", why[0] ? why : cs_strerror(rc));
+    if (!rc && c->spool_dir) {
+        if ((rc = cs_nats_spool_open(&s->spool, c->spool_dir, c->spool_max, why, sizeof why)))
+            CS_ERROR("nats", "%s", why[0] ? why : cs_strerror(rc));
+        s->spooling = rc == 0;
+        s->st.spool_events = s->spool.events;
+        s->st.spool_bytes = s->spool.bytes;
+    }
     if (rc) {
         free_state(s);
         return rc;

@@ -38,6 +38,7 @@ enum cs_nats_encoding { CS_NATS_BINARY, CS_NATS_JSON };
 #define CS_NATS_DEFAULT_BUFFER 100000
 #define CS_NATS_DEFAULT_BUFFER_BYTES (64u << 20)
 #define CS_NATS_MAX_SUBJECT 512
+#define CS_NATS_DEFAULT_SPOOL_MAX (256ull << 20)
 
 typedef struct cs_nats_conf {
     char **servers; /* nats://host:port, tls://...; default nats://127.0.0.1:4222 */
@@ -54,6 +55,9 @@ typedef struct cs_nats_conf {
     size_t npub;
     int encoding; /* enum cs_nats_encoding */
     uint64_t buffer, buffer_bytes;
+    /* the disk spool past the memory buffer (nats.spool) */
+    char *spool_dir;
+    uint64_t spool_max;
     /* subscribe: bus filters, mapped to PREFIX.*.FILTER */
     char **sub;
     size_t nsub;
@@ -113,7 +117,9 @@ int cs_nats_link_publish(cs_nats_link *l, const cs_event *ev);
 int cs_nats_link_flush(cs_nats_link *l, int64_t timeout_ms);
 /* Subscribes to a NATS subject (wildcards allowed). With c->js and
  * c->durable: through that durable pull consumer of c->stream, so that a
- * restart resumes after the last acknowledged message. */
+ * restart resumes after the last acknowledged message; a consumer left with
+ * unacknowledged messages is made again from its ack floor, so that they
+ * come again first, in order. */
 int cs_nats_link_subscribe(cs_nats_link *l, const char *subject);
 /* The next event (caller owns it: cs_event_unref), CS_ETIMEDOUT when none
  * came within timeout_ms, CS_EIO when the connection is closed; through a
@@ -128,6 +134,18 @@ size_t cs_nats_link_unacked(const cs_nats_link *l);
 size_t cs_nats_link_ack(cs_nats_link *l);
 /* Messages that were not valid events. */
 uint64_t cs_nats_link_bad(const cs_nats_link *l);
+/* Durable consumer: next never hands out an event (origin:seq) it handed
+ * out lately (the last 4 x batch at least), nor one remembered here (what
+ * the previous run wrote: an ack cut by a crash makes JetStream deliver it
+ * again). Such redeliveries are skipped, acked with the batch and counted. */
+void cs_nats_link_remember(cs_nats_link *l, const char *origin, uint64_t seq);
+uint64_t cs_nats_link_dups(const cs_nats_link *l);
+/* Remembers (as above) the events of the newest frames of the archive
+ * segments DIR/PREFIX-*.cseg, at least want of them when there are: what a
+ * recorder wrote before it was stopped, perhaps before its ack went out.
+ * Returns how many. */
+size_t cs_nats_link_remember_archive(cs_nats_link *l, const char *dir, const char *prefix,
+                                     size_t want);
 /* Closes, after a flush of up to 2 s. Unacknowledged messages are
  * redelivered by JetStream after ack_wait. */
 void cs_nats_link_close(cs_nats_link *l);

@@ -19,7 +19,7 @@ void cs_nats_conf_free(void *conf)
     cs_cfg_strv_free(c->js_subjects);
     char *strs[] = {c->name,          c->user,   c->password_env, c->token_env, c->nkey,
                     c->nkey_seed_env, c->creds,  c->tls_ca,       c->tls_cert,  c->tls_key,
-                    c->prefix,        c->stream, c->durable};
+                    c->prefix,        c->stream, c->durable,      c->spool_dir};
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
         free(strs[i]);
     free(c);
@@ -35,6 +35,7 @@ cs_nats_conf *cs_nats_conf_new(void)
     nc->max_reconnect_wait_ms = 5000;
     nc->buffer = CS_NATS_DEFAULT_BUFFER;
     nc->buffer_bytes = CS_NATS_DEFAULT_BUFFER_BYTES;
+    nc->spool_max = CS_NATS_DEFAULT_SPOOL_MAX;
     nc->js_create = true;
     nc->replicas = 1;
     nc->duplicates_ms = 120000;
@@ -105,6 +106,21 @@ static int parse_js(cs_cfg *c, struct fy_node *n, cs_nats_conf *nc)
     return 0;
 }
 
+static int parse_spool(cs_cfg *c, struct fy_node *n, cs_nats_conf *nc)
+{
+    static const char *const allowed[] = {"dir", "max", NULL};
+    int rc;
+    if ((rc = cs_cfg_expect_map(c, n, "nats.spool", allowed)) ||
+        (rc = cs_cfg_str(c, n, "nats.spool", "dir", &nc->spool_dir, true)) ||
+        (rc = cs_cfg_size(c, n, "nats.spool", "max", &nc->spool_max, false)))
+        return rc;
+    if (!*nc->spool_dir)
+        return cs_cfg_error(c, cs_cfg_get(n, "dir"), "nats.spool", "dir: empty path");
+    if (nc->spool_max < 4096)
+        return cs_cfg_error(c, cs_cfg_get(n, "max"), "nats.spool", "max: at least 4KiB");
+    return 0;
+}
+
 static int parse_tls(cs_cfg *c, struct fy_node *n, cs_nats_conf *nc)
 {
     static const char *const allowed[] = {"ca", "cert", "key", NULL};
@@ -138,6 +154,7 @@ int cs_nats_conf_parse(cs_cfg *c, struct fy_node *n, void **out)
                                           "publish",
                                           "subscribe",
                                           "jetstream",
+                                          "spool",
                                           NULL};
     *out = NULL;
     cs_nats_conf *nc = cs_nats_conf_new();
@@ -187,6 +204,8 @@ int cs_nats_conf_parse(cs_cfg *c, struct fy_node *n, void **out)
     if ((x = cs_cfg_get(n, "tls")) && (rc = parse_tls(c, x, nc)))
         goto fail;
     if ((x = cs_cfg_get(n, "publish")) && (rc = parse_publish(c, x, nc)))
+        goto fail;
+    if ((x = cs_cfg_get(n, "spool")) && (rc = parse_spool(c, x, nc)))
         goto fail;
     if ((x = cs_cfg_get(n, "jetstream"))) {
         nc->js = true;

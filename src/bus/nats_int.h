@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "bus/nats.h"
+#include "core/buf.h"
 #include "core/metrics.h"
 
 #define CS_NATS_ORIGINS 4096 /* origins remembered for loop prevention */
@@ -19,7 +20,40 @@ typedef struct cs_nats_stats {
     uint64_t sent, dropped, received, import_dropped, acked, bad, looped, connects, disconnects;
     size_t buffered, buffered_bytes;
     bool connected;
+    /* the disk spool (nats.spool) */
+    uint64_t spooled, unspooled, spool_dropped, spool_events, spool_bytes;
+    bool spool_full; /* the last append met nats.spool.max */
 } cs_nats_stats;
+
+/* The publisher's disk spool (nats_spool.c), the bridge thread's own:
+ * events past half the memory buffer go to append-only files in dir, at
+ * most max bytes, and are sent from there, oldest first, before what is
+ * in memory. Kept across restarts. */
+typedef struct cs_nats_spool {
+    char *dir;
+    uint64_t max, file_max;
+    uint64_t bytes;             /* of every spool file */
+    uint64_t events;            /* records not yet sent */
+    uint64_t head_no, head_off; /* the next record to send */
+    uint64_t tail_no, tail_size;
+    uint64_t peek_off; /* after the records of the last peek */
+    int head_fd, tail_fd;
+    cs_buf rd, wr;
+} cs_nats_spool;
+
+/* Opens (creates) the spool in dir and reads back what a previous run
+ * left. why says what failed. */
+int cs_nats_spool_open(cs_nats_spool *sp, const char *dir, uint64_t max, char *why, size_t whylen);
+/* Appends the records of evs[0..n) in order, fsync once; stops at max.
+ * Returns how many were written. */
+size_t cs_nats_spool_append(cs_nats_spool *sp, cs_event *const *evs, size_t n);
+/* Up to max of the oldest events (the caller unrefs them; NULL for a
+ * record that does not decode), without taking them out. */
+size_t cs_nats_spool_peek(cs_nats_spool *sp, cs_event **out, size_t max);
+/* Takes out the n events of the last peek (sent); files sent in full are
+ * deleted. */
+void cs_nats_spool_consume(cs_nats_spool *sp, size_t n);
+void cs_nats_spool_close(cs_nats_spool *sp);
 
 typedef struct cs_nats {
     cs_runtime *rt;
@@ -58,10 +92,14 @@ typedef struct cs_nats {
     jsCtx *js;
     natsSubscription *nsub;
     atomic_uint_fast64_t pub_errors; /* JetStream publish failures */
+    cs_nats_spool spool;             /* with c->spool_dir */
+    bool spooling;
     /* metrics */
     cs_metrics *metrics;
     cs_mcount m_sent, m_dropped, m_received, m_import_dropped, m_acked, m_bad, m_connects;
-    cs_mseries *m_buffered, *m_buffered_bytes, *m_connected;
+    cs_mcount m_spooled, m_unspooled, m_spool_dropped;
+    cs_mseries *m_buffered, *m_buffered_bytes, *m_connected, *m_spool_events, *m_spool_bytes;
+    uint64_t spooled_told, unspooled_told; /* for nats.spooled, nats.unspooled */
     void (*done)(void *);
     void *done_arg;
 } cs_nats;

@@ -20,6 +20,8 @@
 #define JS_ACK_MS 5000
 #define JS_MSG_ACK_MS 2000
 #define CLOSE_WAIT_MS 5000
+#define SETUP_AGAIN_MS 5000
+#define WAIT_SLICE_MS 50 /* with a spool: how often a wait for acks looks at the buffer */
 
 static bool stopping(cs_nats *s)
 {
@@ -450,31 +452,37 @@ static int connect_all(cs_nats *s)
     return rc;
 }
 
-/* Publishes what waits (up to EXPORT_BATCH, JS_BATCH); the events stay queued until
- * the server has them (a flush, or JetStream's acks). Returns the count
- * sent, 0 when nothing waits, -1 on failure (kept for the next try). */
-static int export_some(cs_nats *s, cs_buf *json)
+static bool over_bound(const cs_nats *s);
+
+static bool over_bound_now(cs_nats *s)
 {
-    static _Thread_local cs_event *batch[EXPORT_BATCH];
-    size_t n = 0, max = s->js ? JS_BATCH : EXPORT_BATCH;
     pthread_mutex_lock(&s->mu);
-    for (; n < s->len && n < max; n++)
-        batch[n] = cs_event_ref(s->q[(s->head + n) % s->cap]);
+    bool v = over_bound(s);
     pthread_mutex_unlock(&s->mu);
-    if (!n)
-        return 0;
-    uint64_t errs0 = atomic_load(&s->pub_errors), too_big = 0;
+    return v;
+}
+
+/* Publishes batch[0..n) (NULL entries are skipped) and waits until the
+ * server has them (a flush, or JetStream's acks). Returns 0, or -1 when
+ * they must go again; *too_big counts those that can never be sent. */
+static int publish_batch(cs_nats *s, cs_event *const *batch, size_t n, cs_buf *json,
+                         uint64_t *too_big)
+{
+    uint64_t errs0 = atomic_load(&s->pub_errors);
     natsStatus st = NATS_OK;
     /* each message's ack is awaited at most this long (then it counts as
      * failed and the batch goes again) */
     jsPubOptions mo;
     jsPubOptions_Init(&mo);
     mo.MaxWait = JS_MSG_ACK_MS;
+    *too_big = 0;
     for (size_t i = 0; i < n && st == NATS_OK; i++) {
+        if (!batch[i])
+            continue;
         natsMsg *m;
         int rc = cs_nats_msg(s->c, batch[i], json, &m);
         if (rc == CS_ELIMIT) {
-            too_big++;
+            (*too_big)++;
             continue;
         }
         if (rc) {
@@ -483,28 +491,49 @@ static int export_some(cs_nats *s, cs_buf *json)
         }
         st = s->js ? js_PublishMsgAsync(s->js, &m, &mo) : natsConnection_PublishMsg(s->nc, m);
         if (st == NATS_MAX_PAYLOAD || st == NATS_INVALID_SUBJECT) {
-            too_big++; /* can never be sent: dropped */
+            (*too_big)++; /* can never be sent: dropped */
             st = NATS_OK;
         }
         natsMsg_Destroy(m); /* NULL after an async publish took it */
     }
-    if (st == NATS_OK) {
+    /* waits in slices: with a spool, a buffer filling up meanwhile (NATS
+     * gone) gives up the wait, so that the events go to the spool (the
+     * batch too: JetStream drops the copy it may have by Nats-Msg-Id) */
+    for (int waited = 0; st == NATS_OK;) {
+        int slice = s->spooling ? WAIT_SLICE_MS : s->js ? JS_ACK_MS : FLUSH_MS;
         if (s->js) {
             jsPubOptions po;
             jsPubOptions_Init(&po);
-            po.MaxWait = JS_ACK_MS;
+            po.MaxWait = slice;
             st = js_PublishAsyncComplete(s->js, &po);
             if (st == NATS_OK && atomic_load(&s->pub_errors) != errs0)
                 st = NATS_ERR;
         } else {
-            st = natsConnection_FlushTimeout(s->nc, FLUSH_MS);
+            st = natsConnection_FlushTimeout(s->nc, slice);
         }
+        if (st != NATS_TIMEOUT)
+            break;
+        waited += slice;
+        bool spill_now = s->spooling && over_bound_now(s);
+        if (waited >= (s->js ? JS_ACK_MS : FLUSH_MS) || spill_now || stopping(s))
+            break;
+        st = NATS_OK;
     }
-    for (size_t i = 0; i < n; i++)
-        cs_event_unref(batch[i]);
-    if (st != NATS_OK)
-        return -1; /* kept: sent again (JetStream drops what it has by Nats-Msg-Id) */
-    pthread_mutex_lock(&s->mu);
+    return st == NATS_OK ? 0 : -1;
+}
+
+/* Under mu: the memory buffer is full enough to go to the spool: past half
+ * its bound while NATS is unreachable, past three quarters while connected
+ * (NATS slower than the events). */
+static bool over_bound(const cs_nats *s)
+{
+    size_t num = s->st.connected ? 3 : 1, den = s->st.connected ? 4 : 2;
+    return s->len >= s->cap / den * num || s->qbytes >= s->c->buffer_bytes / den * num;
+}
+
+/* Under mu: takes n events off the head of the memory buffer. */
+static void ring_pop(cs_nats *s, size_t n)
+{
     for (size_t i = 0; i < n; i++) {
         cs_event *ev = s->q[s->head];
         s->qbytes -= ev->wire_len;
@@ -512,10 +541,88 @@ static int export_some(cs_nats *s, cs_buf *json)
         s->head = (s->head + 1) % s->cap;
         s->len--;
     }
-    s->st.sent += n - too_big;
-    s->st.dropped += too_big;
+}
+
+/* Under mu: references to up to max events at the head of the buffer. */
+static size_t ring_peek(cs_nats *s, cs_event **batch, size_t max)
+{
+    size_t n = 0;
+    for (; n < s->len && n < max; n++)
+        batch[n] = cs_event_ref(s->q[(s->head + n) % s->cap]);
+    return n;
+}
+
+/* Publishes the oldest events that wait: those of the disk spool first,
+ * then the memory buffer's (up to EXPORT_BATCH, JS_BATCH); they stay where
+ * they are until the server has them. Returns the count sent, 0 when
+ * nothing waits, -1 on failure (kept for the next try). */
+static int export_some(cs_nats *s, cs_buf *json)
+{
+    static _Thread_local cs_event *batch[EXPORT_BATCH];
+    size_t n, max = s->js ? JS_BATCH : EXPORT_BATCH;
+    bool spooled = s->spooling && s->spool.events;
+    if (spooled) {
+        n = cs_nats_spool_peek(&s->spool, batch, max);
+    } else {
+        pthread_mutex_lock(&s->mu);
+        n = ring_peek(s, batch, max);
+        pthread_mutex_unlock(&s->mu);
+    }
+    if (!n)
+        return 0;
+    uint64_t too_big = 0, bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad += !batch[i];
+    int rc = publish_batch(s, batch, n, json, &too_big);
+    for (size_t i = 0; i < n; i++)
+        if (batch[i])
+            cs_event_unref(batch[i]);
+    if (rc)
+        return -1; /* kept: sent again (JetStream drops what it has by Nats-Msg-Id) */
+    if (spooled)
+        cs_nats_spool_consume(&s->spool, n);
+    pthread_mutex_lock(&s->mu);
+    if (spooled) {
+        s->st.unspooled += n - too_big - bad;
+        s->st.spool_events = s->spool.events;
+        s->st.spool_bytes = s->spool.bytes;
+    } else {
+        ring_pop(s, n);
+    }
+    s->st.sent += n - too_big - bad;
+    s->st.dropped += too_big + bad;
     pthread_mutex_unlock(&s->mu);
     return (int)n;
+}
+
+/* With a disk spool: moves the oldest events of the memory buffer to the
+ * spool's end while the buffer is half full or more (three quarters while
+ * connected; all of them with all, at stop). The spool holds only events older than the buffer's,
+ * so sending the spool first keeps the order. */
+static void spill(cs_nats *s, bool all)
+{
+    static _Thread_local cs_event *batch[EXPORT_BATCH];
+    if (!s->spooling)
+        return;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        size_t n = all || over_bound(s) ? ring_peek(s, batch, EXPORT_BATCH) : 0;
+        pthread_mutex_unlock(&s->mu);
+        if (!n)
+            return;
+        size_t done = cs_nats_spool_append(&s->spool, batch, n);
+        pthread_mutex_lock(&s->mu);
+        ring_pop(s, done);
+        s->st.spooled += done;
+        s->st.spool_events = s->spool.events;
+        s->st.spool_bytes = s->spool.bytes;
+        s->st.spool_full = done < n;
+        pthread_mutex_unlock(&s->mu);
+        for (size_t i = 0; i < n; i++)
+            cs_event_unref(batch[i]);
+        if (done < n)
+            return; /* at nats.spool.max: the memory buffer's bound applies */
+    }
 }
 
 static void teardown(cs_nats *s)
@@ -536,7 +643,10 @@ void *cs_nats_run(void *arg)
     cs_buf_init(&json, 0);
     uint64_t delay = s->c->reconnect_wait_ms;
     bool failing = false;
+    uint64_t setup_connects = 1; /* connect_all set the stream up */
+    int64_t setup_at = 0;
     while (!stopping(s)) {
+        spill(s, false);
         if (!s->nc) {
             if (connect_all(s)) {
                 wait_for(s, delay, false);
@@ -554,9 +664,22 @@ void *cs_nats_run(void *arg)
                 if (!failing)
                     CS_WARN("nats", "publishing failed; the events are kept and sent again");
                 failing = true;
-                if (s->js)
-                    cs_nats_setup_stream(s->c, s->js); /* the stream may have gone with the server's storage */
-                wait_for(s, delay, false);
+                spill(s, false);
+                /* the stream may have gone with the server's storage: looked
+                 * at once per connection, and again every few seconds while
+                 * publishing keeps failing (a blocking request) */
+                pthread_mutex_lock(&s->mu);
+                uint64_t connects = s->st.connects;
+                pthread_mutex_unlock(&s->mu);
+                int64_t now = nats_Now();
+                if (s->js && natsConnection_Status(s->nc) == NATS_CONN_STATUS_CONNECTED &&
+                    (connects != setup_connects || now - setup_at > SETUP_AGAIN_MS)) {
+                    setup_connects = connects;
+                    setup_at = now;
+                    cs_nats_setup_stream(s->c, s->js);
+                }
+                if (!s->spooling || !over_bound_now(s))
+                    wait_for(s, delay, false); /* else: to the spool at once */
                 continue;
             }
             failing = false;
@@ -565,13 +688,18 @@ void *cs_nats_run(void *arg)
                 did += fetch_some(s, did ? 1 : 100);
         }
         if (!did)
-            wait_for(s, up && s->js && s->nsub ? 1 : 50, true);
+            wait_for(s, up && s->js && s->nsub ? 1 : 50, up);
     }
-    /* A last try for what waits, then close. */
+    /* A last try for what waits, then close; with a spool, what is left
+     * waits there for the next run. */
     for (int i = 0; s->nc && i < 8 && natsConnection_Status(s->nc) == NATS_CONN_STATUS_CONNECTED;
          i++)
         if (export_some(s, &json) <= 0)
             break;
+    spill(s, true);
+    if (s->spooling && s->spool.events)
+        CS_INFO("nats", "%llu events stay in the spool %s for the next start",
+                (unsigned long long)s->spool.events, s->c->spool_dir);
     teardown(s);
     cs_buf_free(&json);
     return NULL;

@@ -55,11 +55,16 @@ struct cs_nats_link {
     natsConnection *nc;
     jsCtx *js;
     natsSubscription *sub;
-    bool pull;          /* a JetStream durable pull consumer */
-    natsMsgList list;   /* the last fetch (pull) */
-    int at;             /* handed out of list */
-    int acked;          /* acknowledged of list */
-    uint64_t bad;       /* not valid events */
+    bool pull;        /* a JetStream durable pull consumer */
+    natsMsgList list; /* the last fetch (pull) */
+    int at;           /* handed out of list */
+    int acked;        /* acknowledged of list */
+    uint64_t bad;     /* not valid events */
+    uint64_t dups;    /* redeliveries of events already handed out */
+    /* ids (origin:seq, hashed) handed out lately: two generations of
+     * seen_cap each, so at least the last seen_cap are always known */
+    uint64_t *seen[2];
+    size_t nseen[2], seen_cap;
     atomic_uint_fast64_t js_errors; /* failed asynchronous publishes */
     cs_buf json;
 };
@@ -150,14 +155,56 @@ int cs_nats_link_flush(cs_nats_link *l, int64_t timeout_ms)
     return st == NATS_OK ? 0 : st == NATS_TIMEOUT ? CS_ETIMEDOUT : CS_EIO;
 }
 
+/* A durable consumer left with messages delivered and not acknowledged (its
+ * last reader stopped between fetch and ack) would hand out newer messages
+ * first and the old ones again only after ack_wait: out of order. So it is
+ * made again, to start right after its ack floor. *start gets that stream
+ * sequence, 0 when the consumer is used as it is. */
+static int reset_consumer(cs_nats_link *l, uint64_t *start)
+{
+    const cs_nats_conf *c = l->c;
+    jsConsumerInfo *ci = NULL;
+    jsErrCode jerr = 0;
+    *start = 0;
+    natsStatus st = js_GetConsumerInfo(&ci, l->js, c->stream, c->durable, NULL, &jerr);
+    if (st == NATS_NOT_FOUND)
+        return 0;
+    if (st != NATS_OK) {
+        CS_WARN("nats", "consumer %s: %s", c->durable, nats_GetLastError(NULL));
+        return CS_EIO;
+    }
+    int64_t pending = ci->NumAckPending;
+    uint64_t floor = ci->AckFloor.Stream;
+    jsConsumerInfo_Destroy(ci);
+    if (pending <= 0)
+        return 0;
+    if (js_DeleteConsumer(l->js, c->stream, c->durable, NULL, &jerr) != NATS_OK) {
+        CS_WARN("nats", "consumer %s: cannot reset it: %s", c->durable, nats_GetLastError(NULL));
+        return CS_EIO;
+    }
+    CS_INFO("nats",
+            "consumer %s had %" PRId64 " messages unacknowledged: it starts again after "
+            "stream sequence %" PRIu64,
+            c->durable, pending, floor);
+    *start = floor + 1;
+    return 0;
+}
+
 int cs_nats_link_subscribe(cs_nats_link *l, const char *subject)
 {
     const cs_nats_conf *c = l->c;
     natsStatus st;
     if (l->js && c->durable) {
+        uint64_t start;
+        if (reset_consumer(l, &start))
+            return CS_EIO;
         jsSubOptions so;
         jsSubOptions_Init(&so);
         so.Stream = c->stream;
+        if (start) {
+            so.Config.DeliverPolicy = js_DeliverByStartSequence;
+            so.Config.OptStartSeq = start;
+        }
         so.Config.AckWait = (int64_t)c->ack_wait_ms * 1000000;
         so.Config.MaxAckPending = (int64_t)(c->batch * 4);
         jsErrCode jerr = 0;
@@ -182,6 +229,66 @@ int cs_nats_link_subscribe(cs_nats_link *l, const char *subject)
     return 0;
 }
 
+/* ---- the ids handed out: a bounded memory of origin:seq ---------------------------- */
+
+static uint64_t id_hash(const char *origin, uint64_t seq)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = origin; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    for (int i = 0; i < 8; i++)
+        h = (h ^ ((seq >> (8 * i)) & 0xff)) * 1099511628211ull;
+    return h ? h : 1; /* 0 marks an empty slot */
+}
+
+/* Open addressing in a table of 2 * seen_cap slots (half full at most). */
+static bool seen_in(uint64_t *t, size_t slots, uint64_t h, bool add)
+{
+    size_t i = (size_t)(h & (slots - 1));
+    for (; t[i]; i = (i + 1) & (slots - 1))
+        if (t[i] == h)
+            return true;
+    if (add)
+        t[i] = h;
+    return false;
+}
+
+/* Whether the id was seen; adds it when not. The newer generation fills
+ * up to seen_cap, then becomes the older one. */
+static bool seen_check(cs_nats_link *l, uint64_t h)
+{
+    if (!l->seen_cap) {
+        size_t want = (size_t)l->c->batch * 4;
+        size_t cap = 1024;
+        while (cap < want)
+            cap *= 2;
+        uint64_t *a = calloc(2 * cap, sizeof *a), *b = calloc(2 * cap, sizeof *b);
+        if (!a || !b) {
+            free(a);
+            free(b);
+            return false; /* without memory, no dedupe: at least once */
+        }
+        l->seen[0] = a;
+        l->seen[1] = b;
+        l->seen_cap = cap;
+    }
+    size_t slots = 2 * l->seen_cap;
+    if (seen_in(l->seen[1], slots, h, false))
+        return true;
+    if (l->nseen[0] == l->seen_cap) {
+        uint64_t *old = l->seen[1];
+        l->seen[1] = l->seen[0];
+        l->nseen[1] = l->nseen[0];
+        memset(old, 0, slots * sizeof *old);
+        l->seen[0] = old;
+        l->nseen[0] = 0;
+    }
+    if (seen_in(l->seen[0], slots, h, true))
+        return true;
+    l->nseen[0]++;
+    return false;
+}
+
 /* Decodes m; NULL (counted) when it is not an event. */
 static cs_event *decode(cs_nats_link *l, natsMsg *m)
 {
@@ -200,8 +307,16 @@ static int next_pull(cs_nats_link *l, cs_event **out, int timeout_ms)
     for (;;) {
         while (l->at < l->list.Count) {
             natsMsg *m = l->list.Msgs[l->at++];
-            if ((*out = decode(l, m)))
-                return 0;
+            if ((*out = decode(l, m))) {
+                if (!seen_check(l, id_hash((*out)->origin, (*out)->seq)))
+                    return 0;
+                /* handed out before (its ack was lost, or the recorder
+                 * stopped between writing and acking): acked with the batch */
+                l->dups++;
+                cs_event_unref(*out);
+                *out = NULL;
+                continue;
+            }
             /* not an event: never will be; taken out of the stream's way */
             natsMsg_Term(m, NULL);
         }
@@ -260,6 +375,16 @@ uint64_t cs_nats_link_bad(const cs_nats_link *l)
     return l->bad;
 }
 
+uint64_t cs_nats_link_dups(const cs_nats_link *l)
+{
+    return l->dups;
+}
+
+void cs_nats_link_remember(cs_nats_link *l, const char *origin, uint64_t seq)
+{
+    seen_check(l, id_hash(origin, seq));
+}
+
 void cs_nats_link_close(cs_nats_link *l)
 {
     if (!l)
@@ -277,5 +402,7 @@ void cs_nats_link_close(cs_nats_link *l)
     if (l->opts)
         natsOptions_Destroy(l->opts);
     cs_buf_free(&l->json);
+    free(l->seen[0]);
+    free(l->seen[1]);
     free(l);
 }

@@ -2,9 +2,11 @@
  * (cat, stats, verify). docs/archive.md. */
 #include "bus/archive.h"
 #include "bus/archiver.h"
+#include "bus/nats.h"
 #include "bus/replay.h"
 #include "chainscope/client.h"
 #include "cli/cli.h"
+#include "cli/natsopt.h"
 #include "cli/render.h"
 #include "core/error.h"
 #include "core/json.h"
@@ -36,8 +38,9 @@ static void help(void)
            "type), specified byte by byte in docs/protocol.md. FILES may be segment files\n"
            "or folders (their *.cseg files, in name order, which is time order).\n"
            "\n"
-           "record  subscribes to a running log server and writes what it receives into\n"
-           "        DIR (a frame per --frame-events events or per --frame-interval, a new\n"
+           "record  subscribes to a running log server, or to NATS (--nats, --subject,\n"
+           "        --durable), and writes what it receives into DIR (a frame per --frame-events "
+           "events or per --frame-interval, a new\n"
            "        segment past --segment-size or --segment-age). SIGHUP closes the\n"
            "        segment and opens a new one (for logrotate); SIGINT/SIGTERM close it\n"
            "        cleanly. Writing runs on its own thread behind a queue of --queue\n"
@@ -61,7 +64,17 @@ static void help(void)
            "      --level N           zstd level 1..19 (default 3)\n"
            "  -s, --socket PATH       log server socket (default: %s)\n"
            "      --connect tcp:HOST:PORT  a TCP log server; token from $CHAINSCOPE_TOKEN\n"
-           "  -c, --config FILE       the log server that FILE configures\n"
+           "  -c, --config FILE       the log server that FILE configures (its nats:\n"
+           "                          section with the NATS flags or --source nats)\n"
+           "      --source S          logserver (default) or nats\n"
+           "      --nats URL          a NATS server; repeatable (implies --source nats)\n"
+           "      --subject S         the NATS subject (default PREFIX.>); wildcards allowed\n"
+           "      --prefix-nats P     the subject prefix (default chainscope)\n"
+           "      --stream NAME       the JetStream stream (default CHAINSCOPE)\n"
+           "      --durable NAME      read through this durable pull consumer: a message\n"
+           "                          is acknowledged once its frame is on disk, so a\n"
+           "                          recorder killed and started again resumes without\n"
+           "                          loss or duplicate\n"
            "\n"
            "read options:\n"
            "      --from T, --to T    time range: 2026-12-02T18:00:00Z, a date, or Unix seconds\n"
@@ -70,6 +83,7 @@ static void help(void)
            "\n"
            "examples:\n"
            "  chainscope archive record --dir /var/lib/chainscope/archive --filter 'p2p.>'\n"
+           "  chainscope archive record --dir arc --nats nats://127.0.0.1:4222 --durable arc\n"
            "  chainscope archive cat archive/ --from 2026-12-02T18:00:00Z --filter 'p2p.msg.addr'\n"
            "  chainscope archive verify archive/events-20261202T180000.000Z-000001.cseg\n"
            "\n"
@@ -111,10 +125,11 @@ static int parse_secs_ms(const char *s, uint64_t *out)
 
 /* ---- record: a source of records, and the loop ------------------------------------- */
 
-/* Where `record` takes records from. The log server is the one source today;
- * another transport (NATS) plugs in as one more of these. next() returns 0
- * with a record (borrowed until the next call), CS_ETIMEDOUT when nothing
- * came within timeout_ms, another error when the source is gone. */
+/* Where `record` takes records from: a log server or NATS. next() returns
+ * 0 with a record (borrowed until the next call), CS_ETIMEDOUT when nothing
+ * came within timeout_ms, CS_ELIMIT when what was handed out must be
+ * settled first (written, then acknowledged: settle()), another error when
+ * the source is gone. */
 typedef struct record_source {
     const char *what;
     int (*open)(struct record_source *s);
@@ -124,6 +139,12 @@ typedef struct record_source {
     const char *const *filters;
     size_t nfilters;
     cs_client *c;
+    /* NATS */
+    cs_nats_link *link;
+    const cs_nats_conf *nc;
+    const char *subject;
+    const char *dir, *prefix; /* the archive, read back at open */
+    cs_event *ev;             /* the record handed out */
 } record_source;
 
 static int ls_open(record_source *s)
@@ -155,6 +176,90 @@ static void ls_close(record_source *s)
     s->c = NULL;
 }
 
+static int nats_open(record_source *s)
+{
+    char err[512];
+    int rc = cs_nats_link_open(s->nc, "chainscope-archive", &s->link, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "chainscope archive record: %s\n", err);
+        return rc;
+    }
+    if (s->nc->js && s->nc->durable) {
+        size_t n = cs_nats_link_remember_archive(s->link, s->dir, s->prefix ? s->prefix : "events",
+                                                 (size_t)s->nc->batch * 4);
+        if (n)
+            CS_INFO("archive", "%zu events of the archive's newest frames are not taken again", n);
+    }
+    if ((rc = cs_nats_link_subscribe(s->link, s->subject))) {
+        fprintf(stderr, "chainscope archive record: cannot subscribe to %s\n", s->subject);
+        cs_nats_link_close(s->link);
+        s->link = NULL;
+    }
+    return rc;
+}
+
+static int nats_next(record_source *s, const uint8_t **rec, size_t *len, int timeout_ms)
+{
+    for (;;) {
+        if (s->ev)
+            cs_event_unref(s->ev);
+        s->ev = NULL;
+        int rc = cs_nats_link_next(s->link, &s->ev, timeout_ms);
+        if (rc == CS_ETIMEDOUT && cs_nats_link_unacked(s->link))
+            return CS_ELIMIT; /* quiet: settle what was handed out */
+        if (rc)
+            return rc;
+        bool want = s->nfilters == 0;
+        for (size_t i = 0; !want && i < s->nfilters; i++)
+            want = cs_subject_match(s->filters[i], strlen(s->filters[i]), s->ev->type,
+                                    strlen(s->ev->type));
+        if (want) {
+            *rec = s->ev->wire;
+            *len = s->ev->wire_len;
+            return 0;
+        }
+    }
+}
+
+static void nats_close(record_source *s)
+{
+    if (s->ev)
+        cs_event_unref(s->ev);
+    s->ev = NULL;
+    if (s->link)
+        cs_nats_link_close(s->link);
+    s->link = NULL;
+}
+
+/* Waits until the archiver has written every record pushed so far (into a
+ * frame on disk), then acknowledges what the source handed out. A write
+ * failure loses records: then nothing is acknowledged (JetStream delivers
+ * them again to the next run). Returns 0 or CS_EIO. */
+static int settle(record_source *s, cs_archiver *a, uint64_t pushed, uint64_t refused)
+{
+    if (!s->link || !cs_nats_link_unacked(s->link))
+        return 0;
+    cs_archiver_stats st;
+    for (int i = 0;; i++) {
+        if (i % 20 == 0)
+            cs_archiver_sync(a); /* again: records queued after the last ask */
+        cs_archiver_stats_get(a, &st);
+        if (st.dropped > refused)
+            return CS_EIO;
+        if (st.events >= pushed)
+            break;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    size_t failed = cs_nats_link_ack(s->link);
+    if (failed)
+        CS_WARN("archive",
+                "%zu acknowledgements failed: JetStream delivers them again (and "
+                "they are not written twice)",
+                failed);
+    return 0;
+}
+
 static volatile sig_atomic_t stop_flag, hup_flag;
 
 static void on_signal(int sig)
@@ -165,9 +270,62 @@ static void on_signal(int sig)
         stop_flag = 1;
 }
 
+static int record(const cs_archiver_opts *opts, record_source *src);
+
+/* record from NATS: the settings of config's nats: section or of the
+ * flags; filters narrow the subject further by type. */
+static int record_nats(const cs_archiver_opts *o, cs_cli_nats *nats, const char *config,
+                       const char *subject, const char *const *filters, size_t nf)
+{
+    int rc = cs_cli_nats_load("archive", config, nats);
+    if (rc) {
+        cs_cli_nats_free(nats);
+        return rc;
+    }
+    char dflt[CS_NATS_MAX_SUBJECT], where[600];
+    if (!subject) {
+        snprintf(dflt, sizeof dflt, "%s.>", nats->c->prefix);
+        subject = dflt;
+    }
+    snprintf(where, sizeof where, "NATS %s%s%s", subject,
+             nats->c->js && nats->c->durable ? " through durable consumer " : "",
+             nats->c->js && nats->c->durable ? nats->c->durable : "");
+    record_source src = {.what = "NATS server",
+                         .open = nats_open,
+                         .next = nats_next,
+                         .close = nats_close,
+                         .address = where,
+                         .filters = filters,
+                         .nfilters = nf,
+                         .nc = nats->c,
+                         .subject = subject,
+                         .dir = o->dir,
+                         .prefix = o->prefix};
+    rc = record(o, &src);
+    cs_cli_nats_free(nats);
+    return rc;
+}
+
 static int cmd_record(int argc, char **argv)
 {
-    enum { O_PREFIX = 256, O_FE, O_FI, O_SS, O_SA, O_RET, O_RETS, O_Q, O_LEVEL, O_CONNECT };
+    enum {
+        O_PREFIX = 256,
+        O_FE,
+        O_FI,
+        O_SS,
+        O_SA,
+        O_RET,
+        O_RETS,
+        O_Q,
+        O_LEVEL,
+        O_CONNECT,
+        O_SOURCE,
+        O_NATS,
+        O_SUBJECT,
+        O_NPREFIX,
+        O_STREAM,
+        O_DURABLE
+    };
     static const struct option opts[] = {
         {"dir", required_argument, NULL, 'd'},
         {"prefix", required_argument, NULL, O_PREFIX},
@@ -183,10 +341,19 @@ static int cmd_record(int argc, char **argv)
         {"socket", required_argument, NULL, 's'},
         {"connect", required_argument, NULL, O_CONNECT},
         {"config", required_argument, NULL, 'c'},
+        {"source", required_argument, NULL, O_SOURCE},
+        {"nats", required_argument, NULL, O_NATS},
+        {"subject", required_argument, NULL, O_SUBJECT},
+        {"prefix-nats", required_argument, NULL, O_NPREFIX},
+        {"stream", required_argument, NULL, O_STREAM},
+        {"durable", required_argument, NULL, O_DURABLE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     cs_archiver_opts o = {0};
+    cs_cli_nats nats = {0};
+    bool use_nats = false;
+    const char *subject = NULL;
     const char *filters[MAX_FILTERS];
     size_t nf = 0;
     const char *address = NULL, *config = NULL;
@@ -246,6 +413,34 @@ static int cmd_record(int argc, char **argv)
         case 'c':
             config = optarg;
             break;
+        case O_SOURCE:
+            if (strcmp(optarg, "nats") && strcmp(optarg, "logserver"))
+                return cs_cli_usage_error("archive", "--source takes logserver or nats");
+            use_nats = strcmp(optarg, "nats") == 0;
+            break;
+        case O_NATS:
+            if (cs_cli_nats_url("archive", &nats, optarg))
+                return CS_EXIT_USAGE;
+            use_nats = true;
+            break;
+        case O_SUBJECT:
+            if (!*optarg || strpbrk(optarg, " \t"))
+                return cs_cli_usage_error("archive", "--subject takes a NATS subject");
+            subject = optarg;
+            use_nats = true;
+            break;
+        case O_NPREFIX:
+            nats.prefix = optarg;
+            use_nats = true;
+            break;
+        case O_STREAM:
+            nats.stream = optarg;
+            use_nats = true;
+            break;
+        case O_DURABLE:
+            nats.durable = optarg;
+            use_nats = true;
+            break;
         case 'h':
             help();
             return CS_EXIT_OK;
@@ -257,6 +452,11 @@ static int cmd_record(int argc, char **argv)
         return cs_cli_usage_error("archive", "unexpected argument '%s'", argv[optind]);
     if (!o.dir)
         return cs_cli_usage_error("archive", "record: which folder? (--dir DIR)");
+    if (use_nats && address)
+        return cs_cli_usage_error("archive", "--socket/--connect name a log server: not with "
+                                             "NATS");
+    if (use_nats)
+        return record_nats(&o, &nats, config, subject, filters, nf);
     if (nf == 0)
         filters[nf++] = ">";
     if (!address && config) {
@@ -266,12 +466,6 @@ static int cmd_record(int argc, char **argv)
     }
     if (!address)
         address = cs_cli_default_socket();
-    cs_ignore_sigpipe();
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-
     record_source src = {.what = "log server",
                          .open = ls_open,
                          .next = ls_next,
@@ -279,6 +473,20 @@ static int cmd_record(int argc, char **argv)
                          .address = address,
                          .filters = filters,
                          .nfilters = nf};
+    return record(&o, &src);
+}
+
+/* Records from src into o.dir until SIGINT/SIGTERM. */
+static int record(const cs_archiver_opts *opts, record_source *src_)
+{
+    cs_archiver_opts o = *opts;
+    record_source src = *src_;
+    const char *address = src.address;
+    cs_ignore_sigpipe();
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     if (src.open(&src))
         return CS_EXIT_FAIL;
     cs_archiver *a;
@@ -290,13 +498,14 @@ static int cmd_record(int argc, char **argv)
     }
     fprintf(stderr, "archive: recording from %s into %s\n", address, o.dir);
     int status = CS_EXIT_OK;
+    uint64_t pushed = 0, refused = 0;
     while (!stop_flag) {
         if (hup_flag) {
             hup_flag = 0;
             cs_archiver_rotate(a);
             CS_INFO("archive", "SIGHUP: the segment is closed and a new one opened");
         }
-        if (!src.c) {
+        if (!src.c && !src.link) {
             sleep(1);
             if (!stop_flag && src.open(&src) == 0)
                 CS_INFO("archive", "connected to the %s at %s again", src.what, address);
@@ -307,19 +516,44 @@ static int cmd_record(int argc, char **argv)
         int rc = src.next(&src, &rec, &len, 200);
         if (rc == CS_ETIMEDOUT)
             continue;
+        if (rc == CS_ELIMIT) {
+            if (settle(&src, a, pushed, refused)) {
+                CS_ERROR("archive", "writing failed: nothing more is acknowledged; stopping");
+                status = CS_EXIT_FAIL;
+                break;
+            }
+            continue;
+        }
         if (rc) {
             if (stop_flag)
                 break;
             CS_WARN("archive", "the %s at %s went away (%s); connecting again every second",
                     src.what, address, cs_strerror(rc));
+            settle(&src, a, pushed, refused); /* written before the next run reads back */
             src.close(&src);
             continue;
         }
-        cs_archiver_push(a, rec, len);
+        /* a durable consumer waits for room (its messages stay unacked);
+         * a log server's records past the bound are dropped and counted */
+        while (cs_archiver_push(a, rec, len) == CS_ELIMIT && src.link) {
+            refused++;
+            struct timespec ts = {0, 10000000};
+            nanosleep(&ts, NULL);
+            if (stop_flag)
+                break;
+        }
+        pushed++;
     }
-    src.close(&src);
     cs_archiver_stats st;
     cs_archiver_stop(a, &st);
+    if (src.link && st.dropped == refused && cs_nats_link_unacked(src.link))
+        cs_nats_link_ack(src.link); /* everything is on disk now */
+    if (src.link)
+        fprintf(stderr,
+                "archive: %" PRIu64 " redelivered events skipped (already archived), %" PRIu64
+                " messages that are not events\n",
+                cs_nats_link_dups(src.link), cs_nats_link_bad(src.link));
+    src.close(&src);
     fprintf(stderr,
             "archive: %" PRIu64 " events in %" PRIu64 " segments, %" PRIu64 " bytes, %" PRIu64
             " dropped, %" PRIu64 " segments deleted by retention\n",

@@ -1,5 +1,5 @@
 /* Tests src/bus/nats_subject.c and nats_conf.c: subjects and their
- * escaping, message decoding, the nats: section's checks. */
+ * escaping, message decoding, the nats: section's checks (spool too). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -122,6 +122,16 @@ static void test_config(void **state)
     assert_int_equal(c->max_age_ms, 3600000);
     assert_int_equal(c->replicas, 3);
     assert_true(c->js);
+    assert_null(c->spool_dir);
+    assert_int_equal(c->spool_max, CS_NATS_DEFAULT_SPOOL_MAX);
+    cs_config_free(cfg);
+    assert_int_equal(load("nats:\n  publish: {subjects: [\">\"]}\n"
+                          "  spool: {dir: /var/spool/cs, max: 1MiB}\n",
+                          &cfg, err, sizeof err),
+                     0);
+    c = cs_config_section(cfg, "nats");
+    assert_string_equal(c->spool_dir, "/var/spool/cs");
+    assert_int_equal(c->spool_max, 1 << 20);
     cs_config_free(cfg);
 
     static const struct {
@@ -135,6 +145,9 @@ static void test_config(void **state)
         {"nats:\n  prefix: \"a.*\"\n  subscribe: [a]\n", "prefix"},
         {"nats:\n  password: x\n  subscribe: [a]\n", "password"},
         {"nats:\n  tls: {cert: c}\n  subscribe: [a]\n", "cert and key"},
+        {"nats:\n  spool: {max: 1MiB}\n  subscribe: [a]\n", "nats.spool.dir"},
+        {"nats:\n  spool: {dir: /tmp/x, max: 1KiB}\n  subscribe: [a]\n", "at least 4KiB"},
+        {"nats:\n  spool: {dir: /tmp/x, size: 1MiB}\n  subscribe: [a]\n", "size"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         assert_int_equal(load(bad[i].yaml, &cfg, err, sizeof err), CS_ECONFIG);
