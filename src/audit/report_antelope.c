@@ -165,7 +165,8 @@ static int model_build(cs_ledger *l, const cs_audit_network *net, const cs_repor
             cs_ledger_row_free(&row);
         }
     }
-    qsort(m->p, m->n, sizeof *m->p, cmp_prod);
+    if (m->n)
+        qsort(m->p, m->n, sizeof *m->p, cmp_prod);
     return 0;
 }
 

@@ -74,7 +74,8 @@ static int write_peers(cs_control *ctl, cs_vw *w, const uint8_t *b, size_t len)
     if (n && !info)
         return fail(w, CS_ENOMEM, "out of memory");
     n = cs_connector_peers(ctl->conn, info, n);
-    qsort(info, n, sizeof *info, by_id);
+    if (n)
+        qsort(info, n, sizeof *info, by_id);
     size_t first = 0;
     while (first < n && info[first].id <= after)
         first++;

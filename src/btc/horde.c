@@ -315,7 +315,8 @@ static void merge_peers(hcall *c, size_t n)
     }
     size_t take = k;
     if (paged) {
-        qsort(items, k, sizeof *items, by_item_id);
+        if (k)
+            qsort(items, k, sizeof *items, by_item_id);
         if (take > limit) {
             take = limit;
             more = true;

@@ -117,7 +117,8 @@ static int read_rows(sqlite3 *db, const char *network, int64_t now_ms, prod_row 
         }
     }
     sqlite3_finalize(s);
-    qsort(rows, *n, sizeof *rows, cmp_row);
+    if (*n)
+        qsort(rows, *n, sizeof *rows, cmp_row);
     return 0;
 }
 
