@@ -176,7 +176,10 @@ evm:
                 seen[n] = seen.get(n, 0) + 1
             print(f"round {k}: {len(got)} blocks, "
                   f"{min(got) if got else '-'}..{max(got) if got else '-'}")
-        # The last run catches up to the head and stops cleanly.
+        # The last run catches up to the head and stops cleanly. A few more
+        # blocks first: the crashed runs may have reached the head already.
+        ec.rpc(url, "anvil_mine", [hex(10)], timeout=60)
+        head = int(ec.rpc(url, "eth_blockNumber"), 16)
         gate.open.clear()
         r = Round(tmp, ROUNDS, cfg, sock)
         gate.open.set()
