@@ -35,8 +35,8 @@ typedef struct vctx {
     cs_bpjson *out;
 } vctx;
 
-static void __attribute__((format(printf, 3, 4))) bad(vctx *v, const char *path, const char *fmt,
-                                                      ...)
+static void __attribute__((format(printf, 3, 4)))
+bad(vctx *v, const char *path, const char *fmt, ...)
 {
     cs_bpjson *o = v->out;
     o->nerrors_total++;
@@ -54,8 +54,8 @@ static void __attribute__((format(printf, 3, 4))) bad(vctx *v, const char *path,
 
 static const char *type_name(uint8_t t)
 {
-    static const char *const n[] = {"null", "false", "true", "a number", "a string", "an array",
-                                    "an object"};
+    static const char *const n[] = {"null",     "false",    "true",     "a number",
+                                    "a string", "an array", "an object"};
     return t < sizeof n / sizeof n[0] ? n[t] : "?";
 }
 
@@ -81,8 +81,7 @@ static uint32_t member(vctx *v, uint32_t obj, const char *path, const char *key,
 }
 
 /* A required string that must not be empty. */
-static uint32_t text_member(vctx *v, uint32_t obj, const char *path, const char *key,
-                            bool required)
+static uint32_t text_member(vctx *v, uint32_t obj, const char *path, const char *key, bool required)
 {
     uint32_t t = member(v, obj, path, key, CS_JT_STR, required);
     if (t && required && cs_jsonr_at(v->j, t)->len == 0) {
@@ -118,7 +117,8 @@ static void location(vctx *v, uint32_t parent, const char *path)
         const cs_jtok *t = cs_jsonr_at(v->j, c);
         const char *s = cs_jsonr_ptr(v->j, c);
         if (t->len != 2 || !isupper((unsigned char)s[0]) || !isupper((unsigned char)s[1]))
-            bad(v, p, "country '%.*s' is not an ISO 3166-1 alpha-2 code", (int)(t->len > 8 ? 8 : t->len), s);
+            bad(v, p, "country '%.*s' is not an ISO 3166-1 alpha-2 code",
+                (int)(t->len > 8 ? 8 : t->len), s);
     }
     member(v, loc, p, "latitude", CS_JT_NUM, false);
     member(v, loc, p, "longitude", CS_JT_NUM, false);
@@ -158,12 +158,13 @@ static unsigned node_types(vctx *v, uint32_t node, const char *path)
     unsigned bits = 0;
     if (tk->type == CS_JT_STR) {
         if (!(bits = node_type_bit(v->j, t)))
-            bad(v, p, "'%.*s' is not producer, full, query or seed", (int)(tk->len > 24 ? 24 : tk->len),
-                cs_jsonr_ptr(v->j, t));
+            bad(v, p, "'%.*s' is not producer, full, query or seed",
+                (int)(tk->len > 24 ? 24 : tk->len), cs_jsonr_ptr(v->j, t));
         return bits;
     }
     if (tk->type != CS_JT_ARR || tk->len == 0) {
-        bad(v, p, "is %s, expected a string or a non-empty array", tk->type == CS_JT_ARR ? "an empty array" : type_name(tk->type));
+        bad(v, p, "is %s, expected a string or a non-empty array",
+            tk->type == CS_JT_ARR ? "an empty array" : type_name(tk->type));
         return 0;
     }
     for (uint32_t i = cs_jsonr_first(v->j, t); i; i = cs_jsonr_next_item(v->j, t, i)) {
@@ -226,9 +227,8 @@ static void nodes(vctx *v)
             bad(v, p, "is %s, expected an object", type_name(cs_jsonr_at(j, t)->type));
             continue;
         }
-        cs_bpj_node scratch, *nd = v->out->nnodes < CS_BPJ_MAX_NODES
-                                       ? &v->out->nodes[v->out->nnodes++]
-                                       : &scratch;
+        cs_bpj_node scratch,
+            *nd = v->out->nnodes < CS_BPJ_MAX_NODES ? &v->out->nodes[v->out->nnodes++] : &scratch;
         memset(nd, 0, sizeof *nd);
         location(v, t, p);
         nd->types = node_types(v, t, p);
@@ -238,7 +238,8 @@ static void nodes(vctx *v)
         uint32_t f = member(v, t, p, "features", CS_JT_ARR, false);
         for (uint32_t i = f ? cs_jsonr_first(j, f) : 0; i; i = cs_jsonr_next_item(j, f, i))
             if (cs_jsonr_at(j, i)->type != CS_JT_STR) {
-                bad(v, p, "features holds %s, expected strings", type_name(cs_jsonr_at(j, i)->type));
+                bad(v, p, "features holds %s, expected strings",
+                    type_name(cs_jsonr_at(j, i)->type));
                 break;
             }
     }
@@ -283,8 +284,8 @@ int cs_bpjson_parse(const char *text, size_t n, cs_bpjson *out)
     cs_jsonr_init(&j, MAX_TOKENS, 16);
     int rc = cs_jsonr_parse(&j, text, n);
     if (rc) {
-        snprintf(out->errors[out->nerrors++], CS_BPJ_ERROR_MAX, "not JSON: %s at byte %zu",
-                 j.err, j.err_off);
+        snprintf(out->errors[out->nerrors++], CS_BPJ_ERROR_MAX, "not JSON: %s at byte %zu", j.err,
+                 j.err_off);
         cs_jsonr_free(&j);
         return rc;
     }

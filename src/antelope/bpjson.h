@@ -33,10 +33,10 @@ enum {
 };
 
 typedef struct cs_bpj_node {
-    unsigned types;            /* CS_BPJ_* bits */
-    char p2p[CS_BPJ_URL_MAX];  /* host:port, "" when absent */
-    char api[CS_BPJ_URL_MAX];  /* http:// URL, "" when absent */
-    char ssl[CS_BPJ_URL_MAX];  /* https:// URL, "" when absent */
+    unsigned types;           /* CS_BPJ_* bits */
+    char p2p[CS_BPJ_URL_MAX]; /* host:port, "" when absent */
+    char api[CS_BPJ_URL_MAX]; /* http:// URL, "" when absent */
+    char ssl[CS_BPJ_URL_MAX]; /* https:// URL, "" when absent */
 } cs_bpj_node;
 
 typedef struct cs_bpjson {
@@ -60,8 +60,7 @@ int cs_bpjson_parse(const char *text, size_t n, cs_bpjson *out);
 /* The path of chain_id's bp.json in a chains.json, copied into path
  * (len bytes). 0, or CS_ENOTFOUND when the chain is not listed, CS_EPARSE when
  * the text is not a chains.json, CS_ELIMIT when the path does not fit. */
-int cs_bpjson_chains_pick(const char *text, size_t n, const char *chain_id, char *path,
-                          size_t len);
+int cs_bpjson_chains_pick(const char *text, size_t n, const char *chain_id, char *path, size_t len);
 
 /* "producer,full" for the bits, into out. */
 void cs_bpjson_types_name(unsigned types, char *out, size_t len);

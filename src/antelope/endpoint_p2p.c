@@ -56,7 +56,8 @@ static void on_timeout(uv_timer_t *t)
     char d[64];
     snprintf(d, sizeof d, "%llu ms", (unsigned long long)(uv_now(p->loop) - p->start));
     finish(p, CS_ETIMEDOUT,
-           p->res.connected ? "connected, but no handshake within %s" : "no connection within %s", d);
+           p->res.connected ? "connected, but no handshake within %s" : "no connection within %s",
+           d);
 }
 
 static void on_alloc(uv_handle_t *h, size_t want, uv_buf_t *b)

@@ -35,8 +35,8 @@ static void gauges(cs_ant_follower *f)
     cs_mseries_set(net_series(f, f->m.lib), (double)f->lib);
     cs_mseries_set(net_series(f, f->m.next), (double)f->next);
     uint64_t target = f->o.confirm_lib ? f->lib : f->head;
-    cs_mseries_set(net_series(f, f->m.lag), target + 1 > f->next ? (double)(target + 1 - f->next)
-                                                                 : 0.0);
+    cs_mseries_set(net_series(f, f->m.lag),
+                   target + 1 > f->next ? (double)(target + 1 - f->next) : 0.0);
 }
 
 /* ---- endpoints ------------------------------------------------------------ */
@@ -92,7 +92,6 @@ static int call(cs_ant_follower *f, const char *path, const char *body, cs_http_
     return rc;
 }
 
-
 /* ---- schedule and producers ------------------------------------------------- */
 
 static void parse_sched(const cs_jsonr *j, uint32_t node, cs_ant_sched *s)
@@ -134,8 +133,8 @@ static void slot_late(void *arg, const char *producer, int64_t slot_ms);
 
 static const cs_ant_rounds_cb *rounds_cb(cs_ant_follower *f)
 {
-    f->rcb = (cs_ant_rounds_cb){.missed = slot_missed, .round = round_done, .arg = f,
-                                .late = slot_late};
+    f->rcb =
+        (cs_ant_rounds_cb){.missed = slot_missed, .round = round_done, .arg = f, .late = slot_late};
     return &f->rcb;
 }
 
@@ -546,9 +545,9 @@ bool ant_landed(cs_ant_follower *f)
     return false;
 }
 
-int cs_ant_follower_new(uv_loop_t *loop, cs_bus *bus, cs_http_client *http,
-                        const cs_ant_metrics *m, const cs_ant_follower_opts *o,
-                        cs_ant_follower **out, char *err, size_t errlen)
+int cs_ant_follower_new(uv_loop_t *loop, cs_bus *bus, cs_http_client *http, const cs_ant_metrics *m,
+                        const cs_ant_follower_opts *o, cs_ant_follower **out, char *err,
+                        size_t errlen)
 {
     cs_ant_follower *f = calloc(1, sizeof *f);
     if (!f) {

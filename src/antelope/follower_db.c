@@ -53,12 +53,11 @@ int ant_db_open(cs_ant_follower *f, char *err, size_t errlen)
          "INSERT INTO antelope_hours(network, producer, hour, produced, missed, missed_rounds)"
          " VALUES(?1,?2,?3,?4,?5,?6) ON CONFLICT(network, producer, hour) DO UPDATE SET"
          " produced=produced+?4, missed=missed+?5, missed_rounds=missed_rounds+?6"},
-        {&f->st_prod,
-         "INSERT INTO antelope_producers(network, producer, last_block, last_ms) VALUES(?1,?2,?3,?4)"
-         " ON CONFLICT(network, producer) DO UPDATE SET last_block=?3, last_ms=?4"},
-        {&f->st_round,
-         "INSERT INTO antelope_producers(network, producer, standby) VALUES(?1,?2,?3)"
-         " ON CONFLICT(network, producer) DO UPDATE SET standby=?3"},
+        {&f->st_prod, "INSERT INTO antelope_producers(network, producer, last_block, last_ms) "
+                      "VALUES(?1,?2,?3,?4)"
+                      " ON CONFLICT(network, producer) DO UPDATE SET last_block=?3, last_ms=?4"},
+        {&f->st_round, "INSERT INTO antelope_producers(network, producer, standby) VALUES(?1,?2,?3)"
+                       " ON CONFLICT(network, producer) DO UPDATE SET standby=?3"},
     };
     for (size_t i = 0; i < sizeof q / sizeof *q; i++)
         if (sqlite3_prepare_v2(f->db, q[i].sql, -1, q[i].st, NULL) != SQLITE_OK) {
@@ -120,8 +119,8 @@ void ant_db_commit(cs_ant_follower *f)
         run(f, f->st_commit);
 }
 
-static void hour_add(cs_ant_follower *f, const char *producer, int64_t ms, int produced,
-                     int missed, int rounds)
+static void hour_add(cs_ant_follower *f, const char *producer, int64_t ms, int produced, int missed,
+                     int rounds)
 {
     if (!f->db)
         return;

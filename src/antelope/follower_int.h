@@ -45,7 +45,7 @@ struct cs_ant_follower {
     bool standby_known;
     char standby[CS_ANT_MAX_PRODUCERS][CS_ANT_NAME_MAX];
     size_t nstandby;
-    uint64_t infos; /* get_info answers: the schedule is read again every 20 */
+    uint64_t infos;    /* get_info answers: the schedule is read again every 20 */
     cs_ant_block held; /* a block waiting for its schedule */
     bool holding;
     /* the slot clock: the newest head block's slot and when it was seen */

@@ -130,8 +130,7 @@ void cs_ant_rounds_tick(cs_ant_rounds *r, int64_t now_slot, const cs_ant_rounds_
     miss_until(r, now_slot - 1 < end ? now_slot - 1 : end, cb);
 }
 
-void cs_ant_rounds_set_schedule(cs_ant_rounds *r, const cs_ant_sched *s,
-                                const cs_ant_rounds_cb *cb)
+void cs_ant_rounds_set_schedule(cs_ant_rounds *r, const cs_ant_sched *s, const cs_ant_rounds_cb *cb)
 {
     assert(s->n > 0 && s->n <= CS_ANT_MAX_PRODUCERS);
     if (r->open) {

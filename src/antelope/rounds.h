@@ -53,8 +53,8 @@ typedef struct cs_ant_rounds_cb {
 typedef struct cs_ant_rounds {
     cs_ant_sched s;
     bool have_last;
-    int64_t last_slot;  /* the newest slot with a block */
-    uint64_t last_num;  /* its block */
+    int64_t last_slot;   /* the newest slot with a block */
+    uint64_t last_num;   /* its block */
     int64_t missed_upto; /* slots up to here are reported */
     bool open;
     int64_t round; /* index of the open round */

@@ -107,8 +107,8 @@ typedef struct cs_audit_limits {
  * producer (docs/antelope-bp.md). Strings owned by the network. */
 #define CS_AUDIT_BP_MAX_VERSIONS 32
 typedef struct cs_audit_bp {
-    bool enabled;            /* bp_json: true */
-    char **versions;         /* accepted server_version_string values (NULL: any) */
+    bool enabled;    /* bp_json: true */
+    char **versions; /* accepted server_version_string values (NULL: any) */
     size_t nversions;
     char *ca_file;           /* PEM trust for the producers' HTTPS (NULL: the system's) */
     uint32_t cert_warn_days; /* a certificate expiring sooner fails bp_cert (default 7) */

@@ -41,7 +41,8 @@ void cs_audit_nr_result(net_run *nr, const char *node, const char *check, int st
  * retries (a sweep judges what a node answers now); userpwd (may be NULL)
  * for Bitcoin Core's basic auth. Owned by the run (closed with it). NULL
  * with why when it cannot be made (a bad URL, out of memory). */
-cs_rpc *cs_audit_nr_rpc(net_run *nr, const char *url, const char *userpwd, char *why, size_t whylen);
+cs_rpc *cs_audit_nr_rpc(net_run *nr, const char *url, const char *userpwd, char *why,
+                        size_t whylen);
 /* The run's HTTP client (borrowed), for the Antelope chain API. */
 cs_http_client *cs_audit_nr_http(net_run *nr);
 

@@ -200,16 +200,20 @@ static int parse_bp(cs_cfg *c, struct fy_node *nn, const char *path, cs_audit_ne
 
 static int parse_network(cs_cfg *c, struct fy_node *nn, const char *path, cs_audit_network *net)
 {
-    static const char *const keys[] = {"name",        "kind",          "auditor",
-                                       "chain_id",    "version",       "add_missing_peers",
-                                       "p2p_network", "timeout",       "head_max_age",
-                                       "lag_blocks",  "lag_seconds",   "min_peers",
-                                       "seal_within", "seal_blocks",   "lib_lag",
-                                       "headers_lag", "min_out_peers", "max_missed_blocks",
-                                       "observe",     "sample",        "nodes",
-                                       "bp_json",     "versions",      "ca_file",
-                                       "cert_warn_days", "concurrency", "bp_limit",
-                                       NULL};
+    static const char *const keys[] = {"name",           "kind",
+                                       "auditor",        "chain_id",
+                                       "version",        "add_missing_peers",
+                                       "p2p_network",    "timeout",
+                                       "head_max_age",   "lag_blocks",
+                                       "lag_seconds",    "min_peers",
+                                       "seal_within",    "seal_blocks",
+                                       "lib_lag",        "headers_lag",
+                                       "min_out_peers",  "max_missed_blocks",
+                                       "observe",        "sample",
+                                       "nodes",          "bp_json",
+                                       "versions",       "ca_file",
+                                       "cert_warn_days", "concurrency",
+                                       "bp_limit",       NULL};
     static const char *const kinds[] = {"evm", "bitcoin", "antelope", NULL};
     int rc;
     where(c, nn, &net->line, &net->col);

@@ -81,8 +81,8 @@ int cs_control_peers_page(const uint8_t *b, size_t len, uint64_t *after, uint32_
     uint64_t a = 0;
     for (int i = 7; i >= 0; i--)
         a = a << 8 | b[i];
-    uint32_t l = (uint32_t)b[8] | (uint32_t)b[9] << 8 | (uint32_t)b[10] << 16 |
-                 (uint32_t)b[11] << 24;
+    uint32_t l =
+        (uint32_t)b[8] | (uint32_t)b[9] << 8 | (uint32_t)b[10] << 16 | (uint32_t)b[11] << 24;
     if (l < 1 || l > CS_CTL_PEERS_PAGE_MAX)
         return CS_EINVAL;
     *after = a;

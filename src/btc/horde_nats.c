@@ -50,8 +50,7 @@ struct cs_horde_relay {
     cs_buf in;
 };
 
-int cs_horde_nats_subject(char *out, size_t cap, const char *prefix, const char *name,
-                          size_t index)
+int cs_horde_nats_subject(char *out, size_t cap, const char *prefix, const char *name, size_t index)
 {
     if (!*name)
         return -1;
@@ -315,8 +314,8 @@ static int proxy_one(cs_horde_relay *r, cs_buf *out)
     uint32_t id = r->in.len >= HEADER ? le32(f + 5) : 0;
     atomic_fetch_add(&r->count, 1);
     natsMsg *reply = NULL;
-    natsStatus st = natsConnection_Request(&reply, r->nc, r->subject, (const char *)r->in.data, (int)r->in.len,
-                                           (int64_t)r->timeout_ms);
+    natsStatus st = natsConnection_Request(&reply, r->nc, r->subject, (const char *)r->in.data,
+                                           (int)r->in.len, (int64_t)r->timeout_ms);
     char why[300];
     if (st == NATS_OK) {
         int n = natsMsg_GetDataLength(reply);

@@ -17,9 +17,9 @@
  * epoch changes, so the horde registers its messages again.
  *
  * A member that does not answer (no relay subscribed, NATS down, the
- * timeout passed) gets a RESULT with status CS_ECLOSED (-10012, as a horde says of a shard not connected) and
- * the reason, never a hang. Each relay and proxy has its own thread and
- * its own NATS connection; they never touch the loop. */
+ * timeout passed) gets a RESULT with status CS_ECLOSED (-10012, as a horde says of a shard not
+ * connected) and the reason, never a hang. Each relay and proxy has its own thread and its own NATS
+ * connection; they never touch the loop. */
 #ifndef CS_BTC_HORDE_NATS_H
 #define CS_BTC_HORDE_NATS_H
 

@@ -19,9 +19,9 @@ typedef struct cs_cli_nats {
     const char *durable; /* --durable: a durable pull consumer */
     const char *prefix;  /* --prefix */
     /* filled by cs_cli_nats_load */
-    cs_config *cfg;     /* the loaded file (owns c then) */
-    cs_nats_conf *own;  /* built from the flags */
-    cs_nats_conf *c;    /* the settings to use */
+    cs_config *cfg;    /* the loaded file (owns c then) */
+    cs_nats_conf *own; /* built from the flags */
+    cs_nats_conf *c;   /* the settings to use */
 } cs_cli_nats;
 
 /* Adds a --nats URL; CS_EXIT_USAGE (printed) past the bound. */

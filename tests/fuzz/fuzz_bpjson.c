@@ -20,7 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
     }
     char path[64];
-    if (cs_bpjson_chains_pick(text, size, "aca376f206b8fc25a6ed44dbdc66547c36c6c33e3a119ffbeaef943642f0e906",
+    if (cs_bpjson_chains_pick(text, size,
+                              "aca376f206b8fc25a6ed44dbdc66547c36c6c33e3a119ffbeaef943642f0e906",
                               path, sizeof path) == 0 &&
         strlen(path) >= sizeof path)
         abort();

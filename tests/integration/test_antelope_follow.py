@@ -119,11 +119,13 @@ def main():
         assert {n["payload"]["node"] for n in nodes} == {"bp-master", "bp-standby"}
         assert all(n["payload"]["chain_id"] == fx.CHAIN_ID for n in nodes)
         # the pack's rules reached the webhook
-        hooks = wait_for(lambda: [h for h in read_jsonl(hooklog)
-                                  if "antelope-round-missed" in h["body"]
-                                  or "whole round" in h["body"]],
-                         timeout=20, what="the missed-round alert at the webhook")
-        assert "bpac" in hooks[0]["body"], hooks[0]["body"][:300]
+        # bpac's alert (on a loaded machine a late head can make the slot
+        # clock report another producer's turn too: that alert may come first)
+        wait_for(lambda: [h for h in read_jsonl(hooklog)
+                          if ("antelope-round-missed" in h["body"] or "whole round" in h["body"])
+                          and "bpac" in h["body"]],
+                 timeout=20, what="bpac's missed-round alert at the webhook: %s"
+                 % [h["body"][:200] for h in read_jsonl(hooklog)])
         wait_for(lambda: [h for h in read_jsonl(hooklog) if "double-production" in h["body"]],
                  timeout=20, what="the double-production alert at the webhook: %s"
                  % [h["body"][:200] for h in read_jsonl(hooklog)])

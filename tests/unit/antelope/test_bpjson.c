@@ -116,10 +116,10 @@ static void test_chains(void **st)
     assert_string_equal(path, "/jungle.json");
     assert_int_equal(cs_bpjson_chains_pick(t, n, "00", path, sizeof path), CS_ENOTFOUND);
     assert_int_equal(cs_bpjson_chains_pick("{}", 2, "00", path, sizeof path), CS_EPARSE);
-    assert_int_equal(cs_bpjson_chains_pick(
-                         t, n, "73e4385a2708e6d7048834fbc1079f2fabb17b3c125b146af438971e90716c4d",
-                         path, 4),
-                     CS_ELIMIT);
+    assert_int_equal(
+        cs_bpjson_chains_pick(
+            t, n, "73e4385a2708e6d7048834fbc1079f2fabb17b3c125b146af438971e90716c4d", path, 4),
+        CS_ELIMIT);
 }
 
 int main(void)
