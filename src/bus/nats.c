@@ -271,6 +271,7 @@ static void collect(cs_metrics *m, void *arg)
         cs_mcount_set(&s->m_spool_dropped, (double)st.spool_dropped);
         cs_mseries_set(s->m_spool_events, (double)st.spool_events);
         cs_mseries_set(s->m_spool_bytes, (double)st.spool_bytes);
+        cs_mseries_set(s->m_spool_full, st.spool_full ? 1 : 0);
     }
 }
 
@@ -310,6 +311,9 @@ static void metrics_init(cs_nats *s)
                                              "events in the disk spool, waiting to be published");
         s->m_spool_bytes =
             cs_metrics_gauge(m, "chainscope_nats_spool_bytes", "bytes of the spool files");
+        s->m_spool_full = cs_metrics_gauge(
+            m, "chainscope_nats_spool_full",
+            "1 while the disk spool is at nats.spool.max (what the memory buffer cannot hold is dropped)");
     }
     cs_metrics_on_collect(m, collect, s);
 }

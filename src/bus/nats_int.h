@@ -98,7 +98,8 @@ typedef struct cs_nats {
     cs_metrics *metrics;
     cs_mcount m_sent, m_dropped, m_received, m_import_dropped, m_acked, m_bad, m_connects;
     cs_mcount m_spooled, m_unspooled, m_spool_dropped;
-    cs_mseries *m_buffered, *m_buffered_bytes, *m_connected, *m_spool_events, *m_spool_bytes;
+    cs_mseries *m_buffered, *m_buffered_bytes, *m_connected, *m_spool_events, *m_spool_bytes,
+        *m_spool_full;
     uint64_t spooled_told, unspooled_told; /* for nats.spooled, nats.unspooled */
     void (*done)(void *);
     void *done_arg;
