@@ -311,9 +311,9 @@ static void metrics_init(cs_nats *s)
                                              "events in the disk spool, waiting to be published");
         s->m_spool_bytes =
             cs_metrics_gauge(m, "chainscope_nats_spool_bytes", "bytes of the spool files");
-        s->m_spool_full = cs_metrics_gauge(
-            m, "chainscope_nats_spool_full",
-            "1 while the disk spool is at nats.spool.max (what the memory buffer cannot hold is dropped)");
+        s->m_spool_full = cs_metrics_gauge(m, "chainscope_nats_spool_full",
+                                           "1 while the disk spool is at nats.spool.max (what the "
+                                           "memory buffer cannot hold is dropped)");
     }
     cs_metrics_on_collect(m, collect, s);
 }

@@ -579,10 +579,13 @@ static int export_some(cs_nats *s, cs_buf *json)
             cs_event_unref(batch[i]);
     if (rc)
         return -1; /* kept: sent again (JetStream drops what it has by Nats-Msg-Id) */
+    uint64_t spool_was = s->spool.bytes;
     if (spooled)
         cs_nats_spool_consume(&s->spool, n);
     pthread_mutex_lock(&s->mu);
     if (spooled) {
+        if (s->spool.bytes < spool_was)
+            s->st.spool_full = false; /* room again: the next append says */
         s->st.unspooled += n - too_big - bad;
         s->st.spool_events = s->spool.events;
         s->st.spool_bytes = s->spool.bytes;
